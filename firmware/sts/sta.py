@@ -1,0 +1,121 @@
+"""EA07 Standard Transfer Algorithm: the tables (provisioning data) and the plain-Python decrypt twin.
+
+IEC 62055-41 §6.5.3 (STA). The S-boxes and the permutation are data: the IEC informative *sample* tables
+are built in here; production tables come from the meter's provisioning data (a JSON object with S1, S2
+and P lists, as ../shared/fixtures/sta_tables_production.json) and are validated before use.
+
+Decryption, in the form the meter uses (equivalent to running the encryption's round keys backwards):
+start from the decoder key K; 16 rounds of
+  1. inverse permutation (input bit P[i] -> output bit i),
+  2. nibble n replaced through D1 if bit 4n of K is 0, through D2 if it is 1 (D1 = S2^-1, D2 = S1^-1),
+  3. K rotated right by 1 (64-bit rotation).
+
+`StaTables` precomputes, once, what the viper core needs: the two inverse S-boxes and, for every nibble
+position and nibble value, the 64-bit mask the inverse permutation scatters it to (2 KB of words).
+`decrypt()` here is the readable reference (bit by bit, Python ints); `sts.sta_viper` is the fast one.
+"""
+import struct
+
+# IEC 62055-41 informative sample tables (public). Production tables are never in the source tree.
+SAMPLE_S1 = (12, 10, 8, 4, 3, 15, 0, 2, 14, 1, 5, 13, 6, 9, 7, 11)
+SAMPLE_S2 = (6, 9, 7, 4, 3, 10, 12, 14, 2, 13, 1, 15, 0, 11, 8, 5)
+SAMPLE_P = (29, 27, 34, 9, 16, 62, 55, 2, 40, 49, 38, 25, 33, 61, 30, 23, 1, 41, 21, 57, 42, 15, 5, 58, 19,
+            53, 22, 17, 48, 28, 24, 39, 3, 60, 36, 14, 11, 52, 54, 12, 31, 51, 10, 26, 0, 45, 37, 43, 44, 6,
+            59, 4, 7, 35, 56, 50, 13, 18, 32, 47, 46, 63, 20, 8)
+
+ROUNDS = 16
+
+
+class TableError(ValueError):
+    """Provisioned STA tables are unusable (not permutations, wrong length, missing)."""
+
+
+def _check_permutation(name, values, size):
+    if values is None:
+        raise TableError("STA table %s is missing" % name)
+    try:
+        items = [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise TableError("STA table %s is not a list of integers" % name)
+    if len(items) != size or sorted(items) != list(range(size)):
+        raise TableError("STA table %s is not a permutation of 0..%d" % (name, size - 1))
+    return items
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, v in enumerate(perm):
+        inv[v] = i
+    return inv
+
+
+class StaTables:
+    """Validated STA tables and their precomputed decrypt form.
+
+    s1, s2: substitution tables (used when the round-key bit is 0 / 1); p: input bit i -> output bit p[i].
+    Raises TableError with a specific message if any table is not a permutation.
+    """
+
+    def __init__(self, s1, s2, p, name="provisioned"):
+        self.name = name
+        self.s1 = bytes(_check_permutation("S1", s1, 16))
+        self.s2 = bytes(_check_permutation("S2", s2, 16))
+        self.p = bytes(_check_permutation("P", p, 64))
+        # Decrypt tables: D1 (key bit 0) = S2^-1, D2 (key bit 1) = S1^-1, because encryption keys on NOT K.
+        self.dsub = bytes(_inverse(self.s2) + _inverse(self.s1))
+        self.pinv = bytes(_inverse(self.p))
+        # Scatter masks for the viper core: word pair (hi, lo) for nibble position n, nibble value v, so that
+        # inverse-permuting a block is an OR of 16 lookups. Little-endian words (all target CPUs are LE).
+        masks = bytearray(16 * 16 * 8)
+        for n in range(16):
+            for v in range(16):
+                m = 0
+                for b in range(4):
+                    if v >> b & 1:
+                        m |= 1 << self.pinv[4 * n + b]
+                struct.pack_into("<II", masks, (n * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
+        self.masks = masks
+
+    @classmethod
+    def from_json_obj(cls, obj, name="provisioned"):
+        """Tables from provisioning data: {"S1": [...16], "S2": [...16], "P": [...64]}."""
+        if not isinstance(obj, dict):
+            raise TableError("STA tables must be an object with S1, S2 and P")
+        return cls(obj.get("S1"), obj.get("S2"), obj.get("P"), name)
+
+
+_sample = None
+
+
+def sample_tables():
+    """The IEC informative sample tables (built once, on first use)."""
+    global _sample
+    if _sample is None:
+        _sample = StaTables(SAMPLE_S1, SAMPLE_S2, SAMPLE_P, "sample")
+    return _sample
+
+
+def _block_int(buf):
+    v = 0
+    for b in buf:
+        v = (v << 8) | b
+    return v
+
+
+def decrypt(block, key, tables):
+    """Decrypt the 8-byte `block` in place with the 8-byte `key` (big-endian). Plain-Python reference."""
+    x = _block_int(block)
+    k = _block_int(key)
+    dsub, pinv = tables.dsub, tables.pinv
+    for _ in range(ROUNDS):
+        y = 0
+        for i in range(64):  # inverse permutation: input bit i goes to output bit pinv[i]
+            if x >> i & 1:
+                y |= 1 << pinv[i]
+        x = 0
+        for n in range(16):
+            sel = (k >> (4 * n)) & 1
+            x |= dsub[sel * 16 + ((y >> (4 * n)) & 15)] << (4 * n)
+        k = ((k >> 1) | ((k & 1) << 63))
+    for i in range(8):
+        block[i] = (x >> (56 - 8 * i)) & 0xFF
