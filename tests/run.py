@@ -13,7 +13,7 @@ import os
 import sys
 
 ROOT = os.getcwd()
-for _sub in ("/tests", "/firmware"):
+for _sub in ("/tools", "/tests", "/firmware"):  # tools/ for its MicroPython-safe helpers (token_fields)
     if ROOT + _sub not in sys.path:
         sys.path.insert(0, ROOT + _sub)
 

@@ -10,9 +10,9 @@ start from the decoder key K; 16 rounds of
   2. nibble n replaced through D1 if bit 4n of K is 0, through D2 if it is 1 (D1 = S2^-1, D2 = S1^-1),
   3. K rotated right by 1 (64-bit rotation).
 
-`StaTables` precomputes, once, what the viper core needs: the two inverse S-boxes and, for every nibble
-position and nibble value, the 64-bit mask the inverse permutation scatters it to (2 KB of words).
-`decrypt()` here is the readable reference (bit by bit, Python ints); `sts.sta_viper` is the fast one.
+`StaTables` precomputes, once, what the viper core needs: the two inverse S-boxes, the inverse permutation
+and a fused substitute-then-permute table (4 KB, see below).
+`decrypt()` here is the readable reference (bit by bit, Python ints); `stscore.sta_viper` is the fast one.
 """
 import struct
 
@@ -64,17 +64,24 @@ class StaTables:
         # Decrypt tables: D1 (key bit 0) = S2^-1, D2 (key bit 1) = S1^-1, because encryption keys on NOT K.
         self.dsub = bytes(_inverse(self.s2) + _inverse(self.s1))
         self.pinv = bytes(_inverse(self.p))
-        # Scatter masks for the viper core: word pair (hi, lo) for nibble position n, nibble value v, so that
-        # inverse-permuting a block is an OR of 16 lookups. Little-endian words (all target CPUs are LE).
-        masks = bytearray(16 * 16 * 8)
+        # The viper core's fused round table: round r's inverse substitution followed by round r+1's
+        # inverse permutation, per nibble. Entry (n, sel, v) is the 64-bit mask that nibble value v at
+        # position n, substituted through D1 (sel 0) or D2 (sel 1), scatters to. One round is then an OR of
+        # 16 lookups. 4 KB of little-endian (hi, lo) word pairs (all target CPUs are little-endian).
+        fused = bytearray(16 * 2 * 16 * 8)
         for n in range(16):
-            for v in range(16):
-                m = 0
-                for b in range(4):
-                    if v >> b & 1:
-                        m |= 1 << self.pinv[4 * n + b]
-                struct.pack_into("<II", masks, (n * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
-        self.masks = masks
+            for sel in range(2):
+                for v in range(16):
+                    s = self.dsub[sel * 16 + v]
+                    m = 0
+                    for b in range(4):
+                        if s >> b & 1:
+                            m |= 1 << self.pinv[4 * n + b]
+                    struct.pack_into("<II", fused, ((n * 2 + sel) * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
+        self.fused = fused
+        # D1 | D2 | S2 in one buffer for the viper core. S2 undoes D1, so the first inverse permutation
+        # can run as "substitute by S2, then a fused pass with every key bit taken as 0".
+        self.aux = self.dsub + self.s2
 
     @classmethod
     def from_json_obj(cls, obj, name="provisioned"):

@@ -1,0 +1,225 @@
+"""Token core under MicroPython: every reference vector through the viper ciphers AND the plain twins,
+the decode path allocation-free (heap_lock), parsing limits, CRC, TID dates, key and table validation."""
+import json
+
+import micropython
+import testkit
+from testkit import eq, unhex, tohex
+
+import token_fields as describe
+from stscore import sta, tid as tidmod, token as T
+
+# expected_decoded keys that are commentary, not decoded fields
+_INFO_KEYS = ("amount_main_units", "kct_note", "crc_rule")
+
+_prod = None
+
+
+def production_tables():
+    global _prod
+    if _prod is None:
+        with open(testkit.data_path("sta_tables_production.json")) as f:
+            _prod = sta.StaTables.from_json_obj(json.load(f), "production")
+    return _prod
+
+
+def key_for(v, plain):
+    alg = v["algorithm"]
+    if alg.startswith("none"):
+        return None
+    raw = unhex(v["decoder_key_hex"].split()[0])
+    if alg.startswith("EA11"):
+        return T.DecoderKey(T.EA11, raw, plain=plain)
+    tables = sta.sample_tables() if "SAMPLE" in alg else production_tables()
+    return T.DecoderKey(T.EA07, raw, tables, plain=plain)
+
+
+def check_vector(v, plain):
+    tok = T.Token()
+    digits = v["token"].encode()
+    status = T.decode(digits, 20, key_for(v, plain), tok)
+    eq(status, T.OK, v["id"] + " status")
+    eq(tohex(tok.block), v["plaintext_block_hex"], v["id"] + " block")
+    eq(tok.cls, v["class"], v["id"] + " class")
+    got = describe.fields(tok)
+    for name, want in v["expected_decoded"].items():
+        if name in _INFO_KEYS or name.startswith("tid_datetime"):
+            continue
+        eq(got.get(name), want, v["id"] + " " + name)
+    for name, want in v["expected_decoded"].items():  # the TID as a date, where the vector gives one
+        if name.startswith("tid_datetime_if_base_"):
+            eq(tidmod.format_tid(tok.tid, int(name[-4:])), want, v["id"] + " " + name)
+
+
+def run_vectors(select):
+    count = 0
+    for v in testkit.records("vectors.jsonl"):
+        if v["type"] in ("token", "sta_block") and select(v["algorithm"]):
+            check_vector(v, plain=False)
+            check_vector(v, plain=True)
+            count += 1
+    if count == 0:
+        raise AssertionError("no vectors selected")
+    return count
+
+
+def test_vectors_ea07_production_tables():
+    production_tables()  # skips with a message where ../shared/fixtures is absent
+    eq(run_vectors(lambda a: a == "EA07") > 100, True, "EA07 vector count")
+
+
+def test_vectors_ea07_sample_tables():
+    run_vectors(lambda a: "SAMPLE" in a)
+
+
+def test_vectors_ea11_misty1():
+    eq(run_vectors(lambda a: a == "EA11") > 50, True, "EA11 vector count")
+
+
+def test_vectors_class1_unencrypted():
+    run_vectors(lambda a: a.startswith("none"))
+
+
+def test_sta_check_values():
+    for plain in (False, True):
+        k = T.DecoderKey(T.EA07, unhex("0abc12def3456789"), sta.sample_tables(), plain=plain)
+        b = bytearray(unhex("c45ed1619406df95"))
+        k.decrypt(b)
+        eq(tohex(b), "0b19eb230100c207", "IEC sample-table example")
+        k = T.DecoderKey(T.EA07, unhex("e653341f9d5bf36f"), production_tables(), plain=plain)
+        b = bytearray(unhex("fc240cabd90145d7"))
+        k.decrypt(b)
+        eq(tohex(b), "1562c37a00127d9d", "production-table check value")
+
+
+def test_viper_equals_plain_twin_on_random_blocks():
+    import random
+    random.seed(7)
+    for ea, klen in ((T.EA07, 8), (T.EA11, 16)):
+        for _ in range(200):
+            key = bytes(random.getrandbits(8) for _ in range(klen))
+            data = bytes(random.getrandbits(8) for _ in range(8))
+            a, b = bytearray(data), bytearray(data)
+            T.DecoderKey(ea, key, plain=False).decrypt(a)
+            T.DecoderKey(ea, key, plain=True).decrypt(b)
+            eq(tohex(a), tohex(b), "EA%02d key %s block %s" % (ea, tohex(key), tohex(data)))
+
+
+def test_crc_vector():
+    for v in testkit.records("vectors.jsonl"):
+        if v["type"] == "crc":
+            raw = unhex(v["input_7_bytes_hex"])
+            crc = T.token_crc(raw[0], raw[1:] + b"\x00\x00", False)
+            eq("%04x" % crc, v["crc_modbus_raw"], "CRC register")
+            eq("%04x" % T.crc_field(crc), v["crc_field_hex_byteswapped"], "CRC field")
+            return
+    raise AssertionError("no CRC vector")
+
+
+def test_negative_vectors():
+    seen = 0
+    tok = T.Token()
+    for v in testkit.records("vectors.jsonl"):
+        if v["type"] != "negative" or "token" not in v:
+            continue
+        seen += 1
+        if "format" in v["expected"]:
+            eq(T.decode(v["token"].encode(), 20, None, tok), T.FORMAT, v["id"])
+            continue
+        key = T.DecoderKey(T.EA07, unhex(v["decoder_key_hex"].split()[0]), production_tables())
+        eq(T.decode(v["token"].encode(), 20, key, tok), T.CRC, v["id"])
+        eq(tok.crc_ok, False, v["id"] + " crc_ok")
+        eq(tohex(tok.block), v.get("decrypted") or v["decrypted_with_wrong_key"], v["id"] + " decrypted")
+    eq(seen, 3, "negative token vectors")
+
+
+def test_parse_limits():
+    data = bytearray(9)
+    eq(T.parse_decimal(b"73786976294838206463", 20, data), T.OK, "2**66 - 1")
+    eq(tohex(data), "03ffffffffffffffff", "2**66 - 1 bytes")
+    eq(T.parse_decimal(b"73786976294838206464", 20, data), T.FORMAT, "2**66")
+    eq(T.parse_decimal(b"99999999999999999999", 20, data), T.FORMAT, "all nines")
+    eq(T.parse_decimal(b"00000000000000000000", 20, data), T.OK, "zero")
+    eq(T.parse_decimal(b"1234567890123456789", 19, data), T.FORMAT, "19 digits")
+    eq(T.parse_decimal(b"123456789012345678901", 21, data), T.FORMAT, "21 digits")
+    eq(T.parse_decimal(b"1234567890123456789a", 20, data), T.FORMAT, "a letter")
+    eq(T.parse_decimal(b"1234 567890123456789", 20, data), T.FORMAT, "a space (the keypad sends digits only)")
+    eq(T.parse_decimal(b"123", 20, data), T.FORMAT, "buffer shorter than n")
+
+
+def test_class3_and_unsupported_subclasses():
+    # Made on the host with tools/vending.py (encryption lives there only), sample tables, key 0abc12def3456789,
+    # fields RND 5, TID 1000, data 77: e.g. V.token_digits(0, V.make_block(0, 8, ...), key).
+    key = T.DecoderKey(T.EA07, unhex("0abc12def3456789"))
+    tok = T.Token()
+    eq(T.decode(b"00000000000402663424", 20, key, tok), T.FUNCTION, "class 3 is reserved")
+    eq(tok.cls, 3, "class 3 reported")
+    for digits, cls, sub in ((b"15052887959713260679", 0, 8), (b"51038655182599955641", 0, 15),
+                             (b"56481559132222599622", 2, 10), (b"08897164050479661058", 2, 15)):
+        eq(T.decode(digits, 20, key, tok), T.FUNCTION, "%d/%d" % (cls, sub))
+        eq((tok.cls, tok.subclass, tok.crc_ok), (cls, sub, True), "authenticated, then refused")
+    eq(T.decode(b"57646075234352123216", 20, None, tok), T.FUNCTION, "class 1 subclass 2")
+    eq(T.decode(b"52531560531826386117", 20, None, tok), T.NO_KEY, "encrypted token, no key")
+    eq(T.decode(b"52531560531826386117", 20, key, tok), T.OK, "the same token with the key")
+    eq((tok.tid, tok.amount, tok.rnd), (1000, 100, 3), "its fields")
+
+
+def test_decode_allocates_nothing():
+    tok = T.Token()
+    sta_key = T.DecoderKey(T.EA07, unhex("e653341f9d5bf36f"), production_tables())
+    misty_key = T.DecoderKey(T.EA11, unhex("f94b6ed353c3bfdb113e2d3a7ea3c41d"))
+    cases = (
+        (b"73508892949665105367", sta_key, T.OK),      # credit, STA
+        (b"59386323472137426967", misty_key, T.OK),    # credit, MISTY1
+        (b"07420412750539184100", T.DecoderKey(T.EA07, unhex("4530edb79b5f083d"), production_tables()), T.OK),
+        (b"56493153725450313471", None, T.OK),         # class 1, clear
+        (b"36495265416911568628", T.DecoderKey(T.EA07, unhex("e94023262e9993c2"), production_tables()), T.OK),
+        (b"23716100501183194198", sta_key, T.CRC),     # corrupted
+        (b"73786976294838206464", sta_key, T.FORMAT),  # too large
+    )
+    results = [0] * len(cases)
+    micropython.heap_lock()
+    try:
+        for i in range(len(cases)):
+            digits, key, _ = cases[i]
+            results[i] = T.decode(digits, 20, key, tok)
+    finally:
+        micropython.heap_unlock()
+    for i in range(len(cases)):
+        eq(results[i], cases[i][2], cases[i][0])
+
+
+def test_amount_formula():
+    for raw, value in ((0x0001, 1), (0x3FFF, 16383), (0x4000, 16384), (0x4001, 16394), (0x8001, 180324),
+                       (0xC000, 1818624), (0xDFF6, 10000624), (0xFFFF, 18201624)):
+        eq(T.amount_value(raw, raw >> 14), value, "amount %04x" % raw)
+
+
+def test_tid_dates():
+    eq(tidmod.datetime_to_tid(2004, 3, 1, 13, 55, 1993), 5871715, "2004-03-01 13:55")
+    eq(tidmod.datetime_to_tid(2035, 6, 30, 23, 59, 2035), 260639, "2035-06-30 23:59")
+    eq(tidmod.datetime_to_tid(2024, 9, 1, 0, 0, 1993), 16655040, "2024-09-01")
+    for base, year in ((1993, 2024), (2014, 2045), (2035, 2066)):
+        eq(tidmod.tid_to_datetime((1 << 24) - 1, base), (year, 11, 24, 20, 15), "last minute of base %d" % base)
+        testkit.raises(ValueError, tidmod.datetime_to_tid, year, 11, 24, 20, 16, base)
+        eq(tidmod.tid_to_datetime(0, base), (base, 1, 1, 0, 0), "TID 0")
+    testkit.raises(ValueError, tidmod.tid_to_datetime, 1 << 24, 1993)
+    testkit.raises(ValueError, tidmod.datetime_to_tid, 2000, 1, 1, 0, 0, 2000)
+    for t in (1, 1439, 1440, 59 * 1440 + 7, 5871715, 16655040):  # round trips, leap days included
+        eq(tidmod.datetime_to_tid(*(tidmod.tid_to_datetime(t, 1993) + (1993,))), t, "round trip %d" % t)
+
+
+def test_key_and_table_validation():
+    e = testkit.raises(T.KeyFormatError, T.DecoderKey, T.EA07, b"1234567")
+    eq("64-bit" in str(e), True, "message names the key size")
+    testkit.raises(T.KeyFormatError, T.DecoderKey, T.EA11, bytes(8))
+    e = testkit.raises(T.KeyFormatError, T.DecoderKey, 9, bytes(8))
+    eq("EA09" in str(e), True, "message names the algorithm")
+    bad_s1 = list(sta.SAMPLE_S1)
+    bad_s1[0] = bad_s1[1]
+    e = testkit.raises(sta.TableError, sta.StaTables, bad_s1, sta.SAMPLE_S2, sta.SAMPLE_P)
+    eq("S1" in str(e), True, "message names the table")
+    testkit.raises(sta.TableError, sta.StaTables, sta.SAMPLE_S1, sta.SAMPLE_S2, sta.SAMPLE_P[:63])
+    testkit.raises(sta.TableError, sta.StaTables.from_json_obj, {"S1": sta.SAMPLE_S1, "S2": sta.SAMPLE_S2})
+    testkit.raises(sta.TableError, sta.StaTables.from_json_obj, [1, 2, 3])
+    testkit.raises(sta.TableError, sta.StaTables, ["x"] * 16, sta.SAMPLE_S2, sta.SAMPLE_P)
