@@ -13,7 +13,7 @@ OK (0, decoded: the meter still has to accept it), FORMAT 6, FUNCTION 8 (class o
 CRC 13 (authentication failed), plus NO_KEY for an encrypted token when no decoder key is provisioned.
 """
 try:
-    from micropython import const
+    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
 except ImportError:  # CPython (host tools)
     def const(x):
         return x
@@ -92,7 +92,8 @@ class DecoderKey:
     def decrypt(self, block):
         """Decrypt the 8-byte bytearray `block` in place."""
         if self.ea == EA07:
-            self._sta(block, self.key, self.tables)
+            # viper ptr8 parameters take any buffer; the stubs type them as ptr8 only
+            self._sta(block, self.key, self.tables)  # pyright: ignore[reportArgumentType]
         else:
             self._misty(block, self.schedule)
 
