@@ -1,0 +1,1 @@
+"""The meter application: token acceptance rules, credit, load switch, key change, lockout (pure logic)."""

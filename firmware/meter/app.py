@@ -1,0 +1,442 @@
+"""The meter: one token pipeline for the keypad and the optical port, credit, consumption, load switch, key change,
+token lockout, tamper, all persisted through the record store.
+
+Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs/sts-application-layer.md):
+- §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and is checked against the meter's
+  manufacturer code (§7.3.6); class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
+- §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old,
+  Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`).
+- §7.3.1.2/3 key change: the 2 (64-bit) or 4 (128-bit) key change tokens are decrypted with the current key,
+  collected in any order within `kct_window_s`, validated and applied atomically only when the set is complete;
+  KT rules of §6.5.2.4 as the reference C firmware applies them; RO = 1 clears the TID memory.
+- A DDTK meter (KT 1) refuses TransferCredit (DDTKError).
+- Token lockout (manufacturer practice, ../shared/docs/iec62055-52-server.md §1.3): after 3 consecutive
+  authentication failures, 10 s doubling per failure up to 1280 s; class 1 still processed; reset by an
+  accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted).
+- An accepted token's effects (TID, credit, setting, new key) are committed to the store in one atomic commit
+  before the result is returned, so "Accept" is never shown for something a power cut can undo.
+The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
+"""
+import struct
+
+from stscore import token as T
+from meter import results as R
+from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK, ProvisioningError, from_provisioning
+from meter.tidmem import TidMemory
+
+try:
+    from time import ticks_diff, ticks_ms  # pyright: ignore[reportAttributeAccessIssue]
+except ImportError:  # CPython (host tools, host tests)
+    import time as _time
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+# Store record names
+REC_IDENT = "ident"
+REC_TIDS = "tids"
+REC_CREDIT = "credit"
+REC_SETTINGS = "settings"
+REC_LOCK = "lock"
+
+SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
+
+_CREDIT_FMT = ">iIIH"  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
+_SETTINGS_FMT = ">IIBHH"  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
+_LOCK_FMT = ">BH"  # consecutive authentication failures, lockout seconds still to serve
+
+NO_LIMIT = 0
+
+
+class MeterConfig:
+    """Meter settings that are not provisioning data (build-time or per-board choices)."""
+
+    def __init__(self, **kw):
+        self.tid_slots = 50
+        self.kct_window_s = 600  # a key change set must be complete within this time (CLOU: 10 min)
+        self.lockout_after = 3  # consecutive authentication failures before the first lockout
+        self.lockout_first_s = 10
+        self.lockout_max_s = 1280
+        self.service = "electricity"  # electricity, water, gas
+        self.key_expiry = True  # enforce KEN on TID-bearing tokens
+        self.credit_max = 99999999  # 0.1 units (9,999,999.9 kWh); more is Overflow
+        self.low_credit_units = 50  # warning below 5.0 kWh
+        self.impulses_per_kwh = 1000  # energy source: impulses per main unit
+        self.save_every_units = 1  # persist consumption at least every 0.1 kWh
+        self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
+        self.software_version = "0.1.0"
+        for name in kw:
+            if not hasattr(self, name):
+                raise ValueError("unknown meter setting %r" % name)
+            setattr(self, name, kw[name])
+        if self.service not in SERVICE_SUBCLASS or self.service == "time":
+            raise ValueError("service must be electricity, water or gas")
+        if not 50 <= self.tid_slots <= 84:  # 3 bytes a TID in one store record of at most 254 bytes
+            raise ValueError("tid_slots must be 50..84 (IEC 62055-41 §7.3.8 asks for at least 50)")
+
+
+class Meter:
+    def __init__(self, store, config=None, clock=ticks_ms):
+        self.store = store
+        self.cfg = config or MeterConfig()
+        self.clock = clock
+        self.token = T.Token()
+        self.digits = bytearray(20)
+        self.tids = TidMemory(self.cfg.tid_slots)
+        self.ident = None
+        self.key = None
+        self.fault = None  # why tokens are refused (not provisioned, bad provisioning data)
+        self.error = None  # the last internal error (a failed commit), for the display and the log
+        self.last_result = R.NONE
+        self.test_request = -1  # class 1 function last requested (see TEST_FUNCTIONS)
+        self._kct = [None, None, None, None]  # pending sections 2/3, 2/4, 2/8, 2/9: (token fields, time)
+        self._kct_start = 0
+        self.credit = 0
+        self.total_consumed = 0
+        self.total_purchased = 0
+        self._pulse_acc = 0  # impulses * 10 not yet worth 0.1 unit
+        self._unsaved_units = 0
+        self.mpl_w = NO_LIMIT
+        self.mppul_w = NO_LIMIT
+        self.tamper = False
+        self.tariff_rate = 0
+        self.water_factor = 0
+        self.failures = 0
+        self._lock_until = None  # clock value when the lockout ends, or None
+        self.load_w = 0
+        self.unbalance_w = 0
+        self._trip_until = None
+        self.trip_reason = None
+        self._load_state()
+
+    # --- state ---------------------------------------------------------------------------------------------
+    def _load_state(self):
+        s = self.store
+        try:
+            self.ident = Identity.from_record(s.get(REC_IDENT))
+            self.key = self.ident.decoder_key()
+            self.fault = None
+        except (ValueError, TypeError) as exc:  # ProvisioningError, KeyFormatError, TableError, bad record
+            self.ident, self.key = None, None
+            self.fault = "not provisioned" if s.get(REC_IDENT) is None else "bad identity: %s" % exc
+        self.tids.load(s.get(REC_TIDS))
+        rec = s.get(REC_CREDIT)
+        if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
+            self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
+        rec = s.get(REC_SETTINGS)
+        if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
+            self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
+            self.tamper = bool(tamper)
+        rec = s.get(REC_LOCK)
+        if rec and len(rec) == struct.calcsize(_LOCK_FMT):
+            self.failures, remaining = struct.unpack(_LOCK_FMT, rec)
+            # The time served before the power cut is unknown: serve the stored remainder again.
+            self._lock_until = self.clock() + remaining * 1000 if remaining else None
+
+    def _credit_record(self):
+        return struct.pack(_CREDIT_FMT, self.credit, self.total_consumed, self.total_purchased, self._pulse_acc)
+
+    def _settings_record(self):
+        return struct.pack(_SETTINGS_FMT, self.mpl_w, self.mppul_w, 1 if self.tamper else 0, self.tariff_rate,
+                           self.water_factor)
+
+    def _lock_record(self):
+        return struct.pack(_LOCK_FMT, min(self.failures, 255), self.lockout_remaining_s())
+
+    def provision(self, obj):
+        """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
+        meter then keeps its previous state). Fresh TID memory, credit and settings."""
+        try:
+            ident = from_provisioning(obj)
+            key = ident.decoder_key()
+        except (ProvisioningError, ValueError) as exc:
+            return str(exc)
+        self.tids.clear()
+        self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
+        self.mpl_w = self.mppul_w = NO_LIMIT
+        self.tamper = False
+        self.failures, self._lock_until = 0, None
+        self.store.commit({REC_IDENT: ident.to_record(), REC_TIDS: bytes(self.tids.buf),
+                           REC_CREDIT: self._credit_record(), REC_SETTINGS: self._settings_record(),
+                           REC_LOCK: self._lock_record()})
+        self.ident, self.key, self.fault = ident, key, None
+        return None
+
+    # --- lockout -------------------------------------------------------------------------------------------
+    def lockout_remaining_s(self):
+        if self._lock_until is None:
+            return 0
+        left = ticks_diff(self._lock_until, self.clock())
+        if left <= 0:
+            self._lock_until = None
+            return 0
+        return (left + 999) // 1000
+
+    def _lockout_for(self, failures):
+        if failures < self.cfg.lockout_after:
+            return 0
+        seconds = self.cfg.lockout_first_s
+        for _ in range(failures - self.cfg.lockout_after):
+            seconds *= 2
+            if seconds >= self.cfg.lockout_max_s:
+                return self.cfg.lockout_max_s
+        return min(seconds, self.cfg.lockout_max_s)
+
+    def _auth_failed(self):
+        self.failures += 1
+        seconds = self._lockout_for(self.failures)
+        self._lock_until = self.clock() + seconds * 1000 if seconds else None
+        self.store.commit({REC_LOCK: self._lock_record()})
+
+    # --- the token pipeline --------------------------------------------------------------------------------
+    def enter(self, text):
+        """Convenience for tools and tests: a token as a str or bytes of 20 digits."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        n = min(len(data), 20)
+        if len(data) > 20:
+            self.last_result = R.FORMAT
+            return R.FORMAT
+        for i in range(n):
+            self.digits[i] = data[i]
+        return self.process(self.digits, n)
+
+    def process(self, digits, n):
+        """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its result."""
+        try:
+            result = self._process(digits, n)
+        except MemoryError:
+            raise
+        except Exception as exc:  # never an unhandled exception on the meter: refuse, report, keep state
+            # (e.g. a flash error in the commit): the store is the truth, so drop whatever RAM already took
+            try:
+                self._load_state()
+            except Exception:
+                pass
+            self.error = "token refused: %r" % (exc,)
+            result = R.FUNCTION
+        self.last_result = result
+        return result
+
+    def _process(self, digits, n):
+        tok = self.token
+        if T.parse_decimal(digits, n, tok.data) != T.OK:
+            return R.FORMAT
+        cls = (tok.data[5] >> 3) & 3  # class bits 28-27 of the block as transmitted
+        if self.ident is None:
+            return R.FUNCTION  # not provisioned or bad provisioning data: self.fault says which
+        if cls != T.CLASS_TEST and self.lockout_remaining_s() > 0:
+            return R.LOCKOUT  # meter-specific tokens are not even decrypted during lockout
+        status = T.decode_data(tok, self.key)
+        if status == T.CRC:
+            if cls != T.CLASS_TEST:
+                self._auth_failed()
+            return R.CRC
+        if status != T.OK:
+            return R.FUNCTION if status in (T.FUNCTION, T.NO_KEY) else R.FORMAT
+        if cls == T.CLASS_TEST:
+            return self._class1(tok)
+        if tok.is_key_change():
+            return self._key_change(tok)
+        if cls == T.CLASS_CREDIT:
+            return self._credit_token(tok)
+        return self._management_token(tok)
+
+    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
+    def _class1(self, tok):
+        if tok.mfr_code != self.ident.mfr_code:
+            return R.MFR_CODE
+        low = tok.control_lo & 0xFF
+        if low == 0xFF:
+            self.test_request = 0  # test all
+        else:
+            self.test_request = -1
+            for bit in range(16):
+                if tok.control_lo >> bit & 1:
+                    self.test_request = bit + 1
+                    break
+        return R.ACCEPT
+
+    def _tid_checks(self, tok):
+        """IEC 62055-41 §7.3.7 for TID-bearing tokens: KeyExpired, Old, Used (0 when all pass)."""
+        if self.cfg.key_expiry and (tok.tid >> 16) > self.ident.ken:
+            return R.KEY_EXPIRED
+        c = self.tids.check(tok.tid)
+        if c:
+            return c  # tidmem.OLD / USED are the result codes 9 / 10
+        return 0
+
+    def _commit_accepted(self, records):
+        """Commit an accepted token's effects with its TID and the lockout reset, atomically."""
+        self.tids.add(self.token.tid)
+        records[REC_TIDS] = bytes(self.tids.buf)
+        if self.failures or self._lock_until is not None:
+            self.failures, self._lock_until = 0, None
+            records[REC_LOCK] = self._lock_record()
+        self.store.commit(records)
+
+    def _credit_token(self, tok):
+        sub = tok.subclass
+        want = SERVICE_SUBCLASS[self.cfg.service]
+        if sub != want:
+            # credit for another service, or currency credit (4-7): this meter keeps a unit register only
+            return R.FUNCTION
+        if self.ident.kt == KT_DDTK:
+            return R.DDTK
+        r = self._tid_checks(tok)
+        if r:
+            return r
+        if self.credit + tok.amount > self.cfg.credit_max:
+            return R.OVERFLOW
+        self.credit += tok.amount
+        self.total_purchased += tok.amount
+        self._commit_accepted({REC_CREDIT: self._credit_record()})
+        self._update_relay()
+        return R.ACCEPT
+
+    def _management_token(self, tok):
+        sub = tok.subclass
+        r = self._tid_checks(tok)
+        if r:
+            return r
+        records = {}
+        if sub == 0:
+            self.mpl_w = tok.amount
+        elif sub == 1:  # ClearCredit: our service's register or 0xFFFF (all); others are out of range
+            reg = tok.data16
+            if reg != 0xFFFF and reg != SERVICE_SUBCLASS[self.cfg.service]:
+                return R.RANGE
+            self.credit = 0
+            records[REC_CREDIT] = self._credit_record()
+        elif sub == 2:
+            self.tariff_rate = tok.data16
+        elif sub == 5:
+            if tok.data16 != 0:
+                return R.RANGE
+            self.tamper = False
+        elif sub == 6:
+            self.mppul_w = tok.amount
+        elif sub == 7:
+            self.water_factor = tok.data16
+        records[REC_SETTINGS] = self._settings_record()
+        self._commit_accepted(records)
+        self._update_relay()
+        return R.ACCEPT
+
+    # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4)
+    def _key_change(self, tok):
+        long_key = self.ident.ea == T.EA11
+        slot = (3, 4, 8, 9).index(tok.subclass)
+        if slot >= 2 and not long_key:
+            return R.FUNCTION  # 3rd/4th sections belong to 128-bit keys
+        now = self.clock()
+        if any(self._kct) and ticks_diff(now, self._kct_start) > self.cfg.kct_window_s * 1000:
+            self._kct = [None, None, None, None]  # the set timed out: start again
+        if not any(self._kct):
+            self._kct_start = now
+        if tok.subclass == 3:
+            self._kct[0] = (tok.kenho, tok.krn, tok.ro, tok.kt, bytes(tok.key_part))
+        elif tok.subclass == 4:
+            self._kct[1] = (tok.kenlo, tok.ti, bytes(tok.key_part))
+        else:
+            self._kct[slot] = (tok.sgc12, bytes(tok.key_part))
+        need = 4 if long_key else 2
+        if any(self._kct[i] is None for i in range(need)):
+            if self.failures:  # an authenticated meter-specific token ends the failure streak
+                self.failures, self._lock_until = 0, None
+                self.store.commit({REC_LOCK: self._lock_record()})
+            return R.KCT_FIRST if self._kct[0] is not None else R.KCT_SECOND
+        first, second, third, fourth = self._kct
+        self._kct = [None, None, None, None]
+        kenho, krn, ro, kt, hi = first
+        kenlo, ti, lo = second
+        if not self._key_type_allowed(kt):
+            return R.KEY_TYPE
+        sgc = self.ident.sgc
+        key = hi + lo
+        if long_key:
+            key = hi + third[1] + fourth[1] + lo
+            sgc = (fourth[0] << 12) | third[0]
+        new = self.ident.copy_with_key(key, krn, kt, ti, (kenho << 4) | kenlo, sgc)
+        try:
+            new_key = new.decoder_key()
+        except ValueError:
+            return R.KEY_TYPE
+        records = {REC_IDENT: new.to_record()}
+        if ro:
+            self.tids.clear()
+            records[REC_TIDS] = bytes(self.tids.buf)
+        self.failures, self._lock_until = 0, None
+        records[REC_LOCK] = self._lock_record()
+        self.store.commit(records)
+        self.ident, self.key = new, new_key
+        return R.ACCEPT
+
+    def _key_type_allowed(self, new_kt):
+        if new_kt == KT_DITK and self.ident.kt != KT_DITK:
+            return False  # back to an initialisation key only from an initialisation key
+        if new_kt == KT_DCTK:
+            return False  # common keys are for card meters
+        return True
+
+    # --- consumption, load switch, tamper ------------------------------------------------------------------
+    def add_pulses(self, n):
+        """Energy from the pulse input: `n` impulses at `impulses_per_kwh`. Exact: each impulse is worth
+        10 / impulses_per_kwh units of 0.1, accumulated without rounding."""
+        if n <= 0:
+            return
+        acc = self._pulse_acc + 10 * n
+        per = self.cfg.impulses_per_kwh
+        units = acc // per
+        self._pulse_acc = acc - units * per
+        if units:
+            used = units if units <= self.credit else max(self.credit, 0)
+            self.credit -= used
+            self.total_consumed += units
+            self._unsaved_units += units
+            if self._unsaved_units >= self.cfg.save_every_units or self.credit <= 0:
+                self.save()
+            self._update_relay()
+
+    def save(self):
+        """Persist the credit register now (also called by a power-fail warning input)."""
+        self.store.commit({REC_CREDIT: self._credit_record()})
+        self._unsaved_units = 0
+
+    def set_load(self, watts, unbalance_watts=0):
+        """Present load from the energy source, checked against MPL and MPPUL (class 2/0, 2/6)."""
+        self.load_w = watts
+        self.unbalance_w = unbalance_watts
+        self._update_relay()
+
+    def tamper_detected(self):
+        if not self.tamper:
+            self.tamper = True
+            self.store.commit({REC_SETTINGS: self._settings_record()})
+
+    def _update_relay(self):
+        now = self.clock()
+        if self._trip_until is not None and ticks_diff(now, self._trip_until) >= 0:
+            self._trip_until = None
+            self.trip_reason = None
+        if self._trip_until is None:
+            if self.mpl_w and self.load_w > self.mpl_w:
+                self.trip_reason = "MPL"
+            elif self.mppul_w and self.unbalance_w > self.mppul_w:
+                self.trip_reason = "MPPUL"
+            if self.trip_reason:
+                self._trip_until = now + self.cfg.trip_retry_s * 1000
+
+    def tick(self):
+        """Periodic housekeeping (about once a second): trip retries and lockout expiry."""
+        self._update_relay()
+        self.lockout_remaining_s()
+
+    def relay_closed(self):
+        """The load switch: closed with credit and no trip."""
+        return self.credit > 0 and self._trip_until is None
+
+    def low_credit(self):
+        return 0 < self.credit < self.cfg.low_credit_units

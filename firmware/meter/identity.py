@@ -1,0 +1,153 @@
+"""The meter's identity and key: provisioning validation and the persistent record.
+
+A provisioning file (JSON, built by tools/provision.py) carries PAN, SGC, TI, KRN, KT, KEN, EA, the decoder
+key, the manufacturer code and, for EA07 production meters, the STA tables. `from_provisioning` validates all
+of it and raises ProvisioningError with a message naming the field; nothing is stored unless everything is
+valid, so a meter is never half-provisioned. In the record store the identity lives as one binary record
+(`to_record` / `from_record`), rewritten atomically by a key change.
+"""
+import struct
+
+from stscore import sta, token as T
+
+RECORD_VERSION = 1
+_HEAD = ">BBBBBBIHB"  # version, ea, kt, krn, ti, ken, sgc, mfr_code, key length
+_HEAD_SIZE = struct.calcsize(_HEAD)
+
+KT_DITK = 0  # initialisation
+KT_DDTK = 1  # default: refuses credit
+KT_DUTK = 2  # unique
+KT_DCTK = 3  # common (card meters only)
+
+
+class ProvisioningError(ValueError):
+    """Provisioning data is unusable; the message says which field and why."""
+
+
+def luhn_check_digit(digits):
+    """Luhn check digit of a string of decimal digits (PAN and DRN check digits, IEC 62055-41 §6.1.2)."""
+    total = 0
+    for i in range(len(digits)):
+        d = ord(digits[len(digits) - 1 - i]) - 48
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
+def check_pan(pan):
+    if not isinstance(pan, str) or len(pan) != 18 or not all("0" <= c <= "9" for c in pan):
+        raise ProvisioningError("pan must be 18 decimal digits (IIN + IAIN + check digit)")
+    if not (pan.startswith("600727") or pan.startswith("0000")):
+        raise ProvisioningError("pan must start with IIN 600727 or 0000")
+    if luhn_check_digit(pan[:17]) != ord(pan[17]) - 48:
+        raise ProvisioningError("pan %s fails its Luhn check digit" % pan)
+    return pan
+
+
+def _int_field(obj, name, lo, hi, default=None):
+    value = obj.get(name, default)
+    if value is None:
+        raise ProvisioningError("missing field: %s" % name)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ProvisioningError("%s must be an integer in %d..%d" % (name, lo, hi))
+    return value
+
+
+def _unhex(text, name):
+    if not isinstance(text, str) or len(text) % 2:
+        raise ProvisioningError("%s must be a hex string" % name)
+    try:
+        return bytes(int(text[i:i + 2], 16) for i in range(0, len(text), 2))
+    except ValueError:
+        raise ProvisioningError("%s must be a hex string" % name)
+
+
+class Identity:
+    """PAN, SGC, TI, KRN, KT, KEN, EA, decoder key, manufacturer code and optional STA tables."""
+
+    def __init__(self, pan, sgc, ti, krn, kt, ken, ea, key, mfr_code, tables_obj=None):
+        self.pan = pan
+        self.sgc = sgc
+        self.ti = ti
+        self.krn = krn
+        self.kt = kt
+        self.ken = ken
+        self.ea = ea
+        self.key = bytes(key)
+        self.mfr_code = mfr_code
+        self.tables_obj = tables_obj  # {"S1", "S2", "P"} as given, or None for the IEC sample tables
+        self.tables = None
+        if tables_obj is not None:
+            self.tables = sta.StaTables.from_json_obj(tables_obj, "provisioned")
+
+    def decoder_key(self):
+        """A ready DecoderKey (raises KeyFormatError / TableError on bad data)."""
+        return T.DecoderKey(self.ea, self.key, self.tables)
+
+    def copy_with_key(self, key, krn, kt, ti, ken, sgc):
+        """The identity after a key change (same PAN, EA, tables)."""
+        new = Identity(self.pan, sgc, ti, krn, kt, ken, self.ea, key, self.mfr_code)
+        new.tables_obj, new.tables = self.tables_obj, self.tables
+        return new
+
+    # --- persistence ---------------------------------------------------------------------------------------
+    def to_record(self):
+        head = struct.pack(_HEAD, RECORD_VERSION, self.ea, self.kt, self.krn, self.ti, self.ken, self.sgc,
+                           self.mfr_code, len(self.key))
+        tables = b""
+        if self.tables is not None:
+            tables = bytes(self.tables.s1) + bytes(self.tables.s2) + bytes(self.tables.p)
+        return head + self.key + self.pan.encode() + tables
+
+    @classmethod
+    def from_record(cls, data):
+        """Inverse of to_record; ProvisioningError if the record is not one of ours."""
+        if data is None or len(data) < _HEAD_SIZE:
+            raise ProvisioningError("no identity record")
+        version, ea, kt, krn, ti, ken, sgc, mfr, klen = struct.unpack(_HEAD, data[:_HEAD_SIZE])
+        if version != RECORD_VERSION:
+            raise ProvisioningError("identity record version %d is not supported" % version)
+        pos = _HEAD_SIZE
+        key = bytes(data[pos:pos + klen])
+        pos += klen
+        pan = bytes(data[pos:pos + 18]).decode()
+        pos += 18
+        tables_obj = None
+        rest = data[pos:]
+        if len(rest) == 96:
+            tables_obj = {"S1": list(rest[0:16]), "S2": list(rest[16:32]), "P": list(rest[32:96])}
+        elif len(rest):
+            raise ProvisioningError("identity record has a damaged table section")
+        ident = cls(pan, sgc, ti, krn, kt, ken, ea, key, mfr, tables_obj)
+        ident.decoder_key()  # validates key length and EA
+        return ident
+
+
+def from_provisioning(obj):
+    """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
+    if not isinstance(obj, dict):
+        raise ProvisioningError("provisioning data must be a JSON object")
+    pan = check_pan(obj.get("pan"))
+    ea = _int_field(obj, "ea", 0, 99)
+    if ea not in (T.EA07, T.EA11):
+        raise ProvisioningError("ea must be 7 (STA) or 11 (MISTY1), got %d" % ea)
+    key = _unhex(obj.get("decoder_key"), "decoder_key")
+    want = 8 if ea == T.EA07 else 16
+    if len(key) != want:
+        raise ProvisioningError("decoder_key must be %d bytes for EA%02d, got %d" % (want, ea, len(key)))
+    tables_obj = obj.get("sta_tables")
+    if tables_obj is not None and ea != T.EA07:
+        raise ProvisioningError("sta_tables are only for EA07 meters")
+    try:
+        ident = Identity(pan, _int_field(obj, "sgc", 0, 999999), _int_field(obj, "ti", 0, 99),
+                         _int_field(obj, "krn", 1, 9), _int_field(obj, "kt", 0, 3),
+                         _int_field(obj, "ken", 0, 255, 255), ea, key, _int_field(obj, "mfr_code", 0, 9999),
+                         tables_obj)
+    except sta.TableError as exc:
+        raise ProvisioningError("sta_tables: %s" % exc.args[0])
+    return ident

@@ -1,0 +1,40 @@
+"""Token results: the IEC 62055-52 tokenStatus values (../shared/docs/iec62055-52-server.md §1.2) and the texts
+the display shows for them. One numbering for the keypad, the display and the optical port's TokenStatus."""
+try:
+    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
+except ImportError:
+    def const(x):
+        return x
+
+NONE = const(0)  # no token since power-up
+ACCEPT = const(1)
+KCT_FIRST = const(2)  # a key change token accepted; the set is waiting, its 1st section (2/3) is in
+KCT_SECOND = const(3)  # a key change token accepted; the set is waiting, its 1st section still missing
+OVERFLOW = const(4)
+KEY_TYPE = const(5)
+FORMAT = const(6)
+RANGE = const(7)
+FUNCTION = const(8)
+OLD = const(9)
+USED = const(10)
+KEY_EXPIRED = const(11)
+DDTK = const(12)
+CRC = const(13)
+MFR_CODE = const(14)
+LOCKOUT = const(15)
+BUSY = const(16)
+
+# Short enough for a 16x2 LCD line; the 7-segment display scrolls them.
+TEXTS = ("----", "Accept", "1st KCT ok", "2nd KCT ok", "Overflow", "Key type", "Format", "Range", "Function",
+         "Old", "Used", "Key expired", "DDTK", "CRC error", "Mfr code", "Lockout", "Busy")
+
+
+def text(code):
+    """The display text of a result: "Accept", or "Reject NN <reason>" style for the others."""
+    if 0 <= code < len(TEXTS):
+        return TEXTS[code]
+    return "Result %d" % code
+
+
+def accepted(code):
+    return code == ACCEPT or code == KCT_FIRST or code == KCT_SECOND

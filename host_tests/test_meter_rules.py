@@ -1,0 +1,327 @@
+"""The meter's token acceptance rules, driven through Meter.process (the entry point the keypad and the optical
+port use), with tokens made by the vending library that tools/sts.py encode uses."""
+import pytest
+
+import vending as V
+from meter import results as R
+from meter.app import Meter, MeterConfig
+from meter.identity import luhn_check_digit
+
+KEY = bytes.fromhex("0abc12def3456789")
+KEY2 = bytes.fromhex("1122334455667788")
+MISTY_KEY = bytes.fromhex("f94b6ed353c3bfdb113e2d3a7ea3c41d")
+PAN = "600727000000000009"
+
+
+class DictStore:
+    """Atomic commits in RAM; `fail_next` simulates a flash error during a commit."""
+
+    def __init__(self):
+        self.data = {}
+        self.commits = 0
+        self.fail_next = False
+
+    def get(self, name):
+        return self.data.get(name)
+
+    def commit(self, records):
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("flash write failed")
+        self.data.update(records)
+        self.commits += 1
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 1000
+
+    def __call__(self):
+        return self.ms
+
+    def advance(self, seconds):
+        self.ms += int(seconds * 1000)
+
+
+def provisioning(ea=7, key=KEY, kt=2, ken=255, mfr=12, **extra):
+    obj = {"pan": PAN, "sgc": 123456, "ti": 1, "krn": 1, "kt": kt, "ken": ken, "ea": ea,
+           "decoder_key": key.hex(), "mfr_code": mfr}
+    obj.update(extra)
+    return obj
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def make_meter(clock, store=None, **prov):
+    store = store or DictStore()
+    m = Meter(store, MeterConfig(), clock)
+    assert m.provision(provisioning(**prov)) is None
+    return m
+
+
+def vkey(key=KEY, ea=7):
+    return V.VendingKey(ea, key)
+
+
+def credit(units, tid, key=KEY, sub=0, ea=7):
+    return V.credit_token(vkey(key, ea), sub, units, tid, 5)
+
+
+def test_credit_accept_and_replay_used(clock):
+    m = make_meter(clock)
+    tok = credit(100, 5000)
+    assert m.process(bytearray(tok.encode()), 20) == R.ACCEPT
+    assert m.credit == 100 and m.relay_closed()
+    assert m.enter(tok) == R.USED
+    assert m.credit == 100
+
+
+def test_old_once_memory_full(clock):
+    m = make_meter(clock)
+    for i in range(50):
+        assert m.enter(credit(1, 10000 + i)) == R.ACCEPT
+    assert m.tids.count() == 50
+    assert m.enter(credit(1, 9999)) == R.OLD  # below the smallest stored
+    assert m.enter(credit(1, 10025)) == R.USED
+    assert m.enter(credit(1, 20000)) == R.ACCEPT  # replaces the smallest (10000)
+    assert m.enter(credit(1, 10000)) == R.OLD
+    assert m.credit == 51
+
+
+def test_below_smallest_accepted_while_memory_not_full(clock):
+    m = make_meter(clock)
+    assert m.enter(credit(1, 10000)) == R.ACCEPT
+    assert m.enter(credit(1, 9000)) == R.ACCEPT  # memory not full: an older unused token is still good
+
+
+def test_same_minute_tid_plus_one(clock):
+    """Two tokens vended in one minute: the vending side gives the second TID+1; both are accepted."""
+    m = make_meter(clock)
+    assert m.enter(credit(10, 777000)) == R.ACCEPT
+    assert m.enter(credit(10, 777001)) == R.ACCEPT
+    assert m.enter(credit(10, 777001)) == R.USED
+    assert m.credit == 20
+
+
+def test_crc_wrong_key_and_lockout_escalation(clock):
+    m = make_meter(clock)
+    foreign = credit(10, 5000, key=KEY2)  # another meter's token
+    assert m.enter(foreign) == R.CRC
+    assert m.enter(foreign) == R.CRC
+    assert m.lockout_remaining_s() == 0
+    assert m.enter(foreign) == R.CRC  # third consecutive failure: 10 s lockout
+    assert m.lockout_remaining_s() == 10
+    good = credit(10, 5001)
+    assert m.enter(good) == R.LOCKOUT  # not even decrypted
+    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT  # class 1 still processed
+    clock.advance(10)
+    assert m.lockout_remaining_s() == 0
+    expected = [20, 40, 80, 160, 320, 640, 1280, 1280]
+    for seconds in expected:
+        assert m.enter(foreign) == R.CRC
+        assert m.lockout_remaining_s() == seconds
+        clock.advance(seconds)
+    assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 1280
+    clock.advance(1280)
+    assert m.enter(good) == R.ACCEPT  # an accepted meter-specific token resets the count
+    assert m.failures == 0
+    assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 0
+
+
+def test_lockout_survives_reboot(clock):
+    store = DictStore()
+    m = make_meter(clock, store)
+    foreign = credit(10, 5000, key=KEY2)
+    for _ in range(3):
+        m.enter(foreign)
+    clock.advance(10)
+    assert m.enter(foreign) == R.CRC
+    assert m.lockout_remaining_s() == 20
+    clock.advance(5)
+    rebooted = Meter(store, MeterConfig(), clock)
+    assert rebooted.failures == 4
+    assert rebooted.lockout_remaining_s() == 20  # the stored remainder is served again after power-up
+    assert rebooted.enter(credit(10, 5001)) == R.LOCKOUT
+    clock.advance(20)
+    assert rebooted.enter(credit(10, 5001)) == R.ACCEPT
+
+
+def test_format_errors(clock):
+    m = make_meter(clock)
+    assert m.enter("1234") == R.FORMAT
+    assert m.enter("99999999999999999999") == R.FORMAT
+    assert m.enter("1234567890123456789x") == R.FORMAT
+    assert m.enter("123456789012345678901") == R.FORMAT
+    assert m.failures == 0  # format errors are not authentication failures
+
+
+def test_class1_mfr_code_and_functions(clock):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == 0
+    assert m.enter(V.test_token(1 << 3, 12, 0)) == R.ACCEPT and m.test_request == 4  # KRN display
+    assert m.enter(V.test_token(0xFF, 13, 0)) == R.MFR_CODE
+    assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT  # 4-digit form of the same code
+
+
+def test_ddtk_refuses_credit(clock):
+    m = make_meter(clock, kt=1)
+    assert m.enter(credit(10, 5000)) == R.DDTK
+    assert m.enter(V.management_token(vkey(), 5, 0, 5001, 1)) == R.ACCEPT  # management tokens still work
+
+
+def test_key_expired(clock):
+    m = make_meter(clock, ken=85)
+    assert m.enter(credit(10, 5916090)) == R.KEY_EXPIRED  # (TID >> 16) = 90 > KEN 85 (vector V0416)
+    assert m.enter(credit(10, 85 << 16)) == R.ACCEPT
+
+
+def test_service_and_currency_are_function_errors(clock):
+    m = make_meter(clock)
+    assert m.enter(credit(10, 5000, sub=1)) == R.FUNCTION  # water credit on an electricity meter
+    assert m.enter(V.currency_token(vkey(), 4, 1000000, 5001)) == R.FUNCTION
+    water = Meter(DictStore(), MeterConfig(service="water"), clock)
+    assert water.provision(provisioning()) is None
+    assert water.enter(credit(10, 5000, sub=1)) == R.ACCEPT
+
+
+def test_overflow(clock):
+    m = make_meter(clock)
+    m.cfg.credit_max = 1000
+    assert m.enter(credit(900, 5000)) == R.ACCEPT
+    assert m.enter(credit(200, 5001)) == R.OVERFLOW
+    assert m.credit == 900 and m.tids.check(5001) == 0  # nothing recorded
+
+
+def test_management_tokens_checked_and_recorded(clock):
+    m = make_meter(clock)
+    k = vkey()
+    assert m.enter(V.management_token(k, 0, V.encode_amount(2000), 6000, 1)) == R.ACCEPT and m.mpl_w == 2000
+    assert m.enter(V.management_token(k, 0, V.encode_amount(2000), 6000, 1)) == R.USED
+    assert m.enter(credit(100, 6001)) == R.ACCEPT
+    assert m.enter(V.management_token(k, 1, 7, 6002, 1)) == R.RANGE  # a register this meter has not got
+    assert m.enter(V.management_token(k, 1, 0xFFFF, 6003, 1)) == R.ACCEPT and m.credit == 0
+    m.tamper_detected()
+    assert m.tamper
+    assert m.enter(V.management_token(k, 5, 0, 6004, 1)) == R.ACCEPT and not m.tamper
+    assert m.enter(V.management_token(k, 6, V.encode_amount(500), 6005, 1)) == R.ACCEPT and m.mppul_w == 500
+    assert m.enter(V.management_token(k, 2, 1234, 6006, 1)) == R.ACCEPT and m.tariff_rate == 1234
+    assert m.enter(V.management_token(k, 7, 1000, 6007, 1)) == R.ACCEPT and m.water_factor == 1000
+    for tid in range(6000, 6008):
+        if tid != 6002:
+            assert m.tids.check(tid) == R.USED
+
+
+def kct(new_key, krn=2, kt=2, ti=1, ken=255, ro=0, sgc=0, current=KEY, ea=7):
+    return V.key_change_tokens(vkey(current, ea), new_key, krn, kt, ti, ken, ro, sgc)
+
+
+def test_key_change_complete_ro0(clock):
+    m = make_meter(clock)
+    assert m.enter(credit(10, 5000)) == R.ACCEPT
+    first, second = kct(KEY2, krn=2, ti=7, ken=200)
+    assert m.enter(second) == R.KCT_SECOND  # any order
+    assert m.ident.key == KEY
+    assert m.enter(first) == R.ACCEPT
+    assert (m.ident.key, m.ident.krn, m.ident.ti, m.ident.ken) == (KEY2, 2, 7, 200)
+    assert m.enter(credit(10, 5000, key=KEY2)) == R.USED  # RO = 0 keeps the TID memory
+    assert m.enter(credit(10, 5001, key=KEY)) == R.CRC  # the old key is gone
+    assert m.enter(credit(10, 5002, key=KEY2)) == R.ACCEPT
+
+
+def test_key_change_ro1_clears_tid_memory(clock):
+    m = make_meter(clock)
+    assert m.enter(credit(10, 16000000)) == R.ACCEPT  # near the end of base 1993
+    first, second = kct(KEY2, ro=1)
+    assert m.enter(first) == R.KCT_FIRST
+    assert m.enter(second) == R.ACCEPT
+    assert m.tids.count() == 0
+    assert m.enter(credit(10, 100, key=KEY2)) == R.ACCEPT  # base 2014 TIDs start again from 0
+
+
+def test_key_change_interrupted_and_timed_out(clock):
+    m = make_meter(clock)
+    first, second = kct(KEY2)
+    assert m.enter(first) == R.KCT_FIRST
+    clock.advance(601)
+    assert m.enter(second) == R.KCT_SECOND  # the first section expired: this starts a new set
+    assert m.ident.key == KEY
+    rebooted = Meter(m.store, MeterConfig(), clock)  # a reboot also drops a partial set
+    assert rebooted.enter(first) == R.KCT_FIRST and rebooted.ident.key == KEY
+    assert rebooted.enter(second) == R.ACCEPT and rebooted.ident.key == KEY2
+
+
+def test_key_change_mixed_with_another_meters_kct(clock):
+    m = make_meter(clock)
+    first, second = kct(KEY2)
+    foreign_first, foreign_second = kct(bytes(8), current=bytes.fromhex("0102030405060708"))
+    assert m.enter(first) == R.KCT_FIRST
+    assert m.enter(foreign_second) == R.CRC  # not ours: fails authentication, the set is untouched
+    assert m.ident.key == KEY
+    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2
+
+
+def test_key_type_rules(clock):
+    m = make_meter(clock)
+    first, second = kct(KEY2, kt=0)  # back to an initialisation key: refused
+    assert m.enter(first) == R.KCT_FIRST
+    assert m.enter(second) == R.KEY_TYPE and m.ident.key == KEY
+    first, second = kct(KEY2, kt=3)  # common key: card meters only
+    m.enter(first)
+    assert m.enter(second) == R.KEY_TYPE
+    first, second = kct(KEY2, kt=1)  # to a default key: allowed, then credit is refused
+    m.enter(first)
+    assert m.enter(second) == R.ACCEPT and m.ident.kt == 1
+    assert m.enter(credit(10, 7000, key=KEY2)) == R.DDTK
+
+
+def test_key_change_128_bit_four_tokens(clock):
+    m = make_meter(clock, ea=11, key=MISTY_KEY)
+    new = bytes(range(16))
+    tokens = kct(new, krn=3, sgc=654321, current=MISTY_KEY, ea=11)
+    assert len(tokens) == 4
+    for t in (tokens[2], tokens[0], tokens[3]):
+        assert m.enter(t) in (R.KCT_FIRST, R.KCT_SECOND)
+    assert m.ident.key == MISTY_KEY
+    assert m.enter(tokens[1]) == R.ACCEPT
+    assert (m.ident.key, m.ident.sgc, m.ident.krn) == (new, 654321, 3)
+    assert m.enter(credit(10, 5000, key=new, ea=11)) == R.ACCEPT
+
+
+def test_third_section_on_a_64_bit_meter_is_function_error(clock):
+    m = make_meter(clock)
+    third = kct(bytes(16), current=KEY)[2]
+    assert m.enter(third) == R.FUNCTION
+
+
+def test_not_provisioned_and_bad_provisioning(clock):
+    m = Meter(DictStore(), MeterConfig(), clock)
+    assert m.fault == "not provisioned"
+    assert m.enter(credit(10, 5000)) == R.FUNCTION
+    for bad, words in ((provisioning(key=b"\x01" * 7), "decoder_key must be 8 bytes"),
+                       ({k: v for k, v in provisioning().items() if k != "sgc"}, "missing field: sgc"),
+                       (provisioning(sta_tables={"S1": [0] * 16, "S2": list(range(16)), "P": list(range(64))}),
+                        "S1 is not a permutation"),
+                       (provisioning(ea=9), "ea must be 7"),
+                       (dict(provisioning(), pan="600727000000000008"), "Luhn"),
+                       ("not an object", "JSON object")):
+        reason = m.provision(bad)
+        assert reason and words in reason, (reason, words)
+        assert m.ident is None and m.store.data == {}  # never half-provisioned
+    assert m.provision(provisioning()) is None
+    assert m.enter(credit(10, 5000)) == R.ACCEPT
+
+
+def test_commit_failure_keeps_state(clock):
+    m = make_meter(clock)
+    m.store.fail_next = True
+    assert m.enter(credit(10, 5000)) == R.FUNCTION  # refused, never an exception out of the meter
+    assert m.credit == 0
+    assert m.enter(credit(10, 5000)) == R.ACCEPT and m.credit == 10
+
+
+def test_luhn():
+    assert luhn_check_digit("60072700000000000") == 9
+    assert V.luhn_check_digit("00000100000000008") == 2
