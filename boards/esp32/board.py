@@ -1,0 +1,119 @@
+"""ESP32 DevKitC (ESP32-WROOM-32, 4 MB flash) wiring of the meter; pin table and picture in boards/README.md.
+
+`make_hardware()` builds every driver from the pin map below and returns a drivers.hardware.Hardware.
+Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574 backpack; `DISPLAY = "tm1637-4"` /
+`"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD = "4x3"` to a 4x3 keypad.
+
+Pins avoided: GPIO 6-11 (flash), the strapping pins 0, 2, 5, 12, 15, and GPIO 1/3 (UART0 = REPL).
+GPIO 34-39 are input-only without internal pull resistors: the pulse, power-fail and tamper inputs there
+need external 10 kOhm pull-ups to 3V3. GPIO 36/39 can see spurious interrupts while the ADC or Wi-Fi
+runs (ESP32 errata 3.11), so the polled tamper input sits on 39 and the IRQ inputs on 34 and 35.
+"""
+from micropython import const
+from machine import Pin, UART, I2C
+import esp32  # pyright: ignore[reportMissingImports]
+
+from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
+from drivers.sevenseg import SevenSegDisplay
+from drivers.tm1637 import TM1637, GRID_MAP_6
+from drivers.charlcd import CharDisplay
+from drivers.hd44780 import Hd44780Pcf8574
+from drivers.optical import OpticalPort, MODE_AUTO
+from drivers.relay import Relay
+from drivers.pulse import PulseCounter
+from drivers.tamper import Tamper
+from drivers.powerfail import PowerFail
+from drivers.hardware import Hardware
+
+NAME = "esp32"
+
+DISPLAY = "lcd1602"  # "lcd1602", "tm1637-4" or "tm1637-6"
+KEYPAD = "4x4"  # "4x4" or "4x3"
+
+# Optical port: UART2 on its default pins
+OPTICAL_UART = const(2)
+PIN_OPTICAL_TX = const(17)  # -> IR LED driver
+PIN_OPTICAL_RX = const(16)  # <- phototransistor stage
+OPTICAL_MODE = MODE_AUTO  # the esp32 UART does 7E1 itself; MODE_SW (optical.py) to see parity errors
+OPTICAL_ECHO = True
+
+# Displays
+LCD_I2C = const(0)
+PIN_LCD_SDA = const(21)
+PIN_LCD_SCL = const(22)
+LCD_ADDR = const(0x27)  # PCF8574; 0x3F for a PCF8574A backpack
+PIN_TM1637_CLK = const(18)
+PIN_TM1637_DIO = const(19)
+
+# Keypad: rows open-drain outputs, columns inputs with internal pull-ups (4x3 uses the first three)
+KEYPAD_ROWS = (13, 14, 27, 26)
+KEYPAD_COLS = (25, 33, 32, 23)
+
+# Load relay, pulse input, tamper and power-fail
+PIN_RELAY = const(4)
+RELAY_ACTIVE_HIGH = True
+PIN_PULSE = const(35)  # input-only: external pull-up
+PULSE_MIN_GAP_US = const(10000)
+PULSES_PER_KWH = const(1000)
+PIN_POWERFAIL = const(34)  # input-only: external pull-up; active low
+POWERFAIL_ACTIVE = const(0)
+PIN_TAMPER = const(39)  # input-only: external pull-up; normally-closed cover switch to GND
+TAMPER_ACTIVE = const(1)
+
+# Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs" one
+RECORD_STORE_LABEL = "meter"
+
+# Checked with the rp2 stubs too (one pyright config covers all boards), where `esp32` is no module.
+Partition = esp32.Partition  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def make_display(kind=DISPLAY):
+    if kind.startswith("tm1637"):
+        digits = 6 if kind.endswith("6") else 4
+        panel = TM1637(Pin(PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1), Pin(PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
+                       digits=digits, grid_map=GRID_MAP_6 if digits == 6 else None)
+        return SevenSegDisplay(panel, digits)
+    if kind == "lcd1602":
+        i2c = I2C(LCD_I2C, sda=Pin(PIN_LCD_SDA), scl=Pin(PIN_LCD_SCL), freq=100000)  # PCF8574: 100 kHz max
+        return CharDisplay(Hd44780Pcf8574(i2c, LCD_ADDR, cols=16, rows=2), 16, 2)
+    raise ValueError("display: " + kind)
+
+
+def make_keypad(kind=KEYPAD):
+    ncols = 4 if kind == "4x4" else 3
+    rows = [Pin(n, Pin.OPEN_DRAIN, value=1) for n in KEYPAD_ROWS]
+    cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in KEYPAD_COLS[:ncols]]
+    return MatrixKeypad(rows, cols, KEYMAP_4X4 if ncols == 4 else KEYMAP_4X3)
+
+
+def make_optical():
+    uart = UART(OPTICAL_UART, baudrate=300, tx=PIN_OPTICAL_TX, rx=PIN_OPTICAL_RX, rxbuf=512)
+    return OpticalPort(uart, mode=OPTICAL_MODE, echo=OPTICAL_ECHO)
+
+
+def record_store():
+    """(esp32.Partition, "") for the record store, or (None, reason) if the partition table has none."""
+    found = Partition.find(Partition.TYPE_DATA, label=RECORD_STORE_LABEL)
+    if found:
+        return found[0], ""
+    return None, "no '%s' data partition: write boards/esp32/partitions-meter.csv (boards/README.md)" % (
+        RECORD_STORE_LABEL)
+
+
+def make_hardware(display=DISPLAY, keypad=KEYPAD):
+    bdev, note = record_store()
+    keymap = KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3
+    return Hardware(
+        NAME,
+        keypad=make_keypad(keypad),
+        display=make_display(display),
+        optical=make_optical(),
+        relay=Relay(Pin(PIN_RELAY, Pin.OUT, value=0 if RELAY_ACTIVE_HIGH else 1), RELAY_ACTIVE_HIGH),
+        pulses=PulseCounter(Pin(PIN_PULSE, Pin.IN), Pin.IRQ_FALLING, min_gap_us=PULSE_MIN_GAP_US),
+        tamper=Tamper(Pin(PIN_TAMPER, Pin.IN), TAMPER_ACTIVE),
+        powerfail=PowerFail(Pin(PIN_POWERFAIL, Pin.IN), Pin.IRQ_FALLING, POWERFAIL_ACTIVE),
+        flash_bdev=bdev,
+        flash_note=note,
+        keymap=keymap,
+        pulses_per_kwh=PULSES_PER_KWH,
+    )

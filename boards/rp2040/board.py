@@ -1,0 +1,122 @@
+"""Raspberry Pi Pico (RP2040) wiring of the meter; the pin table and a picture are in boards/README.md.
+
+`make_hardware()` builds every driver from the pin map below and returns a drivers.hardware.Hardware.
+Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module; `DISPLAY = "lcd1602"` switches to a
+16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"` to a 4x4 keypad.
+"""
+from micropython import const
+from machine import Pin, UART, I2C
+import os
+import rp2  # pyright: ignore[reportMissingImports]
+
+from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
+from drivers.sevenseg import SevenSegDisplay
+from drivers.tm1637 import TM1637, GRID_MAP_6
+from drivers.charlcd import CharDisplay
+from drivers.hd44780 import Hd44780Pcf8574
+from drivers.optical import OpticalPort, MODE_AUTO
+from drivers.relay import Relay
+from drivers.pulse import PulseCounter
+from drivers.tamper import Tamper
+from drivers.powerfail import PowerFail
+from drivers.hardware import Hardware
+import flash_layout
+
+NAME = "rp2040"
+
+DISPLAY = "tm1637-6"  # "tm1637-4", "tm1637-6" or "lcd1602"
+KEYPAD = "4x3"  # "4x3" or "4x4"
+
+# Optical port (IEC 62056-21 head): UART1
+OPTICAL_UART = const(1)
+PIN_OPTICAL_TX = const(4)  # GP4, pin 6 -> IR LED driver
+PIN_OPTICAL_RX = const(5)  # GP5, pin 7 <- phototransistor stage
+OPTICAL_MODE = MODE_AUTO  # the rp2 UART does 7E1 itself; MODE_SW (optical.py) to see parity errors
+OPTICAL_ECHO = True  # discard our own light coming back
+
+# Displays
+PIN_TM1637_CLK = const(10)  # GP10, pin 14
+PIN_TM1637_DIO = const(11)  # GP11, pin 15
+LCD_I2C = const(0)
+PIN_LCD_SDA = const(8)  # GP8, pin 11 (I2C0 SDA)
+PIN_LCD_SCL = const(9)  # GP9, pin 12 (I2C0 SCL)
+LCD_ADDR = const(0x27)  # PCF8574; 0x3F for a PCF8574A backpack
+
+# Keypad: rows open-drain outputs, columns inputs with pull-ups (4x3 uses the first three columns)
+KEYPAD_ROWS = (12, 13, 14, 15)  # GP12..GP15, pins 16, 17, 19, 20
+KEYPAD_COLS = (16, 17, 18, 19)  # GP16..GP19, pins 21, 22, 24, 25
+
+# Load relay, pulse input, tamper and power-fail
+PIN_RELAY = const(20)  # GP20, pin 26 -> relay driver (transistor / module IN)
+RELAY_ACTIVE_HIGH = True
+PIN_PULSE = const(21)  # GP21, pin 27 <- S0 / metering-chip pulse output (open collector, pull-up)
+PULSE_MIN_GAP_US = const(10000)  # 1000 imp/kWh at 23 kW is 6.4 Hz; anything faster is noise
+PULSES_PER_KWH = const(1000)
+PIN_TAMPER = const(22)  # GP22, pin 29 <- cover switch to GND, normally closed: open cover reads 1
+TAMPER_ACTIVE = const(1)
+PIN_POWERFAIL = const(26)  # GP26, pin 31 <- supply monitor, active low
+POWERFAIL_ACTIVE = const(0)
+
+
+def make_display(kind=DISPLAY):
+    if kind.startswith("tm1637"):
+        digits = 6 if kind.endswith("6") else 4
+        panel = TM1637(Pin(PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1), Pin(PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
+                       digits=digits, grid_map=GRID_MAP_6 if digits == 6 else None)
+        return SevenSegDisplay(panel, digits)
+    if kind == "lcd1602":
+        i2c = I2C(LCD_I2C, sda=Pin(PIN_LCD_SDA), scl=Pin(PIN_LCD_SCL), freq=100000)  # PCF8574: 100 kHz max
+        return CharDisplay(Hd44780Pcf8574(i2c, LCD_ADDR, cols=16, rows=2), 16, 2)
+    raise ValueError("display: " + kind)
+
+
+def make_keypad(kind=KEYPAD):
+    ncols = 4 if kind == "4x4" else 3
+    rows = [Pin(n, Pin.OPEN_DRAIN, value=1) for n in KEYPAD_ROWS]
+    cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in KEYPAD_COLS[:ncols]]
+    return MatrixKeypad(rows, cols, KEYMAP_4X4 if ncols == 4 else KEYMAP_4X3)
+
+
+def make_optical():
+    bufs = {"rxbuf": 512, "txbuf": 512}  # rp2's UART.init() re-allocates both, at 256, unless given
+    uart = UART(OPTICAL_UART, baudrate=300, tx=Pin(PIN_OPTICAL_TX), rx=Pin(PIN_OPTICAL_RX), **bufs)
+    return OpticalPort(uart, mode=OPTICAL_MODE, echo=OPTICAL_ECHO, init_kw=bufs)
+
+
+def fs_bytes():
+    """Size of the filesystem mounted at / (littlefs starts at the storage region's first block)."""
+    try:
+        st = os.statvfs("/")
+        return st[1] * st[2]
+    except OSError:
+        return -1
+
+
+def record_store():
+    """(block device, "") for the record-store sectors, or (None, reason) if the filesystem covers them."""
+    total = rp2.Flash().ioctl(4, 0) or 0  # block count of the whole storage region
+    start = total - flash_layout.RECORD_STORE_BLOCKS
+    fs = fs_bytes()
+    if fs < 0 or fs > start * flash_layout.BLOCK_SIZE:
+        return None, "littlefs covers the record-store sectors: flash the frozen build (boards/rp2040/manifest.py)"
+    size = flash_layout.RECORD_STORE_BLOCKS * flash_layout.BLOCK_SIZE
+    return rp2.Flash(start=start * flash_layout.BLOCK_SIZE, len=size), ""
+
+
+def make_hardware(display=DISPLAY, keypad=KEYPAD):
+    bdev, note = record_store()
+    keymap = KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3
+    return Hardware(
+        NAME,
+        keypad=make_keypad(keypad),
+        display=make_display(display),
+        optical=make_optical(),
+        relay=Relay(Pin(PIN_RELAY, Pin.OUT, value=0 if RELAY_ACTIVE_HIGH else 1), RELAY_ACTIVE_HIGH),
+        pulses=PulseCounter(Pin(PIN_PULSE, Pin.IN, Pin.PULL_UP), Pin.IRQ_FALLING, min_gap_us=PULSE_MIN_GAP_US),
+        tamper=Tamper(Pin(PIN_TAMPER, Pin.IN, Pin.PULL_UP), TAMPER_ACTIVE),
+        powerfail=PowerFail(Pin(PIN_POWERFAIL, Pin.IN, Pin.PULL_UP), Pin.IRQ_FALLING, POWERFAIL_ACTIVE),
+        flash_bdev=bdev,
+        flash_note=note,
+        keymap=keymap,
+        pulses_per_kwh=PULSES_PER_KWH,
+    )

@@ -1,0 +1,200 @@
+"""Token entry on the keypad: the state machine between key presses and the meter.
+
+Keys (ASCII codes from the board's keymap; see keypad.py):
+
+    0-9           a digit; echoed at once through display.show_digits()
+    *             backspace; on an empty entry it closes the entry (on_cancel)
+    * held        clear the whole entry (KEY_HOLD, reported after the keypad's hold_ms)
+    #             Enter: 20 digits -> on_token; 1-3 digits -> on_short_code; on an empty entry it opens
+                  a short code (Conlog style "#01#"); 4-19 digits -> "Too short" and the entry is kept
+    C (4x4)       clear the whole entry
+    A, B, D (4x4) quick keys for short codes 01, 02 and 88 (only when no entry is open)
+
+The 20th digit submits the token by itself (`auto_submit`, default on); otherwise Enter is needed and a
+21st digit is ignored. An open entry with no key for `timeout_ms` (20 s, as commercial meters) is
+dropped (on_cancel). The token reaches the meter as `on_token(buf)`: a bytearray of 20 ASCII digits that
+is reused, so the meter must copy it if it keeps it past the call.
+
+Short codes (documented list, shared with the meter application; the meter decides what each shows and
+answers unknown codes with an error display):
+
+    01  credit balance                       06  software version
+    02  last token result (code and text)    07  meter number (scrolls)
+    03  key revision number (KRN)            08  supplier group code (SGC)
+    04  tariff index (TI)                    09  total energy imported (kWh)
+    05  tamper status                        88  display test (all segments on)
+
+They are entered as `#NN#` (on a 4x3 keypad `#` is also Enter) or as `NN#`; leading zeros do not matter
+(`#1#` = `#01#`), so the code reaches the meter as an int.
+"""
+import asyncio
+from micropython import const
+from time import ticks_ms, ticks_diff
+
+from drivers.keypad import KEY_HOLD
+
+TOKEN_DIGITS = const(20)
+SHORT_CODE_MAX_DIGITS = const(3)
+
+SC_CREDIT = const(1)
+SC_LAST_RESULT = const(2)
+SC_KRN = const(3)
+SC_TI = const(4)
+SC_TAMPER = const(5)
+SC_VERSION = const(6)
+SC_METER_NUMBER = const(7)
+SC_SGC = const(8)
+SC_ENERGY = const(9)
+SC_DISPLAY_TEST = const(88)
+
+SHORT_CODES = {
+    SC_CREDIT: "credit balance",
+    SC_LAST_RESULT: "last token result",
+    SC_KRN: "key revision number",
+    SC_TI: "tariff index",
+    SC_TAMPER: "tamper status",
+    SC_VERSION: "software version",
+    SC_METER_NUMBER: "meter number",
+    SC_SGC: "supplier group code",
+    SC_ENERGY: "total energy imported",
+    SC_DISPLAY_TEST: "display test",
+}
+
+# entry modes
+IDLE = const(0)
+TOKEN = const(1)
+SHORT = const(2)
+
+_KEY_BACK = const(0x2A)  # '*'
+_KEY_ENTER = const(0x23)  # '#'
+_KEY_CLEAR = const(0x43)  # 'C'
+QUICK_KEYS_4X4 = {0x41: SC_CREDIT, 0x42: SC_LAST_RESULT, 0x44: SC_DISPLAY_TEST}  # A, B, D
+
+MSG_TOO_SHORT = "Too short"
+
+
+class KeyEntry:
+    def __init__(self, display, on_token, on_short_code, *, on_cancel=None, timeout_ms=20000,
+                 auto_submit=True, quick_keys=QUICK_KEYS_4X4, clock=ticks_ms):
+        self.display = display
+        self.on_token = on_token
+        self.on_short_code = on_short_code
+        self.on_cancel = on_cancel
+        self.timeout_ms = timeout_ms
+        self.auto_submit = auto_submit
+        self.quick_keys = quick_keys
+        self.enabled = True  # the meter may switch key entry off (e.g. while it shows a result)
+        self._clock = clock
+        self.buf = bytearray(TOKEN_DIGITS)
+        self.n = 0
+        self.mode = IDLE
+        self._t_last = 0
+
+    def key(self, code, now=None):
+        """Feed one key code (the keypad's on_key)."""
+        if not self.enabled:
+            return
+        if now is None:
+            now = self._clock()
+        self._t_last = now
+        if code & KEY_HOLD:
+            if code & 0x7F == _KEY_BACK and self.mode != IDLE:
+                self._cancel()
+            return
+        if 0x30 <= code <= 0x39:
+            self._digit(code)
+        elif code == _KEY_BACK:
+            self._backspace()
+        elif code == _KEY_ENTER:
+            self._enter()
+        elif code == _KEY_CLEAR:
+            if self.mode != IDLE:
+                self._cancel()
+        elif self.mode == IDLE and code in self.quick_keys:
+            self.on_short_code(self.quick_keys[code])
+
+    def tick(self, now=None):
+        """Drop an entry left without a key for timeout_ms."""
+        if self.mode == IDLE:
+            return
+        if now is None:
+            now = self._clock()
+        if ticks_diff(now, self._t_last) >= self.timeout_ms:
+            self._cancel()
+
+    async def run(self, period_ms=250):
+        while True:
+            self.tick()
+            await asyncio.sleep_ms(period_ms)
+
+    def reset(self):
+        """Forget any open entry without callbacks."""
+        self.mode = IDLE
+        self.n = 0
+
+    # --- internals ---------------------------------------------------------------------------------------
+    def _digit(self, code):
+        if self.mode == IDLE:
+            self.mode = TOKEN
+            self.n = 0
+        limit = SHORT_CODE_MAX_DIGITS if self.mode == SHORT else TOKEN_DIGITS
+        if self.n >= limit:
+            return
+        self.buf[self.n] = code
+        self.n += 1
+        self._echo()
+        if self.mode == TOKEN and self.n == TOKEN_DIGITS and self.auto_submit:
+            self._submit_token()
+
+    def _backspace(self):
+        if self.mode == IDLE:
+            return
+        if self.n == 0:
+            self._cancel()
+            return
+        self.n -= 1
+        self._echo()
+
+    def _enter(self):
+        if self.mode == IDLE:
+            self.mode = SHORT
+            self.n = 0
+            self._echo()
+        elif self.mode == SHORT:
+            if self.n == 0:  # "##"
+                self._cancel()
+            else:
+                self._submit_short()
+        elif self.n == TOKEN_DIGITS:
+            self._submit_token()
+        elif self.n <= SHORT_CODE_MAX_DIGITS:
+            self._submit_short()
+        else:
+            self.display.show_text(MSG_TOO_SHORT)
+
+    def _echo(self):
+        if self.mode == SHORT:
+            self.display.show_text("#" + bytes(self.buf[:self.n]).decode())
+        else:
+            self.display.show_digits(self.buf, self.n)
+
+    def _submit_token(self):
+        self.mode = IDLE
+        self.n = 0
+        self.on_token(self.buf)
+
+    def _submit_short(self):
+        code = 0
+        for i in range(self.n):
+            code = code * 10 + self.buf[i] - 0x30
+        self.mode = IDLE
+        self.n = 0
+        self.on_short_code(code)
+
+    def _cancel(self):
+        self.mode = IDLE
+        self.n = 0
+        if self.on_cancel is not None:
+            self.on_cancel()
+        else:
+            self.display.clear()

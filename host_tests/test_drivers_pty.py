@@ -1,0 +1,69 @@
+"""The unix board's optical port over a real pty: CPython makes the pty (tools/optical_pty.py), unix
+MicroPython runs boards/unix's PtyUART + OpticalPort on the inherited master fd, this test is the HHU."""
+import os
+import select
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import optical_pty  # noqa: E402
+
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+METER_SIDE = r'''
+import time
+import board
+hw = board.make_hardware(flash_path=":ram:")
+port = hw.optical
+line = bytearray()
+t0 = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t0) < 5000:
+    c = port.read_char()
+    if c < 0:
+        time.sleep_ms(2)
+        continue
+    line.append(c)
+    if line.endswith(b"\r\n"):
+        if line == b"/?!\r\n":
+            port.write(b"/ABC5STS-SIM\r\n")
+        elif line[:1] == b"\x06":
+            port.set_baud(9600)
+            port.write(b"BAUD %d INITS %d\r\n" % (port.baud, len(port.uart.inits)))
+            break
+        line = bytearray()
+'''
+
+
+def read_line(fd, timeout=5.0):
+    out = b""
+    end = time.monotonic() + timeout
+    while not out.endswith(b"\r\n"):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timeout, got %r" % out)
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            out += os.read(fd, 256)
+    return out
+
+
+def test_optical_port_over_a_pty(tmp_path):
+    script = tmp_path / "meter_side.py"
+    script.write_text(METER_SIDE)
+    link = str(tmp_path / "optical")
+    master, slave, name = optical_pty.open_pty(link)
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join(
+        [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix"), ".frozen"]))
+    try:
+        proc = optical_pty.spawn([MICROPYTHON, "-X", "heapsize=192K", str(script)], master, env=env, cwd=ROOT)
+        os.close(master)  # the child holds it now
+        assert os.path.realpath(link) == name
+        os.write(slave, b"/?!\r\n")
+        assert read_line(slave) == b"/ABC5STS-SIM\r\n"
+        os.write(slave, b"\x06051\r\n")
+        assert read_line(slave) == b"BAUD 9600 INITS 2\r\n"
+        assert proc.wait(timeout=10) == 0
+    finally:
+        os.close(slave)

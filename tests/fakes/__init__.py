@@ -1,0 +1,1 @@
+"""Fakes of machine objects and bus models for the driver tests (tests/test_drivers_*.py)."""

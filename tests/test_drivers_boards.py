@@ -1,0 +1,170 @@
+"""Boards: rp2040 / esp32 board.py over fake port modules, and the unix simulator board."""
+import asyncio
+import os
+from testkit import eq
+
+from fakes import ports
+from fakes.machine import scrub_schedule_queue
+from drivers.optical import MODE_HW, MODE_RAW7
+from drivers.keyentry import KeyEntry
+from drivers.sevenseg import SevenSegDisplay
+from drivers.charlcd import CharDisplay
+
+UNIX = os.getcwd() + "/boards/unix"
+
+
+
+def run(coro):
+    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
+    objects alive in asyncio's global queue, or run in a later test's loop."""
+    try:
+        return asyncio.run(coro)
+    finally:
+        asyncio.new_event_loop()
+
+def pins_made():
+    return sorted(e[1] for e in ports.created if e[0] == "Pin")
+
+
+def test_rp2040_make_hardware():
+    with ports.Board("rp2040") as board:
+        board.fs_bytes = lambda: 352 * 4096  # the stock _boot.py: littlefs over the whole storage region
+        hw = board.make_hardware()
+        eq(hw.name, "rp2040", "name")
+        eq(isinstance(hw.display, SevenSegDisplay), True, "TM1637 6-digit by default")
+        eq(hw.display.width, 6, "six digits")
+        eq(hw.keymap, b"123456789*0#", "4x3 keypad")
+        eq(pins_made(), [4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 26], "pin map")
+        eq(("UART", 1, 300, hw.optical.uart.tx_pin, hw.optical.uart.rx_pin) in ports.created, True, "UART1")
+        eq(hw.optical.mode, MODE_HW, "hardware 7E1")
+        eq(hw.optical.echo, True, "echo suppression on")
+        eq(hw.flash_bdev, None, "record store refused while littlefs covers it")
+        eq("frozen build" in hw.flash_note, True, "and says why")
+        lcd = board.make_display("lcd1602")
+        eq(isinstance(lcd, CharDisplay), True, "LCD option")
+        eq(len(board.make_keypad("4x4")._cols), 4, "4x4 option")
+        bdev, note = board.record_store()
+        eq(bdev, None, "same through record_store()")
+        board.fs_bytes = lambda: -1
+        eq(board.record_store()[0], None, "no filesystem information: refused too")
+
+
+def test_rp2040_record_store_range_when_fs_is_smaller():
+    with ports.Board("rp2040") as board:
+        board.fs_bytes = lambda: 336 * 4096  # littlefs over 352 - 16 blocks, as the frozen _boot.py mounts it
+        bdev, note = board.record_store()
+        eq((bdev.start, bdev.len, note), (336 * 4096, 16 * 4096, ""), "the top 16 sectors")
+
+
+def test_esp32_make_hardware():
+    with ports.Board("esp32") as board:
+        hw = board.make_hardware()
+        eq(hw.name, "esp32", "name")
+        eq(isinstance(hw.display, CharDisplay), True, "16x2 LCD by default")
+        eq(hw.keymap, b"123A456B789C*0#D", "4x4 keypad")
+        eq(pins_made(), [4, 13, 14, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 39], "pin map")
+        eq(hw.flash_bdev, None, "stock partition table: no record store")
+        eq("partitions-meter.csv" in hw.flash_note, True, "and says why")
+        part = object()
+        ports.Partition.table["meter"] = part
+        try:
+            eq(board.record_store(), (part, ""), "the meter partition when present")
+        finally:
+            del ports.Partition.table["meter"]
+        eq(isinstance(board.make_display("tm1637-4"), SevenSegDisplay), True, "TM1637 option")
+
+
+def unix_board():
+    import sys
+    sys.path.insert(0, UNIX)
+    try:
+        return __import__("board")
+    finally:
+        sys.path.remove(UNIX)
+
+
+def test_unix_board_wiring_like_main_py():
+    import sys
+    if "board" in sys.modules:
+        del sys.modules["board"]
+    board = unix_board()
+    try:
+        redraws = []
+        hw = board.make_hardware(display="7seg6", flash_path=":ram:", on_display_change=lambda p: redraws.append(1))
+        eq(hw.optical.mode, MODE_RAW7, "pty link: 7-bit, no parity")
+        tokens = []
+        codes = []
+        entry = KeyEntry(hw.display, tokens.append, codes.append)
+        hw.keypad.on_key = entry.key
+
+        async def main():
+            hw.start()
+            hw.keypad.type("#01#")
+            hw.keypad.type("12345678901234567890")
+            hw.pulse_pin.pulse(3)
+            hw.tamper_pin.drive(1)
+            await asyncio.sleep_ms(150)
+            for t in hw.tasks:
+                t.cancel()
+
+        got = []
+        hw.pulses.on_pulses = got.append
+        run(main())
+        eq(codes, [1], "short code")
+        eq(len(tokens), 1, "token")
+        eq(sum(got), 3, "pulses handed off")
+        eq(hw.tamper.tampered, True, "tamper latched by the polling task")
+        eq(hw.panel.render().count("\n"), 2, "three text lines")
+        eq(len(redraws) > 0, True, "redraw callback")
+        hw.relay.connect()
+        eq(hw.relay_pin.value(), 1, "relay pin")
+    finally:
+        del sys.modules["board"]
+        scrub_schedule_queue()
+
+
+def test_unix_flash_nor_semantics_and_file():
+    import sys
+    sys.path.insert(0, UNIX)
+    try:
+        from simflash import FileFlash
+    finally:
+        sys.path.remove(UNIX)
+    f = FileFlash(None, blocks=4)
+    eq((f.ioctl(4, 0), f.ioctl(5, 0)), (4, 4096), "geometry")
+    buf = bytearray(4)
+    f.readblocks(1, buf, 8)
+    eq(bytes(buf), b"\xff" * 4, "erased")
+    f.writeblocks(1, b"\x0f\xf0\x00\xff", 8)
+    f.writeblocks(1, b"\xf0\xf0\xff\x00", 8)
+    f.readblocks(1, buf, 8)
+    eq(bytes(buf), b"\x00\xf0\x00\x00", "programming only clears bits")
+    f.ioctl(6, 1)
+    f.readblocks(1, buf, 8)
+    eq(bytes(buf), b"\xff" * 4, "erase")
+    f.writeblocks(2, bytearray(b"\x11" * 4096))
+    eq(f.erases, 2, "writeblocks without offset erases first")
+    f.fail_after = 2
+    try:
+        f.writeblocks(3, b"\x00\x00\x00\x00", 0)
+        raise AssertionError("no power cut")
+    except OSError:
+        pass
+    f.readblocks(3, buf, 0)
+    eq(bytes(buf), b"\x00\x00\xff\xff", "half-written at the power cut")
+    path = "build/test_simflash.bin"
+    try:
+        os.mkdir("build")
+    except OSError:
+        pass
+    try:
+        g = FileFlash(path, blocks=2)
+        g.writeblocks(0, b"meter", 100)
+        g.close()
+        h = FileFlash(path, blocks=2)
+        b5 = bytearray(5)
+        h.readblocks(0, b5, 100)
+        h.close()
+        eq(bytes(b5), b"meter", "kept in the file")
+    finally:
+        os.remove(path)

@@ -1,0 +1,564 @@
+"""Record store and NOR model tests under unix MicroPython (the firmware path).
+
+Run: .venv/bin/micropython -X heapsize=192K tests/run.py recstore
+Covers the strict NOR model's rules and power-cut forms, mount results on bad data, atomic multi-key
+commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page bound,
+even wear, the allocation-free steady-state commit (heap_lock), and a moderate fault-injection run
+(the >= 10,000-cut run is host_tests/test_recstore_faults.py, same modules under CPython).
+"""
+import gc
+import os
+
+import micropython
+
+import norflash
+import recstore
+import recstore_faultkit
+from norflash import NorFlash, NorError, PowerCut, XorShift
+from recstore import RecordStore, StoreError, StoreFull
+from testkit import eq, raises
+
+PAGE = 256
+SECTOR = 4096
+
+
+def _page(fill=0xFF, at=None, data=b""):
+    b = bytearray(b"\xff" * PAGE) if fill == 0xFF else bytearray(bytes((fill,)) * PAGE)
+    if at is not None:
+        b[at:at + len(data)] = data
+    return b
+
+
+def _fresh(sectors=3, page_writes=1, reserve=1, **kw):
+    gc.collect()  # tests run in a 192 KB heap: drop the previous test's region first
+    nor = NorFlash(sectors, page_programs=page_writes)
+    st = RecordStore(nor, reserve=reserve, page_writes=page_writes, **kw)
+    eq(st.mount(), recstore.FORMATTED, "blank region")
+    return nor, st
+
+
+def _remount(nor, page_writes=1, reserve=1):
+    st = RecordStore(nor, reserve=reserve, page_writes=page_writes)
+    res = st.mount()
+    return st, res
+
+
+def _state(st):
+    return recstore_faultkit.store_state(st)
+
+
+# --- the NOR model ----------------------------------------------------------------------------------
+def test_model_program_rules():
+    nor = NorFlash(2)
+    nor.writeblocks(0, _page(at=0, data=b"\x12\x34"), 0)
+    eq(nor.pages[0][0:3], bytearray(b"\x12\x34\xff"), "programmed")
+    # page_programs=1: the same page cannot be programmed again, not even its erased bytes
+    raises(NorError, nor.writeblocks, 0, _page(at=10, data=b"\x00"), 0)
+    # page-granular and aligned; never without an offset (that would erase on rp2)
+    raises(NorError, nor.writeblocks, 0, bytearray(b"\x00" * 16), 256)
+    raises(NorError, nor.writeblocks, 0, _page(at=0, data=b"\x00"), 128)
+    raises(NorError, nor.writeblocks, 0, _page(at=0, data=b"\x00"))
+    raises(NorError, nor.writeblocks, 2, _page(at=0, data=b"\x00"), 0)
+    nor.ioctl(6, 0)
+    eq(nor.pages[0][0], 0xFF, "erased")
+    nor.writeblocks(0, _page(at=0, data=b"\x00"), 0)
+    eq((nor.erases, nor.programs, nor.sector_erases[0]), (1, 2, 1), "counters")
+    eq(nor.ioctl(4, 0), 2, "block count")
+    eq(nor.ioctl(5, 0), 4096, "block size")
+
+
+def test_model_byte_rule_with_partial_page_programs():
+    nor = NorFlash(1, page_programs=4)
+    nor.writeblocks(0, _page(at=0, data=b"\xf0\x0f"), 0)
+    # erased bytes of the page may be programmed in a later operation
+    nor.writeblocks(0, _page(at=2, data=b"\xaa"), 0)
+    eq(nor.pages[0][0:4], bytearray(b"\xf0\x0f\xaa\xff"), "appended")
+    # a programmed byte never again: not with the same value, not 1->0, and never 0->1
+    raises(NorError, nor.writeblocks, 0, _page(at=0, data=b"\xf0"), 0)
+    raises(NorError, nor.writeblocks, 0, _page(at=0, data=b"\x00"), 0)
+    raises(NorError, nor.writeblocks, 0, _page(at=1, data=b"\x0e"), 0)
+    nor.writeblocks(0, _page(at=3, data=b"\x01"), 0)
+    nor.writeblocks(0, _page(at=4, data=b"\x02"), 0)
+    raises(NorError, nor.writeblocks, 0, _page(at=5, data=b"\x03"), 0)  # 5th program of the page
+    eq(nor.pages[0][5], 0xFF, "a rejected write changes nothing")
+
+
+def test_model_rejects_forgiving_ram_code():
+    # the classic bug: rewrite a record in place (works on RAM, not on NOR)
+    nor = NorFlash(1, page_programs=0)
+    nor.writeblocks(0, _page(at=0, data=b"\x05\x06"), 0)
+    raises(NorError, nor.writeblocks, 0, _page(at=0, data=b"\x07\x06"), 0)
+
+
+def test_model_power_cuts():
+    data = bytearray(b"\x00" * PAGE)
+    for mode in ("none", "prefix", "bits", "full"):
+        nor = NorFlash(1)
+        nor.rng = XorShift(7)
+        nor.cut_at = 0
+        nor.cut_mode = mode
+        raises(PowerCut, nor.writeblocks, 0, data, 0)
+        zeros = sum(1 for b in nor.pages[0][:PAGE] if b == 0)
+        if mode == "none":
+            eq(zeros, 0, mode)
+        elif mode == "full":
+            eq(zeros, PAGE, mode)
+        else:
+            if not (0 < zeros < PAGE or (mode == "bits" and sum(nor.pages[0][:PAGE]) < 255 * PAGE)):
+                raise AssertionError("torn %s left %d zero bytes" % (mode, zeros))
+        raises(PowerCut, nor.readblocks, 0, bytearray(4), 0)  # dead until revived
+        nor.revive()
+        nor.readblocks(0, bytearray(4), 0)
+    # prefix: a prefix of the page programmed, the rest left erased
+    nor = NorFlash(1)
+    nor.cut_at = 0
+    nor.cut_mode = "prefix"
+    raises(PowerCut, nor.writeblocks, 0, data, 0)
+    k = 0
+    while nor.pages[0][k] == 0:
+        k += 1
+    eq(bytes(nor.pages[0][k:PAGE]), b"\xff" * (PAGE - k), "the rest is erased")
+    # a torn erase leaves old data half there
+    nor = NorFlash(1)
+    nor.writeblocks(0, bytearray(SECTOR), 0)
+    nor.cut_at = nor.step
+    nor.cut_mode = "partial"
+    raises(PowerCut, nor.ioctl, 6, 0)
+    ff = sum(1 for b in nor.read(0, SECTOR) if b == 0xFF)
+    if not (0 < ff < SECTOR):
+        raise AssertionError("partial erase left %d erased bytes" % ff)
+
+
+def test_file_backed_model_persists():
+    path = "/tmp/recstore_test_%d.img" % (id(PAGE) & 0xFFFF)
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    try:
+        nor = norflash.FileNorFlash(path, 2)
+        st = RecordStore(nor)
+        eq(st.mount(), recstore.FORMATTED, "new file")
+        st.commit({"cr": b"credit!!"})
+        nor.close()
+        nor = norflash.FileNorFlash(path, 2)
+        st = RecordStore(nor)
+        eq(st.mount(), recstore.OK, "reloaded")
+        eq(st.get("cr"), b"credit!!", "value survives a restart")
+        st.commit({"cr": b"credit22"})  # programs only pages the reload counts as unused
+        nor.close()
+        eq(os.stat(path)[6], 2 * SECTOR, "image size")
+    finally:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+# --- the store: basics ------------------------------------------------------------------------------
+def test_crc32_halves_match_the_standard():
+    b = bytearray(b"123456789" + bytes(4))
+    recstore.crc32_into(b, 0, 9, b, 9)
+    eq(bytes(b[9:]), b"\xcb\xf4\x39\x26", "CRC-32 check value")
+    try:
+        from binascii import crc32
+    except ImportError:
+        return
+    rng = XorShift(3)
+    for n in (0, 1, 31, 200):
+        d = bytearray(n + 4)
+        for i in range(n):
+            d[i] = rng.next() & 0xFF
+        recstore.crc32_into(d, 0, n, d, n)
+        c = crc32(memoryview(d)[0:n])
+        eq(bytes(d[n:]), bytes(((c >> 24) & 0xFF, (c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF)), "len %d" % n)
+
+
+def test_commit_get_remount_roundtrip():
+    for pw in (1, 8):
+        nor = st = st2 = None
+        nor, st = _fresh(page_writes=pw)
+        st.commit({"cr": b"\x00" * 8, 0: b"abc", "tn": b"\x01", "key": bytes(range(40))})
+        st.commit({0: b"xyz", "cr": b"\x11" * 8})
+        st.commit({"tmp": b"", "key": None, 127: b"y" * 254})
+        st.commit({"tmp": b"longer now"})
+        want = {"cr": b"\x11" * 8, 0: b"xyz", "tn": b"\x01", "tmp": b"longer now", 127: b"y" * 254}
+        eq(_state(st), want, "live map")
+        buf = bytearray(16)
+        eq(st.get_into("cr", buf), 8, "get_into")
+        eq(st.get_into("nope", buf), -1, "get_into missing")
+        eq(st.get("nope", b"d"), b"d", "default")
+        st2, res = _remount(nor, pw)
+        eq(res, recstore.OK, "remount")
+        eq(_state(st2), want, "remounted map")
+        eq((st2.skipped, st2.gaps), (0, 0), "clean")
+
+
+def test_bad_keys_and_values_write_nothing():
+    nor, st = _fresh()
+    st.commit({"cr": b"12345678"})
+    step = nor.step
+    raises(ValueError, st.commit, {128: b"x"})
+    raises(ValueError, st.commit, {"": b"x"})
+    raises(ValueError, st.commit, {"sixteen_chars_xx": b"x"})
+    raises(ValueError, st.commit, {"sp ace": b"x"})
+    raises(ValueError, st.commit, {"cr": b"x" * 255})
+    raises(ValueError, st.commit, {"cr": 5})
+    raises(ValueError, st.commit, {"cr": b"ok", 5: "str"})
+    eq(nor.step, step, "nothing programmed")
+    eq(_state(st), {"cr": b"12345678"}, "map unchanged")
+    st.commit({})
+    st.commit({"absent": None})
+    eq(nor.step, step, "empty commits write nothing")
+
+
+def test_max_live_bound():
+    nor, st = _fresh(max_live=100)
+    st.commit({1: b"a" * 90})
+    raises(ValueError, st.commit, {2: b"b" * 10})
+    st.commit({1: None, 2: b"b" * 50})
+    eq(st.live_bytes(), 52, "live size")
+
+
+def test_atomic_multikey_commit_at_every_cut():
+    # a commit larger than a page, cut at every step and in every torn form: all or nothing
+    base = {"cr": b"\x01" * 8}
+    for i in range(40):
+        base[i] = b"old"
+    big = {"cr": b"\x02" * 8, "key": b"K" * 40}
+    for i in range(40):
+        big[i] = b"NEW"
+    for pw in (1, 8):
+        for mode in ("none", "prefix", "bits", "full"):
+            for cut in range(6):
+                nor = st = st2 = None
+                nor, st = _fresh(page_writes=pw)
+                st.commit(base)
+                for j in range(cut % 3):
+                    st.commit({"cr": bytes((j,)) * 8})
+                before = _state(st)
+                nor.cut_at = nor.step + cut // 3
+                nor.cut_mode = mode
+                try:
+                    st.commit(big)
+                    returned = True
+                except PowerCut:
+                    returned = False
+                nor.revive()
+                st2, res = _remount(nor, pw)
+                eq(res, recstore.OK, "mount after cut")
+                got = _state(st2)
+                after = recstore_faultkit.applied(before, big)
+                if returned:
+                    eq(got, after, "returned commit present")
+                elif got != before and got != after:
+                    raise AssertionError("half-applied commit (pw %d, %s, cut %d)" % (pw, mode, cut))
+
+
+def test_torn_record_skipped_and_reported():
+    nor, st = _fresh(page_writes=8)
+    st.commit({"cr": b"A" * 8})
+    nor.cut_at = nor.step
+    nor.cut_mode = "bits"
+    nor.rng = XorShift(99)
+    raises(PowerCut, st.commit, {"cr": b"\x00" * 8})
+    nor.revive()
+    st2, res = _remount(nor, 8)
+    eq(res, recstore.OK, "mount")
+    eq(st2.get("cr"), b"A" * 8, "torn commit not trusted")
+    eq(st2.skipped, 1, "reported")
+    st2.commit({"cr": b"B" * 8})  # goes to the next page: the torn page is never programmed again
+    st3, res = _remount(nor, 8)
+    eq((res, st3.get("cr"), st3.skipped), (recstore.OK, b"B" * 8, 1), "after the torn page")
+
+
+def test_corrupted_record_skipped_gap_reported():
+    nor, st = _fresh(page_writes=8)
+    st.commit({"cr": b"1" * 8})
+    st.commit({"lock": b"2222"})
+    st.commit({"tn": b"3"})
+    st.commit({"cr": b"4" * 8})
+    # flip one bit inside the "lock" record (bit rot): it must be skipped, never trusted
+    i = nor.find(b"2222")
+    nor.poke(i, nor.peek(i) ^ 0x01)
+    st2, res = _remount(nor, 8)
+    eq(res, recstore.OK, "mount")
+    eq(_state(st2), {"cr": b"4" * 8, "tn": b"3"}, "only the damaged commit is missing")
+    eq((st2.skipped, st2.gaps), (1, 1), "skipped and gap reported")
+
+
+# --- bad data ---------------------------------------------------------------------------------------
+def _region(sectors, fill):
+    gc.collect()
+    nor = NorFlash(sectors)
+    for i in range(nor.size):
+        nor.poke(i, fill(i))
+    nor.mark_programmed_pages()
+    return nor
+
+
+def test_garbage_zero_foreign_regions_refused_with_reason():
+    rng = XorShift(5)
+    cases = (
+        ("garbage", _region(3, lambda i: rng.next() & 0xFF), "foreign"),
+        ("all-zero", _region(3, lambda i: 0), "all-zero"),
+        ("half garbage", _region(3, lambda i: (rng.next() & 0xFF) if i >= SECTOR else 0xFF), "foreign"),
+    )
+    for name, nor, word in cases:
+        st = RecordStore(nor)
+        eq(st.mount(), recstore.REFUSED, name)
+        if word not in st.reason:
+            raise AssertionError("%s: reason %r" % (name, st.reason))
+        raises(StoreError, st.commit, {"cr": b"x"})
+        raises(StoreError, st.get, "cr")
+        eq(st.mount(format_foreign=True), recstore.FORMATTED, name + " with format_foreign")
+        st.commit({"cr": b"x"})
+        st2, res = _remount(nor)
+        eq((res, st2.get("cr")), (recstore.OK, b"x"), name + " usable after format")
+
+
+def _rewrite_headers(nor, patch):
+    """Rewrite every valid header with patch(hdr) and a fresh CRC (another firmware's store)."""
+    for k in range(nor.sectors):
+        h = nor.pages[k * (SECTOR // PAGE)]
+        if h[0:2] == b"RS":
+            patch(h)
+            recstore.crc32_into(h, 0, 16, h, 16)
+
+
+def test_other_layout_version_and_geometry_refused():
+    nor, st = _fresh()
+    st.commit({"cr": b"x"})
+
+    def v2(h):
+        h[2] = 2
+    _rewrite_headers(nor, v2)
+    st2, res = _remount(nor)
+    eq(res, recstore.REFUSED, "other version")
+    if "layout version 2" not in st2.reason:
+        raise AssertionError(st2.reason)
+    eq(st2.format(), recstore.FORMATTED, "explicit format")
+    st3, res = _remount(nor)
+    eq((res, _state(st3)), (recstore.OK, {}), "fresh after format")
+    # geometry: a store made for 4 sectors seen through a 3-sector region
+    nor = st = st2 = st3 = None
+    nor, st = _fresh(sectors=3)
+    st.commit({"cr": b"x"})
+    small = NorFlash(2, image=nor.image()[:2 * SECTOR])
+    st4 = RecordStore(small)
+    eq(st4.mount(), recstore.REFUSED, "geometry")
+    if "formatted for 3 sectors" not in st4.reason:
+        raise AssertionError(st4.reason)
+
+
+def test_mount_never_raises_on_random_data():
+    rng = XorShift(11)
+    for trial in range(12):
+        nor = st = st2 = None
+        nor, st = _fresh(sectors=3, page_writes=8)
+        for i in range(30):
+            st.commit({i % 7: bytes((i,)) * (i % 9), "cr": bytes((i,)) * 8})
+        # scribble: random bytes over random ranges, with valid-looking headers kept
+        for _ in range(1 + trial):
+            a = rng.below(nor.size)
+            for j in range(a, min(nor.size, a + 1 + rng.below(300))):
+                nor.poke(j, rng.next() & 0xFF)
+        st2 = RecordStore(nor, page_writes=8)
+        res = st2.mount()  # must not raise
+        if res not in (recstore.OK, recstore.REFUSED, recstore.FORMATTED) or not st2.reason:
+            raise AssertionError("trial %d: %r %r" % (trial, res, st2.reason))
+        if res == recstore.OK:
+            st2.commit({"cr": b"z" * 8})
+
+
+def test_interrupted_first_format_recovers():
+    for pw in (1, 8):
+        for mode in ("none", "prefix", "bits", "partial", "full"):
+            for cut in range(4):  # 3 erases + the header/snapshot program
+                nor = st = st2 = None
+                gc.collect()
+                nor = NorFlash(3, page_programs=pw)
+                nor.cut_at = cut
+                nor.cut_mode = mode
+                st = RecordStore(nor, page_writes=pw)
+                try:
+                    st.mount()
+                except PowerCut:
+                    pass
+                nor.revive()
+                st2, res = _remount(nor, pw)
+                if res not in (recstore.OK, recstore.FORMATTED) or _state(st2):
+                    raise AssertionError("pw %d %s cut %d: %d %s" % (pw, mode, cut, res, st2.reason))
+
+
+def test_format_is_atomic_on_a_mounted_store():
+    for cut in range(8):
+        for mode in ("prefix", "bits", "full"):
+            nor = st = st2 = None
+            nor, st = _fresh(page_writes=8)
+            st.commit({"cr": b"c" * 8, 1: b"tid"})
+            before = _state(st)
+            nor.cut_at = nor.step + cut
+            nor.cut_mode = mode
+            try:
+                st.format()
+                done = True
+            except PowerCut:
+                done = False
+            nor.revive()
+            st2, res = _remount(nor, 8)
+            eq(res, recstore.OK, "mount")
+            got = _state(st2)
+            if done:
+                eq(got, {}, "formatted")
+            elif got != before and got != {}:
+                raise AssertionError("half format")
+
+
+# --- rolling, wear, mount bound ---------------------------------------------------------------------
+def test_wear_is_even_and_counts_are_on_flash():
+    nor, st = _fresh(sectors=4, page_writes=1)
+    nor.reset_counters()  # (4 sectors: the ring, not just a pair)
+    for i in range(600):
+        st.commit({i % 50: bytes((i & 0xFF,)) * 3, "cr": bytes((i & 0xFF,)) * 8})
+    e = nor.sector_erases
+    if max(e) - min(e) > 1:
+        raise AssertionError("uneven wear %r" % (e,))
+    st2, res = _remount(nor)
+    counts = st2.stats()["erase_counts"]
+    # on-flash counts include the format's erase; sectors without a header carry the head's count
+    if max(counts) - min(counts) > 2 or max(counts) < max(e):
+        raise AssertionError("erase counts %r vs model %r" % (counts, e))
+
+
+def test_mount_reads_a_bounded_number_of_pages():
+    for sectors in (2, 3, 5):
+        nor = st = st2 = st3 = None
+        nor, st = _fresh(sectors=sectors, page_writes=8)
+        for i in range(3000):
+            st.commit({i % 50: b"tid", "cr": bytes((i & 0xFF,)) * 8})
+        st = None
+        bound = sectors + 2 * (SECTOR // PAGE)
+        nor.page_reads = 0
+        st2, res = _remount(nor, 8)
+        eq(res, recstore.OK, "mount")
+        if nor.page_reads > bound or st2.pages_read != nor.page_reads:
+            raise AssertionError("%d sectors: %d pages read, bound %d" % (sectors, nor.page_reads, bound))
+        # the worst case: the newest sector's opening torn, so the one before is read as well
+        while st2._place(st2.record_len({0: b"abc", "cr": b"12345678"})) >= 0:
+            st2.commit({0: b"abc", "cr": b"12345678"})
+        st2.maintain()  # the next sector is erased already, so the roll's steps are its 2 page programs
+        nor.cut_at = nor.step + 1  # cut in the snapshot's second page: header valid, snapshot torn
+        nor.cut_mode = "prefix"
+        try:
+            st2.commit({0: b"abd", "cr": b"12345678"})
+        except PowerCut:
+            pass
+        nor.revive()
+        nor.page_reads = 0
+        st3, res = _remount(nor, 8)
+        eq(res, recstore.OK, "mount after torn roll")
+        if nor.page_reads > bound:
+            raise AssertionError("torn roll: %d pages read, bound %d" % (nor.page_reads, bound))
+
+
+# --- deferred erase ---------------------------------------------------------------------------------
+def test_deferred_erase_uses_the_reserve_then_refuses():
+    for pw, reserve in ((1, 1), (8, 1), (8, 2), (1, 0)):
+        nor = st = st2 = None
+        nor, st = _fresh(sectors=3, page_writes=pw, reserve=reserve)
+        for i in range(50):
+            st.commit({i: b"tid", "cr": b"c" * 8})
+        st.maintain()
+        ch = {7: b"TID", "cr": b"C" * 8}
+        predicted = st.commits_without_erase(st.record_len(ch))
+        st.defer_erase(True)
+        erases = nor.erases
+        done = 0
+        while True:
+            before = _state(st)
+            step = nor.step
+            try:
+                st.commit({7: bytes((done & 0xFF,)) * 3, "cr": b"C" * 8})
+            except StoreFull:
+                eq(nor.step, step, "StoreFull writes nothing")
+                eq(_state(st), before, "StoreFull changes nothing")
+                break
+            done += 1
+        eq(nor.erases, erases, "no erase while deferred")
+        eq(done, predicted, "commits_without_erase (pw %d reserve %d)" % (pw, reserve))
+        if reserve and pw == 8 and done < 100:
+            raise AssertionError("reserve too small: %d" % done)
+        st.defer_erase(False)
+        st.commit({7: b"end", "cr": b"E" * 8})  # erases now
+        eq(st.stats()["erased_ahead"], reserve, "reserve restored")
+        st2, res = _remount(nor, pw, reserve)
+        eq((res, st2.get(7)), (recstore.OK, b"end"), "all deferred commits durable")
+
+
+def test_reserve_is_rebuilt_after_reboot_by_maintain():
+    nor, st = _fresh(sectors=3, page_writes=8, reserve=2)
+    st.commit({"cr": b"c" * 8})
+    st2, res = _remount(nor, 8, 2)
+    st2.defer_erase(True)
+    eq(st2.maintain(), 0, "deferred: no erase")
+    eq(st2.stats()["erased_ahead"], 0, "nothing trusted as erased after a reboot")
+    st2.defer_erase(False)
+    eq(st2.maintain(), 2, "maintain erases the reserve")
+    eq(st2.maintain(), 0, "and only once")
+
+
+# --- allocation ---------------------------------------------------------------------------------------
+def test_steady_state_commit_allocates_nothing():
+    for pw in (1, 8):
+        nor = st = None
+        nor, st = _fresh(sectors=2, page_writes=pw)
+        slot = bytearray(3)
+        credit = bytearray(8)
+        ch = {12: slot, "cr": credit, "tn": b"\x0d"}
+        st.commit(ch)
+        st.commit(ch)
+        out = bytearray(8)
+        st.defer_erase(True)  # (erases are not the steady state: a roll erases and builds a snapshot)
+        n = st.record_len(ch)
+        k = 0
+        while st._place(n) >= 0 and k < 5:
+            slot[0] = k
+            credit[7] = k
+            micropython.heap_lock()
+            try:
+                st.commit(ch)
+                got = st.get_into("cr", out)
+            finally:
+                micropython.heap_unlock()
+            eq((got, out[7]), (8, k), "committed under heap_lock")
+            k += 1
+        eq(k, 5, "commits made under heap_lock (pw %d)" % pw)
+
+
+# --- faults -----------------------------------------------------------------------------------------
+def test_fault_injection_moderate():
+    total = 0
+    run = None
+    for seed, cfg in ((101, {"sectors": 3, "page_writes": 1}), (202, {"sectors": 2, "page_writes": 8})):
+        run = None
+        gc.collect()
+        run = recstore_faultkit.FaultRun(seed, **cfg).run(500)
+        print("    " + run.summary())
+        for f in run.failures:
+            print("    " + f)
+        eq(run.losses, 0, "losses")
+        total += run.cuts
+    if total < 1000:
+        raise AssertionError("only %d cut points" % total)
+
+
+def test_strict_model_rejects_packing_store():
+    # a store configured for partial page programs on a part that allows one program per page fails
+    nor = NorFlash(2, page_programs=1)
+    st = RecordStore(nor, page_writes=8)
+    st.mount()
+    raises(NorError, st.commit, {"cr": b"b"})  # would share page 0 with the format's snapshot
+    raises(StoreError, st.commit, {"cr": b"c"})  # failed until remounted
+    st2 = RecordStore(nor, page_writes=1)
+    eq((st2.mount(), _state(st2)), (recstore.OK, {}), "nothing half-written")

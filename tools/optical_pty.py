@@ -1,0 +1,75 @@
+"""Create the pseudo-terminal that the unix simulator board uses as its optical port (CPython).
+
+Unix MicroPython cannot create a pty: it has no `pty`, `fcntl` or `ffi` module and no os.openpty/ioctl,
+so it can open /dev/ptmx but can neither unlock nor name the slave side. It can use a pty it inherits,
+though (`open(fd)`, termios.setraw and select.poll all work on it). So this launcher creates the pty,
+passes the master fd to micropython (env METER_OPTICAL_FD, read by boards/unix/board.py) and publishes
+the slave path (/dev/pts/N, and optionally a symlink) for the HHU side: an IEC 62056-21 client, a
+pyserial script, `picocom`...
+
+    .venv/bin/python tools/optical_pty.py --link build/sim/optical -- \\
+        .venv/bin/micropython -X heapsize=192K boards/unix/main.py
+
+The launcher keeps its own handle on the slave side, so the meter never sees EIO/HUP while no client is
+attached (whatever the meter sends meanwhile waits in the pty; a client should flush its input when it
+opens the port). Both sides are put in raw mode: no echo, no CR/LF translation, all 8 bits passed.
+The link carries 7-bit characters without parity (OpticalPort MODE_RAW7), like the protocol notes'
+hex examples.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tty
+
+
+def open_pty(link=None):
+    """Create a raw pty; returns (master_fd, slave_fd, slave_path). `link` becomes a symlink to it."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    os.set_inheritable(master, True)
+    name = os.ttyname(slave)
+    if link:
+        os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+        os.symlink(name, link)
+    return master, slave, name
+
+
+def spawn(argv, master, env=None, **kwargs):
+    """Start `argv` (micropython ...) with the pty master inherited and named in METER_OPTICAL_FD."""
+    env = dict(os.environ if env is None else env)
+    env["METER_OPTICAL_FD"] = str(master)
+    return subprocess.Popen(argv, pass_fds=(master,), env=env, **kwargs)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--link", help="also make this symlink to the pty's slave side")
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="-- micropython ... (the simulator)")
+    args = ap.parse_args(argv)
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        ap.error("give the simulator command after --")
+    master, slave, name = open_pty(args.link)
+    print("optical port: %s%s" % (name, " (%s)" % args.link if args.link else ""), file=sys.stderr)
+    try:
+        return spawn(cmd, master).wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        os.close(master)
+        os.close(slave)
+        if args.link:
+            try:
+                os.unlink(args.link)
+            except FileNotFoundError:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
