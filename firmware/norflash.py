@@ -13,11 +13,12 @@ The rules (W25Q16JV, the RP2040 Pico's flash; ESP32 module flash behaves the sam
       write stays inside the device (the rp2 SDK's flash_range_program contract). `writeblocks` without an
       offset is refused: on rp2 it would erase the sector first, which a power-fail-safe store must never
       do implicitly.
-  P2  A 0xFF byte in `buf` is "not programmed": the chip leaves that cell alone. Every other byte must land
-      on a cell that still reads 0xFF (erased); programming a byte already programmed since the last erase
-      is an error, even with the same value and even if it would only clear more bits. So no bit ever goes
-      0->1 without an erase, and no cell is programmed twice ("Page Program ... at previously erased (FFh)
-      memory locations", W25Q16JV datasheet 8.2.13).
+  P2  A 0xFF byte in `buf` is "not programmed": the chip leaves that cell alone (so 0xFF written over old
+      data does not restore it; the old byte reads back). Every other byte must land on a cell that still
+      reads 0xFF (erased): programming a byte already programmed since the last erase is an error, even
+      with the same value and even if it would only clear more bits. Hence no bit ever goes 0->1 without
+      an erase, and no cell is programmed twice ("Page Program ... at previously erased (FFh) memory
+      locations", W25Q16JV datasheet, Page Program instruction).
   P3  A page accepts at most `page_programs` program operations between two erases of its sector.
       1 (the default) is the strict rule "a page is programmed once between erases" that parts with
       on-chip ECC impose; the W25Q16JV itself states no such limit (pass 0 = unlimited, or a number).
@@ -29,15 +30,18 @@ in the torn form `cut_mode` names, then PowerCut is raised and the device refuse
 `revive()` (the reboot). Torn forms of a program: "none" (not started), "prefix" (the first k bytes of the
 page buffer programmed, the rest left as they were), "bits" (each bit the program would clear is cleared
 with probability 1/2), "full" (finished just before the cut). Of an erase: "none", "partial" (each 0 bit
-comes back as 1 with probability 1/2, so old data is half gone), "full" ("prefix"/"bits" aimed
-at an erase step mean "partial", "partial" aimed at a program means "bits"). A torn program that changed no
-byte cannot be told from one that never started, and is treated as not started (it does not count
-toward P3). `on_step(nor, kind, block, offset, buf, boff)` is called before each step, so a harness can fork
-the image (`clone()` + `apply_step()`) and check every cut point in one pass.
+comes back as 1 with probability 1/2, so old data is half gone), "full" ("prefix"/"bits" aimed at an
+erase step mean "partial", "partial" aimed at a program means "bits"). A torn program that changed no
+byte cannot be told from one that never started, and is treated as not started (it does not count toward
+P3; real cells could be left weakly programmed, which no read-back can detect). `on_step(nor, kind,
+block, offset, buf, boff)` is called before each step, so a harness can fork the image (`clone()` +
+`apply_step()`) and check every cut point in one pass.
 
 Counters: erases, programs (page programs), page_reads (pages touched by reads), bytes_sent (bytes in
 program buffers), bytes_programmed (bytes that were not 0xFF), sector_erases (per sector). The program
-path allocates nothing (the record store's heap_lock test runs through it).
+path allocates nothing (the record store's heap_lock test runs through it). The image is held as one
+256-byte bytearray per page (a 192 KB test heap never needs a large contiguous block); tests get flat
+views through read(), peek(), poke(), find() and image().
 """
 try:
     from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
