@@ -69,6 +69,8 @@ typecheck: typings/rp2/.installed typings/esp32/.installed
 bench: $(STAMP) build-mpy
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/stscore
+	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
+	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 
 # --- a connected board -----------------------------------------------------------------------------------
 test-board: $(STAMP) testdata

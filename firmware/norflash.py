@@ -100,15 +100,21 @@ class NorFlash:
             raise ValueError("image size")
         ff = b"\xff" * PAGE
         npages = self.size // PAGE
-        self.pages = []
-        for i in range(npages):
-            if _like is not None:
-                b = bytearray(_like.pages[i])
-            elif image is None:
-                b = bytearray(ff)
-            else:
-                b = bytearray(memoryview(image)[i * PAGE:(i + 1) * PAGE])
-            self.pages.append(b)
+        self._origin = _like
+        self._origin_step = _like.step if _like is not None else 0
+        if _like is not None:
+            # a clone shares every page with its original and copies a page before writing it; the
+            # original keeps writing in place, so a clone is valid only until the original's next step
+            self.pages = list(_like.pages)
+            self.own = bytearray(npages)
+        else:
+            self.pages = []
+            for i in range(npages):
+                if image is None:
+                    self.pages.append(bytearray(ff))
+                else:
+                    self.pages.append(bytearray(memoryview(image)[i * PAGE:(i + 1) * PAGE]))
+            self.own = bytearray(b"\x01" * npages)  # 1: this device's own copy of the page
         # program operations per page since its sector's last erase (P3)
         self.pcount = bytearray(_like.pcount) if _like is not None else bytearray(npages)
         self.sector_erases = [0] * sectors
@@ -130,7 +136,7 @@ class NorFlash:
 
     def poke(self, addr, value):
         """Change a byte behind the flash's back (bit rot, scribbles); program counts stay as they are."""
-        self.pages[addr // PAGE][addr % PAGE] = value
+        self._writable(addr // PAGE)[addr % PAGE] = value
 
     def read(self, addr, n):
         out = bytearray(n)
@@ -153,6 +159,13 @@ class NorFlash:
         return -1
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _writable(self, pg):
+        """Page pg, copied first if it is still shared with a clone (copy on write)."""
+        if not self.own[pg]:
+            self.pages[pg] = bytearray(self.pages[pg])
+            self.own[pg] = 1
+        return self.pages[pg]
+
     def _sync(self, page):
         """Persistence hook: page `page` (global index) changed (FileNorFlash writes it through)."""
 
@@ -163,7 +176,9 @@ class NorFlash:
             self.sector_erases[i] = 0
 
     def clone(self):
-        """An independent copy of the image and its program bookkeeping (counters start at zero)."""
+        """A copy of the image and its program bookkeeping (counters start at zero) for a fork: pages
+        are shared until the clone writes them, so a fork costs a page list, not an image. The clone is
+        usable until the original's next program or erase step (reading it after that raises)."""
         c = NorFlash(self.sectors, self.page_programs, _like=self)
         c.step = self.step
         return c
@@ -189,6 +204,8 @@ class NorFlash:
     def readblocks(self, block, buf, offset=0):
         if self.dead:
             raise PowerCut()
+        if self._origin is not None and self._origin.step != self._origin_step:
+            raise NorError("stale clone: its original has been written since clone()")
         n = len(buf)
         start = block * SECTOR + offset
         if block < 0 or offset < 0 or start + n > self.size:
@@ -270,7 +287,7 @@ class NorFlash:
     def apply_program(self, block, page_off, buf, boff, mode, rng):
         """Program one page (buf[boff:boff+256] at block/page_off) completely or in a torn form."""
         pg = (block * SECTOR + page_off) // PAGE
-        m = self.pages[pg]
+        m = self._writable(pg) if mode != "none" else self.pages[pg]
         changed = 0
         programmed = 0
         if mode == "none":
@@ -309,14 +326,18 @@ class NorFlash:
         if mode == "partial":
             # cells come back to 1 at random: some old bytes survive, some read 0xFF, some half
             for pg in range(p0, p0 + SECTOR // PAGE):
-                m = self.pages[pg]
+                m = self._writable(pg)
                 for i in range(PAGE):
                     m[i] = m[i] | (rng.next() & 0xFF)
                 self._sync(pg)
             return
         ff = b"\xff" * PAGE
         for pg in range(p0, p0 + SECTOR // PAGE):
-            self.pages[pg][0:PAGE] = ff
+            if self.own[pg]:
+                self.pages[pg][0:PAGE] = ff
+            else:
+                self.pages[pg] = bytearray(ff)
+                self.own[pg] = 1
             self.pcount[pg] = 0
             self._sync(pg)
         self.erases += 1

@@ -26,17 +26,18 @@ _PROGRAM_FORKS = ("none", "prefix", "bits")
 _ERASE_FORKS = ("none", "partial")
 _REAL_CUTS = ("none", "prefix", "bits", "full")
 
-# the meter's keys (see README): TID ring slots 0..49 (3 bytes each), next-slot, credit, key, lockout
+# the meter-like keys: TID ring slots 0..49 (3 bytes each), next slot, credit, key, lockout, ...
 _SLOTS = 50
-# MicroPython runs this in a 192 KB heap: collect after every fork so 4 KB sector buffers keep finding room
+# MicroPython runs this in a 192 KB heap: collect after every fork so the heap does not fragment
 _TIGHT_HEAP = sys.implementation.name == "micropython"
 
 
 class Workload:
     """Seeded random commits in the meter's shape, plus churn that stresses the store."""
 
-    def __init__(self, rng):
+    def __init__(self, rng, slots=_SLOTS):
         self.rng = rng
+        self.slots = slots
         self.slot = 0
 
     def _bytes(self, n):
@@ -47,7 +48,7 @@ class Workload:
         r = self.rng.below(1000)
         if r < 700:  # a token: TID into the ring, next slot, credit (one atomic commit)
             s = self.slot
-            self.slot = (s + 1) % _SLOTS
+            self.slot = (s + 1) % self.slots
             return {s: self._bytes(3), "tn": bytes((self.slot,)), "cr": self._bytes(8)}
         if r < 850:
             return {"cr": self._bytes(8)}
@@ -65,7 +66,7 @@ class Workload:
         # a big multi-key commit: several slots rewritten at once (multi-page record)
         ch = {}
         for _ in range(20 + self.rng.below(30)):
-            ch[self.rng.below(_SLOTS)] = self._bytes(3)
+            ch[self.rng.below(self.slots)] = self._bytes(3)
         ch["cr"] = self._bytes(8)
         return ch
 
@@ -101,16 +102,15 @@ def store_matches(st, state):
 class FaultRun:
     """One seeded run. run(cuts) checks at least `cuts` cut points; losses must stay 0."""
 
-    def __init__(self, seed, sectors=4, page_writes=1, reserve=1, cut_span=60, verbose=False):
+    def __init__(self, seed, sectors=4, page_writes=1, reserve=1, cut_span=60, slots=_SLOTS):
         self.seed = seed
         self.sectors = sectors
         self.page_writes = page_writes
         self.reserve = reserve
         self.cut_span = cut_span
-        self.verbose = verbose
         self.rng = XorShift(seed)
         self.torn_rng = XorShift(seed * 7 + 1)
-        self.work = Workload(XorShift(seed * 13 + 5))
+        self.work = Workload(XorShift(seed * 13 + 5), slots)
         # the model enforces exactly the page-program budget the store is configured for
         self.nor = NorFlash(sectors, page_programs=page_writes)
         self.nor.rng = XorShift(seed * 3 + 2)
@@ -237,6 +237,7 @@ class FaultRun:
                     if self.commits % 64 == 0:
                         self._check_unchanged(st, "live map")
             except PowerCut:
+                st = None  # the old store dies with the power; free it before the reboot mounts anew
                 st = self._reboot()
                 nor.cut_mode = _REAL_CUTS[rng.below(len(_REAL_CUTS))]
                 nor.cut_at = nor.step + 1 + rng.below(self.cut_span)

@@ -1,0 +1,322 @@
+"""The record store's writing half: state, placement, commit records, rolls, erases, the reserve.
+
+Owns everything that programs or erases flash; recstore.store adds the public API and mounting on top
+(class RecordStore(StoreCore)). The split keeps each module small enough to compile from source inside
+the 192 KB test heap; on a board the modules are frozen or .mpy anyway.
+"""
+from .layout import (DELETED, FORMATTED, HDR, OVH, PAGE, REFUSED, T_COMMIT, T_SNAP, VERSION, StoreError,
+                     StoreFull, crc32_into, enc_key, inc32)
+
+
+class StoreCore:
+    """State and write path of RecordStore (see recstore.store for the constructor arguments)."""
+
+    def __init__(self, bdev, reserve=1, page_writes=1, max_live=1024):
+        n = bdev.ioctl(4, 0)
+        ss = bdev.ioctl(5, 0)
+        if not (2 <= n <= 255):
+            raise ValueError("the region needs 2..255 sectors, has %d" % n)
+        if ss % PAGE or not (1024 <= ss <= 32768):
+            raise ValueError("sector size %d unsupported" % ss)
+        if not (0 <= reserve < n):
+            raise ValueError("reserve must be 0..%d" % (n - 1))
+        if page_writes < 0 or page_writes > 255:
+            raise ValueError("page_writes must be 0 (unlimited) or 1..255")
+        if max_live < 0 or HDR + OVH + max_live > ss:
+            raise ValueError("max_live must be 0..%d" % (ss - HDR - OVH))
+        self._bdev = bdev
+        self._n = n
+        self._ss = ss
+        self._sshift = 0
+        while (1 << self._sshift) < ss:
+            self._sshift += 1
+        self._reserve = reserve
+        self._page_writes = page_writes or 255
+        self._max_live = max_live
+        # largest commit record written as a delta; bigger ones go through a roll (snapshot-bounded)
+        self._max_rec = OVH + max_live
+        npages = (PAGE - 1 + self._max_rec + PAGE - 1) // PAGE
+        snap_pages = (HDR + OVH + max_live + PAGE - 1) // PAGE
+        if snap_pages > npages:
+            npages = snap_pages
+        # staging buffer, kept all-0xFF between uses; a record is encoded at its in-page offset and the
+        # touched pages are programmed from these preallocated page views (no allocation per commit)
+        self._stage = bytearray(npages * PAGE)
+        for i in range(npages * PAGE):
+            self._stage[i] = 0xFF
+        mv = memoryview(self._stage)
+        self._pages = [mv[i * PAGE:(i + 1) * PAGE] for i in range(npages)]
+        self._scratch = bytearray(4)
+        self._seq = bytearray(4)      # last commit sequence number
+        self._hseq = bytearray(4)     # head sector sequence number
+        self._ec = bytearray(4 * n)   # erase count per sector (from headers; estimated if unknown)
+        self._erased = bytearray(n)   # 1: erased in this session and untouched since
+        self._pw = bytearray(ss // PAGE)  # programs per page of the head sector
+        self._index = {}              # key -> [encoded key, value bytearray]
+        self._live = 0
+        self._head = -1
+        self._wp = 0
+        self._deferred = False
+        self._failed = None
+        self._wk = self._ws = self._wn = 0  # mount's read window (sector, start, length) over the stage
+        # mount result
+        self.status = REFUSED
+        self.reason = "not mounted"
+        self.skipped = 0
+        self.gaps = 0
+        self.pages_read = 0
+        # traffic counters (this instance)
+        self.erases = 0
+        self.programs = 0
+        self.bytes_written = 0
+        self.commits = 0
+        self.rolls = 0
+
+    # --- placement and writing ----------------------------------------------------------------------------
+    def _need_mounted(self):
+        if self.status == REFUSED:
+            raise StoreError("store not mounted: " + self.reason)
+
+    def _fit(self, p, pw, rlen):
+        """Records of rlen bytes that fit from sector offset p (whose page has had pw programs)."""
+        ss = self._ss
+        count = 0
+        while True:
+            po = p % PAGE
+            if po and (pw >= self._page_writes or (rlen <= PAGE and po + rlen > PAGE)):
+                p += PAGE - po
+                po = 0
+                pw = 0
+            if p + rlen > ss:
+                return count
+            end = p + rlen
+            if po and (end - 1) // PAGE == p // PAGE:
+                pw += 1
+            else:
+                pw = 1
+            if end % PAGE == 0:
+                pw = 0
+            p = end
+            count += 1
+
+    def _place(self, rlen):
+        """Sector offset for a record of rlen bytes in the head, or -1 if the head cannot take it."""
+        p = self._wp
+        po = p % PAGE
+        if po and (self._pw[p // PAGE] >= self._page_writes or (rlen <= PAGE and po + rlen > PAGE)):
+            p += PAGE - po
+        if p + rlen > self._ss:
+            return -1
+        return p
+
+    def _put_next_seq(self, buf, pos):
+        s = self._seq
+        buf[pos] = s[0]
+        buf[pos + 1] = s[1]
+        buf[pos + 2] = s[2]
+        buf[pos + 3] = s[3]
+        inc32(buf, pos)
+
+    def _put_entry(self, st, q, kenc, v):
+        n = len(kenc)
+        st[q:q + n] = kenc
+        q += n
+        if v is None:
+            st[q] = DELETED
+            return q + 1
+        n = len(v)
+        st[q] = n
+        st[q + 1:q + 1 + n] = v
+        return q + 1 + n
+
+    def _write_commit(self, changes, dlen, p):
+        st = self._stage
+        idx = self._index
+        po = p % PAGE
+        st[po] = T_COMMIT
+        st[po + 1] = dlen >> 8
+        st[po + 2] = dlen & 0xFF
+        self._put_next_seq(st, po + 3)
+        q = po + 7
+        for k in changes:
+            v = changes[k]
+            ent = idx.get(k)
+            if ent is None:
+                if v is None:
+                    continue
+                q = self._put_entry(st, q, enc_key(k), v)
+            else:
+                q = self._put_entry(st, q, ent[0], v)
+        crc32_into(st, po, q, st, q)
+        self._program(p - po, po, dlen)
+
+    def _program(self, page_start, po, length):
+        """Program stage[po:po+length] at head offset page_start+po, page by page."""
+        npages = (po + length + PAGE - 1) // PAGE
+        first = page_start // PAGE
+        pw = self._pw
+        try:
+            for i in range(npages):
+                if pw[first + i] < 255:
+                    pw[first + i] += 1
+                self._bdev.writeblocks(self._head, self._pages[i], page_start + i * PAGE)
+                self.programs += 1
+        except Exception as e:
+            self._failed = "program failed (%s); remount" % (e,)
+            raise
+        finally:
+            st = self._stage
+            for i in range(po, po + length):
+                st[i] = 0xFF
+        self._wp = page_start + po + length
+        self.bytes_written += length
+
+    def _roll(self, changes, live):
+        """Open the next ring sector with header + snapshot of the map with `changes` applied."""
+        n = self._n
+        k = (self._head + 1) % n
+        if not self._erased[k]:
+            if self._deferred:
+                raise StoreFull("erases deferred and no erased space left for this commit")
+            self._erase(k)
+        st = self._stage
+        idx = self._index
+        # header
+        st[0] = 0x52
+        st[1] = 0x53
+        st[2] = VERSION
+        st[3] = n
+        for i in range(4):
+            st[4 + i] = self._hseq[i]
+            st[8 + i] = self._ec[4 * k + i]
+        inc32(st, 4)
+        st[12] = 8
+        st[13] = self._sshift
+        st[14] = 0xFF
+        st[15] = 0xFF
+        crc32_into(st, 0, 16, st, 16)
+        # snapshot of the map after this commit
+        slen = OVH + live
+        q = HDR
+        st[q] = T_SNAP
+        st[q + 1] = slen >> 8
+        st[q + 2] = slen & 0xFF
+        self._put_next_seq(st, q + 3)
+        q += 7
+        for key in idx:
+            ent = idx[key]
+            if key in changes:
+                v = changes[key]
+                if v is None:
+                    continue
+                q = self._put_entry(st, q, ent[0], v)
+            else:
+                q = self._put_entry(st, q, ent[0], ent[1])
+        for key in changes:
+            v = changes[key]
+            if v is not None and key not in idx:
+                q = self._put_entry(st, q, enc_key(key), v)
+        if q != HDR + slen - 4:
+            self._failed = "snapshot size mismatch (internal error); remount"
+            raise StoreError(self._failed)
+        crc32_into(st, HDR, q, st, q)
+        q += 4
+        self._erased[k] = 0
+        self._head = k
+        for i in range(len(self._pw)):
+            self._pw[i] = 0
+        self._program(0, 0, q)
+        inc32(self._hseq, 0)
+        self.rolls += 1
+
+    def _apply(self, changes, live):
+        idx = self._index
+        try:
+            for k in changes:
+                v = changes[k]
+                ent = idx.get(k)
+                if v is None:
+                    if ent is not None:
+                        del idx[k]
+                elif ent is None:
+                    idx[k] = [enc_key(k), bytearray(v)]
+                else:
+                    val = ent[1]
+                    if len(val) == len(v):
+                        val[:] = v
+                    else:
+                        ent[1] = bytearray(v)
+        except MemoryError:
+            self._failed = "out of memory applying a commit that is on flash; remount"
+            raise
+        self._live = live
+        inc32(self._seq, 0)
+
+    def _erase(self, k):
+        if k == self._head:
+            raise StoreError("refusing to erase the head sector")
+        self._erased[k] = 0
+        inc32(self._ec, 4 * k)
+        try:
+            self._bdev.ioctl(6, k)
+        except Exception as e:
+            self._failed = "erase failed (%s); remount" % (e,)
+            raise
+        self._erased[k] = 1
+        self.erases += 1
+
+    def _restore_reserve(self):
+        done = 0
+        h = self._head
+        for i in range(1, self._reserve + 1):
+            k = (h + i) % self._n
+            if not self._erased[k]:
+                self._erase(k)
+                done += 1
+        return done
+
+    # --- status, reset, fresh format (used by mount and format) -----------------------------------------
+    def _set_status(self, status, reason):
+        self.status = status
+        self.reason = reason
+        return status
+
+    def _refuse(self, reason):
+        self._head = -1
+        self._index = {}
+        self._live = 0
+        return self._set_status(REFUSED, reason)
+
+    def _reset(self):
+        self._index = {}
+        self._live = 0
+        self._head = -1
+        self._wp = 0
+        self._failed = None
+        self.skipped = 0
+        self.gaps = 0
+        for i in range(self._n):
+            self._erased[i] = 0
+        for i in range(len(self._pw)):
+            self._pw[i] = 0
+        for i in range(4):
+            self._seq[i] = 0
+            self._hseq[i] = 0
+
+    def _read(self, k, offset, buf):
+        self._bdev.readblocks(k, buf, offset)
+        n = len(buf)
+        self.pages_read += (offset + n - 1) // PAGE - offset // PAGE + 1
+
+    def _format_fresh(self, why):
+        """Erase every sector, write sector 0: header seq 1 + empty snapshot (commit seq 0)."""
+        self._reset()
+        for k in range(self._n):
+            self._erase(k)
+        # open sector 0 as a roll from a virtual head N-1 with sector seq 0 and commit seq 0:
+        # sector 0 gets sector seq 1 and an empty snapshot with commit seq 1
+        self._head = self._n - 1
+        empty = {}
+        self._roll(empty, 0)
+        self._apply(empty, 0)
+        return self._set_status(FORMATTED, why)

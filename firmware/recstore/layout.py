@@ -1,0 +1,132 @@
+"""On-flash layout of the record store: format constants, CRC-32, key codec, byte helpers.
+
+Owns the bytes-on-flash vocabulary shared by recstore.core (writing) and recstore.store (mounting); the
+format itself is described in the package docstring (recstore/__init__.py). Everything here works on
+byte buffers and small ints only: on the 32-bit boards no value of the commit path reaches 2**30.
+"""
+from array import array
+
+try:
+    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
+except ImportError:  # CPython: the host fault harness drives this same module
+    def const(x):
+        return x
+
+try:  # the C CRC-32, used only where allocation is fine (mount); commits use the table below
+    from binascii import crc32 as _hwcrc
+except ImportError:
+    _hwcrc = None
+
+OK = const(0)
+FORMATTED = const(1)
+REFUSED = const(2)
+
+VERSION = const(1)
+PAGE = const(256)
+HDR = const(20)
+OVH = const(11)       # record type + length + seq + CRC
+T_SNAP = const(0x5A)
+T_COMMIT = const(0xC3)
+DELETED = const(0xFF)
+MAXVAL = const(254)
+BUFTYPES = (bytes, bytearray, memoryview)
+
+
+class StoreError(Exception):
+    """The store cannot do this now (not mounted, refused, or failed: remount)."""
+
+
+class StoreFull(StoreError):
+    """Erases are deferred and the erased space (head tail + reserve) cannot take this commit.
+    Nothing was written; the map is unchanged."""
+
+
+def _tables():
+    # CRC-32 (reflected polynomial 0xEDB88320) table split into 16-bit halves: no int ever >= 2**16
+    lo = array("H", [0] * 256)
+    hi = array("H", [0] * 256)
+    for n in range(256):
+        cl = n
+        ch = 0
+        for _ in range(8):
+            carry = cl & 1
+            cl = (cl >> 1) | ((ch & 1) << 15)
+            ch >>= 1
+            if carry:
+                cl ^= 0x8320
+                ch ^= 0xEDB8
+        lo[n] = cl
+        hi[n] = ch
+    return lo, hi
+
+
+_TLO, _THI = _tables()
+
+
+def crc32_into(buf, start, end, out, pos):
+    """CRC-32 of buf[start:end], written big-endian to out[pos:pos+4]. Allocation-free."""
+    lo = 0xFFFF
+    hi = 0xFFFF
+    tlo = _TLO
+    thi = _THI
+    for i in range(start, end):
+        x = (lo ^ buf[i]) & 0xFF
+        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[x]
+        hi = (hi >> 8) ^ thi[x]
+    hi ^= 0xFFFF
+    lo ^= 0xFFFF
+    out[pos] = hi >> 8
+    out[pos + 1] = hi & 0xFF
+    out[pos + 2] = lo >> 8
+    out[pos + 3] = lo & 0xFF
+
+
+def crc_ok(buf, start, end, scratch):
+    """Does the CRC stored at buf[end:end+4] match buf[start:end]?"""
+    if _hwcrc is not None:
+        c = _hwcrc(memoryview(buf)[start:end])
+        return c == ((buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3])
+    crc32_into(buf, start, end, scratch, 0)
+    return (scratch[0] == buf[end] and scratch[1] == buf[end + 1] and scratch[2] == buf[end + 2]
+            and scratch[3] == buf[end + 3])
+
+
+def enc_key(key):
+    if isinstance(key, int) and not isinstance(key, bool):
+        if 0 <= key <= 127:
+            return bytes((key,))
+    elif isinstance(key, str):
+        b = key.encode()
+        if 1 <= len(b) <= 15 and all_name(b, 0, len(b)):
+            return bytes((0x80 | len(b),)) + b
+    raise ValueError("key must be an int 0..127 or a name of 1..15 printable ASCII chars: %r" % (key,))
+
+
+def be32(buf, pos):
+    return (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+
+
+def inc32(buf, pos):
+    """buf[pos:pos+4] += 1 (big-endian, in place, no int wider than a byte)."""
+    i = pos + 3
+    while i >= pos:
+        v = buf[i] + 1
+        if v < 256:
+            buf[i] = v
+            return
+        buf[i] = 0
+        i -= 1
+
+
+def all_equal(buf, start, end, value):
+    for i in range(start, end):
+        if buf[i] != value:
+            return False
+    return True
+
+
+def all_name(b, start, end):
+    for i in range(start, end):
+        if not (0x21 <= b[i] <= 0x7E):
+            return False
+    return True

@@ -1,0 +1,454 @@
+"""RecordStore: the public API of the record store and its mount (see the package docstring).
+
+Owns reading the region back: sector headers, choosing the head, scanning its records through a
+window (the idle staging buffer), skipping and reporting torn or corrupt records, the mount results
+and the formatting policy. The write path lives in recstore.core.
+"""
+from .core import StoreCore
+from .layout import (BUFTYPES, DELETED, FORMATTED, HDR, MAXVAL, OK, OVH, PAGE, REFUSED, T_COMMIT, T_SNAP,
+                     VERSION, StoreError, all_equal, all_name, be32, crc_ok, enc_key)
+
+
+class RecordStore(StoreCore):
+    """The record store over block device `bdev` (format, bounds and guarantees: package docstring).
+
+    RecordStore(bdev, reserve=1, page_writes=1, max_live=1024); bdev speaks the block-device protocol.
+
+    reserve: sectors kept erased ahead of the head for deferred-erase periods (0..N-1).
+    page_writes: program operations the store may issue to one page between erases; 1 (default) suits
+        every NOR part ("a page is programmed once"); parts that allow programming the still-erased
+        bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing several small commits
+        per page: far fewer erases and page programs per commit.
+    max_live: bound on the encoded size of the whole map (sum over keys of key + 1 + value bytes);
+        it sizes the one preallocated staging buffer (about max_live + 300 bytes, which mount reuses as
+        its read window). Keep it the same (or larger) across firmware versions: records longer than
+        the buffer are not read back.
+    """
+
+    # --- reading ---------------------------------------------------------------------------------------
+    def get(self, key, default=None):
+        """The value of `key` as bytes (a copy), or `default`."""
+        self._need_mounted()
+        ent = self._index.get(key)
+        if ent is None:
+            return default
+        return bytes(ent[1])
+
+    def get_into(self, key, buf):
+        """Copy the value of `key` into buf (allocation-free). Returns its length, or -1 if absent."""
+        self._need_mounted()
+        ent = self._index.get(key)
+        if ent is None:
+            return -1
+        v = ent[1]
+        n = len(v)
+        buf[0:n] = v
+        return n
+
+    def keys(self):
+        self._need_mounted()
+        return list(self._index)
+
+    def __len__(self):
+        return len(self._index)
+
+    def live_bytes(self):
+        """Encoded size of the map (what a snapshot holds besides its 11-byte frame)."""
+        return self._live
+
+    # --- committing -----------------------------------------------------------------------------------
+    def commit(self, changes):
+        """Apply {key: bytes-like, or None to delete} atomically and durably.
+
+        Returns when the commit is on flash. Raises ValueError (bad key or value, map too large) or
+        StoreFull (erases deferred, no erased space) before writing anything; the map is then unchanged.
+        An I/O error from the block device marks the store failed (remount it): such a commit may or
+        may not be found after the remount, as with a power cut.
+        """
+        self._need_mounted()
+        if self._failed is not None:
+            raise StoreError(self._failed)
+        idx = self._index
+        dlen = OVH
+        live = self._live
+        for k in changes:
+            v = changes[k]
+            ent = idx.get(k)
+            if ent is None:
+                if v is None:
+                    continue
+                kl = len(enc_key(k))
+            else:
+                kl = len(ent[0])
+                live -= kl + 1 + len(ent[1])
+            if v is None:
+                dlen += kl + 1
+            else:
+                if not isinstance(v, BUFTYPES):
+                    raise ValueError("values are bytes-like or None")
+                n = len(v)
+                if n > MAXVAL:
+                    raise ValueError("value longer than 254 bytes")
+                dlen += kl + 1 + n
+                live += kl + 1 + n
+        if dlen == OVH:
+            return  # nothing to change
+        if live > self._max_live:
+            raise ValueError("the map would exceed max_live=%d bytes" % self._max_live)
+        p = -1
+        if dlen <= self._max_rec:
+            p = self._place(dlen)
+        if p < 0:
+            self._roll(changes, live)
+        else:
+            self._write_commit(changes, dlen, p)
+        self._apply(changes, live)
+        self.commits += 1
+        if not self._deferred and self._reserve:
+            self._restore_reserve()
+
+    def defer_erase(self, flag=True):
+        """True: never erase until called with False (commits use erased space only)."""
+        self._deferred = bool(flag)
+
+    def erases_deferred(self):
+        return self._deferred
+
+    def maintain(self):
+        """Erase what the reserve needs, unless erases are deferred. Returns the number of erases."""
+        if self.status == REFUSED or self._failed is not None or self._deferred:
+            return 0
+        return self._restore_reserve()
+
+    def commits_without_erase(self, record_len):
+        """How many commits whose record is record_len bytes (11 + entries) fit without any erase now."""
+        self._need_mounted()
+        if record_len < OVH or record_len > self._max_rec:
+            return 0
+        p = self._wp
+        count = self._fit(p, self._pw[p // PAGE] if p < self._ss else 0, record_len)
+        k = self._head
+        snap = HDR + OVH + self._live
+        for _ in range(self._n - 1):
+            k = (k + 1) % self._n
+            if not self._erased[k]:
+                break
+            # a roll: header + snapshot (it carries one commit), then ordinary commits
+            count += 1 + self._fit(snap, 1, record_len)
+        return count
+
+    def record_len(self, changes):
+        """The record length commit(changes) would write as a delta (11 + entries)."""
+        n = OVH
+        for k in changes:
+            v = changes[k]
+            ent = self._index.get(k)
+            if ent is None and v is None:
+                continue
+            n += (len(ent[0]) if ent is not None else len(enc_key(k))) + 1 + (0 if v is None else len(v))
+        return n
+
+    def stats(self):
+        ec = [be32(self._ec, 4 * k) for k in range(self._n)]
+        return {
+            "erases": self.erases, "programs": self.programs, "bytes_written": self.bytes_written,
+            "commits": self.commits, "rolls": self.rolls, "skipped": self.skipped, "gaps": self.gaps,
+            "pages_read": self.pages_read, "head": self._head, "live_bytes": self._live,
+            "erase_counts": ec, "erased_ahead": sum(self._erased),
+        }
+
+    # --- mounting ----------------------------------------------------------------------------------------
+    def mount(self, format_foreign=False):
+        """Find the head and load the map. Returns OK, FORMATTED or REFUSED (see `reason`); also sets
+        `status`, `skipped` (corrupt/torn records ignored), `gaps` and `pages_read`. Never raises for
+        bad data on flash. format_foreign=True formats a region holding foreign or all-zero data instead
+        of refusing it. A blank region is formatted fresh even with erases deferred."""
+        try:
+            return self._mount(format_foreign)
+        except MemoryError:  # not a property of the data: the caller must see it
+            raise
+        except Exception as e:  # a block-device error: report, do not escape
+            return self._refuse("mount failed: %s" % (e,))
+
+    def format(self):
+        """Make the store empty. On a mounted store this is atomic (an empty snapshot is rolled in like
+        a commit, then every other sector is erased); otherwise every sector is erased and sector 0
+        written fresh. Ignores defer_erase. Returns FORMATTED."""
+        if self.status != REFUSED and self._failed is None:
+            deferred = self._deferred
+            self._deferred = False
+            try:
+                drop = {}
+                for key in self._index:
+                    drop[key] = None
+                self._roll(drop, 0)
+                self._apply(drop, 0)
+                for i in range(1, self._n):  # old data (keys too) goes; the reserve is then complete
+                    k = (self._head + i) % self._n
+                    if not self._erased[k]:
+                        self._erase(k)
+            finally:
+                self._deferred = deferred
+            self._set_status(FORMATTED, "formatted on request")
+            return FORMATTED
+        return self._format_fresh("formatted on request")
+
+    def _mount(self, format_foreign):
+        self._reset()
+        self.pages_read = 0
+        n = self._n
+        hdr = bytearray(HDR)
+        valid = []
+        blank = zero = garbage = 0
+        first_foreign = -1
+        for k in range(n):
+            self._read(k, 0, hdr)
+            if hdr[0] == 0x52 and hdr[1] == 0x53 and crc_ok(hdr, 0, 16, self._scratch):
+                if hdr[2] != VERSION:
+                    return self._refuse("layout version %d on flash; this firmware reads version %d"
+                                        % (hdr[2], VERSION))
+                if hdr[3] != n or hdr[12] != 8 or hdr[13] != self._sshift:
+                    return self._refuse("formatted for %d sectors of %d bytes; region has %d of %d"
+                                        % (hdr[3], 1 << min(hdr[13], 20), n, self._ss))
+                valid.append((be32(hdr, 4), k))
+                self._ec[4 * k:4 * k + 4] = hdr[8:12]
+            elif all_equal(hdr, 0, HDR, 0xFF):
+                blank += 1
+            else:
+                if all_equal(hdr, 0, HDR, 0):
+                    zero += 1
+                else:
+                    garbage += 1
+                if first_foreign < 0:
+                    first_foreign = k
+        if not valid:
+            if garbage == 0 and zero == 0:
+                return self._format_fresh("blank region formatted")
+            if garbage + zero == 1 and first_foreign == 0 and self._torn_format():
+                return self._format_fresh("interrupted format completed")
+            if format_foreign:
+                return self._format_fresh("foreign data overwritten (format_foreign)")
+            if zero == n:
+                return self._refuse("all-zero region: not a record store (format() to use it)")
+            return self._refuse("no record store found: %d of %d sectors hold foreign data (format() to use "
+                                "it)" % (garbage + zero, n))
+        valid.sort()
+        seq0, k0 = valid[-1]
+        if self._load(k0):
+            head = k0
+        elif len(valid) > 1 and valid[-2][0] == seq0 - 1 and valid[-2][1] == (k0 - 1) % n \
+                and self._load(valid[-2][1]):
+            head = valid[-2][1]  # the newest sector's opening was cut: the one before is the head
+        elif seq0 <= 1 and k0 == 0 and len(valid) == 1 and self._torn_format():
+            return self._format_fresh("interrupted format completed")
+        else:
+            return self._refuse("corrupt store: no complete snapshot in the newest sectors")
+        self._head = head
+        for s, k in valid:
+            if k == head:
+                self._hseq[0] = (s >> 24) & 0xFF
+                self._hseq[1] = (s >> 16) & 0xFF
+                self._hseq[2] = (s >> 8) & 0xFF
+                self._hseq[3] = s & 0xFF
+        # sectors whose header is gone (erased, torn, foreign): assume the head's wear
+        known = [k for s, k in valid]
+        for k in range(n):
+            if k not in known:
+                self._ec[4 * k:4 * k + 4] = self._ec[4 * head:4 * head + 4]
+        return self._set_status(OK, "mounted")
+
+    # Mount reads a sector through a window: the staging buffer (idle outside commits), refilled page by
+    # page as the scan moves forward, so no page is read twice and mount needs no sector-sized buffer.
+    def _win_reset(self, k):
+        self._wk = k
+        self._ws = 0
+        self._wn = 0
+
+    def _win(self, p, n):
+        """Make sector bytes p..p+n-1 present in the stage; returns the stage index of byte p, or -1 if
+        they cannot fit (a length field claiming more than this store ever writes)."""
+        ws = self._ws
+        wn = self._wn
+        if p >= ws and p + n <= ws + wn:
+            return p - ws
+        st = self._stage
+        nws = p - p % PAGE
+        nend = nws + len(st)
+        if nend > self._ss:
+            nend = self._ss
+        if p + n > nend:
+            return -1
+        have = 0
+        if ws <= nws < ws + wn:  # keep the pages already read: move them to the front
+            have = ws + wn - nws
+            st[0:have] = st[nws - ws:nws - ws + have]
+        if nend - nws > have:
+            self._read(self._wk, nws + have, memoryview(st)[have:nend - nws])
+        self._ws = nws
+        self._wn = nend - nws
+        return p - nws
+
+    def _win_end(self):
+        st = self._stage
+        for i in range(len(st)):
+            st[i] = 0xFF
+        self._wn = 0
+
+    def _page_erased(self, p):
+        i = self._win(p, PAGE)
+        return all_equal(self._stage, i, i + PAGE, 0xFF)
+
+    def _torn_format(self):
+        """Sector 0 holds nothing beyond its first 31 bytes (header + empty snapshot): a cut format."""
+        self._win_reset(0)
+        try:
+            i = self._win(0, PAGE)
+            if not all_equal(self._stage, i + HDR + OVH, i + PAGE, 0xFF):
+                return False
+            for q in range(PAGE, self._ss, PAGE):
+                if not self._page_erased(q):
+                    return False
+            return True
+        finally:
+            self._win_end()
+
+    def _rec_at(self, p, typ):
+        """Length of a valid record of type typ at sector offset p (now in the window), or 0."""
+        ss = self._ss
+        if p + OVH > ss:
+            return 0
+        i = self._win(p, 3)
+        b = self._stage
+        if i < 0 or b[i] != typ:
+            return 0
+        ln = (b[i + 1] << 8) | b[i + 2]
+        if ln < OVH or p + ln > ss:
+            return 0
+        i = self._win(p, ln)
+        if i < 0 or not crc_ok(b, i, i + ln - 4, self._scratch):
+            return 0
+        return ln
+
+    def _parse(self, b, p, ln, into, live, snapshot):
+        """Apply the entries of the record at b[p:p+ln] to `into`; returns the new live size, or -1 if
+        the entries do not parse exactly (the record is then ignored and `into` is untouched)."""
+        end = p + ln - 4
+        q = p + 7
+        entries = []
+        while q < end:  # pass 1: decode and check everything before touching `into`
+            kb = b[q]
+            if kb < 0x80:
+                key = kb
+                kenc = bytes((kb,))
+            else:
+                kl = kb & 0x7F
+                if not (1 <= kl <= 15) or q + 1 + kl > end or not all_name(b, q + 1, q + 1 + kl):
+                    return -1
+                kenc = bytes(b[q:q + 1 + kl])
+                key = kenc[1:].decode()
+            q += len(kenc)
+            if q >= end:
+                return -1
+            vl = b[q]
+            q += 1
+            if vl == DELETED:
+                if snapshot:
+                    return -1
+                entries.append((key, kenc, None))
+                continue
+            if q + vl > end:
+                return -1
+            entries.append((key, kenc, bytearray(b[q:q + vl])))
+            q += vl
+        if q != end:
+            return -1
+        for key, kenc, val in entries:  # pass 2: apply
+            old = into.get(key)
+            if old is not None:
+                live -= len(old[0]) + 1 + len(old[1])
+                del into[key]
+            if val is not None:
+                into[key] = [kenc, val]
+                live += len(kenc) + 1 + len(val)
+        return live
+
+    def _load(self, k):
+        """Load sector k as the head: header + snapshot must be valid. Sets the map, seq and wp."""
+        self._win_reset(k)
+        try:
+            return self._scan(k)
+        finally:
+            self._win_end()
+
+    def _scan(self, k):
+        st = self._stage
+        ss = self._ss
+        p = HDR
+        ln = self._rec_at(p, T_SNAP)
+        if not ln:
+            return False
+        into = {}
+        i = self._win(p, ln)
+        live = self._parse(st, i, ln, into, 0, True)
+        if live < 0:
+            return False
+        seq = be32(st, i + 3)
+        p += ln
+        skipped = gaps = 0
+        while p < ss:
+            i = self._win(p, 1)
+            c = st[i]
+            if c == 0xFF:
+                if p % PAGE:
+                    p += PAGE - p % PAGE  # the rest of this page was left erased
+                    continue
+                if self._page_erased(p):
+                    break  # the first erased page: the end of the log
+                skipped += 1  # a page torn with its first byte still erased
+                p += PAGE
+                continue
+            ln = self._rec_at(p, T_COMMIT) if c == T_COMMIT else 0
+            if ln:
+                i = self._win(p, ln)
+                rs = be32(st, i + 3)
+                if rs > seq:
+                    nl = self._parse(st, i, ln, into, live, False)
+                    if nl >= 0:
+                        if rs != seq + 1:
+                            gaps += 1
+                        seq = rs
+                        live = nl
+                        p += ln
+                        continue
+            # torn or corrupt: skip it, report it, and resynchronise on the next valid commit record
+            # (bit rot then costs only the damaged record) or on an erased page start
+            skipped += 1
+            p += 1
+            while p < ss:
+                c = st[self._win(p, 1)]
+                if c == T_COMMIT:
+                    ln = self._rec_at(p, T_COMMIT)
+                    if ln and be32(st, self._win(p, ln) + 3) > seq:
+                        break
+                elif c == 0xFF and p % PAGE == 0:
+                    break
+                p += 1
+        # the write position: the first erased page; defensively past anything programmed after it
+        wp = p
+        q = p
+        while q < ss:
+            if not self._page_erased(q):
+                wp = q + PAGE
+            q += PAGE
+        self._index = into
+        self._live = live
+        self._seq[0] = (seq >> 24) & 0xFF
+        self._seq[1] = (seq >> 16) & 0xFF
+        self._seq[2] = (seq >> 8) & 0xFF
+        self._seq[3] = seq & 0xFF
+        self._wp = wp
+        for i in range(len(self._pw)):
+            self._pw[i] = 0
+        self.skipped = skipped
+        self.gaps = gaps
+        return True
