@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from Crypto.Cipher import DES  # noqa: E402  (pycryptodome)
 
+from meter.identity import luhn_check_digit  # noqa: E402,F401  (one Luhn for meter and vending side)
 from stscore import misty1, sta, tid as tidmod, token as T  # noqa: E402
 
 
@@ -25,18 +26,6 @@ class VendingError(ValueError):
 
 
 # --- PAN (IEC 62055-41 §6.1.2 / §7.1) -------------------------------------------------------------------------
-
-def luhn_check_digit(digits):
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:  # every second digit from the right, starting with the rightmost payload digit
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
 
 def check_pan(pan):
     """Validate an 18-digit meter PAN: IIN 600727 (+11-digit IAIN) or 0000 (+13-digit IAIN), PAN check digit
