@@ -16,13 +16,16 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench test-board clean distclean help
+.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench test-board sim flash repl clean distclean help
 
 all: test
 
 help:
 	@echo "make test               set up .venv and run every check (what CI runs)"
 	@echo "make bench              speed, memory and size figures (unix MicroPython + mpy-cross)"
+	@echo "make sim [SIM_ARGS=..]  run the meter on this machine (unix board); SIM_ARGS=--help lists options"
+	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file]  compile and copy the firmware to a board"
+	@echo "make repl PORT=..       open a board's REPL"
 	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount"
 
 # --- setup -----------------------------------------------------------------------------------------------
@@ -72,10 +75,23 @@ bench: $(STAMP) build-mpy
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 
+# --- the simulator (unix board) --------------------------------------------------------------------------
+sim: $(STAMP)
+	$(BIN)/python tools/sim.py $(SIM_ARGS)
+
 # --- a connected board -----------------------------------------------------------------------------------
 test-board: $(STAMP) testdata
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0"; exit 2; }
 	$(BIN)/mpremote connect $(PORT) mount . run tests/run.py
+
+BOARD ?= rp2040
+flash: $(STAMP)
+	@test -n "$(PORT)" || { echo "usage: make flash BOARD=rp2040|esp32 PORT=/dev/ttyACM0 [PROVISION=provision.json]"; exit 2; }
+	$(BIN)/python tools/flash.py --board $(BOARD) --port $(PORT) $(if $(PROVISION),--provision $(PROVISION))
+
+repl: $(STAMP)
+	@test -n "$(PORT)" || { echo "usage: make repl PORT=/dev/ttyACM0"; exit 2; }
+	$(BIN)/mpremote connect $(PORT) repl
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -446,3 +446,10 @@ class Meter:
 
     def low_credit(self):
         return 0 < self.credit < self.cfg.low_credit_units
+
+    def kct_pending(self):
+        """A key change set is partly entered (its other tokens are awaited)."""
+        for part in self._kct:
+            if part is not None:
+                return True
+        return False
