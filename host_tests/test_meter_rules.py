@@ -325,3 +325,28 @@ def test_commit_failure_keeps_state(clock):
 def test_luhn():
     assert luhn_check_digit("60072700000000000") == 9
     assert V.luhn_check_digit("00000100000000008") == 2
+
+
+class RecordingStore(DictStore):
+    def __init__(self):
+        DictStore.__init__(self)
+        self.last = None
+
+    def commit(self, records):
+        self.last = dict(records)
+        DictStore.commit(self, records)
+
+
+def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
+    """One store record per TID slot: an accepted token rewrites 3 bytes of TID memory, not all of it."""
+    store = RecordingStore()
+    m = make_meter(clock, store)
+    for i in range(60):  # past the 50 slots, so the smallest TID is being replaced
+        assert m.enter(credit(10, 7000 + i)) == R.ACCEPT
+        tid_keys = [k for k in store.last if isinstance(k, int)]
+        assert len(tid_keys) == 1 and len(store.last[tid_keys[0]]) == 3
+        assert "credit" in store.last
+    reloaded = Meter(store, MeterConfig(), clock)
+    assert reloaded.tids.tids() == list(range(7010, 7060))
+    assert reloaded.enter(credit(10, 7005)) == R.OLD
+    assert reloaded.enter(credit(10, 7059)) == R.USED

@@ -23,6 +23,7 @@ def main(argv=None):
     ap.add_argument("--out", default="build/testdata")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    export_meter_tokens(os.path.join(args.out, "meter_tokens.json"))
     src = os.path.join(args.shared, "vectors", "sts_vectors.json")
     if not os.path.exists(src):
         print("export_test_data: %s not found; vector tests will skip" % src, file=sys.stderr)
@@ -38,6 +39,34 @@ def main(argv=None):
             shutil.copyfile(path, os.path.join(args.out, name))
     print("export_test_data: %d vectors -> %s" % (len(vectors), args.out))
     return 0
+
+
+# A meter identity for the MicroPython meter tests and `make bench` (tests/test_meter.py, bench/bench_meter.py):
+# the test key and PAN of host_tests/test_meter_rules.py. Tokens are made here because the vending side's DES
+# (DKGA02) and encryption live on the host; the meter only decrypts.
+METER_KEY = "0abc12def3456789"
+METER_KEY2 = "1122334455667788"
+METER_PROVISION = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": 7,
+                   "decoder_key": METER_KEY, "mfr_code": 12}
+
+
+def export_meter_tokens(path):
+    """Named tokens for the meter tests: credit in 0.1 kWh with a TID, wrong-key credit, a class 1 test token,
+    a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
+    import vending as V
+
+    vk, vk2 = V.VendingKey(7, bytes.fromhex(METER_KEY)), V.VendingKey(7, bytes.fromhex(METER_KEY2))
+    tokens = {"credit": {}, "credit_key2": {}}
+    for tid in list(range(5000, 5060)) + [4000]:
+        tokens["credit"][str(tid)] = V.credit_token(vk, 0, 100, tid, 5)
+    for tid in (4500, 6000):
+        tokens["credit_key2"][str(tid)] = V.credit_token(vk2, 0, 100, tid, 5)
+    tokens["wrong_key"] = [V.credit_token(vk2, 0, 100, 9000 + i, 5) for i in range(6)]
+    tokens["test_all"] = V.test_token(0xFF, 12, 0)
+    tokens["kct_ro1"] = V.key_change_tokens(vk, bytes.fromhex(METER_KEY2), 2, 2, 1, ro=1)
+    tokens["clear_tamper"] = V.management_token(vk, 5, 0, 5100, 5)
+    with open(path, "w") as out:
+        json.dump({"provision": METER_PROVISION, "tokens": tokens}, out, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ except ImportError:  # CPython (host tools, host tests)
 
 # Store record names
 REC_IDENT = "ident"
-REC_TIDS = "tids"
+# TID memory: one record per slot, int keys 0..tid_slots-1 (TidMemory.record); names are for the rest
 REC_CREDIT = "credit"
 REC_SETTINGS = "settings"
 REC_LOCK = "lock"
@@ -122,7 +122,7 @@ class Meter:
         except (ValueError, TypeError) as exc:  # ProvisioningError, KeyFormatError, TableError, bad record
             self.ident, self.key = None, None
             self.fault = "not provisioned" if s.get(REC_IDENT) is None else "bad identity: %s" % exc
-        self.tids.load(s.get(REC_TIDS))
+        self.tids.load_slots(s.get)
         rec = s.get(REC_CREDIT)
         if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
             self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
@@ -159,9 +159,12 @@ class Meter:
         self.mpl_w = self.mppul_w = NO_LIMIT
         self.tamper = False
         self.failures, self._lock_until = 0, None
-        self.store.commit({REC_IDENT: ident.to_record(), REC_TIDS: bytes(self.tids.buf),
-                           REC_CREDIT: self._credit_record(), REC_SETTINGS: self._settings_record(),
-                           REC_LOCK: self._lock_record()})
+        records = self.tids.records({})  # deletes every stored TID slot
+        records[REC_IDENT] = ident.to_record()
+        records[REC_CREDIT] = self._credit_record()
+        records[REC_SETTINGS] = self._settings_record()
+        records[REC_LOCK] = self._lock_record()
+        self.store.commit(records)
         self.ident, self.key, self.fault = ident, key, None
         return None
 
@@ -276,8 +279,8 @@ class Meter:
 
     def _commit_accepted(self, records):
         """Commit an accepted token's effects with its TID and the lockout reset, atomically."""
-        self.tids.add(self.token.tid)
-        records[REC_TIDS] = bytes(self.tids.buf)
+        slot = self.tids.add(self.token.tid)
+        records[slot] = self.tids.record(slot)
         if self.failures or self._lock_until is not None:
             self.failures, self._lock_until = 0, None
             records[REC_LOCK] = self._lock_record()
@@ -372,8 +375,8 @@ class Meter:
             return R.KEY_TYPE
         records = {REC_IDENT: new.to_record()}
         if ro:
-            self.tids.clear()
-            records[REC_TIDS] = bytes(self.tids.buf)
+            self.tids.clear()  # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3)
+            self.tids.records(records)
         self.failures, self._lock_until = 0, None
         records[REC_LOCK] = self._lock_record()
         self.store.commit(records)

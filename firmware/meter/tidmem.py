@@ -1,8 +1,9 @@
 """TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7, rules 4-5 of
 ../shared/docs/sts-application-layer.md §12).
 
-A fixed number of slots (at least 50) holding 24-bit TIDs, kept as 3 bytes each in one bytearray, which is
-also the record the store persists. A token is Old if memory is full and its TID is below the smallest stored
+A fixed number of slots (at least 50) holding 24-bit TIDs, kept as 3 bytes each in one bytearray. The store
+keeps one 3-byte record per slot (int key = slot number, `record()`/`load_slots()`), so accepting a token
+rewrites 3 bytes, not the whole memory: that is what keeps the record store near its best erase rate. A token is Old if memory is full and its TID is below the smallest stored
 TID, Used if its TID is stored; an accepted TID takes a free slot, or replaces the smallest once memory is
 full. Empty slots hold 0xFFFFFF (never a valid accepted TID here: TIDs are < 2**24 - 1 in practice and the
 vending side never issues the last minute of a base date; see `check`)."""
@@ -67,9 +68,32 @@ class TidMemory:
         return OK
 
     def add(self, tid):
-        """Record an accepted TID (after `check` said OK)."""
+        """Record an accepted TID (after `check` said OK); returns the slot it took."""
         i, _ = self._smallest()
         self._set(i, tid)
+        return i
+
+    def record(self, i):
+        """Slot i as its store record: 3 bytes, or None when the slot is empty (the key is deleted)."""
+        if self._get(i) == EMPTY:
+            return None
+        return bytes(self.buf[3 * i:3 * i + 3])
+
+    def records(self, into):
+        """Every slot's record into a commit dict (after `clear()`: deletes every stored slot)."""
+        for i in range(self.slots):
+            into[i] = self.record(i)
+        return into
+
+    def load_slots(self, get):
+        """Restore from per-slot records: get(i) -> 3 bytes or None. Records beyond `slots` (a build with a
+        smaller memory) are adapted like `load` does: the smallest TIDs are dropped."""
+        data = bytearray()
+        for i in range(128):  # int store keys are 0..127
+            rec = get(i)
+            if rec is not None and len(rec) == 3:
+                data += rec
+        self.load(data)
 
     def clear(self):
         for i in range(len(self.buf)):

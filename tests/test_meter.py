@@ -1,0 +1,124 @@
+"""The meter application under unix MicroPython (the firmware path), on the real record store over the strict NOR
+model: acceptance rules, key change with RO = 1, lockout across a reboot, consumption and the load switch.
+The exhaustive rule tests run under CPython (host_tests/test_meter_rules.py); this file shows the same code
+behaves the same on MicroPython. Tokens come from build/testdata/meter_tokens.json (tools/export_test_data.py).
+"""
+import json
+
+from testkit import data_path, eq, skip
+from meter import results as R
+from meter.app import Meter, MeterConfig
+from norflash import NorFlash
+from recstore import RecordStore
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 1000
+
+    def __call__(self):
+        return self.ms
+
+
+def _data():
+    path = data_path("meter_tokens.json")
+    if path is None:
+        skip("build/testdata/meter_tokens.json missing: run `make testdata`")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _boot(nor, clock, **cfg):
+    store = RecordStore(nor, page_writes=8)
+    store.mount()
+    return Meter(store, MeterConfig(**cfg), clock)
+
+
+def _provisioned(clock, **cfg):
+    d = _data()
+    nor = NorFlash(8, page_programs=8)
+    m = _boot(nor, clock, **cfg)
+    eq(m.fault, "not provisioned", "blank meter")
+    eq(m.provision(d["provision"]), None, "provision")
+    return d["tokens"], nor, m
+
+
+def test_credit_used_old_and_full_memory():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    eq(m.enter(tok["credit"]["4000"]), R.ACCEPT, "first credit")
+    eq(m.enter(tok["credit"]["4000"]), R.USED, "replay")
+    for tid in range(5000, 5049):  # 50 TIDs stored: memory full
+        eq(m.enter(tok["credit"][str(tid)]), R.ACCEPT, "credit %d" % tid)
+    eq(m.tids.count(), 50, "memory full")
+    eq(m.enter(tok["credit"]["5049"]), R.ACCEPT, "replaces the smallest (4000)")
+    eq(m.enter(tok["credit"]["4000"]), R.OLD, "below the smallest once full")
+    eq(m.credit, 5100, "51 x 10.0 kWh")
+    m2 = _boot(nor, clock)  # reboot: same TIDs, same credit
+    eq(m2.tids.tids(), m.tids.tids(), "TID memory after reboot")
+    eq(m2.credit, 5100, "credit after reboot")
+    eq(m2.enter(tok["credit"]["5049"]), R.USED, "still Used after reboot")
+
+
+def test_key_change_ro1_clears_tids_and_switches_key():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit under the old key")
+    first, second = tok["kct_ro1"]
+    eq(m.enter(second), R.KCT_SECOND, "second half first: any order")
+    eq(m.kct_pending(), True, "set pending")
+    eq(m.enter(first), R.ACCEPT, "set complete")
+    eq(m.kct_pending(), False, "set applied")
+    eq(m.tids.count(), 0, "RO = 1 cleared the TID memory")
+    eq(m.enter(tok["credit"]["5001"]), R.CRC, "old key no longer accepted")
+    m = _boot(nor, clock)
+    eq(m.enter(tok["credit_key2"]["4500"]), R.ACCEPT, "new key after reboot; TID below the old ones is fine")
+    eq(m.ident.krn, 2, "KRN from the KCT")
+
+
+def test_lockout_escalates_and_survives_reboot():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    wrong = tok["wrong_key"]
+    for i in range(2):
+        eq(m.enter(wrong[i]), R.CRC, "failure %d" % (i + 1))
+    eq(m.lockout_remaining_s(), 0, "no lockout before the 3rd failure")
+    eq(m.enter(wrong[2]), R.CRC, "3rd failure")
+    eq(m.lockout_remaining_s(), 10, "10 s lockout")
+    eq(m.enter(tok["credit"]["5000"]), R.LOCKOUT, "meter-specific token refused while locked")
+    eq(m.enter(tok["test_all"]), R.ACCEPT, "class 1 still processed during lockout")
+    m = _boot(nor, clock)  # a reboot does not get round it
+    eq(m.lockout_remaining_s(), 10, "lockout after reboot")
+    clock.ms += 10000
+    eq(m.enter(wrong[3]), R.CRC, "4th failure")
+    eq(m.lockout_remaining_s(), 20, "doubles")
+    clock.ms += 20000
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "accepted meter-specific token")
+    eq(m.failures, 0, "resets the counter")
+
+
+def test_consumption_opens_and_closes_the_load_switch():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock, impulses_per_kwh=1000, save_every_units=1)
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "10.0 kWh")
+    eq(m.relay_closed(), True, "closed with credit")
+    for _ in range(99):
+        m.add_pulses(100)  # 0.1 kWh each
+    eq(m.credit, 1, "0.1 kWh left")
+    eq(m.low_credit(), True, "low-credit warning")
+    m.add_pulses(150)
+    eq(m.credit, 0, "no negative credit")
+    eq(m.relay_closed(), False, "open at zero credit")
+    eq(_boot(nor, clock).credit, 0, "zero credit persisted at once")
+    eq(m.enter(tok["credit"]["5001"]), R.ACCEPT, "buy more")
+    eq(m.relay_closed(), True, "closes when credit returns")
+
+
+def test_tamper_and_clear_tamper_token():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    m.tamper_detected()
+    eq(_boot(nor, clock).tamper, True, "tamper flag persisted")
+    eq(m.enter(tok["clear_tamper"]), R.ACCEPT, "class 2/5")
+    eq(m.tamper, False, "cleared")
+    eq(_boot(nor, clock).tamper, False, "cleared on flash")
