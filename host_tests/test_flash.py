@@ -172,19 +172,35 @@ def test_frozen_copies_only_provision_and_main(fake, tmp_path):
         ["fs", "rm", ":main.py"], ["fs", "cp", prov, ":provision.json"], ["fs", "cp", main_py, ":main.py"]]
 
 
-def test_makefile_invocation(fake, tmp_path):
-    """As `make flash BOARD=rp2040 PORT=...` runs it: .venv/bin/python tools/flash.py --board --port."""
-    env = dict(os.environ)
+def make(*args, env=None):
+    return subprocess.run(["make", "-s", "--no-print-directory"] + list(args), capture_output=True, text=True,
+                          env=env, cwd=ROOT)
+
+
+def test_make_flash_and_repl(fake, tmp_path):
+    """`make flash BOARD=rp2040 PORT=... PROVISION=...` and `make repl PORT=...` as a user runs them, with the
+    fake mpremote first on PATH: the board's files, in the right order, and the REPL call."""
+    prov = write(tmp_path / "prov.json", "{}")
+    r = make("flash", "BOARD=rp2040", "PORT=/dev/ttyACM0", "PROVISION=" + prov, env=dict(os.environ))
+    assert r.returncode == 0, r.stdout + r.stderr
+    calls = fake.calls()
+    cmds = check_order(calls, "/dev/ttyACM0")
     main_py = os.path.join(ROOT, "boards", "rp2040", "main.py")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "flash.py"), "--board", "rp2040",
-                        "--port", "/dev/ttyACM0", "--dry-run", "--build", str(tmp_path / "b")],
-                       capture_output=True, text=True, env=env, cwd=ROOT)
-    if not os.path.exists(main_py):
-        assert r.returncode == 1 and "main.py does not exist" in r.stderr
-        return
+    assert cmds[-3] == ["fs", "cp", prov, ":provision.json"]
+    assert cmds[-2] == ["fs", "cp", main_py, ":main.py"]
+    files = copied(calls)
+    assert set(files) == {"lib/" + rel[:-3] + ".mpy" for _, rel in flash.sources(ROOT, "rp2040")}
+    for need in ("lib/board.mpy", "lib/meter/app.mpy", "lib/stscore/sta_viper.mpy", "lib/recstore/store.mpy",
+                 "lib/drivers/optical.mpy"):
+        assert need in files
+    (tmp_path / "calls.jsonl").unlink()
+    r = make("repl", "PORT=/dev/ttyUSB0", env=dict(os.environ))
     assert r.returncode == 0, r.stderr
-    assert "+ mpremote connect /dev/ttyACM0 fs rm :main.py" in r.stdout
-    assert fake.calls() == [], "a dry run calls nothing"
+    assert [c["argv"] for c in fake.calls()] == [["connect", "/dev/ttyUSB0", "repl"]]
+    for target in ("flash", "repl"):
+        r = make(target, env=dict(os.environ))
+        assert r.returncode == 2 and "usage: make " + target in r.stdout
+    assert len(fake.calls()) == 1, "no mpremote call without PORT"
 
 
 def test_bad_arguments(fake, tmp_path):

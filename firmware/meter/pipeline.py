@@ -13,10 +13,7 @@ which also serialises keypad and optical entries, so the lockout and the TID mem
 """
 from meter import results as R
 
-try:
-    import asyncio
-except ImportError:  # pragma: no cover - every MicroPython port and CPython have it
-    asyncio = None
+import asyncio
 
 SOURCE_KEYPAD = "keypad"
 SOURCE_OPTICAL = "optical"
@@ -31,7 +28,7 @@ class TokenPipeline:
         self._digits = bytearray(20)
         self._n = 0
         self._pending = False
-        self._event = asyncio.Event() if asyncio is not None else None
+        self._event = asyncio.Event()
 
     def busy(self):
         return self._pending
@@ -46,8 +43,7 @@ class TokenPipeline:
         self.source = source
         self._pending = True
         self.status = R.BUSY
-        if self._event is not None:
-            self._event.set()
+        self._event.set()
         return True
 
     def process_pending(self):
@@ -67,7 +63,6 @@ class TokenPipeline:
     async def run(self):
         """Process tokens as they are submitted (the firmware's pipeline task)."""
         event = self._event
-        assert event is not None
         while True:
             await event.wait()
             event.clear()
