@@ -13,18 +13,12 @@ from micropython import const
 from machine import Pin, UART, I2C
 import esp32  # pyright: ignore[reportMissingImports]
 
-from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
-from drivers.sevenseg import SevenSegDisplay
-from drivers.tm1637 import TM1637, GRID_MAP_6
-from drivers.charlcd import CharDisplay
-from drivers.hd44780 import Hd44780Pcf8574
-from drivers.optical import OpticalPort, MODE_AUTO
-from drivers.relay import Relay
-from drivers.pulse import PulseCounter
-from drivers.tamper import Tamper
-from drivers.powerfail import PowerFail
-from drivers.hardware import Hardware
+import sys
 
+from drivers import hardware
+from drivers.optical import OpticalPort, MODE_AUTO
+
+_this = sys.modules[__name__]  # the pin map below, for drivers.hardware
 NAME = "esp32"
 
 DISPLAY = "lcd1602"  # "lcd1602", "tm1637-4" or "tm1637-6"
@@ -68,22 +62,11 @@ Partition = esp32.Partition  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def make_display(kind=DISPLAY):
-    if kind.startswith("tm1637"):
-        digits = 6 if kind.endswith("6") else 4
-        panel = TM1637(Pin(PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1), Pin(PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
-                       digits=digits, grid_map=GRID_MAP_6 if digits == 6 else None)
-        return SevenSegDisplay(panel, digits)
-    if kind == "lcd1602":
-        i2c = I2C(LCD_I2C, sda=Pin(PIN_LCD_SDA), scl=Pin(PIN_LCD_SCL), freq=100000)  # PCF8574: 100 kHz max
-        return CharDisplay(Hd44780Pcf8574(i2c, LCD_ADDR, cols=16, rows=2), 16, 2)
-    raise ValueError("display: " + kind)
+    return hardware.make_display(kind, _this, Pin, I2C)
 
 
 def make_keypad(kind=KEYPAD):
-    ncols = 4 if kind == "4x4" else 3
-    rows = [Pin(n, Pin.OPEN_DRAIN, value=1) for n in KEYPAD_ROWS]
-    cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in KEYPAD_COLS[:ncols]]
-    return MatrixKeypad(rows, cols, KEYMAP_4X4 if ncols == 4 else KEYMAP_4X3)
+    return hardware.make_keypad(kind, _this, Pin)
 
 
 def make_optical():
@@ -102,18 +85,5 @@ def record_store():
 
 def make_hardware(display=DISPLAY, keypad=KEYPAD):
     bdev, note = record_store()
-    keymap = KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3
-    return Hardware(
-        NAME,
-        keypad=make_keypad(keypad),
-        display=make_display(display),
-        optical=make_optical(),
-        relay=Relay(Pin(PIN_RELAY, Pin.OUT, value=0 if RELAY_ACTIVE_HIGH else 1), RELAY_ACTIVE_HIGH),
-        pulses=PulseCounter(Pin(PIN_PULSE, Pin.IN), Pin.IRQ_FALLING, min_gap_us=PULSE_MIN_GAP_US),
-        tamper=Tamper(Pin(PIN_TAMPER, Pin.IN), TAMPER_ACTIVE),
-        powerfail=PowerFail(Pin(PIN_POWERFAIL, Pin.IN), Pin.IRQ_FALLING, POWERFAIL_ACTIVE),
-        flash_bdev=bdev,
-        flash_note=note,
-        keymap=keymap,
-        pulses_per_kwh=PULSES_PER_KWH,
-    )
+    return hardware.assemble(_this, Pin, I2C, display=display, keypad=keypad, optical=make_optical(),
+                             flash_bdev=bdev, flash_note=note, input_pull=None)  # GPIO 34-39: external pull-ups

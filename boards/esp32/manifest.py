@@ -7,15 +7,8 @@
 # to 0x8000 afterwards with esptool; see boards/README.md.
 # Paths here are relative to this file. The stock _boot.py is kept: it mounts the "vfs" partition, and
 # the record store lives in its own partition, so nothing overlaps.
-import os
-
 include("$(PORT_DIR)/boards/manifest.py")
 
 module("board.py")
 
-_FW = "../../firmware"
-for _name in sorted(os.listdir(_FW)):
-    if os.path.isfile(os.path.join(_FW, _name, "__init__.py")):
-        package(_name, base_path=_FW)
-    elif _name.endswith(".py"):
-        module(_name, base_path=_FW)
+include("../firmware_manifest.py")  # every package and module of firmware/

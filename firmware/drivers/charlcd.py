@@ -15,10 +15,10 @@ The panel is any object with `write_line(row, chars)` (chars: bytearray of `cols
 `tick()` (scroll, blink, refresh) and `show_digits()` never allocate.
 """
 from micropython import const
-from time import ticks_ms, ticks_diff
+from time import ticks_ms
 
 from drivers import glyphs
-from drivers.display import Display, format_units
+from drivers.display import BLINKED, Display, format_units
 
 _GAP = const(4)
 _SPACE = const(0x20)
@@ -128,17 +128,7 @@ class CharDisplay(Display):
     def tick(self, now=None):
         if now is None:
             now = self._clock()
-        if self._total:
-            wait = self._hold_ms if self._pos == 0 else self._scroll_ms
-            if ticks_diff(now, self._t_scroll) >= wait:
-                self._pos += 1
-                if self._pos >= self._total:
-                    self._pos = 0
-                self._t_scroll = now
-                self._render_window()
-        if self._blink and ticks_diff(now, self._t_blink) >= self._blink_ms:
-            self._dark = not self._dark
-            self._t_blink = now
+        if self._animate(now) & BLINKED:
             self._dirty |= 1
         if self._dirty:
             self._flush()

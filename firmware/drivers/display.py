@@ -14,7 +14,10 @@ Implementations: `sevenseg.SevenSegDisplay` (over a TM1637 or a text-art panel),
 numbers.
 """
 import asyncio
-from time import ticks_ms
+from time import ticks_ms, ticks_diff
+
+SCROLLED = 1  # _animate() result bits
+BLINKED = 2
 
 
 def format_units(units_0p1, decimals=True):
@@ -31,6 +34,13 @@ def format_units(units_0p1, decimals=True):
 
 class Display:
     """Base class: subclasses implement show_text, show_digits and _refresh; the rest has defaults."""
+
+    # animation state (see _animate), set per instance by the subclasses
+    _total = _pos = _t_scroll = _hold_ms = _scroll_ms = _t_blink = _blink_ms = 0
+    _blink = _dark = False
+
+    def _render_window(self):
+        pass
 
     def show_text(self, text):
         raise NotImplementedError
@@ -55,6 +65,26 @@ class Display:
 
     def tick(self, now=None):
         pass
+
+    def _animate(self, now):
+        """The scroll and blink step shared by the displays (allocation-free). A subclass keeps _total
+        (scroll positions, 0 = nothing to scroll), _pos, _t_scroll, _hold_ms, _scroll_ms, _blink, _dark,
+        _t_blink, _blink_ms and a _render_window(); returns SCROLLED | BLINKED for what changed."""
+        changed = 0
+        if self._total:
+            wait = self._hold_ms if self._pos == 0 else self._scroll_ms
+            if ticks_diff(now, self._t_scroll) >= wait:
+                self._pos += 1
+                if self._pos >= self._total:
+                    self._pos = 0
+                self._t_scroll = now
+                self._render_window()
+                changed = SCROLLED
+        if self._blink and ticks_diff(now, self._t_blink) >= self._blink_ms:
+            self._dark = not self._dark
+            self._t_blink = now
+            changed |= BLINKED
+        return changed
 
     async def run(self, period_ms=50, clock=ticks_ms):
         while True:

@@ -16,6 +16,8 @@
 """
 import asyncio
 
+from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
+
 
 class Hardware:
     def __init__(self, name, *, keypad, display, optical, relay, pulses, tamper, powerfail=None,
@@ -44,3 +46,63 @@ class Hardware:
         if self.tamper is not None:
             self.tasks.append(asyncio.create_task(self.tamper.run()))
         return self.tasks
+
+
+# --- building the drivers from a board's pin map ---------------------------------------------------------------
+# A real board's board.py holds only its pin map (module constants) and what is its own (UART buffers, the
+# record-store flash); these build the parts every board wires the same way. `pins` is the board module; the
+# `machine` classes come in as arguments, so this module stays free of `machine`.
+
+def make_display(kind, pins, Pin, I2C):
+    """"tm1637-4" / "tm1637-6" (PIN_TM1637_CLK/DIO) or "lcd1602" (LCD_I2C, PIN_LCD_SDA/SCL, LCD_ADDR)."""
+    if kind.startswith("tm1637"):
+        from drivers.sevenseg import SevenSegDisplay
+        from drivers.tm1637 import TM1637, GRID_MAP_6
+        digits = 6 if kind.endswith("6") else 4
+        panel = TM1637(Pin(pins.PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1),
+                       Pin(pins.PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
+                       digits=digits, grid_map=GRID_MAP_6 if digits == 6 else None)
+        return SevenSegDisplay(panel, digits)
+    if kind == "lcd1602":
+        from drivers.charlcd import CharDisplay
+        from drivers.hd44780 import Hd44780Pcf8574
+        i2c = I2C(pins.LCD_I2C, sda=Pin(pins.PIN_LCD_SDA), scl=Pin(pins.PIN_LCD_SCL), freq=100000)  # PCF8574 max
+        return CharDisplay(Hd44780Pcf8574(i2c, pins.LCD_ADDR, cols=16, rows=2), 16, 2)
+    raise ValueError("display: " + kind)
+
+
+def make_keypad(kind, pins, Pin):
+    """"4x3" or "4x4" on KEYPAD_ROWS (open-drain outputs) and KEYPAD_COLS (inputs with pull-ups)."""
+    ncols = 4 if kind == "4x4" else 3
+    rows = [Pin(n, Pin.OPEN_DRAIN, value=1) for n in pins.KEYPAD_ROWS]
+    cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in pins.KEYPAD_COLS[:ncols]]
+    return MatrixKeypad(rows, cols, KEYMAP_4X4 if ncols == 4 else KEYMAP_4X3)
+
+
+def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note, input_pull=None):
+    """The Hardware of a board: `pins` (the board module) names PIN_RELAY, RELAY_ACTIVE_HIGH, PIN_PULSE,
+    PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL, POWERFAIL_ACTIVE and NAME.
+    `input_pull`: Pin.PULL_UP where the inputs have internal pull-ups, None where they need external ones."""
+    from drivers.relay import Relay
+    from drivers.pulse import PulseCounter
+    from drivers.tamper import Tamper
+    from drivers.powerfail import PowerFail
+
+    def inp(n):
+        return Pin(n, Pin.IN) if input_pull is None else Pin(n, Pin.IN, input_pull)
+
+    active_high = pins.RELAY_ACTIVE_HIGH
+    return Hardware(
+        pins.NAME,
+        keypad=make_keypad(keypad, pins, Pin),
+        display=make_display(display, pins, Pin, I2C),
+        optical=optical,
+        relay=Relay(Pin(pins.PIN_RELAY, Pin.OUT, value=0 if active_high else 1), active_high),
+        pulses=PulseCounter(inp(pins.PIN_PULSE), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US),
+        tamper=Tamper(inp(pins.PIN_TAMPER), pins.TAMPER_ACTIVE),
+        powerfail=PowerFail(inp(pins.PIN_POWERFAIL), Pin.IRQ_FALLING, pins.POWERFAIL_ACTIVE),
+        flash_bdev=flash_bdev,
+        flash_note=flash_note,
+        keymap=KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3,
+        pulses_per_kwh=pins.PULSES_PER_KWH,
+    )

@@ -14,7 +14,7 @@ panels. Layout rules:
 `tick()` (scroll, blink) and `show_digits()` never allocate.
 """
 from micropython import const
-from time import ticks_ms, ticks_diff
+from time import ticks_ms
 
 from drivers import glyphs
 from drivers.display import Display, format_units
@@ -93,20 +93,7 @@ class SevenSegDisplay(Display):
         """Advance scrolling and blinking; writes the panel only when something changed."""
         if now is None:
             now = self._clock()
-        changed = False
-        if self._total:
-            wait = self._hold_ms if self._pos == 0 else self._scroll_ms
-            if ticks_diff(now, self._t_scroll) >= wait:
-                self._pos += 1
-                if self._pos >= self._total:
-                    self._pos = 0
-                self._t_scroll = now
-                self._render_window()
-                changed = True
-        if self._blink and ticks_diff(now, self._t_blink) >= self._blink_ms:
-            self._dark = not self._dark
-            self._t_blink = now
-            changed = True
+        changed = self._animate(now)
         if changed:
             self._flush()
 
