@@ -52,8 +52,15 @@ testdata: $(STAMP)
 test: $(STAMP) testdata test-mpy test-host build-mpy typecheck
 	@echo "make test: all checks passed"
 
+# Each test file in its own MicroPython process (a fresh heap each); the totals are summed at the end.
 test-mpy: $(STAMP) testdata
-	$(MPY) -X heapsize=$(TEST_HEAP) tests/run.py
+	@set -o pipefail; p=0; f=0; s=0; bad=""; for t in tests/test_*.py; do \
+	  out=$$($(MPY) -X heapsize=$(TEST_HEAP) tests/run.py $$(basename $$t) 2>&1) || bad="$$bad $$t"; \
+	  echo "$$out" | grep -v '^[0-9]* passed' ; \
+	  set -- $$(echo "$$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$$/\1 \2 \3/p'); \
+	  test -n "$$1" || { bad="$$bad $$t"; set -- 0 1 0; }; p=$$((p+$$1)); f=$$((f+$$2)); s=$$((s+$$3)); done; \
+	echo "tests/ under unix MicroPython: $$p passed, $$f failed, $$s skipped"; \
+	test -z "$$bad" || { echo "failing test files:$$bad"; exit 1; }
 
 test-host: $(STAMP) testdata
 	SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests

@@ -4,7 +4,9 @@ Runs wherever MicroPython runs: the unix port in `make test` (with a small heap)
 `mpremote mount . run tests/run.py` in `make test-board`. It therefore uses nothing a board lacks: no
 unittest, no argparse, no file globbing; only os.listdir, sys.print_exception and gc.
 
-Usage (from the repository root): micropython tests/run.py [name-fragment ...]
+Usage (from the repository root): micropython tests/run.py [name-fragment | test_file.py ...]
+(a name ending in .py selects exactly that file; `make test-mpy` runs each file in its own process, so one
+file's heap fragmentation never reaches the next; on a board the files share one heap, one after another).
 The current directory must be the repository root (mpremote mount makes it /remote on a board).
 A test fails by raising; testkit.skip() marks it skipped. Closes with "N passed, N failed, N skipped".
 """
@@ -23,7 +25,8 @@ import testkit  # noqa: E402  (needs the path above)
 def _test_modules(filters):
     names = sorted(n[:-3] for n in os.listdir(ROOT + "/tests") if n.startswith("test_") and n.endswith(".py"))
     if filters:
-        names = [n for n in names if any(f in n for f in filters)]
+        exact = [f[:-3].split("/")[-1] for f in filters if f.endswith(".py")]
+        names = [n for n in names if n in exact or any(f in n for f in filters if not f.endswith(".py"))]
     return names
 
 

@@ -133,8 +133,51 @@ def _units(args):
     return V.units_from_main(args.amount)
 
 
+# --- the simulator's identity (tools/sim.py) ----------------------------------------------------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIM_METERS = {"sim": "sim_provision.json", "sim-ea11": "sim_provision_ea11.json"}
+SIM_TID_FILE = os.path.join(ROOT, "build", "sim-vending-tid")
+
+
+def use_sim_meter(args):
+    """`--meter sim|sim-ea11`: the key, algorithm, tables, base date and manufacturer code come from the
+    simulator's provisioning file (boards/unix/), and an unset TID becomes a fresh one: now, or one past the
+    last TID this shortcut issued, so two tokens made in the same minute are not Used on the meter."""
+    path = os.path.join(ROOT, "boards", "unix", SIM_METERS[args.meter])
+    try:
+        with open(path) as f:
+            prov = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise UsageError("cannot read the simulator's identity %s: %s" % (path, exc))
+    if args.key is not None:
+        raise UsageError("--meter gives the key: leave out --key")
+    args.key = prov["decoder_key"]
+    args.ea = "%02d" % prov["ea"]
+    args.base = str(prov.get("base_date", 1993))
+    if args.mfr is None:
+        args.mfr = str(prov["mfr_code"])
+    if prov.get("sta_tables") is not None and args.tables is None:
+        raise UsageError("the simulator's identity has its own STA tables: give them with --tables")
+    if args.tid is None and args.date is None and args.kind not in ("test", "kct"):
+        try:
+            tid = V.tid_now(_base(args.base))
+        except V.VendingError:  # the clock is outside the base date's range: count on from the last one
+            tid = 1
+        try:
+            with open(SIM_TID_FILE) as f:
+                tid = max(tid, int(f.read().strip() or 0) + 1)
+        except (OSError, ValueError):
+            pass
+        os.makedirs(os.path.dirname(SIM_TID_FILE), exist_ok=True)
+        with open(SIM_TID_FILE, "w") as f:
+            f.write("%d\n" % tid)
+        args.tid = str(tid)
+
+
 def encode_tokens(args):
     """The token(s) the `encode` arguments ask for, as a list of 20-digit strings."""
+    if getattr(args, "meter", None):
+        use_sim_meter(args)
     kind = args.kind
     if kind == "test":
         sub = None if args.subclass is None else _int(args.subclass, "--subclass", 0, 1)
@@ -230,7 +273,11 @@ def build_parser():
     e.add_argument("--tables", help="STA tables JSON (default: the IEC sample tables)")
     e.add_argument("--subclass")
     e.add_argument("--units", help="credit in 0.1 of the main unit (0.1 kWh), integer")
-    e.add_argument("--amount", help="credit in main units (kWh, m3; currency), rounded up")
+    e.add_argument("--amount", "--kwh", dest="amount",
+                   help="credit in main units (kWh, m3; currency), rounded up (--kwh: the same)")
+    e.add_argument("--meter", choices=sorted(SIM_METERS),
+                   help="the simulator's identity (make sim; sim-ea11 for make sim SIM_ARGS=--ea11): key, EA, "
+                        "base date and manufacturer code from boards/unix/sim_provision*.json, and a fresh TID")
     e.add_argument("--tid", help="token identifier (minutes since the base date); default: now")
     e.add_argument("--date", help="'YYYY-MM-DD HH:MM' instead of --tid")
     e.add_argument("--base", default="1993", help="base date for the default TID: 1993, 2014 or 2035")

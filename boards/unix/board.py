@@ -10,14 +10,14 @@
     pulses    PulseCounter on a SimPin: hw.pulse_pin.pulse(n) feeds n energy pulses
     tamper    Tamper on a SimPin: hw.tamper_pin.drive(1) opens the cover
     powerfail PowerFail on a SimPin: hw.powerfail_pin.drive(0) raises the warning
-    flash     FileFlash, 16 x 4 KB, in METER_FLASH=<file> (default build/sim/flash.bin, kept across runs;
-              created erased when missing) or in RAM with METER_FLASH=:ram:
+    flash     FileFlash (simflash.py), 16 x 4 KB, in METER_FLASH=<file> (default build/sim/flash.bin, kept
+              across runs; created erased when missing) or in RAM with METER_FLASH=:ram:. Not
+              norflash.FileNorFlash: that one keeps the whole image in the heap (64 KB), which the
+              simulator's heap budget cannot carry; FileFlash reads and writes the file in place.
 """
 import os
 
 from drivers.keypad import VirtualKeypad, KEYMAP_4X3, KEYMAP_4X4
-from drivers.sevenseg import SevenSegDisplay
-from drivers.charlcd import CharDisplay
 from drivers.textpanel import SegmentArt, TextLcd
 from drivers.optical import OpticalPort, MODE_RAW7
 from drivers.relay import Relay
@@ -47,11 +47,14 @@ def _mkdirs(path):
 
 
 def make_display(kind="7seg6", on_change=None):
+    # imported on demand: only one display's driver takes heap (the simulator runs in 64 KB)
     if kind.startswith("7seg"):
+        from drivers.sevenseg import SevenSegDisplay
         digits = 4 if kind.endswith("4") else 6
         panel = SegmentArt(digits, on_change)
         return SevenSegDisplay(panel, digits), panel
     if kind == "lcd1602":
+        from drivers.charlcd import CharDisplay
         panel = TextLcd(16, 2, on_change)
         return CharDisplay(panel, 16, 2), panel
     raise ValueError("display: " + kind)

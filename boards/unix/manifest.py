@@ -11,6 +11,7 @@ module("board.py")
 module("simpins.py")
 module("ptyuart.py")
 module("simflash.py")
+module("simulator.py")
 
 _FW = "../../firmware"
 for _name in sorted(os.listdir(_FW)):

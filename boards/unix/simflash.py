@@ -21,7 +21,7 @@ class FileFlash:
         self.erases = 0
         self.programs = 0
         self.fail_after = -1
-        self._ff = b"\xff" * block_size  # one erased block, allocated once
+        self._ff = b"\xff" * 256  # an erased page, written 16 times to erase a block (a block would cost 4 KB of heap)
         self._ram = None
         self._f = None
         if path is None:
@@ -34,8 +34,8 @@ class FileFlash:
         f.seek(0, 2)
         have = f.tell()
         while have < self.size:
-            k = min(self.size - have, block_size)
-            f.write(self._ff if k == block_size else self._ff[:k])
+            k = min(self.size - have, len(self._ff))
+            f.write(self._ff if k == len(self._ff) else self._ff[:k])
             have += k
         f.flush()
         self._f = f
@@ -58,7 +58,11 @@ class FileFlash:
             blk, off = divmod(addr + done, bs)
             k = min(bs - off, n - done)
             b = ram[blk]
-            mv[done:done + k] = memoryview(self._ff)[:k] if b is None else memoryview(b)[off:off + k]
+            if b is None:
+                for i in range(done, done + k):
+                    mv[i] = 0xFF
+            else:
+                mv[done:done + k] = memoryview(b)[off:off + k]
             done += k
 
     def _write(self, addr, data):
@@ -79,7 +83,7 @@ class FileFlash:
             blk, off = divmod(addr + done, bs)
             k = min(bs - off, n - done)
             if ram[blk] is None:
-                ram[blk] = bytearray(self._ff)
+                ram[blk] = bytearray(b"\xff" * bs)
             memoryview(ram[blk])[off:off + k] = mv[done:done + k]
             done += k
 
@@ -120,7 +124,8 @@ class FileFlash:
         if self._ram is not None:
             self._ram[block] = None
         else:
-            self._write(block * self.block_size, self._ff)
+            for a in range(block * self.block_size, (block + 1) * self.block_size, len(self._ff)):
+                self._write(a, self._ff)
         self.erases += 1
 
     def _program(self, addr, data):

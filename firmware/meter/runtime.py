@@ -1,0 +1,348 @@
+"""The meter's runtime: the asyncio tasks that tie one board's drivers to the Meter, the same on every board.
+
+Owns the wiring between `hw` (drivers.hardware.Hardware, built by boards/<board>/board.py), the Meter, its
+TokenPipeline and, when present, the optical (VTC) server; and what the display shows when.
+
+    rt = Runtime(hw, meter, pipeline, server=None, config=None)
+    await rt.run()          # or rt.start() inside a running loop: returns the tasks
+
+Wiring:
+    keypad -> KeyEntry: digits echoed; a token -> pipeline.submit(..., SOURCE_KEYPAD); short codes (#NN#)
+              -> short_code(): credit, last result, KRN, TI, tamper, version, meter number, SGC, kWh, test
+    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display
+    pulses  -> polled with take() every `pulse_ms` -> meter.add_pulses (never from the scheduled hand-off:
+               that could interrupt a store commit in progress, and the store is not re-entrant)
+    relay   -> follows meter.relay_closed() after every token, pulse batch and tick
+    tamper  -> meter.tamper_detected() (the tamper task runs in the loop); a cleared flag re-arms the latch
+    powerfail -> a flag set by the scheduled hand-off; a task saves the credit register (meter.save())
+    tick (1 s) -> meter.tick(), relay, home display (credit, low-credit warning, fault), record-store
+               deferred erase while the optical server is in a session, maintain() when idle
+Home display: the fault (not provisioned, bad provisioning, no flash) when there is one, else the credit,
+blinking with "Lo" below `low_credit_units`. A message (result, short code) stays `result_ms`/`info_ms`;
+an open key entry owns the display until it closes.
+"""
+import asyncio
+from micropython import const
+from time import ticks_ms, ticks_diff
+
+from drivers.display import format_units
+from drivers import keyentry as K
+from meter import results as R
+from meter.pipeline import SOURCE_KEYPAD
+
+_HOME = const(0)
+_MESSAGE = const(1)
+
+# what the home display last showed (so the tick rewrites it only on a change: scroll and blink keep going)
+_H_NONE = const(0)
+_H_CREDIT = const(1)
+_H_LOW = const(2)
+_H_FAULT = const(3)
+
+
+class RuntimeConfig:
+    """Runtime timings; `RuntimeConfig(result_ms=1500)`; unknown names raise ValueError."""
+
+    def __init__(self, **kw):
+        self.result_ms = 3000  # a token result stays this long, then the credit again
+        self.info_ms = 5000  # a short code's answer
+        self.tick_ms = 1000  # housekeeping period
+        self.pulse_ms = 100  # pulse counter polling period
+        self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
+        for name in kw:
+            if not hasattr(self, name):
+                raise ValueError("unknown runtime setting %r" % name)
+            setattr(self, name, kw[name])
+
+
+class FaultStore:
+    """Stands in for the record store when the flash region is unusable: empty, refuses every commit, so the
+    meter comes up "not provisioned" and refuses tokens (main.py puts the reason in meter.fault)."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def get(self, name, default=None):
+        return default
+
+    def commit(self, changes):
+        raise OSError("no record store: " + self.reason)
+
+
+class Runtime:
+    def __init__(self, hw, meter, pipeline, server=None, config=None, clock=ticks_ms):
+        self.hw = hw
+        self.meter = meter
+        self.pipeline = pipeline
+        self.server = server
+        self.cfg = config or RuntimeConfig()
+        self.clock = clock
+        self.display = hw.display
+        self.store = meter.store
+        self.entry = K.KeyEntry(hw.display, self._on_token, self.short_code, on_cancel=self.show_home,
+                                timeout_ms=self.cfg.entry_timeout_ms, clock=clock)
+        # wide displays (16x2 LCD) get words, 6/4-digit 7-segment ones abbreviations
+        self.wide = getattr(hw.display, "cols", 0) >= 16
+        self.width = getattr(hw.display, "width", 0) or getattr(hw.display, "cols", 16)
+        self._mode = _HOME
+        self._until = 0
+        self._home = _H_NONE
+        self._home_value = None
+        self._powerfail = False
+        self._pf_flag = asyncio.ThreadSafeFlag()
+        self.saves = 0  # power-fail saves done (tests, status)
+        self.tasks = []
+        hw.keypad.on_key = self.entry.key
+        pipeline.on_result = self.on_result
+        if hw.tamper is not None:
+            hw.tamper.on_tamper = self._on_tamper
+        if hw.powerfail is not None:
+            hw.powerfail.on_fail = self._on_powerfail
+        hw.pulses.on_pulses = None  # polled with take(), see the module docstring
+        self.sync_relay()
+        self.show_home()
+
+    # --- keypad and tokens -----------------------------------------------------------------------------
+    def _on_token(self, buf):
+        if not self.pipeline.submit(buf, K.TOKEN_DIGITS, SOURCE_KEYPAD):
+            self._message(R.text(R.BUSY), self.cfg.result_ms)  # an optical token is still being processed
+
+    def on_result(self, result, source):
+        """pipeline.on_result: show the result, act on what the token changed."""
+        self.sync_relay()
+        if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
+            self.hw.tamper.clear()  # a clear-tamper token: re-arm the latch
+        if self.entry.mode != K.IDLE:
+            return  # the user is typing the next token: do not wipe the echo (the status register has it)
+        self._mode = _MESSAGE
+        self._until = self.clock() + self.cfg.result_ms
+        self._home = _H_NONE
+        self.display.show_result(result, R.text(result))
+
+    def short_code(self, code):
+        """Show what short code `code` asks for (keyentry.SHORT_CODES)."""
+        m = self.meter
+        ident = m.ident
+        if code == K.SC_CREDIT:
+            self._mode = _MESSAGE
+            self._until = self.clock() + self.cfg.info_ms
+            self._home = _H_NONE
+            self.display.show_credit(m.credit)
+            return
+        if code == K.SC_LAST_RESULT:
+            text = "%d %s" % (m.last_result, R.text(m.last_result))
+        elif code == K.SC_KRN:
+            text = "KRN %d" % ident.krn if ident else "KRN -"
+        elif code == K.SC_TI:
+            text = "TI %02d" % ident.ti if ident else "TI --"
+        elif code == K.SC_TAMPER:
+            text = ("Tamper" if m.tamper else "No tamper") if self.wide else ("tAMP" if m.tamper else "no tP")
+        elif code == K.SC_VERSION:
+            text = "Ver " + m.cfg.software_version
+        elif code == K.SC_METER_NUMBER:
+            text = ident.pan if ident else "no number"
+        elif code == K.SC_SGC:
+            text = "SGC %06d" % ident.sgc if ident else "SGC -"
+        elif code == K.SC_ENERGY:
+            text = ("Total %s kWh" if self.wide else "E %s") % format_units(m.total_consumed)
+        elif code == K.SC_DISPLAY_TEST:
+            # every segment / every cell: "8." per digit on 7-segment, a full block per LCD cell
+            text = "8." * self.width if not self.wide else "8" * self.width + "\n" + "8" * self.width
+        else:
+            text = "Err %d" % code
+        self._message(text, self.cfg.info_ms)
+
+    def _message(self, text, ms):
+        self._mode = _MESSAGE
+        self._until = self.clock() + ms
+        self._home = _H_NONE
+        self.display.show_text(text)
+
+    # --- home display ----------------------------------------------------------------------------------
+    def show_home(self):
+        """The resting display: fault, low-credit warning or credit. Rewrites only what changed."""
+        self._mode = _HOME
+        m = self.meter
+        if m.fault:
+            if self._home != _H_FAULT or self._home_value != m.fault:
+                self._home, self._home_value = _H_FAULT, m.fault
+                self.display.show_warning(("Error: " if self.wide else "Err ") + m.fault)
+            return
+        credit = m.credit
+        if self._home_value == credit and self._home != _H_FAULT and self._home != _H_NONE:
+            return
+        self._home_value = credit
+        if m.low_credit():
+            self._home = _H_LOW
+            self.display.show_warning(("Low credit " if self.wide else "Lo ") + format_units(credit))
+        else:
+            self._home = _H_CREDIT
+            self.display.show_credit(credit)
+
+    # --- inputs ----------------------------------------------------------------------------------------
+    def _on_tamper(self, _tamper):
+        self.meter.tamper_detected()
+
+    def _on_powerfail(self, _pf):
+        # runs as a scheduled callback: only flag it (a commit may be in progress in the interrupted task)
+        self._powerfail = True
+        self._pf_flag.set()
+
+    def poll_pulses(self):
+        """Hand counted energy pulses to the meter; the relay follows. Allocation-free when none came."""
+        n = self.hw.pulses.take()
+        if n:
+            self.meter.add_pulses(n)
+            self.sync_relay()
+        return n
+
+    def sync_relay(self):
+        closed = self.meter.relay_closed()
+        relay = self.hw.relay
+        if relay.is_connected() != closed:
+            relay.set(closed)
+
+    def powerfail_save(self):
+        if self._powerfail:
+            self._powerfail = False
+            try:
+                self.meter.save()
+                self.saves += 1
+            except Exception as exc:  # the store may be full or gone: the meter keeps running
+                self.meter.error = "power-fail save failed: %r" % (exc,)
+
+    def session_active(self):
+        """The optical server is in a session (erases are deferred meanwhile)."""
+        s = self.server
+        if s is None:
+            return False
+        active = getattr(s, "session_active", None)
+        if active is None:
+            return False
+        return active() if callable(active) else bool(active)
+
+    def tick(self, now=None):
+        """One housekeeping step (every tick_ms): lockout/trip expiry, relay, display, flash upkeep."""
+        if now is None:
+            now = self.clock()
+        m = self.meter
+        try:
+            m.tick()
+        except Exception as exc:
+            m.error = "tick: %r" % (exc,)
+        self.sync_relay()
+        self.entry.tick(now)
+        if self._mode == _MESSAGE and ticks_diff(now, self._until) >= 0 and self.entry.mode == K.IDLE:
+            self.show_home()
+        elif self._mode == _HOME and self.entry.mode == K.IDLE:
+            self.show_home()
+        store = self.store
+        defer = getattr(store, "defer_erase", None)
+        if defer is not None:
+            busy = self.session_active()
+            if busy != store.erases_deferred():
+                defer(busy)
+            if not busy and not self.pipeline.busy():
+                try:
+                    store.maintain()  # re-establish the erased reserve while nobody waits on us
+                except Exception as exc:
+                    m.error = "flash upkeep: %r" % (exc,)
+
+    # --- tasks -----------------------------------------------------------------------------------------
+    async def _tick_task(self):
+        while True:
+            self.tick()
+            await asyncio.sleep_ms(self.cfg.tick_ms)
+
+    async def _pulse_task(self):
+        while True:
+            self.poll_pulses()
+            await asyncio.sleep_ms(self.cfg.pulse_ms)
+
+    async def _powerfail_task(self):
+        while True:
+            await self._pf_flag.wait()
+            self.powerfail_save()
+
+    def start(self):
+        """Create every task (drivers, pipeline, runtime, optical server); call inside the running loop."""
+        tasks = self.tasks
+        tasks.extend(self.hw.start())
+        tasks.append(asyncio.create_task(self.pipeline.run()))
+        tasks.append(asyncio.create_task(self._tick_task()))
+        tasks.append(asyncio.create_task(self._pulse_task()))
+        tasks.append(asyncio.create_task(self._powerfail_task()))
+        if self.server is not None:
+            tasks.append(asyncio.create_task(self.server.run(self.hw.optical)))
+        return tasks
+
+    def stop(self):
+        for t in self.tasks:
+            t.cancel()
+        self.tasks = []
+
+    def _task_error(self, loop, context):
+        # a task that dies must not take the meter down: record it (display/log), the others run on
+        exc = context.get("exception")
+        self.meter.error = "task failed: %r" % (exc,)
+        print("meter:", self.meter.error)
+
+    async def run(self):
+        """Start everything and run forever (the boards' main.py)."""
+        asyncio.get_event_loop().set_exception_handler(self._task_error)
+        self.start()
+        while True:
+            await asyncio.sleep_ms(60000)
+
+
+def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ticks_ms, log=print):
+    """What every board's main.py does before the runtime: mount the record store on hw.flash_bdev, take a
+    provisioning file in (meter.boot), build the Meter and its TokenPipeline. Never raises for a bad flash
+    region or bad provisioning: the meter then comes up with `meter.fault` saying why (tokens refused) and
+    the reason is logged. Returns (meter, pipeline)."""
+    from meter.app import Meter, MeterConfig
+    from meter.boot import PROVISION_FILE, provision_from_file
+    from meter.pipeline import TokenPipeline
+
+    if meter_config is None:
+        meter_config = MeterConfig(impulses_per_kwh=hw.pulses_per_kwh)
+    store = None
+    reason = hw.flash_note or "no flash region for the record store"
+    if hw.flash_bdev is not None:
+        try:
+            from recstore import REFUSED, RecordStore
+
+            store = RecordStore(hw.flash_bdev, page_writes=page_writes)
+            if store.mount() == REFUSED:
+                reason = "record store refused: %s" % store.reason
+                store = None
+        except Exception as exc:  # an I/O error or a wrong geometry: run, refuse tokens, say why
+            reason = "record store: %r" % (exc,)
+            store = None
+    if store is None:
+        meter = Meter(FaultStore(reason), meter_config, clock)
+        meter.fault = "flash: " + reason
+        log("meter: " + meter.fault)
+    else:
+        try:
+            meter = Meter(store, meter_config, clock)
+            why = provision_from_file(meter, provision_path or PROVISION_FILE)
+        except Exception as exc:  # e.g. MemoryError building the key's tables: run, refuse tokens, say why
+            meter = Meter(FaultStore("meter start failed"), meter_config, clock)
+            why = meter.fault = "start failed: %r" % (exc,)
+        if why:
+            log("meter: " + why)
+        elif meter.fault:
+            log("meter: " + meter.fault)
+    return meter, TokenPipeline(meter)
+
+
+def make_server(meter, pipeline, overrides=None, clock=ticks_ms, log=print):
+    """The optical port's IEC 62055-52 server (firmware/vtc), or None when that package is not there (the
+    meter then runs keypad-only). Bad `overrides` raise ValueError."""
+    try:
+        from vtc import VtcConfig, VtcServer  # pyright: ignore[reportMissingImports]
+    except ImportError:
+        log("optical server: not in this build (no vtc package)")
+        return None
+    return VtcServer(meter, pipeline, VtcConfig(**(overrides or {})), clock=clock)
