@@ -300,3 +300,25 @@ def test_tasks_together():
     eq(first, "Accept")
     eq(meter.credit, 8)
     eq(pipeline.status, R.ACCEPT)
+
+
+def test_board_main_survives_a_hardware_failure():
+    """A board whose make_hardware() fails (wiring, a missing part): board_main reports it and returns
+    instead of raising out of main.py."""
+    class BrokenBoard:
+        @staticmethod
+        def make_hardware():
+            raise OSError(19)  # ENODEV, as an I2C display that does not answer
+
+    lines = []
+    real_print = RT.__dict__.get("print")
+    RT.print = lambda *a: lines.append(" ".join(str(x) for x in a))  # type: ignore
+    try:
+        eq(RT.board_main(BrokenBoard), None, "returns")
+    finally:
+        if real_print is None:
+            del RT.print  # type: ignore
+        else:
+            RT.print = real_print  # type: ignore
+    eq(len(lines), 1, "one message")
+    eq(lines[0].startswith("meter: hardware set-up failed"), True, lines[0])

@@ -346,3 +346,28 @@ def make_server(meter, pipeline, overrides=None, clock=ticks_ms, log=print):
         log("optical server: not in this build (no vtc package)")
         return None
     return VtcServer(meter, pipeline, VtcConfig(**(overrides or {})), clock=clock)
+
+
+def board_main(board, page_writes=8):
+    """A real board's main.py: build the drivers, bring the meter up, run it (never returns while it runs).
+
+    The start-up order: board.make_hardware(); the record store on hw.flash_bdev with `page_writes` (8 on the
+    RP2040's W25Q16JV and the ESP32 module flash, which may program a page's still-erased bytes again, so
+    several small commits share a page: fewer erases); provisioning from provision.json (deleted once in the
+    store); the Meter and its TokenPipeline; the optical server when the build has it; the runtime's tasks.
+    A bad flash region or bad provisioning does not stop the meter: it prints why, shows the error on the
+    display and refuses tokens."""
+    try:
+        hw = board.make_hardware()
+    except Exception as exc:  # wiring or a missing part: nothing to show it on, so say it on the REPL
+        print("meter: hardware set-up failed: %r" % (exc,))
+        return
+    meter, pipeline = bring_up(hw, page_writes=page_writes)
+    server = None
+    try:
+        server = make_server(meter, pipeline)
+    except Exception as exc:  # the keypad still works without the optical port
+        print("meter: optical server not started: %r" % (exc,))
+    rt = Runtime(hw, meter, pipeline, server)
+    print("meter: %s, %s" % (hw.name, meter.fault or "credit %d.%d" % (meter.credit // 10, meter.credit % 10)))
+    asyncio.run(rt.run())
