@@ -306,6 +306,7 @@ class MeterProcess:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      pass_fds=(master_fd,), env=env, cwd=ROOT, text=True, bufsize=1)
         self.records = queue.Queue()
+        self.ready = threading.Event()  # set by the first line from the meter process (its tasks run), or EOF
         self.stderr = []
         self.panel = []
         self.status = {}
@@ -317,6 +318,7 @@ class MeterProcess:
 
     def _read(self):
         for line in self.proc.stdout:
+            self.ready.set()
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "panel":
                 try:
@@ -332,6 +334,7 @@ class MeterProcess:
                 self.stderr.append(line)  # not the protocol: MicroPython's own output (a traceback)
             self.records.put((kind, rest))
         self.records.put(("eof", ""))
+        self.ready.set()
 
     def _read_err(self):
         for line in self.proc.stderr:
@@ -726,10 +729,13 @@ def main(argv=None):
     state, note = prepare_state(args)
     master, slave, name = optical_pty.open_pty(args.optical_link)
     optical = name + (" (%s)" % args.optical_link if args.optical_link else "")
-    print("optical port: %s" % optical, flush=True)
     stop = threading.Event()
     printer = None
     meter = MeterProcess(child_args(args, state), master, use_rom=not args.no_rom, heap=args.heap)
+    # the port is announced once the meter answers on it: its first output comes after the runtime's tasks
+    # (the optical server among them) have started, so a client never waits on a meter still booting
+    meter.ready.wait(60)
+    print("optical port: %s" % optical, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ok = True
     try:
