@@ -1,7 +1,7 @@
 """Boards: rp2040 / esp32 board.py over fake port modules, and the unix simulator board."""
 import asyncio
 import os
-from testkit import eq
+from testkit import eq, run_async as run
 
 from fakes import ports
 from fakes.machine import scrub_schedule_queue
@@ -14,13 +14,6 @@ UNIX = os.getcwd() + "/boards/unix"
 
 
 
-def run(coro):
-    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
-    objects alive in asyncio's global queue, or run in a later test's loop."""
-    try:
-        return asyncio.run(coro)
-    finally:
-        asyncio.new_event_loop()
 
 def pins_made():
     return sorted(e[1] for e in ports.created if e[0] == "Pin")

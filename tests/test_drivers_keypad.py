@@ -1,7 +1,7 @@
 """Matrix keypad: debounce, typing at human speed, rollover, ghost rejection, hold, no allocation."""
 import asyncio
 import micropython
-from testkit import eq, raises
+from testkit import eq, raises, run_async as run
 
 from fakes.machine import KeyMatrix, Clock
 from drivers.keypad import MatrixKeypad, VirtualKeypad, KEYMAP_4X3, KEYMAP_4X4, KEY_HOLD, NO_KEY
@@ -10,13 +10,6 @@ PERIOD = 5
 
 
 
-def run(coro):
-    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
-    objects alive in asyncio's global queue, or run in a later test's loop."""
-    try:
-        return asyncio.run(coro)
-    finally:
-        asyncio.new_event_loop()
 
 def make(nrows=4, ncols=3, keymap=KEYMAP_4X3, **kw):
     m = KeyMatrix(nrows, ncols)

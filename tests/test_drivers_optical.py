@@ -1,7 +1,7 @@
 """Optical port: 7E1 parity (software and hardware), baud switching, echo suppression, reads."""
 import asyncio
 import micropython
-from testkit import eq, raises, unhex, tohex
+from testkit import eq, raises, unhex, tohex, run_async as run
 
 from fakes.machine import UART, Clock
 from drivers import optical
@@ -9,13 +9,6 @@ from drivers.optical import OpticalPort, MODE_HW, MODE_SW, MODE_RAW7, PARITY_ERR
 
 
 
-def run(coro):
-    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
-    objects alive in asyncio's global queue, or run in a later test's loop."""
-    try:
-        return asyncio.run(coro)
-    finally:
-        asyncio.new_event_loop()
 
 def read_all(port):
     out = bytearray()

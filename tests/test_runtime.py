@@ -293,10 +293,7 @@ def test_tasks_together():
         rt.stop()
         return first
 
-    try:
-        first = asyncio.run(main())
-    finally:
-        asyncio.new_event_loop()
+    first = testkit.run_async(main())
     eq(first, "Accept")
     eq(meter.credit, 8)
     eq(pipeline.status, R.ACCEPT)

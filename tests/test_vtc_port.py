@@ -4,7 +4,7 @@ really switches on the UART after the ack/option message, messages leave at the 
 import asyncio
 import time
 
-from testkit import eq
+from testkit import eq, run_async as run
 from fakes.machine import UART
 from drivers.optical import OpticalPort
 from vtc import VtcConfig, VtcServer
@@ -24,11 +24,6 @@ class NoMeter:
     ident = None
 
 
-def run(coro):
-    try:
-        return asyncio.run(coro)
-    finally:
-        asyncio.new_event_loop()
 
 
 class LogUART(UART):

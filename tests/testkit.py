@@ -61,3 +61,14 @@ def unhex(text):
 
 def tohex(buf):
     return "".join("%02x" % b for b in buf)
+
+
+def run_async(coro):
+    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
+    objects alive in asyncio's global queue, or run in a later test's loop."""
+    import asyncio
+
+    try:
+        return asyncio.run(coro)
+    finally:
+        asyncio.new_event_loop()
