@@ -685,7 +685,7 @@ def build_parser():
                     help="time acceleration of the simulated consumption (default 60: 1 minute a second)")
     ap.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
                     help="override a MeterConfig field (e.g. lockout_first_s=2), an optical server setting as "
-                         "vtc.NAME=VALUE (e.g. vtc.inactivity_ms=3000) or a runtime one as rt.NAME=VALUE "
+                         "vtc.NAME=VALUE (e.g. vtc.tr_ms=200) or a runtime one as rt.NAME=VALUE "
                          "(e.g. rt.result_ms=1000); repeatable")
     ap.add_argument("--display", default="7seg6", choices=("7seg6", "7seg4", "lcd1602"),
                     help="the display panel (default 7seg6)")
