@@ -4,8 +4,9 @@ Owns the rules a NOR flash imposes, enforced exactly, so that code which only wo
 buffer fails here instead of on a meter. It speaks the MicroPython block-device protocol the way
 `rp2.Flash` and `esp32.Partition` do: `readblocks(block, buf, offset)`, `writeblocks(block, buf, offset)`
 (program only, never erase), `ioctl(op, arg)` with 4 = block count, 5 = block size, 6 = erase one block.
-A block is one 4096-byte erase sector. The record store's tests and benchmarks run on `NorFlash`; the unix
-simulator board runs on `FileNorFlash`, which keeps the image in a file across runs.
+A block is one 4096-byte erase sector. The record store's tests and benchmarks run on `NorFlash`;
+`FileNorFlash` keeps the strict model's image in a file across runs (the simulator uses the lighter
+boards/unix/simflash.FileFlash instead, which does not hold the image in the heap).
 
 The rules (W25Q16JV, the RP2040 Pico's flash; ESP32 module flash behaves the same):
   E   `ioctl(6, block)` erases the whole sector: every byte reads 0xFF. It is the only way a bit goes 0->1.

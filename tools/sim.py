@@ -126,6 +126,7 @@ def build_rom(log=None):
     if not rebuilt:
         return ROM_IMAGE
     writer = VfsRomWriter()
+    wanted = set(dst for _, dst in sources)
 
     def add(folder):
         for name in sorted(os.listdir(folder)):
@@ -134,7 +135,7 @@ def build_rom(log=None):
                 writer.opendir(name)
                 add(path)
                 writer.closedir()
-            elif name.endswith(".mpy") and os.path.relpath(path, stage) in listing.split("\n"):
+            elif name.endswith(".mpy") and os.path.relpath(path, stage) in wanted:
                 with open(path, "rb") as f:
                     writer.mkfile(name, f.read())
 

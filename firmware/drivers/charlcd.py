@@ -155,15 +155,7 @@ class CharDisplay(Display):
         glyphs.encode_lcd(text, self._lines[row], self.cols - n, n)
 
     def _render_window(self):
-        seq = self._seq
-        line = self._lines[0]
-        total = self._total
-        p = self._pos
-        for i in range(self.cols):
-            line[i] = seq[p]
-            p += 1
-            if p >= total:
-                p = 0
+        self._window_into(self._lines[0], self.cols)
         self._dirty |= 1
 
     def _flush(self):

@@ -38,9 +38,21 @@ class Display:
     # animation state (see _animate), set per instance by the subclasses
     _total = _pos = _t_scroll = _hold_ms = _scroll_ms = _t_blink = _blink_ms = 0
     _blink = _dark = False
+    _seq = b""
 
     def _render_window(self):
         pass
+
+    def _window_into(self, out, n):
+        """The n scroll positions from _pos of the circular sequence _seq (_total long) into `out`."""
+        seq = self._seq
+        total = self._total
+        p = self._pos
+        for i in range(n):
+            out[i] = seq[p]
+            p += 1
+            if p >= total:
+                p = 0
 
     def show_text(self, text):
         raise NotImplementedError

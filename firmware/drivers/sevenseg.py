@@ -121,15 +121,7 @@ class SevenSegDisplay(Display):
         self._flush()
 
     def _render_window(self):
-        seq = self._seq
-        frame = self._frame
-        total = self._total
-        p = self._pos
-        for i in range(self.width):
-            frame[i] = seq[p]
-            p += 1
-            if p >= total:
-                p = 0
+        self._window_into(self._frame, self.width)
 
     def _flush(self):
         self.panel.write_segments(self._off if self._dark else self._frame)

@@ -114,9 +114,7 @@ class Runtime:
             self.hw.tamper.clear()  # a clear-tamper token: re-arm the latch
         if self.entry.mode != K.IDLE:
             return  # the user is typing the next token: do not wipe the echo (the status register has it)
-        self._mode = _MESSAGE
-        self._until = self.clock() + self.cfg.result_ms
-        self._home = _H_NONE
+        self._hold(self.cfg.result_ms)
         self.display.show_result(result, R.text(result))
 
     def short_code(self, code):
@@ -124,9 +122,7 @@ class Runtime:
         m = self.meter
         ident = m.ident
         if code == K.SC_CREDIT:
-            self._mode = _MESSAGE
-            self._until = self.clock() + self.cfg.info_ms
-            self._home = _H_NONE
+            self._hold(self.cfg.info_ms)
             self.display.show_credit(m.credit)
             return
         if code == K.SC_LAST_RESULT:
@@ -152,10 +148,14 @@ class Runtime:
             text = "Err %d" % code
         self._message(text, self.cfg.info_ms)
 
-    def _message(self, text, ms):
+    def _hold(self, ms):
+        """A message takes the display for `ms`; the home display is redrawn in full afterwards."""
         self._mode = _MESSAGE
         self._until = self.clock() + ms
         self._home = _H_NONE
+
+    def _message(self, text, ms):
+        self._hold(ms)
         self.display.show_text(text)
 
     # --- home display ----------------------------------------------------------------------------------
@@ -213,13 +213,7 @@ class Runtime:
 
     def session_active(self):
         """The optical server is in a session (erases are deferred meanwhile)."""
-        s = self.server
-        if s is None:
-            return False
-        active = getattr(s, "session_active", None)
-        if active is None:
-            return False
-        return active() if callable(active) else bool(active)
+        return self.server is not None and self.server.in_session()
 
     def tick(self, now=None):
         """One housekeeping step (every tick_ms): lockout/trip expiry, relay, display, flash upkeep."""
@@ -232,10 +226,8 @@ class Runtime:
             m.error = "tick: %r" % (exc,)
         self.sync_relay()
         self.entry.tick(now)
-        if self._mode == _MESSAGE and ticks_diff(now, self._until) >= 0 and self.entry.mode == K.IDLE:
-            self.show_home()
-        elif self._mode == _HOME and self.entry.mode == K.IDLE:
-            self.show_home()
+        if self.entry.mode == K.IDLE and (self._mode == _HOME or ticks_diff(now, self._until) >= 0):
+            self.show_home()  # rewrites only what changed
         store = self.store
         defer = getattr(store, "defer_erase", None)
         if defer is not None:

@@ -1,7 +1,7 @@
 """Wear-levelled, power-fail-safe record store for the meter's memory (TIDs, credit, keys, lockout).
 
 Owns a dedicated flash region given as a block device (`rp2.Flash`, `esp32.Partition`, the unix board's
-`norflash.FileNorFlash`, the tests' `norflash.NorFlash`), separate from the user filesystem. Keeps a small
+`simflash.FileFlash` on the unix board, the tests' `norflash.NorFlash`), separate from the user filesystem. Keeps a small
 key -> bytes map (keys: ints 0..127 or printable ASCII names of 1..15 chars; values: 0..254 bytes) and
 commits any set of changes atomically: after a power cut either the whole commit is on flash or none of
 it. Independent of the token core. Same code on every board and under CPython (the host fault harness);

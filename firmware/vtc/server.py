@@ -81,8 +81,6 @@ class VtcServer:
         """Outside IDLE (or with a reply still to send): the runtime defers flash erases meanwhile."""
         return self.state != IDLE or self._pend
 
-    session_active = in_session
-
     def run(self, port):
         """`await server.run(optical_port)`: the asyncio task (vtc.port.serve)."""
         from vtc.port import serve
