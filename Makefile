@@ -85,6 +85,8 @@ bench: $(STAMP) build-mpy
 	@set -e; for src in $$(find firmware -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
 	  mkdir -p $$(dirname $$out); $(MPYCROSS) -march=x64 -O1 -o $$out $$src; done
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
+	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap
+	$(BIN)/python bench/bench_heap.py
 
 # --- the simulator (unix board) --------------------------------------------------------------------------
 sim: $(STAMP)

@@ -98,8 +98,10 @@ def test_store_is_a_durable_dict(commits, page_writes):
     for ch in commits:
         store.commit(ch)
         model = recstore_faultkit.applied(model, ch)
-    assert recstore_faultkit.store_state(store) == model
+        assert recstore_faultkit.store_state(store) == model  # the RAM map after every commit
+        assert store.live_bytes() == recstore_faultkit.live_size(model) and len(store) == len(model)
     again = recstore.RecordStore(nor, page_writes=page_writes)
     assert again.mount() == recstore.OK
     assert recstore_faultkit.store_state(again) == model
+    assert again.live_bytes() == recstore_faultkit.live_size(model)
     assert (again.skipped, again.gaps) == (0, 0)

@@ -15,6 +15,8 @@ flight - nothing else (a commit half applied, or a returned commit missing, is a
 checked is counted. Besides the forks, the run itself suffers real power cuts at random steps, reboots
 (remounts on the torn image, checked the same way) and carries on, so recovery from torn pages, torn
 rolls and half-erased sectors is exercised too, including cuts during those recoveries' later writes.
+The running store's RAM map (keys, values, live_bytes) is checked too: after every commit, after a refused
+one (StoreFull: unchanged) and after each real cut (the state before, or after, the operation in flight).
 """
 import gc
 import sys
@@ -82,6 +84,14 @@ def applied(state, changes):
     return new
 
 
+def live_size(state):
+    """The encoded size of a map (what RecordStore.live_bytes() reports for it)."""
+    n = 0
+    for k in state:
+        n += (1 if isinstance(k, int) else 1 + len(k)) + 1 + len(state[k])
+    return n
+
+
 def store_state(st):
     out = {}
     for k in st.keys():
@@ -91,7 +101,7 @@ def store_state(st):
 
 def store_matches(st, state):
     """Does the store hold exactly `state`? (No dict built: the fork checks run in a small heap.)"""
-    if len(st) != len(state):
+    if len(st) != len(state) or st.live_bytes() != live_size(state):
         return False
     for k in state:
         if st.get(k) != state[k]:
@@ -191,7 +201,7 @@ class FaultRun:
 
     def _check_unchanged(self, st, what):
         if not store_matches(st, self.expected):
-            self._loss(None, what + ": map changed by a refused commit")
+            self._loss(None, what + ": the RAM map differs from the commits that returned")
 
     def run(self, cuts):
         nor = self.nor
@@ -234,9 +244,13 @@ class FaultRun:
                     self.expected = self.after
                     self._start(None)
                     self.commits += 1
-                    if self.commits % 64 == 0:
-                        self._check_unchanged(st, "live map")
+                    self._check_unchanged(st, "live map")  # the RAM map after every commit
             except PowerCut:
+                # the failed store's RAM map: as before the operation, or (a cut after the commit's record,
+                # while restoring the reserve) as after it
+                if not (store_matches(st, self.expected) or (self.after is not None
+                                                             and store_matches(st, self.after))):
+                    self._loss(None, "the RAM map after a power cut is neither before nor after the commit")
                 st = None  # the old store dies with the power; free it before the reboot mounts anew
                 st = self._reboot()
                 nor.cut_mode = _REAL_CUTS[rng.below(len(_REAL_CUTS))]

@@ -3,8 +3,9 @@
 Run: .venv/bin/micropython -X heapsize=192K tests/run.py recstore
 Covers the strict NOR model's rules and power-cut forms, mount results on bad data, atomic multi-key
 commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page bound,
-even wear, the allocation-free steady-state commit (heap_lock), and a moderate fault-injection run
-(the >= 10,000-cut run is host_tests/test_recstore_faults.py, same modules under CPython).
+even wear, the allocation-free commits (heap_lock), the RAM map against a model and after failed commits,
+and a moderate fault-injection run (the >= 10,000-cut run is host_tests/test_recstore_faults.py, same
+modules under CPython).
 """
 import gc
 import os
@@ -218,6 +219,22 @@ def test_max_live_bound():
     raises(ValueError, st.commit, {2: b"b" * 10})
     st.commit({1: None, 2: b"b" * 50})
     eq(st.live_bytes(), 52, "live size")
+    # at the bound, a value that grows listed before the deletion that makes room for it
+    st.commit({"x": b"c" * 40})
+    eq(st.live_bytes(), 95, "live size")
+    st.commit({2: b"B" * 56, "x": None})  # 101 bytes if applied in this order
+    st.commit({"x": b"d" * 4, 2: b"e" * 89, 3: b""})
+    # a value that grows listed before one that shrinks: applied without allocating, in the same buffer
+    ch = {3: b"ff", 2: b"e" * 87}
+    micropython.heap_lock()
+    try:
+        st.commit(ch)
+    finally:
+        micropython.heap_unlock()
+    want = {2: b"e" * 87, "x": b"d" * 4, 3: b"ff"}
+    eq((_state(st), st.live_bytes(), len(st._map)), (want, 100, 100), "map at max_live")
+    st2, res = _remount(nor)
+    eq((res, _state(st2)), (recstore.OK, want), "remounted")
 
 
 def test_atomic_multikey_commit_at_every_cut():
@@ -512,17 +529,26 @@ def test_reserve_is_rebuilt_after_reboot_by_maintain():
 
 
 # --- allocation ---------------------------------------------------------------------------------------
+def _meter_map(st):
+    """A meter-like map: 40 TID slots and a few names."""
+    first = {"cr": bytes(8), "tn": b"\x00", "lock": b"\x00\x00\x00", "key": bytes(20)}
+    for i in range(40):
+        first[i] = bytes((i, 0, 0))
+    st.commit(first)
+    return recstore_faultkit.applied({}, first)
+
+
 def test_steady_state_commit_allocates_nothing():
-    # Small commits of existing keys, including the roll into an already erased sector (header +
-    # snapshot), run with the heap locked. Not covered: erasing (the NOR model's erase allocates; the
-    # store's own erase path does not), new keys or values changing size (a new bytearray), mount, get().
+    # Commits that change existing keys to values of the same length, including the roll into an already
+    # erased sector (header + snapshot copied from the map), and get_into, run with the heap locked. Not
+    # covered: erasing (the NOR model's erase allocates; the store's own erase path does not), mount, get().
     for pw in (1, 8):
         nor = st = None
         nor, st = _fresh(sectors=2, page_writes=pw)  # the format leaves the other sector erased
+        want = _meter_map(st)
         slot = bytearray(3)
         credit = bytearray(8)
         ch = {12: slot, "cr": credit, "tn": b"\x0d"}
-        st.commit(ch)
         st.commit(ch)
         out = bytearray(8)
         st.defer_erase(True)  # never erase: the commits below use erased space only
@@ -535,13 +561,148 @@ def test_steady_state_commit_allocates_nothing():
             try:
                 st.commit(ch)
                 got = st.get_into("cr", out)
+                got2 = st.get_into(12, out)
             finally:
                 micropython.heap_unlock()
-            eq((got, out[7]), (8, k & 0xFF), "committed under heap_lock")
+            eq((got, got2, out[0]), (8, 3, k & 0xFF), "committed under heap_lock")
             k += 1
         eq(st.rolls, rolls + 1, "a roll made under heap_lock (pw %d)" % pw)
+        want = recstore_faultkit.applied(want, ch)
+        eq(_state(st), want, "the map after the locked commits")
         st2, res = _remount(nor, pw)
-        eq((res, st2.get("cr")), (recstore.OK, bytes(credit)), "and all of it on flash")
+        eq((res, _state(st2)), (recstore.OK, want), "and all of it on flash")
+
+
+def test_int_keys_and_resized_values_allocate_nothing():
+    # the map is one preallocated buffer: adding or deleting int keys and values that change length
+    # allocate nothing either (a roll included); only a name new to the map needs memory, and without it
+    # the commit fails before writing anything
+    for pw in (1, 8):
+        nor = st = None
+        nor, st = _fresh(sectors=2, page_writes=pw)
+        want = _meter_map(st)
+        commits = (
+            {50: b"new", 3: None},                   # a new int key, a deletion
+            {7: b"longer value", "key": b"k" * 5},  # values grow and shrink
+            {50: None, 3: b"back", 7: b""},          # delete, re-add, an empty value
+            {"lock": b"\x01" * 30, 0: None, 1: None, 127: b"z" * 100},
+            {127: None, "lock": b"\x02\x02\x02", 0: b"\x00\x00\x00", 1: b"\x01\x00\x00"},
+        )
+        st.defer_erase(True)
+        rolls = st.rolls
+        i = 0
+        while st.rolls == rolls or i < len(commits):
+            ch = commits[i % len(commits)]
+            micropython.heap_lock()
+            try:
+                st.commit(ch)
+            finally:
+                micropython.heap_unlock()
+            want = recstore_faultkit.applied(want, ch)
+            i += 1
+        eq(_state(st), want, "the map (pw %d)" % pw)
+        eq(st.live_bytes(), recstore_faultkit.live_size(want), "live size")
+        step = nor.step
+        ch = {"newname": b"x", 5: b"y"}
+        failed = False
+        micropython.heap_lock()
+        try:
+            st.commit(ch)
+        except MemoryError:
+            failed = True
+        finally:
+            micropython.heap_unlock()
+        eq(failed, True, "MemoryError for a new name under heap_lock")
+        eq((nor.step, _state(st)), (step, want), "out of memory for a new name: nothing written, map unchanged")
+        st.commit({"newname": b"x"})  # the store is still usable
+        want["newname"] = b"x"
+        st2, res = _remount(nor, pw)
+        eq((res, _state(st2)), (recstore.OK, want), "remounted")
+
+
+# --- the RAM map ------------------------------------------------------------------------------------
+def test_map_matches_a_model_under_churn():
+    # random commits of new, deleted and resized keys (ints and names): the RAM map, its size and a
+    # remount agree with a plain dict after every commit
+    rng = XorShift(77)
+    names = ("cr", "tn", "lock", "key", "x" * 15, "a")
+    nor, st = _fresh(sectors=3, page_writes=8)
+    model = {}
+    for n in range(300):
+        ch = {}
+        for _ in range(1 + rng.below(6)):
+            k = rng.below(128) if rng.below(3) else names[rng.below(len(names))]
+            ln = rng.below(30) if rng.below(8) else -1
+            ch[k] = None if ln < 0 else bytes((n & 0xFF,)) * ln
+        if recstore_faultkit.live_size(recstore_faultkit.applied(model, ch)) > 1024:
+            continue
+        st.commit(ch)
+        model = recstore_faultkit.applied(model, ch)
+        if not recstore_faultkit.store_matches(st, model):
+            raise AssertionError("commit %d: map %r, model %r" % (n, _state(st), model))
+        if n % 50 == 0:
+            st2, res = _remount(nor, 8)
+            eq((res, _state(st2)), (recstore.OK, model), "remount at %d" % n)
+            st2 = None
+    eq(sorted(k for k in st.keys() if isinstance(k, int)), sorted(k for k in model if isinstance(k, int)),
+       "keys()")
+
+
+class _FailingWrites:
+    """A block device that raises OSError(EIO) on writes once `fail` is set (an I/O error, not a cut)."""
+
+    def __init__(self, nor):
+        self.nor = nor
+        self.fail = False
+
+    def readblocks(self, k, buf, offset=0):
+        self.nor.readblocks(k, buf, offset)
+
+    def writeblocks(self, k, buf, offset=0):
+        if self.fail:
+            raise OSError(5)
+        self.nor.writeblocks(k, buf, offset)
+
+    def ioctl(self, op, arg):
+        return self.nor.ioctl(op, arg)
+
+
+def test_failed_commit_leaves_the_map_unchanged():
+    # a power cut or an I/O error in a commit's program or in a roll's: the RAM map stays as before (an
+    # I/O error marks the store failed until remounted); the remount finds either state
+    for roll in (False, True):
+        for cut in (True, False):
+            nor = st = st2 = None
+            gc.collect()
+            nor = NorFlash(3, page_programs=8)
+            dev = _FailingWrites(nor)
+            st = RecordStore(dev, page_writes=8)
+            eq(st.mount(), recstore.FORMATTED, "blank")
+            before = _meter_map(st)
+            if roll:
+                ch = {0: b"A" * 30, "cr": b"12345678"}
+                while st._place(st.record_len(ch)) >= 0:
+                    st.commit(ch)
+                before = recstore_faultkit.applied(before, ch)
+            st.maintain()
+            rolls = st.rolls
+            ch = {0: b"B" * 31, 5: None, "cr": b"87654321", "new": b"n"}
+            if cut:
+                nor.cut_at = nor.step
+                nor.cut_mode = "prefix"
+                raises(PowerCut, st.commit, ch)
+            else:
+                dev.fail = True
+                raises(OSError, st.commit, ch)
+                raises(StoreError, st.commit, {"cr": b"x"})
+            eq(st.rolls, rolls, "no roll completed")
+            eq((_state(st), st.live_bytes()), (before, recstore_faultkit.live_size(before)),
+               "RAM map unchanged (roll %s, cut %s)" % (roll, cut))
+            nor.revive()
+            st2, res = _remount(nor, 8)
+            got = _state(st2)
+            if res != recstore.OK or (got != before and got != recstore_faultkit.applied(before, ch)):
+                raise AssertionError("remount after the failure: %d %r" % (res, got))
 
 
 # --- faults -----------------------------------------------------------------------------------------

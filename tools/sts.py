@@ -174,6 +174,18 @@ def use_sim_meter(args):
         args.tid = str(tid)
 
 
+def sim_credit_tokens(n, units=1, meter="sim"):
+    """n credit tokens of `units` (0.1 kWh) for the simulator's identity, with consecutive TIDs ending one
+    minute before now, oldest first (fills the meter's TID memory in tests and benchmarks)."""
+    parser = build_parser()
+    probe = parser.parse_args(["encode", "credit", "--meter", meter, "--tid", "0"])
+    use_sim_meter(probe)
+    now = V.tid_now(_base(probe.base))
+    return [encode_tokens(parser.parse_args(["encode", "credit", "--meter", meter, "--units", str(units),
+                                             "--tid", str(now - n + i), "--rnd", str(i % 16)]))[0]
+            for i in range(n)]
+
+
 def encode_tokens(args):
     """The token(s) the `encode` arguments ask for, as a list of 20-digit strings."""
     if getattr(args, "meter", None):

@@ -47,7 +47,7 @@ def _mkdirs(path):
 
 
 def make_display(kind="7seg6", on_change=None):
-    # imported on demand: only one display's driver takes heap (the simulator runs in 64 KB)
+    # imported on demand: only one display's driver takes heap
     if kind.startswith("7seg"):
         from drivers.sevenseg import SevenSegDisplay
         digits = 4 if kind.endswith("4") else 6

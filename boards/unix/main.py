@@ -2,7 +2,7 @@
 
 Owns only the import path: with METER_ROMFS=<address>:<length> (set by tools/sim.py, which holds the
 firmware compiled to .mpy in a ROMFS image outside the MicroPython heap, as a board holds frozen modules in
-flash) it mounts that image at /rom and imports from it, so the 64 KB heap holds data, not code; without
+flash) it mounts that image at /rom and imports from it, so the heap holds no bytecode; without
 it, the sources (firmware/, boards/unix/) are imported directly (a larger heap is needed then). Everything
 else is boards/unix/simulator.py.
 """

@@ -229,12 +229,12 @@ class Sim:
     async def _input(self):
         reader = asyncio.StreamReader(sys.stdin)
         while not self.done:
-            line = await reader.readline()
-            if not line:
-                break
             try:
+                line = await reader.readline()
+                if not line:
+                    break
                 await self.command(line.decode())
-            except Exception as exc:  # a bad command must not stop the meter
+            except Exception as exc:  # a bad command (or a full heap) must not stop the meter or its input
                 out("error", "%r" % (exc,))
         self.done = True
 

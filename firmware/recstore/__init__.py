@@ -66,8 +66,10 @@ was formatted fresh) or REFUSED with `reason` (another layout version, another g
 all-zero data, a store with no complete snapshot); mount never raises for bad data. format() rewrites a
 mounted store atomically (an empty snapshot rolled in like a commit, then every other sector erased).
 
-32-bit boards: sequence numbers and erase counts live in byte buffers, the CRC runs on 16-bit halves,
-so the commit path creates no big ints; the steady-state commit of existing keys allocates nothing.
+RAM: the map is kept in its snapshot serialization in one buffer of max_live bytes, with a fixed table of
+offsets for the int keys and a dict for the names (recstore.core), so a key costs its encoded bytes and no
+objects. 32-bit boards: sequence numbers and erase counts live in byte buffers, the CRC runs on 16-bit
+halves, so the commit path creates no big ints; a commit allocates nothing unless it adds a name key.
 """
 from .layout import FORMATTED, OK, REFUSED, VERSION, StoreError, StoreFull, crc32_into  # noqa: F401
 from .store import RecordStore  # noqa: F401

@@ -1,11 +1,22 @@
-"""The record store's writing half: state, placement, commit records, rolls, erases, the reserve.
+"""The record store's writing half: state, the live map in RAM, placement, commit records, rolls, erases,
+the reserve.
 
 Owns everything that programs or erases flash; recstore.store adds the public API and mounting on top
 (class RecordStore(StoreCore)). The split keeps each module small enough to compile from source inside
 the 192 KB test heap; on a board the modules are frozen or .mpy anyway.
+
+The live map in RAM holds no object per key: one bytearray of max_live bytes (`_map`) holds the entries
+back to back exactly as a snapshot's entries (key, vlen, value; `_live` bytes in use, in no particular
+order), an array of 128 offsets indexes the int keys and a dict name -> offset the name keys. A roll
+copies the entries it keeps from `_map` into its snapshot. A commit overwrites values of the same length
+in place, compacts deleted entries out in one pass, moves the entries after a value whose length changes
+and appends new keys (byte loops: nothing allocated); only a name key new to the map allocates (its
+encoding and its dict slot). Mount applies each record through the same code.
 """
-from .layout import (DELETED, FORMATTED, HDR, OVH, PAGE, REFUSED, T_COMMIT, T_SNAP, VERSION, StoreError,
-                     StoreFull, crc32_into, enc_key, inc32)
+from array import array
+
+from .layout import (DELETED, FORMATTED, HDR, INTKEYS, OVH, PAGE, REFUSED, T_COMMIT, T_SNAP, VERSION,
+                     StoreError, StoreFull, crc32_into, enc_key, inc32)
 
 
 class StoreCore:
@@ -52,8 +63,11 @@ class StoreCore:
         self._ec = bytearray(4 * n)   # erase count per sector (from headers; estimated if unknown)
         self._erased = bytearray(n)   # 1: erased in this session and untouched since
         self._pw = bytearray(ss // PAGE)  # programs per page of the head sector
-        self._index = {}              # key -> [encoded key, value bytearray]
-        self._live = 0
+        self._map = bytearray(max_live)  # the live entries back to back (snapshot serialization)
+        self._live = 0                # bytes of _map in use
+        self._ioff = array("H", [0] * INTKEYS)  # int key -> 1 + offset of its entry in _map, 0 if absent
+        self._nint = 0                # int keys present
+        self._names = {}              # name key -> offset of its entry in _map
         self._head = -1
         self._wp = 0
         self._deferred = False
@@ -71,6 +85,105 @@ class StoreCore:
         self.bytes_written = 0
         self.commits = 0
         self.rolls = 0
+
+    # --- the live map -------------------------------------------------------------------------------------
+    def _find(self, key):
+        """Offset of key's entry in _map, or -1 (also for anything that is no valid key)."""
+        if isinstance(key, str):
+            return self._names.get(key, -1)
+        if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < INTKEYS:
+            return self._ioff[key] - 1
+        return -1
+
+    def _vpos(self, o):
+        """Offset of the vlen byte of the entry at o."""
+        kb = self._map[o]
+        return o + 1 if kb < 0x80 else o + 1 + (kb & 0x7F)
+
+    def _clear_map(self):
+        self._live = 0
+        ioff = self._ioff
+        for i in range(INTKEYS):
+            ioff[i] = 0
+        self._nint = 0
+        self._names.clear()
+
+    def _room(self, n):
+        """Let _map hold n bytes. Commits never need more than max_live; only a mount of a map written
+        with a larger max_live grows it (offsets are 16-bit; a valid store's map never nears 64 KB)."""
+        m = self._map
+        if n > len(m):
+            if n > 0xFFFF:
+                raise StoreError("map larger than 64 KB")
+            m2 = bytearray(n)
+            m2[0:self._live] = m[0:self._live]
+            self._map = m2
+
+    def _shift(self, at, delta):
+        """Move _map[at:_live] by delta bytes; fix the offsets of the entries that were at >= at."""
+        end = self._live
+        if at < end:
+            if delta > 0:
+                self._room(end + delta)
+                m = self._map
+                for i in range(end - 1, at - 1, -1):
+                    m[i + delta] = m[i]
+            else:
+                m = self._map
+                for i in range(at, end):
+                    m[i + delta] = m[i]
+            ioff = self._ioff
+            for i in range(INTKEYS):
+                if ioff[i] > at:  # 1 + offset >= 1 + at; never an absent key (0)
+                    ioff[i] += delta
+            names = self._names
+            for k in names:
+                if names[k] >= at:
+                    names[k] += delta
+        self._live = end + delta
+
+    def _index_add(self, key, o):
+        if isinstance(key, str):
+            self._names[key] = o  # may allocate: done before the bytes change
+        else:
+            self._ioff[key] = o + 1
+            self._nint += 1
+
+    def _set_value(self, o, v):
+        """Replace the value of the entry at o by v (a valid key's entry)."""
+        q = self._vpos(o)
+        old = self._map[q]
+        n = len(v)
+        if n != old:
+            self._shift(q + 1 + old, n - old)
+            self._map[q] = n
+        self._map[q + 1:q + 1 + n] = v
+
+    def _append(self, key, v):
+        """Add key (valid, not in the map) with value v at the end of _map."""
+        e = self._live
+        kenc = enc_key(key) if isinstance(key, str) else b""
+        kl = len(kenc) or 1
+        self._room(e + kl + 1 + len(v))
+        self._index_add(key, e)
+        if isinstance(key, str):
+            self._map[e:e + kl] = kenc
+        else:
+            self._map[e] = key
+        self._live = self._put_value(self._map, e + kl, v)
+
+    def _name_at(self, o):
+        """The name key of the entry at o."""
+        names = self._names
+        for k in names:
+            if names[k] == o:
+                return k
+        return None
+
+    def _in(self, o, changes):
+        """Is the key of the entry at o one of the keys of `changes`?"""
+        kb = self._map[o]
+        return (kb if kb < 0x80 else self._name_at(o)) in changes
 
     # --- placement and writing ----------------------------------------------------------------------------
     def _need_mounted(self):
@@ -117,21 +230,36 @@ class StoreCore:
         buf[pos + 3] = s[3]
         inc32(buf, pos)
 
-    def _put_entry(self, st, q, kenc, v):
-        n = len(kenc)
-        st[q:q + n] = kenc
-        q += n
-        if v is None:
-            st[q] = DELETED
-            return q + 1
+    def _put_value(self, st, q, v):
         n = len(v)
         st[q] = n
         st[q + 1:q + 1 + n] = v
         return q + 1 + n
 
+    def _put_entry(self, st, q, k, o, v):
+        """Encode key k (its entry at map offset o, or -1 if new) and value v (None: deleted) at st[q:]."""
+        if o >= 0:  # copy the encoded key from the map
+            m = self._map
+            e = self._vpos(o)
+            while o < e:
+                st[q] = m[o]
+                q += 1
+                o += 1
+        elif isinstance(k, str):
+            kenc = enc_key(k)
+            n = len(kenc)
+            st[q:q + n] = kenc
+            q += n
+        else:
+            st[q] = k
+            q += 1
+        if v is None:
+            st[q] = DELETED
+            return q + 1
+        return self._put_value(st, q, v)
+
     def _write_commit(self, changes, dlen, p):
         st = self._stage
-        idx = self._index
         po = p % PAGE
         st[po] = T_COMMIT
         st[po + 1] = dlen >> 8
@@ -140,13 +268,9 @@ class StoreCore:
         q = po + 7
         for k in changes:
             v = changes[k]
-            ent = idx.get(k)
-            if ent is None:
-                if v is None:
-                    continue
-                q = self._put_entry(st, q, enc_key(k), v)
-            else:
-                q = self._put_entry(st, q, ent[0], v)
+            o = self._find(k)
+            if o >= 0 or v is not None:
+                q = self._put_entry(st, q, k, o, v)
         crc32_into(st, po, q, st, q)
         self._program(p - po, po, dlen)
 
@@ -180,7 +304,6 @@ class StoreCore:
                 raise StoreFull("erases deferred and no erased space left for this commit")
             self._erase(k)
         st = self._stage
-        idx = self._index
         # header
         st[0] = 0x52
         st[1] = 0x53
@@ -203,19 +326,23 @@ class StoreCore:
         st[q + 2] = slen & 0xFF
         self._put_next_seq(st, q + 3)
         q += 7
-        for key in idx:
-            ent = idx[key]
-            if key in changes:
-                v = changes[key]
-                if v is None:
-                    continue
-                q = self._put_entry(st, q, ent[0], v)
+        m = self._map
+        o = 0
+        end = self._live
+        while o < end:  # the entries this commit leaves alone, copied from the map
+            e = self._vpos(o)
+            e += 1 + m[e]
+            if self._in(o, changes):
+                o = e
             else:
-                q = self._put_entry(st, q, ent[0], ent[1])
-        for key in changes:
+                while o < e:
+                    st[q] = m[o]
+                    q += 1
+                    o += 1
+        for key in changes:  # then the changed and new ones
             v = changes[key]
-            if v is not None and key not in idx:
-                q = self._put_entry(st, q, enc_key(key), v)
+            if v is not None:
+                q = self._put_entry(st, q, key, self._find(key), v)
         if q != HDR + slen - 4:
             self._failed = "snapshot size mismatch (internal error); remount"
             raise StoreError(self._failed)
@@ -230,27 +357,84 @@ class StoreCore:
         self.rolls += 1
 
     def _apply(self, changes, live):
-        idx = self._index
+        """Apply a commit that is on flash (live: the map's size after it) to the map."""
         try:
-            for k in changes:
-                v = changes[k]
-                ent = idx.get(k)
-                if v is None:
-                    if ent is not None:
-                        del idx[k]
-                elif ent is None:
-                    idx[k] = [enc_key(k), bytearray(v)]
-                else:
-                    val = ent[1]
-                    if len(val) == len(v):
-                        val[:] = v
-                    else:
-                        ent[1] = bytearray(v)
+            if live == 0:
+                self._clear_map()
+            else:
+                f = self._apply_pass(changes, 0)
+                # then deletions, values that shrink, values that grow and new keys: in this order the
+                # map never exceeds its final size (<= max_live) on the way
+                if f & 1:
+                    self._compact(changes)
+                if f & 2:
+                    self._apply_pass(changes, 1)
+                    self._apply_pass(changes, 2)
         except MemoryError:
             self._failed = "out of memory applying a commit that is on flash; remount"
             raise
-        self._live = live
+        if self._live != live:
+            self._failed = "map size mismatch (internal error); remount"
+            raise StoreError(self._failed)
         inc32(self._seq, 0)
+
+    def _apply_pass(self, changes, step):
+        """Step 0: values of the same length, in place; returns 1 if deletions are left, | 2 if other
+        changes are. Step 1: values that shrink. Step 2: values that grow, new keys."""
+        left = 0
+        for k in changes:
+            v = changes[k]
+            o = self._find(k)
+            if v is None:
+                if o >= 0:
+                    left |= 1
+            elif o < 0:
+                if step == 2:
+                    self._append(k, v)
+                left |= 2
+            else:
+                q = self._vpos(o)
+                n = len(v)
+                d = n - self._map[q]
+                if d == 0:
+                    if step == 0:
+                        self._map[q + 1:q + 1 + n] = v
+                elif step == 0:
+                    left |= 2
+                elif (d < 0) == (step == 1):
+                    self._set_value(o, v)
+        return left
+
+    def _compact(self, changes):
+        """Drop the entries of the keys that `changes` deletes: one pass over the map."""
+        m = self._map
+        names = self._names
+        end = self._live
+        r = w = 0
+        while r < end:
+            kb = m[r]
+            e = self._vpos(r)
+            e += 1 + m[e]
+            key = kb if kb < 0x80 else self._name_at(r)
+            if key in changes and changes[key] is None:
+                if kb < 0x80:
+                    self._ioff[kb] = 0
+                    self._nint -= 1
+                else:
+                    del names[key]
+            elif w == r:
+                w = e
+            else:
+                if kb < 0x80:
+                    self._ioff[kb] = w + 1
+                else:
+                    names[key] = w
+                while r < e:
+                    m[w] = m[r]
+                    w += 1
+                    r += 1
+            r = e
+        self._live = w
 
     def _erase(self, k):
         if k == self._head:
@@ -283,13 +467,11 @@ class StoreCore:
 
     def _refuse(self, reason):
         self._head = -1
-        self._index = {}
-        self._live = 0
+        self._clear_map()
         return self._set_status(REFUSED, reason)
 
     def _reset(self):
-        self._index = {}
-        self._live = 0
+        self._clear_map()
         self._head = -1
         self._wp = 0
         self._failed = None

@@ -29,6 +29,7 @@ T_SNAP = const(0x5A)
 T_COMMIT = const(0xC3)
 DELETED = const(0xFF)
 MAXVAL = const(254)
+INTKEYS = const(128)  # int keys 0..127
 BUFTYPES = (bytes, bytearray, memoryview)
 
 
@@ -100,6 +101,13 @@ def enc_key(key):
         if 1 <= len(b) <= 15 and all_name(b, 0, len(b)):
             return bytes((0x80 | len(b),)) + b
     raise ValueError("key must be an int 0..127 or a name of 1..15 printable ASCII chars: %r" % (key,))
+
+
+def key_len(key):
+    """Encoded length of `key` (ValueError if it is no valid key); allocation-free for int keys."""
+    if isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= 127:
+        return 1
+    return len(enc_key(key))
 
 
 def be32(buf, pos):

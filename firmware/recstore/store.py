@@ -5,8 +5,8 @@ window (the idle staging buffer), skipping and reporting torn or corrupt records
 and the formatting policy. The write path lives in recstore.core.
 """
 from .core import StoreCore
-from .layout import (BUFTYPES, DELETED, FORMATTED, HDR, MAXVAL, OK, OVH, PAGE, REFUSED, T_COMMIT, T_SNAP,
-                     VERSION, StoreError, all_equal, all_name, be32, crc_ok, enc_key)
+from .layout import (BUFTYPES, DELETED, FORMATTED, HDR, INTKEYS, MAXVAL, OK, OVH, PAGE, REFUSED, T_COMMIT,
+                     T_SNAP, VERSION, StoreError, all_equal, all_name, be32, crc_ok, key_len)
 
 
 class RecordStore(StoreCore):
@@ -20,37 +20,50 @@ class RecordStore(StoreCore):
         bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing several small commits
         per page: far fewer erases and page programs per commit.
     max_live: bound on the encoded size of the whole map (sum over keys of key + 1 + value bytes);
-        it sizes the one preallocated staging buffer (about max_live + 300 bytes, which mount reuses as
-        its read window). Keep it the same (or larger) across firmware versions: records longer than
-        the buffer are not read back.
+        it sizes the two preallocated buffers: the staging buffer (about max_live + 300 bytes, which
+        mount reuses as its read window) and the map itself (max_live bytes; besides it the map costs
+        a fixed 128-entry offset table and a dict slot per name key). Keep it the same (or larger)
+        across firmware versions: records longer than the staging buffer are not read back.
     """
 
     # --- reading ---------------------------------------------------------------------------------------
     def get(self, key, default=None):
         """The value of `key` as bytes (a copy), or `default`."""
         self._need_mounted()
-        ent = self._index.get(key)
-        if ent is None:
+        o = self._find(key)
+        if o < 0:
             return default
-        return bytes(ent[1])
+        q = self._vpos(o)
+        return bytes(self._map[q + 1:q + 1 + self._map[q]])
 
     def get_into(self, key, buf):
         """Copy the value of `key` into buf (allocation-free). Returns its length, or -1 if absent."""
         self._need_mounted()
-        ent = self._index.get(key)
-        if ent is None:
+        o = self._find(key)
+        if o < 0:
             return -1
-        v = ent[1]
-        n = len(v)
-        buf[0:n] = v
+        m = self._map
+        q = self._vpos(o)
+        n = m[q]
+        q += 1
+        if n > len(buf):  # as a slice assignment: a bytearray grows, a memoryview raises
+            buf[0:n] = m[q:q + n]
+            return n
+        for i in range(n):
+            buf[i] = m[q + i]
         return n
 
     def keys(self):
+        """The keys: int keys ascending, then the names."""
         self._need_mounted()
-        return list(self._index)
+        ioff = self._ioff
+        out = [k for k in range(INTKEYS) if ioff[k]]
+        for k in self._names:
+            out.append(k)
+        return out
 
     def __len__(self):
-        return len(self._index)
+        return self._nint + len(self._names)
 
     def live_bytes(self):
         """Encoded size of the map (what a snapshot holds besides its 11-byte frame)."""
@@ -68,19 +81,20 @@ class RecordStore(StoreCore):
         self._need_mounted()
         if self._failed is not None:
             raise StoreError(self._failed)
-        idx = self._index
+        m = self._map
         dlen = OVH
         live = self._live
         for k in changes:
             v = changes[k]
-            ent = idx.get(k)
-            if ent is None:
+            o = self._find(k)
+            if o < 0:
                 if v is None:
                     continue
-                kl = len(enc_key(k))
+                kl = key_len(k)
             else:
-                kl = len(ent[0])
-                live -= kl + 1 + len(ent[1])
+                q = self._vpos(o)
+                kl = q - o
+                live -= kl + 1 + m[q]
             if v is None:
                 dlen += kl + 1
             else:
@@ -142,10 +156,10 @@ class RecordStore(StoreCore):
         n = OVH
         for k in changes:
             v = changes[k]
-            ent = self._index.get(k)
-            if ent is None and v is None:
+            o = self._find(k)
+            if o < 0 and v is None:
                 continue
-            n += (len(ent[0]) if ent is not None else len(enc_key(k))) + 1 + (0 if v is None else len(v))
+            n += (self._vpos(o) - o if o >= 0 else key_len(k)) + 1 + (0 if v is None else len(v))
         return n
 
     def stats(self):
@@ -179,7 +193,7 @@ class RecordStore(StoreCore):
             self._deferred = False
             try:
                 drop = {}
-                for key in self._index:
+                for key in self.keys():
                     drop[key] = None
                 self._roll(drop, 0)
                 self._apply(drop, 0)
@@ -329,48 +343,47 @@ class RecordStore(StoreCore):
             return 0
         return ln
 
-    def _parse(self, b, p, ln, into, live, snapshot):
-        """Apply the entries of the record at b[p:p+ln] to `into`; returns the new live size, or -1 if
-        the entries do not parse exactly (the record is then ignored and `into` is untouched)."""
+    def _parse(self, b, p, ln, snapshot):
+        """Apply the entries of the record at b[p:p+ln] to the map; False if they do not parse exactly
+        (the record is then ignored and the map is untouched)."""
         end = p + ln - 4
         q = p + 7
-        entries = []
-        while q < end:  # pass 1: decode and check everything before touching `into`
+        changes = {}
+        while q < end:  # decode and check everything before touching the map
             kb = b[q]
-            if kb < 0x80:
-                key = kb
-                kenc = bytes((kb,))
-            else:
-                kl = kb & 0x7F
-                if not (1 <= kl <= 15) or q + 1 + kl > end or not all_name(b, q + 1, q + 1 + kl):
-                    return -1
-                kenc = bytes(b[q:q + 1 + kl])
-                key = kenc[1:].decode()
-            q += len(kenc)
+            kl = 1
+            key = kb
+            if kb >= 0x80:
+                kl += kb & 0x7F
+                if not (2 <= kl <= 16) or q + kl > end or not all_name(b, q + 1, q + kl):
+                    return False
+                key = bytes(b[q + 1:q + kl]).decode()
+            q += kl
             if q >= end:
-                return -1
+                return False
             vl = b[q]
             q += 1
             if vl == DELETED:
                 if snapshot:
-                    return -1
-                entries.append((key, kenc, None))
+                    return False
+                changes[key] = None
                 continue
             if q + vl > end:
-                return -1
-            entries.append((key, kenc, bytearray(b[q:q + vl])))
+                return False
+            changes[key] = b[q:q + vl]
             q += vl
         if q != end:
-            return -1
-        for key, kenc, val in entries:  # pass 2: apply
-            old = into.get(key)
-            if old is not None:
-                live -= len(old[0]) + 1 + len(old[1])
-                del into[key]
-            if val is not None:
-                into[key] = [kenc, val]
-                live += len(kenc) + 1 + len(val)
-        return live
+            return False
+        live = self._live
+        for key in changes:
+            o = self._find(key)
+            if o >= 0:
+                q = self._vpos(o)
+                live -= q + 1 + self._map[q] - o
+            if changes[key] is not None:
+                live += key_len(key) + 1 + len(changes[key])
+        self._apply(changes, live)  # as a commit's: the same code keeps the map
+        return True
 
     def _load(self, k):
         """Load sector k as the head: header + snapshot must be valid. Sets the map, seq and wp."""
@@ -387,10 +400,9 @@ class RecordStore(StoreCore):
         ln = self._rec_at(p, T_SNAP)
         if not ln:
             return False
-        into = {}
+        self._clear_map()
         i = self._win(p, ln)
-        live = self._parse(st, i, ln, into, 0, True)
-        if live < 0:
+        if not self._parse(st, i, ln, True):
             return False
         seq = be32(st, i + 3)
         p += ln
@@ -411,15 +423,12 @@ class RecordStore(StoreCore):
             if ln:
                 i = self._win(p, ln)
                 rs = be32(st, i + 3)
-                if rs > seq:
-                    nl = self._parse(st, i, ln, into, live, False)
-                    if nl >= 0:
-                        if rs != seq + 1:
-                            gaps += 1
-                        seq = rs
-                        live = nl
-                        p += ln
-                        continue
+                if rs > seq and self._parse(st, i, ln, False):
+                    if rs != seq + 1:
+                        gaps += 1
+                    seq = rs
+                    p += ln
+                    continue
             # torn or corrupt: skip it, report it, and resynchronise on the next valid commit record
             # (bit rot then costs only the damaged record) or on an erased page start
             skipped += 1
@@ -440,8 +449,6 @@ class RecordStore(StoreCore):
             if not self._page_erased(q):
                 wp = q + PAGE
             q += PAGE
-        self._index = into
-        self._live = live
         self._seq[0] = (seq >> 24) & 0xFF
         self._seq[1] = (seq >> 16) & 0xFF
         self._seq[2] = (seq >> 8) & 0xFF

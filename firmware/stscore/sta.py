@@ -11,7 +11,7 @@ start from the decoder key K; 16 rounds of
   3. K rotated right by 1 (64-bit rotation).
 
 `StaTables` precomputes, once, what the viper core needs: the two inverse S-boxes, the inverse permutation
-and a fused substitute-then-permute table (4 KB, see below).
+and a fused substitute-then-permute table (4 KB in two halves, see below).
 `decrypt()` here is the readable reference (bit by bit, Python ints); `stscore.sta_viper` is the fast one.
 """
 import struct
@@ -67,9 +67,11 @@ class StaTables:
         # The viper core's fused round table: round r's inverse substitution followed by round r+1's
         # inverse permutation, per nibble. Entry (n, sel, v) is the 64-bit mask that nibble value v at
         # position n, substituted through D1 (sel 0) or D2 (sel 1), scatters to. One round is then an OR of
-        # 16 lookups. 4 KB of little-endian (hi, lo) word pairs (all target CPUs are little-endian).
-        fused = bytearray(16 * 2 * 16 * 8)
+        # 16 lookups. Little-endian (hi, lo) word pairs (all target CPUs are little-endian), 4 KB in two
+        # 2 KB halves (nibbles 0-7, 8-15): a fragmented heap finds two 2 KB holes where it has no 4 KB one.
+        halves = (bytearray(2048), bytearray(2048))
         for n in range(16):
+            half = halves[n >> 3]
             for sel in range(2):
                 for v in range(16):
                     s = self.dsub[sel * 16 + v]
@@ -77,8 +79,8 @@ class StaTables:
                     for b in range(4):
                         if s >> b & 1:
                             m |= 1 << self.pinv[4 * n + b]
-                    struct.pack_into("<II", fused, ((n * 2 + sel) * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
-        self.fused = fused
+                    struct.pack_into("<II", half, (((n & 7) * 2 + sel) * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
+        self.fused_lo, self.fused_hi = halves
         # D1 | D2 | S2 in one buffer for the viper core. S2 undoes D1, so the first inverse permutation
         # can run as "substitute by S2, then a fused pass with every key bit taken as 0".
         self.aux = self.dsub + self.s2
