@@ -14,20 +14,26 @@ PAN = "600727000000000009"
 
 
 class DictStore:
-    """Atomic commits in RAM; `fail_next` simulates a flash error during a commit."""
+    """Atomic commits in RAM; `fail_next` makes the next commit fail (True: a flash error, or the exception
+    to raise, e.g. MemoryError), `fail_gets` makes the next n reads raise MemoryError."""
 
     def __init__(self):
         self.data = {}
         self.commits = 0
         self.fail_next = False
+        self.fail_gets = 0
 
     def get(self, name):
+        if self.fail_gets:
+            self.fail_gets -= 1
+            raise MemoryError("memory allocation failed")
         return self.data.get(name)
 
     def commit(self, records):
         if self.fail_next:
+            exc = self.fail_next
             self.fail_next = False
-            raise OSError("flash write failed")
+            raise exc if isinstance(exc, BaseException) else OSError("flash write failed")
         self.data.update(records)
         self.commits += 1
 
@@ -320,6 +326,45 @@ def test_commit_failure_keeps_state(clock):
     assert m.enter(credit(10, 5000)) == R.FUNCTION  # refused, never an exception out of the meter
     assert m.credit == 0
     assert m.enter(credit(10, 5000)) == R.ACCEPT and m.credit == 10
+
+
+def test_out_of_memory_in_a_token_refuses_it_and_keeps_state(clock):
+    m = make_meter(clock)
+    assert m.enter(credit(10, 4999)) == R.ACCEPT
+    m.store.fail_next = MemoryError("memory allocation failed")  # a full heap in the commit
+    assert m.enter(credit(10, 5000)) == R.FUNCTION  # refused, not raised
+    assert m.credit == 10 and "MemoryError" in m.error and m.fault is None
+    assert m.enter(credit(10, 5000)) == R.ACCEPT and m.credit == 20  # its TID was not kept: enter it again
+    assert m.enter(credit(10, 5000)) == R.USED
+
+
+def test_failed_state_reload_refuses_tokens_until_a_restart(clock):
+    m = make_meter(clock)
+    m.store.fail_next = MemoryError("memory allocation failed")
+    m.store.fail_gets = 1  # the reload after the refused commit fails as well
+    assert m.enter(credit(10, 5000)) == R.FUNCTION
+    assert m.fault.startswith("state reload failed (restart the meter)")
+    assert m.enter(credit(10, 5001)) == R.FUNCTION and m.store.data.get(0) is None  # nothing taken
+    restarted = Meter(m.store, MeterConfig(), clock)
+    assert restarted.fault is None
+    assert restarted.enter(credit(10, 5000)) == R.ACCEPT and restarted.credit == 10
+
+
+def test_pipeline_never_wedges(clock):
+    from meter.pipeline import TokenPipeline
+
+    class Broken:
+        error = None
+
+        def process(self, digits, n):
+            raise MemoryError("memory allocation failed")
+
+    shown = []
+    p = TokenPipeline(Broken(), on_result=lambda result, source: shown.append(result))
+    assert p.submit(b"0" * 20, 20, 1) and p.busy()
+    assert p.process_pending() == R.FUNCTION and not p.busy() and shown == [R.FUNCTION]
+    assert "MemoryError" in p.meter.error
+    assert p.submit(b"0" * 20, 20, 1)  # the queue takes the next token
 
 
 def test_luhn():

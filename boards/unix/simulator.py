@@ -258,7 +258,10 @@ class Sim:
 
     async def _output(self):
         while True:
-            self.flush()
+            try:
+                self.flush()
+            except MemoryError:  # a full heap: the next round reports again
+                self._status = None
             await asyncio.sleep_ms(50)
 
     async def main(self):

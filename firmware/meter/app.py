@@ -17,6 +17,7 @@ Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs
   before the result is returned, so "Accept" is never shown for something a power cut can undo.
 The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
 """
+import gc
 import struct
 
 from stscore import token as T
@@ -216,16 +217,23 @@ class Meter:
         """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its result."""
         try:
             result = self._process(digits, n)
-        except MemoryError:
-            raise
         except Exception as exc:  # never an unhandled exception on the meter: refuse, report, keep state
-            # (e.g. a flash error in the commit): the store is the truth, so drop whatever RAM already took
+            # (a flash error in the commit, a full heap): nothing of the token is on flash, so it can be
+            # entered again. The store is the truth: drop whatever RAM already took (a TID slot, a key).
+            result = R.FUNCTION
+            gc.collect()  # what the failed attempt left, before anything more is allocated here
+            try:
+                self.error = "token refused: %r" % (exc,)
+            except MemoryError:
+                self.error = "token refused: out of memory"
             try:
                 self._load_state()
-            except Exception:
-                pass
-            self.error = "token refused: %r" % (exc,)
-            result = R.FUNCTION
+            except Exception as exc2:  # RAM may now differ from flash: refuse tokens until a restart
+                self.ident, self.key = None, None
+                try:
+                    self.fault = "state reload failed (restart the meter): %r" % (exc2,)
+                except MemoryError:
+                    self.fault = "state reload failed (restart the meter): out of memory"
         self.last_result = result
         return result
 

@@ -50,7 +50,14 @@ class TokenPipeline:
         """Process the pending token now; returns its result, or None when nothing is pending."""
         if not self._pending:
             return None
-        result = self.meter.process(self._digits, self._n)
+        try:
+            result = self.meter.process(self._digits, self._n)
+        except Exception as exc:  # Meter.process does not raise; should it ever, the queue must not wedge
+            result = R.FUNCTION
+            try:
+                self.meter.error = "token processing failed: %r" % (exc,)
+            except MemoryError:
+                self.meter.error = "token processing failed: out of memory"
         self.status = result
         self._pending = False
         if self.on_result is not None:
