@@ -16,13 +16,14 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench test-board sim flash repl clean distclean help
+.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
 
 all: test
 
 help:
 	@echo "make test               set up .venv and run every check (what CI runs)"
 	@echo "make bench              speed, memory and size figures (unix MicroPython + mpy-cross)"
+	@echo "make bench-32           the firmware's heap on a 32-bit MicroPython (WebAssembly port; Node.js)"
 	@echo "make sim [SIM_ARGS=..]  run the meter on this machine (unix board); SIM_ARGS=--help lists options"
 	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file]  compile and copy the firmware to a board"
 	@echo "make repl PORT=..       open a board's REPL"
@@ -87,6 +88,14 @@ bench: $(STAMP) build-mpy
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
 	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap
 	$(BIN)/python bench/bench_heap.py
+
+# the same firmware's heap under a 32-bit MicroPython (the WebAssembly port under Node.js; needs node and npm)
+bench-32: $(STAMP)
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "bench-32 needs Node.js and npm"; exit 2; }
+	@test -d $(BUILD)/wasm/node_modules/@micropython/micropython-webassembly-pyscript || \
+	  npm install --prefix $(BUILD)/wasm --no-save --no-audit --no-fund \
+	    @micropython/micropython-webassembly-pyscript@1.27.0
+	$(BIN)/python bench/bench_heap32.py $(BUILD)/wasm
 
 # --- the simulator (unix board) --------------------------------------------------------------------------
 sim: $(STAMP)
