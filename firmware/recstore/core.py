@@ -261,18 +261,27 @@ class StoreCore:
     def _write_commit(self, changes, dlen, p):
         st = self._stage
         po = p % PAGE
-        st[po] = T_COMMIT
-        st[po + 1] = dlen >> 8
-        st[po + 2] = dlen & 0xFF
-        self._put_next_seq(st, po + 3)
-        q = po + 7
-        for k in changes:
-            v = changes[k]
-            o = self._find(k)
-            if o >= 0 or v is not None:
-                q = self._put_entry(st, q, k, o, v)
-        crc32_into(st, po, q, st, q)
+        try:  # encode; a failure must not leave bytes in the stage that a later commit would program
+            st[po] = T_COMMIT
+            st[po + 1] = dlen >> 8
+            st[po + 2] = dlen & 0xFF
+            self._put_next_seq(st, po + 3)
+            q = po + 7
+            for k in changes:
+                v = changes[k]
+                o = self._find(k)
+                if o >= 0 or v is not None:
+                    q = self._put_entry(st, q, k, o, v)
+            crc32_into(st, po, q, st, q)
+        except Exception:
+            self._stage_clear()
+            raise
         self._program(p - po, po, dlen)
+
+    def _stage_clear(self):
+        st = self._stage
+        for i in range(len(st)):
+            st[i] = 0xFF
 
     def _program(self, page_start, po, length):
         """Program stage[po:po+length] at head offset page_start+po, page by page."""
@@ -303,51 +312,55 @@ class StoreCore:
             if self._deferred:
                 raise StoreFull("erases deferred and no erased space left for this commit")
             self._erase(k)
-        st = self._stage
-        # header
-        st[0] = 0x52
-        st[1] = 0x53
-        st[2] = VERSION
-        st[3] = n
-        for i in range(4):
-            st[4 + i] = self._hseq[i]
-            st[8 + i] = self._ec[4 * k + i]
-        inc32(st, 4)
-        st[12] = 8
-        st[13] = self._sshift
-        st[14] = 0xFF
-        st[15] = 0xFF
-        crc32_into(st, 0, 16, st, 16)
-        # snapshot of the map after this commit
-        slen = OVH + live
-        q = HDR
-        st[q] = T_SNAP
-        st[q + 1] = slen >> 8
-        st[q + 2] = slen & 0xFF
-        self._put_next_seq(st, q + 3)
-        q += 7
-        m = self._map
-        o = 0
-        end = self._live
-        while o < end:  # the entries this commit leaves alone, copied from the map
-            e = self._vpos(o)
-            e += 1 + m[e]
-            if self._in(o, changes):
-                o = e
-            else:
-                while o < e:
-                    st[q] = m[o]
-                    q += 1
-                    o += 1
-        for key in changes:  # then the changed and new ones
-            v = changes[key]
-            if v is not None:
-                q = self._put_entry(st, q, key, self._find(key), v)
-        if q != HDR + slen - 4:
-            self._failed = "snapshot size mismatch (internal error); remount"
-            raise StoreError(self._failed)
-        crc32_into(st, HDR, q, st, q)
-        q += 4
+        try:  # encode; a failure must not leave bytes in the stage that a later commit would program
+            st = self._stage
+            # header
+            st[0] = 0x52
+            st[1] = 0x53
+            st[2] = VERSION
+            st[3] = n
+            for i in range(4):
+                st[4 + i] = self._hseq[i]
+                st[8 + i] = self._ec[4 * k + i]
+            inc32(st, 4)
+            st[12] = 8
+            st[13] = self._sshift
+            st[14] = 0xFF
+            st[15] = 0xFF
+            crc32_into(st, 0, 16, st, 16)
+            # snapshot of the map after this commit
+            slen = OVH + live
+            q = HDR
+            st[q] = T_SNAP
+            st[q + 1] = slen >> 8
+            st[q + 2] = slen & 0xFF
+            self._put_next_seq(st, q + 3)
+            q += 7
+            m = self._map
+            o = 0
+            end = self._live
+            while o < end:  # the entries this commit leaves alone, copied from the map
+                e = self._vpos(o)
+                e += 1 + m[e]
+                if self._in(o, changes):
+                    o = e
+                else:
+                    while o < e:
+                        st[q] = m[o]
+                        q += 1
+                        o += 1
+            for key in changes:  # then the changed and new ones
+                v = changes[key]
+                if v is not None:
+                    q = self._put_entry(st, q, key, self._find(key), v)
+            if q != HDR + slen - 4:
+                self._failed = "snapshot size mismatch (internal error); remount"
+                raise StoreError(self._failed)
+            crc32_into(st, HDR, q, st, q)
+            q += 4
+        except Exception:
+            self._stage_clear()
+            raise
         self._erased[k] = 0
         self._head = k
         for i in range(len(self._pw)):
