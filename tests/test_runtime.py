@@ -299,6 +299,35 @@ def test_tasks_together():
     eq(pipeline.status, R.ACCEPT)
 
 
+def test_a_task_that_raises_is_restarted():
+    # a transient fault (here a full heap) in the pulse task's poll must not stop consumption counting
+    hw, meter, pipeline, rt, clock, _ = make(display="lcd1602")
+    rt.clock = __import__("time").ticks_ms
+    take = hw.pulses.take
+    polls = [0]
+
+    def flaky_take():
+        polls[0] += 1
+        if polls[0] == 1:
+            raise MemoryError("memory allocation failed")
+        return take()
+
+    hw.pulses.take = flaky_take
+
+    async def main():
+        rt.start()
+        hw.keypad.type(CREDIT_1KWH[0])
+        await asyncio.sleep_ms(20)
+        hw.pulse_pin.pulse(250)
+        await asyncio.sleep_ms(400)  # the failed poll, 100 ms pause, then the restarted task's polls
+        rt.stop()
+
+    testkit.run_async(main())
+    eq(polls[0] > 1, True, "polled again after the fault")
+    eq(meter.credit, 8)
+    eq("task failed (restarted): MemoryError" in meter.error, True, meter.error)
+
+
 def test_board_main_survives_a_hardware_failure():
     """A board whose make_hardware() fails (wiring, a missing part): board_main reports it and returns
     instead of raising out of main.py."""

@@ -11,12 +11,30 @@
     hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / file), or None
     hw.flash_note    why flash_bdev is None, else ""
     hw.pulses_per_kwh, hw.name, hw.keymap
-    hw.start()       create the drivers' asyncio tasks (keypad scan, display animation, tamper polling);
-                     call it inside the running event loop, after wiring the callbacks
+    hw.start(on_fault)  create the drivers' asyncio tasks (keypad scan, display animation, tamper polling),
+                     each under `supervised` (restarted if it raises; on_fault(exc) is told); call it
+                     inside the running event loop, after wiring the callbacks
 """
 import asyncio
 
 from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
+
+
+async def supervised(make, on_fault, pause_ms=100):
+    """Run the coroutine that make() returns for as long as the meter runs: should it raise (a transient fault
+    such as a full heap), on_fault(exc) is told and a new one starts after pause_ms, so that no fault stops
+    the keypad, the display, consumption counting or the load switch for good. Cancelling the task ends it."""
+    while True:
+        try:
+            await make()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            try:
+                on_fault(exc)
+            except Exception:
+                pass
+        await asyncio.sleep_ms(pause_ms)
 
 
 class Hardware:
@@ -36,16 +54,23 @@ class Hardware:
         self.keymap = keymap
         self.pulses_per_kwh = pulses_per_kwh
         self.tasks = []
+        self.last_fault = None
 
-    def start(self):
-        """Start the drivers' background tasks; returns them (asyncio.Task objects)."""
+    def start(self, on_fault=None):
+        """Start the drivers' background tasks, each supervised; returns them (asyncio.Task objects)."""
+        report = on_fault or self._fault
+        makers = [self.display.run]
         run = getattr(self.keypad, "run", None)  # a VirtualKeypad has no scan task
         if run is not None:
-            self.tasks.append(asyncio.create_task(run()))
-        self.tasks.append(asyncio.create_task(self.display.run()))
+            makers.append(run)
         if self.tamper is not None:
-            self.tasks.append(asyncio.create_task(self.tamper.run()))
+            makers.append(self.tamper.run)
+        for make in makers:
+            self.tasks.append(asyncio.create_task(supervised(make, report)))
         return self.tasks
+
+    def _fault(self, exc):
+        self.last_fault = exc  # without an on_fault (tests, a bare board): kept for a look at the REPL
 
 
 # --- building the drivers from a board's pin map ---------------------------------------------------------------

@@ -26,6 +26,7 @@ from micropython import const
 from time import ticks_ms, ticks_diff
 
 from drivers.display import format_units
+from drivers.hardware import supervised
 from drivers import keyentry as K
 from meter import results as R
 from meter.pipeline import SOURCE_KEYPAD
@@ -259,14 +260,20 @@ class Runtime:
     def start(self):
         """Create every task (drivers, pipeline, runtime, optical server); call inside the running loop."""
         tasks = self.tasks
-        tasks.extend(self.hw.start())
-        tasks.append(asyncio.create_task(self.pipeline.run()))
-        tasks.append(asyncio.create_task(self._tick_task()))
-        tasks.append(asyncio.create_task(self._pulse_task()))
-        tasks.append(asyncio.create_task(self._powerfail_task()))
-        if self.server is not None:
-            tasks.append(asyncio.create_task(self.server.run(self.hw.optical)))
+        tasks.extend(self.hw.start(self._task_fault))
+        makers = [self.pipeline.run, self._tick_task, self._pulse_task, self._powerfail_task]
+        server, optical = self.server, self.hw.optical
+        if server is not None:
+            makers.append(lambda: server.run(optical))
+        for make in makers:  # each restarted should it ever raise: no fault stops counting or switching
+            tasks.append(asyncio.create_task(supervised(make, self._task_fault)))
         return tasks
+
+    def _task_fault(self, exc):
+        try:
+            self.meter.error = "task failed (restarted): %r" % (exc,)
+        except MemoryError:
+            self.meter.error = "task failed (restarted): out of memory"
 
     def stop(self):
         for t in self.tasks:
