@@ -235,7 +235,11 @@ class Sim:
                     break
                 await self.command(line.decode())
             except Exception as exc:  # a bad command (or a full heap) must not stop the meter or its input
-                out("error", "%r" % (exc,))
+                try:
+                    out("error", "%r" % (exc,))
+                except MemoryError:
+                    pass
+                await asyncio.sleep_ms(10)  # a fault that repeats must not starve the meter's tasks
         self.done = True
 
     async def _load(self):
