@@ -22,7 +22,6 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-import optical_pty  # noqa: E402
 import sim  # noqa: E402
 import sts  # noqa: E402
 
@@ -64,54 +63,24 @@ micropython.qstr_info()
 '''
 
 
-class Meter:
-    """One meter process on a fresh flash, as `make sim` starts it."""
-
-    def __init__(self, heap, folder):
-        flash = os.path.join(folder, "flash.bin")
-        prov = os.path.join(folder, "provision.json")
-        for path in (flash, prov):
-            if os.path.exists(path):
-                os.unlink(path)
-        with open(sim.PROVISION[False]) as src, open(prov, "w") as dst:
-            dst.write(src.read())
-        self.master, self.slave, _ = optical_pty.open_pty()
-        argv = ["--flash", flash, "--provision", prov, "--load-kw", "0"]
-        self.proc = sim.MeterProcess(argv, self.master, use_rom=True, heap=heap)
-        self.proc.ready.wait(20)
-
-    def mem(self):
-        return self.proc.mem()
-
-    def token(self, digits):
-        return self.proc.enter(digits)
-
-    def close(self):
-        self.proc.stop()
-        os.close(self.master)
-        os.close(self.slave)
-        return "".join(self.proc.stderr)
-
-
 def run_meter(heap, toks, folder):
     """(boot alloc, token alloc, full alloc, results) or None when the meter failed in this heap."""
-    m = Meter(heap, folder)
+    proc = sim.start_meter(folder, heap, fresh=True)
+    out = None
     try:
-        boot = m.mem()
-        if boot is None or m.proc.status.get("fault"):
-            return None
-        m.proc.send("memtoken")
-        results = [m.token(toks[0])]
-        first = m.mem()
-        results += [m.token(t) for t in toks[1:]]
-        full = m.mem()
-        if first is None or full is None:
-            return None
-        return boot["boot"], first["token"], full["alloc"], results
+        boot = proc.mem()
+        if boot is not None and not proc.status.get("fault"):
+            proc.send("memtoken")
+            results = [proc.enter(toks[0])]
+            first = proc.mem()
+            results += [proc.enter(t) for t in toks[1:]]
+            full = proc.mem()
+            if first is not None and full is not None:
+                out = boot["boot"], first["token"], full["alloc"], results
     finally:
-        err = m.close()
-        if "MemoryError" in err or "Traceback" in err:
-            return None
+        proc.stop()
+    err = "".join(proc.stderr)
+    return None if "MemoryError" in err or "Traceback" in err else out
 
 
 def smallest_heap(toks, folder):

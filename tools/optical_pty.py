@@ -40,6 +40,17 @@ def open_pty(link=None):
     return master, slave, name
 
 
+def close_pty(master, slave, link=None):
+    """Undo open_pty: close both ends and remove the symlink."""
+    os.close(master)
+    os.close(slave)
+    if link:
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+
+
 def spawn(argv, master, env=None, **kwargs):
     """Start `argv` (micropython ...) with the pty master inherited and named in METER_OPTICAL_FD."""
     env = dict(os.environ if env is None else env)
@@ -62,13 +73,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 130
     finally:
-        os.close(master)
-        os.close(slave)
-        if args.link:
-            try:
-                os.unlink(args.link)
-            except FileNotFoundError:
-                pass
+        close_pty(master, slave, args.link)
 
 
 if __name__ == "__main__":

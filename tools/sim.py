@@ -313,6 +313,7 @@ class MeterProcess:
         self.panel = []
         self.status = {}
         self._sync = 0
+        self.own_fds = ()  # closed by stop() (start_meter's pty)
         self._threads = [threading.Thread(target=self._read, daemon=True),
                          threading.Thread(target=self._read_err, daemon=True)]
         for t in self._threads:
@@ -350,12 +351,9 @@ class MeterProcess:
         except (BrokenPipeError, ValueError, OSError):
             return False
 
-    def sync(self, on_record=None, timeout=30):
-        """Send `sync N` and wait for its answer (records arriving meanwhile go to on_record)."""
-        self._sync += 1
-        tag = str(self._sync)
-        if not self.send("sync " + tag):
-            return False
+    def _await(self, want, on_record=None, timeout=30):
+        """The rest of the first record for which want(kind, rest) holds (records arriving meanwhile go to
+        on_record), or None at end of output or timeout."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -364,27 +362,28 @@ class MeterProcess:
                 continue
             if on_record:
                 on_record(kind, rest)
-            if kind == "sync" and rest == tag:
-                return True
+            if want(kind, rest):
+                return rest
             if kind == "eof":
-                return False
-        return False
+                return None
+        return None
+
+    def sync(self, on_record=None, timeout=30):
+        """Send `sync N` and wait for its answer (records arriving meanwhile go to on_record)."""
+        self._sync += 1
+        tag = str(self._sync)
+        if not self.send("sync " + tag):
+            return False
+        return self._await(lambda kind, rest: kind == "sync" and rest == tag, on_record, timeout) is not None
 
     def mem(self, timeout=20):
         """The meter's heap figures (the `mem` command) as a dict of ints, or None if it did not answer."""
         if not self.send("mem"):
             return None
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                kind, rest = self.records.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if kind == "mem":
-                return dict((k, int(v)) for k, v in (item.split("=") for item in rest.split()))
-            if kind == "eof":
-                return None
-        return None
+        rest = self._await(lambda kind, rest: kind == "mem", timeout=timeout)
+        if rest is None:
+            return None
+        return dict((k, int(v)) for k, v in (item.split("=") for item in rest.split()))
 
     def enter(self, digits):
         """Type `digits` on the keypad, wait until the meter has processed them; its last result text (or None)."""
@@ -406,7 +405,29 @@ class MeterProcess:
                 self.proc.wait()
         for t in self._threads:  # everything it printed, before anyone reads stderr or the records
             t.join(2)
+        for fd in self.own_fds:
+            os.close(fd)
+        self.own_fds = ()
         return self.proc.returncode
+
+
+def start_meter(state, heap=None, fresh=False):
+    """A meter process (EA07 identity) on STATE/flash.bin with its optical port on a new pty, as `make sim`
+    starts it, for tests and benchmarks; fresh=True starts from an erased flash, provisioned. Returns the
+    MeterProcess once it runs; its stop() closes the pty too."""
+    flash = os.path.join(state, "flash.bin")
+    argv = ["--flash", flash, "--load-kw", "0"]
+    if fresh:
+        if os.path.exists(flash):
+            os.unlink(flash)
+        prov = os.path.join(state, "provision.json")
+        shutil.copyfile(PROVISION[False], prov)
+        argv += ["--provision", prov]
+    master, slave, _ = optical_pty.open_pty()
+    proc = MeterProcess(argv, master, use_rom=True, heap=heap)
+    proc.own_fds = (master, slave)
+    proc.ready.wait(30)
+    return proc
 
 
 def child_args(args, state):
@@ -779,13 +800,7 @@ def main(argv=None):
         code = meter.stop()
         if printer is not None:
             drain(meter, printer)
-        os.close(master)
-        os.close(slave)
-        if args.optical_link:
-            try:
-                os.unlink(args.optical_link)
-            except FileNotFoundError:
-                pass
+        optical_pty.close_pty(master, slave, args.optical_link)
     if meter.stderr and (code or not ok):
         sys.stderr.write("".join(meter.stderr))
     if code:

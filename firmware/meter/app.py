@@ -222,18 +222,12 @@ class Meter:
             # entered again. The store is the truth: drop whatever RAM already took (a TID slot, a key).
             result = R.FUNCTION
             gc.collect()  # what the failed attempt left, before anything more is allocated here
-            try:
-                self.error = "token refused: %r" % (exc,)
-            except MemoryError:
-                self.error = "token refused: out of memory"
+            self.error = R.fault_text("token refused", exc)
             try:
                 self._load_state()
             except Exception as exc2:  # RAM may now differ from flash: refuse tokens until a restart
                 self.ident, self.key = None, None
-                try:
-                    self.fault = "state reload failed (restart the meter): %r" % (exc2,)
-                except MemoryError:
-                    self.fault = "state reload failed (restart the meter): out of memory"
+                self.fault = R.fault_text("state reload failed (restart the meter)", exc2)
         self.last_result = result
         return result
 

@@ -54,10 +54,7 @@ class TokenPipeline:
             result = self.meter.process(self._digits, self._n)
         except Exception as exc:  # Meter.process does not raise; should it ever, the queue must not wedge
             result = R.FUNCTION
-            try:
-                self.meter.error = "token processing failed: %r" % (exc,)
-            except MemoryError:
-                self.meter.error = "token processing failed: out of memory"
+            self.meter.error = R.fault_text("token processing failed", exc)
         self.status = result
         self._pending = False
         if self.on_result is not None:

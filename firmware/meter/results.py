@@ -38,3 +38,11 @@ def text(code):
 
 def accepted(code):
     return code == ACCEPT or code == KCT_FIRST or code == KCT_SECOND
+
+
+def fault_text(what, exc):
+    """"what: exc" for meter.error / meter.fault; just `what` when the heap is too full to format it."""
+    try:
+        return "%s: %r" % (what, exc)
+    except MemoryError:
+        return what

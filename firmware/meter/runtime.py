@@ -270,10 +270,7 @@ class Runtime:
         return tasks
 
     def _task_fault(self, exc):
-        try:
-            self.meter.error = "task failed (restarted): %r" % (exc,)
-        except MemoryError:
-            self.meter.error = "task failed (restarted): out of memory"
+        self.meter.error = R.fault_text("task failed (restarted)", exc)
 
     def stop(self):
         for t in self.tasks:
