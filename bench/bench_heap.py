@@ -6,14 +6,21 @@ its line protocol (`mem`, `memtoken`, `key`, `sync`). Prints:
 - the heap in use after boot (the `mem` command: gc.collect() then gc.mem_alloc()), and what one token
   allocates (gc held off while it is processed: an upper bound of its peak);
 - the heap in use with the TID memory full (84 credit tokens accepted, one TID slot record each);
-- the smallest heap (in steps of 4 KB) in which the meter boots, accepts a token and then accepts
-  `TOKENS_FULL` tokens: what `make sim`'s `-X heapsize` must at least be;
+- the smallest heap (in steps of 2 KB) in which the meter boots, accepts `TOKENS_FULL` + 2 tokens (the TID
+  memory full, the oldest TIDs dropping out), answers a replay with Used, and boots again on that full store
+  with its credit (the restart is the tightest point: mount's scratch and the key's tables), in bytes and in
+  MicroPython's word-scaled unit (`-X heapsize=NwK`: N KB on a 32-bit build, 2N KB on this one), against
+  `make sim`'s heap (tools/sim.py HEAP);
 - the heap each firmware package costs once imported, with the qstr pools grown beforehand so that each
-  figure is the package's own objects (its names' qstr entries are counted apart, below the table).
+  figure is the package's own objects (its names' qstr entries are counted apart, below the table);
+- what of the heap after boot a frozen build keeps in flash instead: the qstr pool, and one raw-code record
+  per function, class body and module (measured on a module of 100 nested functions, times the number of
+  them in the modules a meter in service imports, counted with CPython's ast).
 All figures are for this machine's unix MicroPython (x86-64: 8-byte words, 32-byte GC blocks).
 
     python bench/bench_heap.py [--quick]      (--quick: skip the smallest-heap search)
 """
+import ast
 import os
 import subprocess
 import sys
@@ -26,6 +33,21 @@ import sim  # noqa: E402
 import sts  # noqa: E402
 
 TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
+# What the simulator's firmware process imports once it runs an EA07 meter (provisioned, optical server up);
+# meter.boot (first boot only) and the MISTY1 modules (EA11) are not among them.
+_ORDER = (("asyncio", ("asyncio",)),
+          ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.sta_viper")),
+          ("recstore", ("recstore",)),
+          ("drivers", ("drivers.keypad", "drivers.glyphs", "drivers.display", "drivers.keyentry",
+                       "drivers.textpanel", "drivers.sevenseg", "drivers.optical", "drivers.relay",
+                       "drivers.pulse", "drivers.tamper", "drivers.powerfail", "drivers.hardware")),
+          ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.app", "meter.pipeline",
+                     "meter.runtime")),
+          ("vtc", ("vtc", "vtc.port")),
+          ("unix board", ("simflash", "ptyuart", "simpins", "board", "simulator")))
+# imported by those (packages and their modules), for counting raw codes
+_IMPLIED = ("stscore", "drivers", "meter", "recstore.layout", "recstore.core", "recstore.store", "vtc.config",
+            "vtc.frame", "vtc.server")
 _PROFILE = r'''
 import os, sys, gc, micropython
 a, n = os.getenv("METER_ROMFS").split(":")
@@ -39,17 +61,7 @@ for i in range(3000):  # grow the qstr pools first (to 5100 entries): a package'
     setattr(_k, "zq%d" % i, None)
 del _k
 gc.collect()
-order = (("asyncio", ("asyncio",)),
-         ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.sta_viper", "stscore.misty1",
-                      "stscore.misty1_viper")),
-         ("recstore", ("recstore",)),
-         ("drivers", ("drivers.keypad", "drivers.glyphs", "drivers.display", "drivers.keyentry",
-                      "drivers.textpanel", "drivers.optical", "drivers.relay", "drivers.pulse", "drivers.tamper",
-                      "drivers.powerfail", "drivers.hardware")),
-         ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.app", "meter.pipeline",
-                    "meter.boot", "meter.runtime")),
-         ("vtc", ("vtc", "vtc.port")),
-         ("unix board", ("simflash", "ptyuart", "simpins", "board", "simulator")))
+order = ORDER
 micropython.qstr_info()
 prev = gc.mem_alloc()
 for name, mods in order:
@@ -63,8 +75,10 @@ micropython.qstr_info()
 '''
 
 
-def run_meter(heap, toks, folder):
-    """(boot alloc, token alloc, full alloc, results) or None when the meter failed in this heap."""
+def run_meter(heap, toks, folder, restart=False):
+    """(boot alloc, token alloc, full alloc, results) or None when the meter failed in this heap. Stops at the
+    first token not accepted. restart=True: then a second boot on that flash must keep the credit and answer
+    a replay with Used (else None)."""
     proc = sim.start_meter(folder, heap, fresh=True)
     out = None
     try:
@@ -73,36 +87,120 @@ def run_meter(heap, toks, folder):
             proc.send("memtoken")
             results = [proc.enter(toks[0])]
             first = proc.mem()
-            results += [proc.enter(t) for t in toks[1:]]
+            for t in toks[1:]:
+                if results[-1] != "Accept":
+                    break
+                results.append(proc.enter(t))
             full = proc.mem()
             if first is not None and full is not None:
                 out = boot["boot"], first["token"], full["alloc"], results
+            credit = proc.status.get("credit")
     finally:
         proc.stop()
     err = "".join(proc.stderr)
-    return None if "MemoryError" in err or "Traceback" in err else out
+    if "MemoryError" in err or "Traceback" in err:
+        return None
+    if out is None or not restart or any(x != "Accept" for x in out[3]):
+        return out
+    proc = sim.start_meter(folder, heap)
+    try:
+        again = proc.mem() is not None and not proc.status.get("fault") and proc.status.get("credit") == credit
+        again = again and proc.enter(toks[-1]) == "Used"
+    finally:
+        proc.stop()
+    err = "".join(proc.stderr)
+    return out if again and "MemoryError" not in err and "Traceback" not in err else None
 
 
 def smallest_heap(toks, folder):
-    """The smallest heap (KB, step 4) in which the meter boots and accepts every token."""
+    """The smallest heap (KB, step 2) in which the meter boots, accepts every token and restarts."""
     lo, hi = 32, 256  # lo fails (assumed), hi works (checked)
-    r = run_meter("%dK" % hi, toks, folder)
-    if r is None or any(x != "Accept" for x in r[3]):
+
+    def works(kb):
+        r = run_meter("%dK" % kb, toks, folder, restart=True)
+        return r is not None and all(x == "Accept" for x in r[3])
+
+    if not works(hi):
         return None
-    while hi - lo > 4:
-        mid = (lo + hi) // 2 // 4 * 4
-        r = run_meter("%dK" % mid, toks, folder)
-        if r is not None and all(x == "Accept" for x in r[3]):
+    while hi - lo > 2:
+        mid = (lo + hi) // 2 // 2 * 2
+        if works(mid):
             hi = mid
         else:
             lo = mid
     return hi
 
 
+def sim_heap_kb():
+    """tools/sim.py HEAP in bytes of this machine (the `w` suffix scales by the word size: 8/4 here)."""
+    text = sim.HEAP.upper()
+    scale = 2 if "W" in text else 1
+    return int(text.rstrip("K").rstrip("W")) * scale
+
+
+_NESTED = "def outer():\n" + "".join("    def f%d(a):\n        return a + %d\n" % (i, i) for i in range(100))
+_RAWCODE_PROBE = r'''
+import os, sys, gc
+a, n = os.getenv("METER_ROMFS").split(":")
+import uctypes, vfs
+vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
+sys.path.insert(0, "/rom")
+class _K:
+    pass
+_k = _K()
+for i in range(300):  # grow the qstr pool first: the figure is then the raw codes' own
+    setattr(_k, "zq%d" % i, None)
+del _k
+gc.collect()
+b = gc.mem_alloc()
+import nested
+gc.collect()
+print("rawcode", (gc.mem_alloc() - b) // 100)
+'''
+
+
+def raw_code_bytes():
+    """Heap bytes one bytecode function's raw-code record takes when its module is imported from a ROMFS image
+    (measured: a module of 100 nested functions that are never created, per function)."""
+    from mpremote.romfs import VfsRomWriter
+
+    with tempfile.TemporaryDirectory() as d:
+        src, mpy, image, script = (os.path.join(d, n) for n in ("nested.py", "nested.mpy", "t.romfs", "p.py"))
+        with open(src, "w") as f:
+            f.write(_NESTED)
+        subprocess.run([sim.MPY_CROSS, "-march=x64", "-o", mpy, src], check=True)
+        writer = VfsRomWriter()
+        with open(mpy, "rb") as f:
+            writer.mkfile("nested.mpy", f.read())
+        with open(image, "wb") as f:
+            f.write(writer.finalise())
+        with open(script, "w") as f:
+            f.write(_RAWCODE_PROBE)
+        out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
+                              "-X", "heapsize=1M", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return int(out.stdout.split("rawcode")[1].split()[0])
+
+
+def count_raw_codes(modules):
+    """Raw-code records of these modules: one per module, class body, def, lambda and comprehension."""
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+             ast.DictComp, ast.GeneratorExp)
+    total = 0
+    for name in modules:
+        rel = name.replace(".", "/")
+        for base in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix")):
+            for path in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
+                if os.path.exists(path):
+                    with open(path) as f:
+                        tree = ast.parse(f.read())
+                    total += 1 + sum(1 for node in ast.walk(tree) if isinstance(node, kinds))
+    return total
+
+
 def packages():
     image = sim.build_rom()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(_PROFILE)
+        f.write(_PROFILE.replace("ORDER", repr(_ORDER)))
         script = f.name
     try:
         out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
@@ -113,6 +211,39 @@ def packages():
     counts = [int(line.split("n_qstr=")[1].split(",")[0]) for line in out.stdout.splitlines()
               if line.startswith("qstr pool:")]
     return [(name, int(n)) for name, n in rows], counts[-1] - counts[0]
+
+
+_QSTR_POOL = r'''
+import os, sys, gc, micropython
+a, n = os.getenv("METER_ROMFS").split(":")
+import uctypes, vfs
+vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
+sys.path.insert(0, "/rom")
+micropython.qstr_info()
+for m in MODULES:
+    __import__(m)
+micropython.qstr_info()
+'''
+
+
+def qstr_pool_bytes(modules):
+    """Heap bytes of the qstr pools that importing these modules (as make sim does) adds: entries only, the
+    names' characters stay in the ROMFS image (qstr_info counts them, the heap does not hold them)."""
+    image = sim.build_rom()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(_QSTR_POOL.replace("MODULES", repr(tuple(modules))))
+        script = f.name
+    try:
+        out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
+                              "-X", "heapsize=2M", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    finally:
+        os.unlink(script)
+    pools = []
+    for line in out.stdout.splitlines():
+        if line.startswith("qstr pool:"):
+            fields = dict(item.split("=") for item in line.split(":", 1)[1].replace(",", " ").split())
+            pools.append(int(fields["n_total_bytes"]) - int(fields["n_str_data_bytes"]))
+    return pools[-1] - pools[0]
 
 
 def main():
@@ -131,9 +262,15 @@ def main():
         print("  TID memory full (%d tokens, %d accepted) %6.1f KB   (+%.1f KB over boot)"
               % (len(toks), accepted, full / 1024, (full - boot) / 1024))
         if not quick:
-            least = smallest_heap(toks, folder)
-            print("  smallest heap that boots and accepts %d tokens: %s" % (len(toks),
-                                                                          "%dK" % least if least else "?"))
+            least = smallest_heap(sts.sim_credit_tokens(TOKENS_FULL + 2), folder)
+            budget = sim_heap_kb()
+            if least:
+                print("  smallest heap for %d tokens, a replay and a restart on the full store: %dK = %gwK"
+                      % (TOKENS_FULL + 2, least, least / 2.0))
+                print("  make sim's heap (tools/sim.py HEAP) %s = %dK: %dK above it" % (sim.HEAP, budget,
+                                                                                      budget - least))
+            else:
+                print("  smallest heap: the meter did not run in 256K")
     rows, qstrs = packages()
     print("heap per package once imported (x86-64; qstr pools grown beforehand):")
     for name, n in rows:
@@ -141,6 +278,12 @@ def main():
     print("  %-12s %6.1f KB" % ("total", sum(n for _, n in rows) / 1024))
     print("  names interned by these imports: %d qstrs (a pointer, hash and length each in the qstr pool,"
           " which grows by doubling)" % qstrs)
+    modules = [m for _, mods in _ORDER for m in mods if m != "asyncio"] + list(_IMPLIED)
+    pool = qstr_pool_bytes(modules)
+    per, n = raw_code_bytes(), count_raw_codes(modules)
+    print("in the heap here, in flash in a frozen build (the firmware's modules as a meter in service imports them):")
+    print("  qstr pool entries                  %6.1f KB" % (pool / 1024))
+    print("  raw-code records: %d x %d bytes  %6.1f KB" % (n, per, n * per / 1024))
     return 0
 
 

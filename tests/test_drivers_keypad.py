@@ -4,7 +4,8 @@ import micropython
 from testkit import eq, raises, run_async as run
 
 from fakes.machine import KeyMatrix, Clock
-from drivers.keypad import MatrixKeypad, VirtualKeypad, KEYMAP_4X3, KEYMAP_4X4, KEY_HOLD, NO_KEY
+from drivers.keypad import VirtualKeypad, KEYMAP_4X3, KEYMAP_4X4, KEY_HOLD, NO_KEY
+from drivers.matrixkeypad import MatrixKeypad
 
 PERIOD = 5
 

@@ -47,7 +47,8 @@ except ImportError:  # Windows: pyserial raises SerialException only
 
 import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
 from meter import results as R  # noqa: E402
-from meter.identity import KT_DDTK, ProvisioningError, from_provisioning  # noqa: E402
+from meter.boot import ProvisioningError, from_provisioning  # noqa: E402
+from meter.identity import KT_DDTK  # noqa: E402
 from stscore import token as T  # noqa: E402
 
 # --- IEC 62056-21 characters (§6.3.14) -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
-from meter.identity import ProvisioningError, from_provisioning  # noqa: E402
+from meter.boot import ProvisioningError, from_provisioning  # noqa: E402
 
 
 def build(args):

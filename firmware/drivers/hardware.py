@@ -1,7 +1,7 @@
 """What a board hands the meter: one object holding every driver, built by `boards/<board>/board.py`.
 
     hw = board.make_hardware()
-    hw.keypad        MatrixKeypad / VirtualKeypad (KeySource: on_key callback or get_key())
+    hw.keypad        matrixkeypad.MatrixKeypad / keypad.VirtualKeypad (keypad.KeySource: on_key callback or get_key())
     hw.display       a Display (SevenSegDisplay / CharDisplay)
     hw.optical       OpticalPort (7E1, baud switching, echo suppression); also hw.optical_uart
     hw.relay         Relay
@@ -17,7 +17,7 @@
 """
 import asyncio
 
-from drivers.keypad import MatrixKeypad, KEYMAP_4X3, KEYMAP_4X4
+from drivers.keypad import KEYMAP_4X3, KEYMAP_4X4
 
 
 async def supervised(make, on_fault, pause_ms=100):
@@ -98,6 +98,8 @@ def make_display(kind, pins, Pin, I2C):
 
 def make_keypad(kind, pins, Pin):
     """"4x3" or "4x4" on KEYPAD_ROWS (open-drain outputs) and KEYPAD_COLS (inputs with pull-ups)."""
+    from drivers.matrixkeypad import MatrixKeypad
+
     ncols = 4 if kind == "4x4" else 3
     rows = [Pin(n, Pin.OPEN_DRAIN, value=1) for n in pins.KEYPAD_ROWS]
     cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in pins.KEYPAD_COLS[:ncols]]

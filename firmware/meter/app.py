@@ -22,7 +22,7 @@ import struct
 
 from stscore import token as T
 from meter import results as R
-from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK, ProvisioningError, from_provisioning
+from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK
 from meter.tidmem import TidMemory
 
 try:
@@ -150,10 +150,12 @@ class Meter:
     def provision(self, obj):
         """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
         meter then keeps its previous state). Fresh TID memory, credit and settings."""
+        from meter.boot import from_provisioning  # first boot and tools only: not in a meter's heap in service
+
         try:
             ident = from_provisioning(obj)
             key = ident.decoder_key()
-        except (ProvisioningError, ValueError) as exc:
+        except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
         self.tids.clear()
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0

@@ -1,10 +1,9 @@
-"""The meter's identity and key: provisioning validation and the persistent record.
+"""The meter's identity and key: the persistent record.
 
-A provisioning file (JSON, built by tools/provision.py) carries PAN, SGC, TI, KRN, KT, KEN, EA, the decoder
-key, the manufacturer code and, for EA07 production meters, the STA tables. `from_provisioning` validates all
-of it and raises ProvisioningError with a message naming the field; nothing is stored unless everything is
-valid, so a meter is never half-provisioned. In the record store the identity lives as one binary record
-(`to_record` / `from_record`), rewritten atomically by a key change.
+An Identity holds PAN, SGC, TI, KRN, KT, KEN, EA, the decoder key, the manufacturer code and, for EA07
+production meters, the STA tables. In the record store it lives as one binary record (`to_record` /
+`from_record`), rewritten atomically by a key change. Provisioning data (JSON) is validated into an Identity
+by meter.boot.from_provisioning, which only the first boot and tools/ load: it takes no heap in service.
 """
 import struct
 
@@ -35,36 +34,6 @@ def luhn_check_digit(digits):
                 d -= 9
         total += d
     return (10 - total % 10) % 10
-
-
-def check_pan(pan):
-    if not isinstance(pan, str) or len(pan) != 18 or not all("0" <= c <= "9" for c in pan):
-        raise ProvisioningError("pan must be 18 decimal digits (IIN + IAIN + check digit)")
-    if not (pan.startswith("600727") or pan.startswith("0000")):
-        raise ProvisioningError("pan must start with IIN 600727 or 0000")
-    if luhn_check_digit(pan[:17]) != ord(pan[17]) - 48:
-        raise ProvisioningError("pan %s fails its Luhn check digit" % pan)
-    return pan
-
-
-def _int_field(obj, name, lo, hi, default=None):
-    value = obj.get(name, default)
-    if value is None:
-        raise ProvisioningError("missing field: %s" % name)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ProvisioningError("%s must be an integer in %d..%d" % (name, lo, hi))
-    return value
-
-
-def _unhex(text, name):
-    if not isinstance(text, str) or len(text) % 2:
-        raise ProvisioningError("%s must be a hex string" % name)
-    try:
-        return bytes(int(text[i:i + 2], 16) for i in range(0, len(text), 2))
-    except ValueError:
-        raise ProvisioningError("%s must be a hex string" % name)
 
 
 class Identity:
@@ -126,28 +95,3 @@ class Identity:
         ident = cls(pan, sgc, ti, krn, kt, ken, ea, key, mfr, tables_obj)
         ident.decoder_key()  # validates key length and EA
         return ident
-
-
-def from_provisioning(obj):
-    """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
-    if not isinstance(obj, dict):
-        raise ProvisioningError("provisioning data must be a JSON object")
-    pan = check_pan(obj.get("pan"))
-    ea = _int_field(obj, "ea", 0, 99)
-    if ea not in (T.EA07, T.EA11):
-        raise ProvisioningError("ea must be 7 (STA) or 11 (MISTY1), got %d" % ea)
-    key = _unhex(obj.get("decoder_key"), "decoder_key")
-    want = 8 if ea == T.EA07 else 16
-    if len(key) != want:
-        raise ProvisioningError("decoder_key must be %d bytes for EA%02d, got %d" % (want, ea, len(key)))
-    tables_obj = obj.get("sta_tables")
-    if tables_obj is not None and ea != T.EA07:
-        raise ProvisioningError("sta_tables are only for EA07 meters")
-    try:
-        ident = Identity(pan, _int_field(obj, "sgc", 0, 999999), _int_field(obj, "ti", 0, 99),
-                         _int_field(obj, "krn", 1, 9), _int_field(obj, "kt", 0, 3),
-                         _int_field(obj, "ken", 0, 255, 255), ea, key, _int_field(obj, "mfr_code", 0, 9999),
-                         tables_obj)
-    except sta.TableError as exc:
-        raise ProvisioningError("sta_tables: %s" % exc.args[0])
-    return ident

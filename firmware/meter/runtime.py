@@ -22,6 +22,8 @@ blinking with "Lo" below `low_credit_units`. A message (result, short code) stay
 an open key entry owns the display until it closes.
 """
 import asyncio
+import gc
+import os
 from micropython import const
 from time import ticks_ms, ticks_diff
 
@@ -39,6 +41,16 @@ _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
 _H_FAULT = const(3)
+
+PROVISION_FILE = "provision.json"  # taken in at first boot (meter.boot), then deleted; tools/flash.py copies it
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 class RuntimeConfig:
@@ -297,7 +309,6 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
     region or bad provisioning: the meter then comes up with `meter.fault` saying why (tokens refused) and
     the reason is logged. Returns (meter, pipeline)."""
     from meter.app import Meter, MeterConfig
-    from meter.boot import PROVISION_FILE, provision_from_file
     from meter.pipeline import TokenPipeline
 
     if meter_config is None:
@@ -312,6 +323,7 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
             if store.mount() == REFUSED:
                 reason = "record store refused: %s" % store.reason
                 store = None
+            gc.collect()  # mount's scratch freed before the meter's long-lived tables are placed
         except Exception as exc:  # an I/O error or a wrong geometry: run, refuse tokens, say why
             reason = "record store: %r" % (exc,)
             store = None
@@ -322,7 +334,12 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
     else:
         try:
             meter = Meter(store, meter_config, clock)
-            why = provision_from_file(meter, provision_path or PROVISION_FILE)
+            why = None
+            path = provision_path or PROVISION_FILE
+            if _exists(path):  # meter.boot only for a first boot: a meter in service does not carry it
+                from meter.boot import provision_from_file
+
+                why = provision_from_file(meter, path)
         except Exception as exc:  # e.g. MemoryError building the key's tables: run, refuse tokens, say why
             meter = Meter(FaultStore("meter start failed"), meter_config, clock)
             why = meter.fault = "start failed: %r" % (exc,)
