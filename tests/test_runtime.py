@@ -6,8 +6,8 @@ EA07 one), made on the host with
     python tools/sts.py encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
     python tools/sts.py encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
     python tools/sts.py encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
-Most tests run the EA11 identity: EA07's STA tables need one 4 KB block, which the test runner's heap,
-fragmented by the test files before this one, may not have (the simulator's EA07 path is covered by
+Most tests run the EA11 identity: EA07's STA tables need two 2 KB blocks, which the test runner's heap,
+fragmented by the tests before, may not have (the simulator's EA07 path is covered by
 host_tests/test_sim_terminal.py).
 """
 import asyncio
@@ -267,7 +267,7 @@ def test_with_ea07_provisioning_file_and_reboot():
         f.write(json.dumps(provisioning("sim_provision.json")))
     meter, pipeline = RT.bring_up(hw, provision_path=path, log=lambda s: None)
     if meter.fault and "MemoryError" in meter.fault:  # see the module docstring
-        testkit.skip("no 4 KB block left for the EA07 tables in this heap")
+        testkit.skip("no room left for the EA07 tables in this heap")
     eq(meter.fault, None)
     eq(meter.enter(CREDIT_1KWH_EA07), R.ACCEPT)
     try:
@@ -275,8 +275,10 @@ def test_with_ea07_provisioning_file_and_reboot():
         raise AssertionError("the provisioning file must be deleted")
     except OSError:
         pass
+    sys.modules.pop("meter.boot", None)  # what the first boot imported
     meter2, _ = RT.bring_up(hw, log=lambda s: None)  # a reboot on the same flash
     eq((meter2.fault, meter2.credit), (None, 10))
+    eq("meter.boot" in sys.modules, False)  # no provisioning file: the first-boot code takes no heap
 
 
 def test_tasks_together():

@@ -1,7 +1,7 @@
 """What a board hands the meter: one object holding every driver, built by `boards/<board>/board.py`.
 
     hw = board.make_hardware()
-    hw.keypad        matrixkeypad.MatrixKeypad / keypad.VirtualKeypad (keypad.KeySource: on_key callback or get_key())
+    hw.keypad        MatrixKeypad (drivers.matrixkeypad) / VirtualKeypad (a keypad.KeySource: on_key or get_key())
     hw.display       a Display (SevenSegDisplay / CharDisplay)
     hw.optical       OpticalPort (7E1, baud switching, echo suppression); also hw.optical_uart
     hw.relay         Relay

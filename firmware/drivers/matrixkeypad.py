@@ -20,7 +20,6 @@ Events go to the KeySource (drivers.keypad) of which MatrixKeypad is one. `scan(
 under heap_lock).
 """
 import asyncio
-from micropython import const
 from time import ticks_ms, ticks_diff
 
 from drivers.keypad import KEY_HOLD, KeySource

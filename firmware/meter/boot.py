@@ -50,7 +50,6 @@ def _unhex(text, name):
         raise ProvisioningError("%s must be a hex string" % name)
 
 
-
 def from_provisioning(obj):
     """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
     if not isinstance(obj, dict):
