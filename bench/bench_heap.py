@@ -48,7 +48,10 @@ _ORDER = (("asyncio", ("asyncio",)),
 # imported by those (packages and their modules), for counting raw codes
 _IMPLIED = ("stscore", "drivers", "meter", "recstore.layout", "recstore.core", "recstore.store", "vtc.config",
             "vtc.frame", "vtc.server")
-_PROFILE = r'''
+# Every probe script starts in the meter process's set-up: the ROMFS image mounted and on sys.path (as
+# boards/unix/main.py does); GROW_QSTRS (a count) first grows the qstr pools, so that what follows measures its
+# own objects rather than pool growth.
+_ROM_PREAMBLE = r'''
 import os, sys, gc, micropython
 a, n = os.getenv("METER_ROMFS").split(":")
 import uctypes, vfs
@@ -57,10 +60,12 @@ sys.path.insert(0, "/rom")
 class _K:
     pass
 _k = _K()
-for i in range(3000):  # grow the qstr pools first (to 5100 entries): a package's figure is then its own objects
+for i in range(GROW_QSTRS):
     setattr(_k, "zq%d" % i, None)
 del _k
 gc.collect()
+'''
+_PROFILE = r'''
 order = ORDER
 micropython.qstr_info()
 prev = gc.mem_alloc()
@@ -140,23 +145,26 @@ def sim_heap_kb():
 
 _NESTED = "def outer():\n" + "".join("    def f%d(a):\n        return a + %d\n" % (i, i) for i in range(100))
 _RAWCODE_PROBE = r'''
-import os, sys, gc
-a, n = os.getenv("METER_ROMFS").split(":")
-import uctypes, vfs
-vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
-sys.path.insert(0, "/rom")
-class _K:
-    pass
-_k = _K()
-for i in range(300):  # grow the qstr pool first: the figure is then the raw codes' own
-    setattr(_k, "zq%d" % i, None)
-del _k
-gc.collect()
 b = gc.mem_alloc()
 import nested
 gc.collect()
 print("rawcode", (gc.mem_alloc() - b) // 100)
 '''
+
+
+def run_probe(body, grow_qstrs, image=None, heap="2M"):
+    """Run a probe script (_ROM_PREAMBLE, then body) in a meter process set up as make sim's, on `image` (the
+    firmware's ROMFS image by default); its stdout."""
+    image = image or sim.build_rom()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(_ROM_PREAMBLE.replace("GROW_QSTRS", str(grow_qstrs)) + body)
+        script = f.name
+    try:
+        return subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
+                               "-X", "heapsize=" + heap, script], capture_output=True, text=True, cwd=ROOT,
+                              timeout=60).stdout
+    finally:
+        os.unlink(script)
 
 
 def raw_code_bytes():
@@ -165,7 +173,7 @@ def raw_code_bytes():
     from mpremote.romfs import VfsRomWriter
 
     with tempfile.TemporaryDirectory() as d:
-        src, mpy, image, script = (os.path.join(d, n) for n in ("nested.py", "nested.mpy", "t.romfs", "p.py"))
+        src, mpy, image = (os.path.join(d, n) for n in ("nested.py", "nested.mpy", "t.romfs"))
         with open(src, "w") as f:
             f.write(_NESTED)
         subprocess.run([sim.MPY_CROSS, "-march=x64", "-o", mpy, src], check=True)
@@ -174,11 +182,8 @@ def raw_code_bytes():
             writer.mkfile("nested.mpy", f.read())
         with open(image, "wb") as f:
             f.write(writer.finalise())
-        with open(script, "w") as f:
-            f.write(_RAWCODE_PROBE)
-        out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
-                              "-X", "heapsize=1M", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    return int(out.stdout.split("rawcode")[1].split()[0])
+        out = run_probe(_RAWCODE_PROBE, 300, image, "1M")  # pools grown: the figure is the raw codes' own
+    return int(out.split("rawcode")[1].split()[0])
 
 
 def count_raw_codes(modules):
@@ -198,27 +203,15 @@ def count_raw_codes(modules):
 
 
 def packages():
-    image = sim.build_rom()
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(_PROFILE.replace("ORDER", repr(_ORDER)))
-        script = f.name
-    try:
-        out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
-                              "-X", "heapsize=2M", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    finally:
-        os.unlink(script)
-    rows = [line.split(" ", 1)[1].rsplit(" ", 1) for line in out.stdout.splitlines() if line.startswith("pkg ")]
-    counts = [int(line.split("n_qstr=")[1].split(",")[0]) for line in out.stdout.splitlines()
+    # pools grown to 5100 entries first: a package's figure is then its own objects
+    out = run_probe(_PROFILE.replace("ORDER", repr(_ORDER)), 3000)
+    rows = [line.split(" ", 1)[1].rsplit(" ", 1) for line in out.splitlines() if line.startswith("pkg ")]
+    counts = [int(line.split("n_qstr=")[1].split(",")[0]) for line in out.splitlines()
               if line.startswith("qstr pool:")]
     return [(name, int(n)) for name, n in rows], counts[-1] - counts[0]
 
 
 _QSTR_POOL = r'''
-import os, sys, gc, micropython
-a, n = os.getenv("METER_ROMFS").split(":")
-import uctypes, vfs
-vfs.mount(vfs.VfsRom(uctypes.bytearray_at(int(a), int(n))), "/rom")
-sys.path.insert(0, "/rom")
 micropython.qstr_info()
 for m in MODULES:
     __import__(m)
@@ -229,17 +222,9 @@ micropython.qstr_info()
 def qstr_pool_bytes(modules):
     """Heap bytes of the qstr pools that importing these modules (as make sim does) adds: entries only, the
     names' characters stay in the ROMFS image (qstr_info counts them, the heap does not hold them)."""
-    image = sim.build_rom()
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(_QSTR_POOL.replace("MODULES", repr(tuple(modules))))
-        script = f.name
-    try:
-        out = subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
-                              "-X", "heapsize=2M", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    finally:
-        os.unlink(script)
+    out = run_probe(_QSTR_POOL.replace("MODULES", repr(tuple(modules))), 0)
     pools = []
-    for line in out.stdout.splitlines():
+    for line in out.splitlines():
         if line.startswith("qstr pool:"):
             fields = dict(item.split("=") for item in line.split(":", 1)[1].replace(",", " ").split())
             pools.append(int(fields["n_total_bytes"]) - int(fields["n_str_data_bytes"]))
