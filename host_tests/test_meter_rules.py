@@ -166,8 +166,8 @@ def test_format_errors(clock):
 
 def test_class1_mfr_code_and_functions(clock):
     m = make_meter(clock, mfr=12)
-    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == 0
-    assert m.enter(V.test_token(1 << 3, 12, 0)) == R.ACCEPT and m.test_request == 4  # KRN display
+    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # test all
+    assert m.enter(V.test_token(1 << 4, 12, 0)) == R.ACCEPT and m.test_request == 1 << R.TEST_KRN
     assert m.enter(V.test_token(0xFF, 13, 0)) == R.MFR_CODE
     assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT  # 4-digit form of the same code
 
@@ -213,9 +213,10 @@ def test_management_tokens_checked_and_recorded(clock):
     assert m.tamper
     assert m.enter(V.management_token(k, 5, 0, 6004, 1)) == R.ACCEPT and not m.tamper
     assert m.enter(V.management_token(k, 6, V.encode_amount(500), 6005, 1)) == R.ACCEPT and m.mppul_w == 500
-    assert m.enter(V.management_token(k, 2, 1234, 6006, 1)) == R.ACCEPT and m.tariff_rate == 1234
-    assert m.enter(V.management_token(k, 7, 1000, 6007, 1)) == R.ACCEPT and m.water_factor == 1000
-    for tid in range(6000, 6008):
+    assert m.enter(V.management_token(k, 2, 1234, 6006, 1)) == R.FUNCTION  # no currency mode: TID kept
+    assert m.enter(V.management_token(k, 7, 1000, 6006, 1)) == R.FUNCTION  # water meters only: TID kept
+    assert m.enter(V.management_token(k, 0, V.encode_amount(3000), 6006, 1)) == R.ACCEPT and m.mpl_w == 3000
+    for tid in range(6000, 6007):
         if tid != 6002:
             assert m.tids.check(tid) == R.USED
 

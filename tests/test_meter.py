@@ -122,3 +122,76 @@ def test_tamper_and_clear_tamper_token():
     eq(m.enter(tok["clear_tamper"]), R.ACCEPT, "class 2/5")
     eq(m.tamper, False, "cleared")
     eq(_boot(nor, clock).tamper, False, "cleared on flash")
+
+
+def test_tid_rules_allocate_nothing_at_the_edges():
+    """Old/Used/accept for TID 0, 1, 0xFFFFFE and 0xFFFFFF on an empty, a half and a full memory, with a floor,
+    inside heap_lock: the rule and the slot choice allocate nothing on a 32-bit or 64-bit build."""
+    import micropython
+    from meter.tidmem import TidMemory, OK, OLD, USED
+
+    edges = (0, 1, 0xFFFFFE, 0xFFFFFF)
+    for stored in (0, 25, 50):
+        mem = TidMemory(50)
+        for t in range(stored):
+            mem.add(1000 + t)
+        want = []
+        for tid in edges:
+            want.append(OLD if stored == 50 and tid < 1000 else OK)
+        got = [0, 0, 0, 0]
+        micropython.heap_lock()
+        try:
+            for i in range(4):
+                got[i] = mem.check(edges[i])
+            if stored < 50:
+                mem.add(0xFFFFFF)
+            after = mem.check(0xFFFFFF)
+        finally:
+            micropython.heap_unlock()
+        eq(got, want, "%d stored" % stored)
+        if stored < 50:
+            eq(after, USED, "0xFFFFFF stored, %d before" % stored)
+    mem = TidMemory(50)
+    mem.set_floor(4600)
+    micropython.heap_lock()
+    try:
+        below, at = mem.check(4599), mem.check(4600)
+    finally:
+        micropython.heap_unlock()
+    eq((below, at), (OLD, OK), "floor")
+
+
+def test_tid_ffffff_on_a_full_memory_on_the_real_store():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    for tid in range(5000, 5050):
+        eq(m.enter(tok["credit"][str(tid)]), R.ACCEPT, "credit %d" % tid)
+    eq(m.enter(tok["credit"]["16777215"]), R.ACCEPT, "TID 0xFFFFFF replaces the smallest")
+    for _ in range(2):
+        eq(m.enter(tok["credit"]["5000"]), R.OLD, "the evicted TID stays refused")
+        eq(m.enter(tok["credit"]["16777215"]), R.USED, "0xFFFFFF is stored, not an empty slot")
+        eq(m.enter(tok["credit"]["0"]), R.OLD, "TID 0 on a full memory")
+        m = _boot(nor, clock)
+    eq(m.credit, 5100, "51 tokens of 10.0 kWh, no more")
+    eq(m.tids.count(), 50, "full after reboot")
+
+
+def test_edge_tids_and_the_floor_on_an_empty_memory():
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    for tid in ("0", "1", "16777214", "16777215"):
+        eq(m.enter(tok["credit"][tid]), R.ACCEPT, "TID %s on a fresh memory" % tid)
+    m = _boot(nor, clock)
+    for tid in ("0", "1", "16777214", "16777215"):
+        eq(m.enter(tok["credit"][tid]), R.USED, "TID %s after reboot" % tid)
+    d = _data()
+    prov = dict(d["provision"])
+    prov["tid_floor"] = 4600
+    nor = NorFlash(8, page_programs=8)
+    m = _boot(nor, clock)
+    eq(m.provision(prov), None, "provision with a floor")
+    eq(m.enter(tok["credit"]["4000"]), R.OLD, "vended before provisioning: Old on an empty memory")
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "after the floor")
+    m = _boot(nor, clock)
+    eq(m.tids.floor, 4600, "floor persisted")
+    eq(m.enter(tok["credit"]["4000"]), R.OLD, "still Old after reboot")

@@ -59,6 +59,8 @@ def export_meter_tokens(path):
     tokens = {"credit": {}, "credit_key2": {}}
     for tid in list(range(5000, 5060)) + [4000]:
         tokens["credit"][str(tid)] = V.credit_token(vk, 0, 100, tid, 5)
+    for tid in (0, 1, 0xFFFFFE, 0xFFFFFF):  # the TID edges (issue 13): every 24-bit value is a TID
+        tokens["credit"][str(tid)] = V.credit_token(vk, 0, 100, tid, 5)
     for tid in (4500, 6000):
         tokens["credit_key2"][str(tid)] = V.credit_token(vk2, 0, 100, tid, 5)
     tokens["wrong_key"] = [V.credit_token(vk2, 0, 100, 9000 + i, 5) for i in range(6)]

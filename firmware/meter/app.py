@@ -4,15 +4,24 @@ token lockout, tamper, all persisted through the record store.
 Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs/sts-application-layer.md):
 - §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and is checked against the meter's
   manufacturer code (§7.3.6); class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
-- §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old,
-  Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`).
+- §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old
+  (below the TID floor, i.e. vended before the meter was provisioned, or below the smallest stored TID once
+  the memory is full), Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`). A token this
+  meter does not support (credit for another service, currency credit, 2/2 tariff rate, 2/7 water factor on a
+  meter that is not a water meter) gives Function before the TID checks: its TID is not used up.
 - §7.3.1.2/3 key change: the 2 (64-bit) or 4 (128-bit) key change tokens are decrypted with the current key,
   collected in any order within `kct_window_s`, validated and applied atomically only when the set is complete;
-  KT rules of §6.5.2.4 as the reference C firmware applies them; RO = 1 clears the TID memory.
+  KT rules of §6.5.2.4 as the reference C firmware applies them (no DITK unless from DITK; DCTK is for card
+  meters, §6.5.2.3.5); KRN 1..9 and TI 0..99 or Range; RO = 1 clears the TID memory and its floor (the TID
+  rollover onto a new base date) and is refused (KeyType) when the new key is the current one, because it
+  would only make every old token of that key acceptable again.
 - A DDTK meter (KT 1) refuses TransferCredit (DDTKError).
 - Token lockout (manufacturer practice, ../shared/docs/iec62055-52-server.md §1.3): after 3 consecutive
   authentication failures, 10 s doubling per failure up to 1280 s; class 1 still processed; reset by an
-  accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted).
+  accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted). The
+  failure count is kept in RAM first: when its commit cannot be made (the store full while erases are
+  deferred during an optical session, a flash error) the lockout still holds and reaches flash with the
+  next commit that succeeds (`tick` retries), and no state reload lowers it.
 - An accepted token's effects (TID, credit, setting, new key) are committed to the store in one atomic commit
   before the result is returned, so "Accept" is never shown for something a power cut can undo.
 The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
@@ -42,6 +51,7 @@ REC_IDENT = "ident"
 REC_CREDIT = "credit"
 REC_SETTINGS = "settings"
 REC_LOCK = "lock"
+REC_FLOOR = "floor"  # the TID floor (3 bytes): TIDs below it are Old
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
@@ -92,7 +102,7 @@ class Meter:
         self.fault = None  # why tokens are refused (not provisioned, bad provisioning data)
         self.error = None  # the last internal error (a failed commit), for the display and the log
         self.last_result = R.NONE
-        self.test_request = -1  # class 1 function last requested (see TEST_FUNCTIONS)
+        self.test_request = 0  # class 1 tests/displays requested, a mask of results.TEST_* bits (runtime takes it)
         self._kct = [None, None, None, None]  # type: list  # pending sections 2/3, 2/4, 2/8, 2/9 (field tuples)
         self._kct_start = 0
         self.credit = 0
@@ -107,6 +117,7 @@ class Meter:
         self.water_factor = 0
         self.failures = 0
         self._lock_until = None  # clock value when the lockout ends, or None
+        self._lock_unsaved = False  # the lockout in RAM is ahead of flash (its commit failed)
         self.load_w = 0
         self.unbalance_w = 0
         self._trip_until = None
@@ -124,6 +135,8 @@ class Meter:
             self.ident, self.key = None, None
             self.fault = "not provisioned" if s.get(REC_IDENT) is None else "bad identity: %s" % exc
         self.tids.load_slots(s.get)
+        rec = s.get(REC_FLOOR)
+        self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(REC_CREDIT)
         if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
             self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
@@ -136,6 +149,12 @@ class Meter:
             self.failures, remaining = struct.unpack(_LOCK_FMT, rec)
             # The time served before the power cut is unknown: serve the stored remainder again.
             self._lock_until = self.clock() + remaining * 1000 if remaining else None
+        if self.tids.relayout and self.ident is not None:  # slot records of a build with more slots
+            try:
+                s.commit(self.tids.records({}))
+                self.tids.relayout = False
+            except Exception as exc:  # the old layout still loads the same TIDs: try again next boot
+                self.error = R.fault_text("TID memory layout not rewritten", exc)
 
     def _credit_record(self):
         return struct.pack(_CREDIT_FMT, self.credit, self.total_consumed, self.total_purchased, self._pulse_acc)
@@ -147,22 +166,29 @@ class Meter:
     def _lock_record(self):
         return struct.pack(_LOCK_FMT, min(self.failures, 255), self.lockout_remaining_s())
 
+    def _floor_record(self):
+        f = self.tids.floor
+        return bytes((f >> 16, (f >> 8) & 0xFF, f & 0xFF))
+
     def provision(self, obj):
         """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
         meter then keeps its previous state). Fresh TID memory, credit and settings."""
-        from meter.boot import from_provisioning  # first boot and tools only: not in a meter's heap in service
+        from meter.boot import from_provisioning, tid_floor  # first boot and tools only: not in service
 
         try:
             ident = from_provisioning(obj)
             key = ident.decoder_key()
+            floor = tid_floor(obj)
         except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
         self.tids.clear()
+        self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
         self.mpl_w = self.mppul_w = NO_LIMIT
         self.tamper = False
-        self.failures, self._lock_until = 0, None
+        self.failures, self._lock_until, self._lock_unsaved = 0, None, False
         records = self.tids.records({})  # deletes every stored TID slot
+        records[REC_FLOOR] = self._floor_record()
         records[REC_IDENT] = ident.to_record()
         records[REC_CREDIT] = self._credit_record()
         records[REC_SETTINGS] = self._settings_record()
@@ -201,7 +227,29 @@ class Meter:
         self.failures += 1
         seconds = self._lockout_for(self.failures)
         self._lock_until = self.clock() + seconds * 1000 if seconds else None
-        self.store.commit({REC_LOCK: self._lock_record()})
+        self._lock_unsaved = True
+        self.save_lockout()
+
+    def save_lockout(self):
+        """Persist the lockout if RAM is ahead of flash; a failed commit leaves it held in RAM (the result
+        stays what it was: CRC), to be tried again by `tick` and included in the next commit."""
+        if not self._lock_unsaved:
+            return True
+        try:
+            self.store.commit({REC_LOCK: self._lock_record()})
+        except Exception as exc:  # StoreFull (erases deferred), a flash error, a full heap
+            self.error = R.fault_text("lockout not saved yet", exc)
+            return False
+        self._lock_unsaved = False
+        return True
+
+    def _commit(self, records):
+        """Every commit of the token path: carries an unsaved lockout along."""
+        if self._lock_unsaved and REC_LOCK not in records:
+            records[REC_LOCK] = self._lock_record()
+        self.store.commit(records)
+        if REC_LOCK in records:
+            self._lock_unsaved = False
 
     # --- the token pipeline --------------------------------------------------------------------------------
     def enter(self, text):
@@ -217,11 +265,13 @@ class Meter:
 
     def process(self, digits, n):
         """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its result."""
+        failures, lock_until, unsaved = self.failures, self._lock_until, self._lock_unsaved  # before the token
         try:
             result = self._process(digits, n)
         except Exception as exc:  # never an unhandled exception on the meter: refuse, report, keep state
             # (a flash error in the commit, a full heap): nothing of the token is on flash, so it can be
-            # entered again. The store is the truth: drop whatever RAM already took (a TID slot, a key).
+            # entered again. The store is the truth: drop whatever RAM already took (a TID slot, a key),
+            # except the lockout, which only ever goes up here (flash may be behind RAM: save_lockout).
             result = R.FUNCTION
             gc.collect()  # what the failed attempt left, before anything more is allocated here
             self.error = R.fault_text("token refused", exc)
@@ -230,6 +280,8 @@ class Meter:
             except Exception as exc2:  # RAM may now differ from flash: refuse tokens until a restart
                 self.ident, self.key = None, None
                 self.fault = R.fault_text("state reload failed (restart the meter)", exc2)
+            if unsaved or failures > self.failures:
+                self.failures, self._lock_until, self._lock_unsaved = failures, lock_until, True
         self.last_result = result
         return result
 
@@ -259,17 +311,17 @@ class Meter:
 
     # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
     def _class1(self, tok):
+        """Every control bit this meter knows (results.TEST_*) is requested; bit 0 ("test all") or a low byte
+        of all ones (the reference C firmware's convention) requests them all. The runtime shows them one by
+        one on the display (and runs the load switch test). No known bit set: Function."""
         if tok.mfr_code != self._id().mfr_code:
             return R.MFR_CODE
-        low = tok.control_lo & 0xFF
-        if low == 0xFF:
-            self.test_request = 0  # test all
-        else:
-            self.test_request = -1
-            for bit in range(16):
-                if tok.control_lo >> bit & 1:
-                    self.test_request = bit + 1
-                    break
+        bits = tok.control_lo & R.TEST_KNOWN
+        if tok.control_lo & 1 or tok.control_lo & 0xFF == 0xFF:
+            bits = R.TEST_KNOWN
+        if not bits:
+            return R.FUNCTION  # only reserved control bits: nothing this meter can run
+        self.test_request = bits
         return R.ACCEPT
 
     def _tid_checks(self, tok):
@@ -288,7 +340,7 @@ class Meter:
         if self.failures or self._lock_until is not None:
             self.failures, self._lock_until = 0, None
             records[REC_LOCK] = self._lock_record()
-        self.store.commit(records)
+        self._commit(records)
 
     def _credit_token(self, tok):
         sub = tok.subclass
@@ -311,6 +363,10 @@ class Meter:
 
     def _management_token(self, tok):
         sub = tok.subclass
+        if sub == 2 or (sub == 7 and self.cfg.service != "water"):
+            # 2/2 SetTariffRate: no currency mode here; 2/7 SetWaterMeterFactor: water meters only.
+            # Refused before the TID checks, so the token's TID is not used up.
+            return R.FUNCTION
         r = self._tid_checks(tok)
         if r:
             return r
@@ -323,8 +379,6 @@ class Meter:
                 return R.RANGE
             self.credit = 0
             records[REC_CREDIT] = self._credit_record()
-        elif sub == 2:
-            self.tariff_rate = tok.data16
         elif sub == 5:
             if tok.data16 != 0:
                 return R.RANGE
@@ -350,8 +404,12 @@ class Meter:
         if not any(self._kct):
             self._kct_start = now
         if tok.subclass == 3:
+            if not 1 <= tok.krn <= 9:
+                return R.RANGE  # KRN is one decimal digit, 1..9 (IEC 62055-41 §6.1.2.4)
             self._kct[0] = (tok.kenho, tok.krn, tok.ro, tok.kt, bytes(tok.key_part))
         elif tok.subclass == 4:
+            if tok.ti > 99:
+                return R.RANGE  # TI is two decimal digits, carried in binary (0..255)
             self._kct[1] = (tok.kenlo, tok.ti, bytes(tok.key_part))
         else:
             self._kct[slot] = (tok.sgc12, bytes(tok.key_part))
@@ -359,7 +417,7 @@ class Meter:
         if any(self._kct[i] is None for i in range(need)):
             if self.failures:  # an authenticated meter-specific token ends the failure streak
                 self.failures, self._lock_until = 0, None
-                self.store.commit({REC_LOCK: self._lock_record()})
+                self._commit({REC_LOCK: self._lock_record()})
             return R.KCT_FIRST if self._kct[0] is not None else R.KCT_SECOND
         first, second, third, fourth = self._kct
         self._kct = [None, None, None, None]
@@ -372,6 +430,8 @@ class Meter:
         if long_key:
             key = hi + third[1] + fourth[1] + lo
             sgc = (fourth[0] << 12) | third[0]
+        if ro and key == self._id().key:
+            return R.KEY_TYPE  # a rollover that keeps the key would re-open every old token of that key
         new = self._id().copy_with_key(key, krn, kt, ti, (kenho << 4) | kenlo, sgc)
         try:
             new_key = new.decoder_key()
@@ -379,11 +439,15 @@ class Meter:
             return R.KEY_TYPE
         records = {REC_IDENT: new.to_record()}
         if ro:
-            self.tids.clear()  # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3)
+            # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
+            # date, so the memory and its floor (both on the old base date) are cleared
+            self.tids.clear()
+            self.tids.set_floor(0)
             self.tids.records(records)
+            records[REC_FLOOR] = self._floor_record()
         self.failures, self._lock_until = 0, None
         records[REC_LOCK] = self._lock_record()
-        self.store.commit(records)
+        self._commit(records)
         self.ident, self.key = new, new_key
         return R.ACCEPT
 
@@ -443,9 +507,11 @@ class Meter:
                 self._trip_until = now + self.cfg.trip_retry_s * 1000
 
     def tick(self):
-        """Periodic housekeeping (about once a second): trip retries and lockout expiry."""
+        """Periodic housekeeping (about once a second): trip retries, lockout expiry, an unsaved lockout."""
         self._update_relay()
         self.lockout_remaining_s()
+        if self._lock_unsaved:
+            self.save_lockout()
 
     def relay_closed(self):
         """The load switch: closed with credit and no trip."""

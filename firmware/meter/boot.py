@@ -16,7 +16,7 @@ this module: a meter in service does not carry it in its heap.
 import json
 import os
 
-from meter.identity import Identity, ProvisioningError, luhn_check_digit
+from meter.identity import KT_DCTK, Identity, ProvisioningError, luhn_check_digit
 from stscore import sta, token as T
 
 
@@ -50,6 +50,20 @@ def _unhex(text, name):
         raise ProvisioningError("%s must be a hex string" % name)
 
 
+def _key_type(obj):
+    kt = _int_field(obj, "kt", 0, 3)
+    if kt == KT_DCTK:  # IEC 62055-41 §6.5.2.3.5: a common key is for card (disposable-token) meters
+        raise ProvisioningError("kt 3 (DCTK) is for card meters; a keypad/optical meter takes 0 (DITK), "
+                                "1 (DDTK) or 2 (DUTK)")
+    return kt
+
+
+def tid_floor(obj):
+    """The TID floor from provisioning data ("tid_floor", the TID of the provisioning minute on the meter's
+    base date; tools/provision.py writes it): tokens vended before it are Old. Absent: 0 (no floor)."""
+    return _int_field(obj, "tid_floor", 0, 0xFFFFFF, 0)
+
+
 def from_provisioning(obj):
     """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
     if not isinstance(obj, dict):
@@ -67,11 +81,12 @@ def from_provisioning(obj):
         raise ProvisioningError("sta_tables are only for EA07 meters")
     try:
         ident = Identity(pan, _int_field(obj, "sgc", 0, 999999), _int_field(obj, "ti", 0, 99),
-                         _int_field(obj, "krn", 1, 9), _int_field(obj, "kt", 0, 3),
+                         _int_field(obj, "krn", 1, 9), _key_type(obj),
                          _int_field(obj, "ken", 0, 255, 255), ea, key, _int_field(obj, "mfr_code", 0, 9999),
                          tables_obj)
     except sta.TableError as exc:
         raise ProvisioningError("sta_tables: %s" % exc.args[0])
+    tid_floor(obj)  # validated here too, so that a file that passes is taken whole
     return ident
 
 

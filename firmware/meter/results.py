@@ -46,3 +46,22 @@ def fault_text(what, exc):
         return "%s: %r" % (what, exc)
     except MemoryError:
         return what
+
+
+# Class 1 InitiateMeterTest/Display control bits (IEC 62055-41 §6.3.8; the reference C firmware's header in
+# ../shared/docs/sts-application-layer.md §12 item 7 numbers bits 1-10 the same way). Bit 0 asks for all of
+# them; Meter.test_request holds the requested bits, the runtime shows each in turn.
+TEST_ALL = const(0)
+TEST_LOAD_SWITCH = const(1)  # the relay is switched over and back
+TEST_DISPLAY = const(2)  # every segment / every cell lit
+TEST_ENERGY = const(3)  # total energy consumed
+TEST_KRN = const(4)
+TEST_TI = const(5)
+TEST_READER = const(6)  # the token reading device: the keypad (it delivered this token)
+TEST_MPL = const(7)  # maximum power limit
+TEST_TAMPER = const(8)  # tamper status
+TEST_POWER = const(9)  # present power consumption
+TEST_VERSION = const(10)  # software version
+TEST_MPPUL = const(11)  # maximum phase power unbalance limit
+TEST_LAST = const(11)
+TEST_KNOWN = const(0xFFE)  # bits 1..11

@@ -1,20 +1,33 @@
-"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7, rules 4-5 of
+"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7/§7.3.8, rules 4-5 of
 ../shared/docs/sts-application-layer.md §12).
 
-A fixed number of slots (at least 50) holding 24-bit TIDs, kept as 3 bytes each in one bytearray. The store
-keeps one 3-byte record per slot (int key = slot number, `record()`/`load_slots()`), so accepting a token
-rewrites 3 bytes, not the whole memory: that is what keeps the record store near its best erase rate. A token is Old if memory is full and its TID is below the smallest stored
-TID, Used if its TID is stored; an accepted TID takes a free slot, or replaces the smallest once memory is
-full. Empty slots hold 0xFFFFFF (never a valid accepted TID here: TIDs are < 2**24 - 1 in practice and the
-vending side never issues the last minute of a base date; see `check`)."""
+A fixed number of slots (at least 50) holding 24-bit TIDs, 3 bytes each in one bytearray, and beside it which
+slots are in use (`used`, one byte a slot). Emptiness is kept out of band: every 24-bit value, 0 and 0xFFFFFF
+included, is a TID a vending system may issue (0xFFFFFF is the last minute of a base date, reachable by the
+same-minute TID+1 rule), so no TID value can double as an "empty" marker.
+
+The rules (`check`):
+- Used: the TID is stored.
+- Old: the TID is below the floor, or the memory is full and the TID is below the smallest stored TID.
+  The floor stands for the TIDs a meter's memory is pre-filled with at manufacture: the TID of the provisioning
+  minute, so a token vended before the meter was provisioned is Old even while fewer than `slots` TIDs are
+  stored. A key change with RO = 1 (the TID rollover onto a new base date) clears the memory and the floor.
+- An accepted TID takes a free slot, or replaces the smallest once the memory is full.
+
+The store keeps one 3-byte record per slot (int key = slot number): accepting a token rewrites 3 bytes, not the
+whole memory. Slot i in RAM is store key i, always: a reload puts every record back into its own slot, so the
+slot a later token overwrites is the same slot on flash (a reload that moved TIDs between slots would make the
+next replacement overwrite the wrong record and forget a TID). `check` and `add` allocate nothing.
+"""
 try:
     from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
 except ImportError:
     def const(x):
         return x
 
-EMPTY = const(0xFFFFFF)
 DEFAULT_SLOTS = const(50)
+TID_MAX = const(0xFFFFFF)
+STORE_KEYS = const(128)  # int keys 0..127 of the record store
 
 OK = const(0)
 OLD = const(9)
@@ -23,10 +36,14 @@ USED = const(10)
 
 class TidMemory:
     def __init__(self, slots=DEFAULT_SLOTS):
-        if slots < 1:
-            raise ValueError("TID memory needs at least one slot")
+        if not 1 <= slots <= STORE_KEYS:
+            raise ValueError("TID memory needs 1..128 slots")
         self.slots = slots
-        self.buf = bytearray(b"\xff" * (3 * slots))
+        self.buf = bytearray(3 * slots)
+        self.used = bytearray(slots)  # 1: the slot holds a TID
+        self.n = 0  # slots in use
+        self.floor = 0  # TIDs below this are Old (the provisioning minute; 0 after a rollover)
+        self.relayout = False  # load found records outside 0..slots-1: rewrite every slot (`records`)
 
     def _get(self, i):
         b = self.buf
@@ -34,80 +51,110 @@ class TidMemory:
 
     def _set(self, i, tid):
         b = self.buf
-        b[3 * i] = tid >> 16
+        b[3 * i] = (tid >> 16) & 0xFF
         b[3 * i + 1] = (tid >> 8) & 0xFF
         b[3 * i + 2] = tid & 0xFF
 
     def count(self):
-        n = 0
-        for i in range(self.slots):
-            if self._get(i) != EMPTY:
-                n += 1
-        return n
+        return self.n
 
-    def _smallest(self):
-        """(index of the smallest stored TID or of a free slot, smallest TID or -1 when a slot is free)."""
+    def full(self):
+        return self.n >= self.slots
+
+    def _smallest_slot(self):
+        """The slot of the smallest stored TID, or -1 when the memory is empty (an int: no tuple to allocate)."""
         best = -1
-        best_i = 0
+        best_i = -1
+        used = self.used
         for i in range(self.slots):
-            t = self._get(i)
-            if t == EMPTY:
-                return i, -1
-            if best < 0 or t < best:
-                best, best_i = t, i
-        return best_i, best
+            if used[i]:
+                t = self._get(i)
+                if best < 0 or t < best:
+                    best = t
+                    best_i = i
+        return best_i
+
+    def smallest(self):
+        """The smallest stored TID, or -1 when the memory is empty."""
+        i = self._smallest_slot()
+        return self._get(i) if i >= 0 else -1
 
     def check(self, tid):
-        """OK, USED (stored) or OLD (memory full and tid below the smallest stored). Allocates nothing."""
+        """OK, USED (stored) or OLD (below the floor, or the memory full and below the smallest stored)."""
+        used = self.used
         for i in range(self.slots):
-            if self._get(i) == tid:
+            if used[i] and self._get(i) == tid:
                 return USED
-        _, smallest = self._smallest()
-        if smallest >= 0 and tid < smallest:
+        if tid < self.floor:
+            return OLD
+        if self.n >= self.slots and tid < self.smallest():
             return OLD
         return OK
 
     def add(self, tid):
         """Record an accepted TID (after `check` said OK); returns the slot it took."""
-        i, _ = self._smallest()
+        used = self.used
+        if self.n < self.slots:
+            for i in range(self.slots):
+                if not used[i]:
+                    used[i] = 1
+                    self.n += 1
+                    self._set(i, tid)
+                    return i
+        i = self._smallest_slot()
         self._set(i, tid)
         return i
 
     def record(self, i):
         """Slot i as its store record: 3 bytes, or None when the slot is empty (the key is deleted)."""
-        if self._get(i) == EMPTY:
+        if not self.used[i]:
             return None
         return bytes(self.buf[3 * i:3 * i + 3])
 
     def records(self, into):
-        """Every slot's record into a commit dict (after `clear()`: deletes every stored slot)."""
-        for i in range(self.slots):
-            into[i] = self.record(i)
+        """Every slot's record into a commit dict, and deletions of the store keys beyond the slots (after
+        `clear()`: deletes every stored slot; after a `relayout` load: the whole new layout). Deleting a key
+        the store does not hold costs nothing on flash."""
+        for i in range(STORE_KEYS):
+            into[i] = self.record(i) if i < self.slots else None
         return into
 
     def load_slots(self, get):
-        """Restore from per-slot records: get(i) -> 3 bytes or None. Records beyond `slots` (a build with a
-        smaller memory) are adapted like `load` does: the smallest TIDs are dropped."""
-        data = bytearray()
-        for i in range(128):  # int store keys are 0..127
+        """Restore from per-slot records: get(i) -> 3 bytes or None. Each record goes back into its own slot.
+        Records beyond `slots` (a build with a smaller memory) are merged: the largest TIDs are kept, the
+        layout is rebuilt and `relayout` is set, so that the caller commits `records()` once."""
+        self.clear()
+        self.relayout = False
+        extra = None
+        for i in range(STORE_KEYS):
             rec = get(i)
-            if rec is not None and len(rec) == 3:
-                data += rec
-        self.load(data)
+            if rec is None or len(rec) != 3:
+                continue  # absent, or not a slot record: treated as empty
+            tid = (rec[0] << 16) | (rec[1] << 8) | rec[2]
+            if i < self.slots:
+                self.used[i] = 1
+                self.n += 1
+                self._set(i, tid)
+            else:
+                extra = extra or []
+                extra.append(tid)
+        if extra:
+            tids = sorted(self.tids() + extra)[-self.slots:]
+            self.clear()
+            for t in tids:
+                self.add(t)
+            self.relayout = True
 
     def clear(self):
-        for i in range(len(self.buf)):
-            self.buf[i] = 0xFF
+        """Forget every TID (the floor stays: see `set_floor`)."""
+        for i in range(self.slots):
+            self.used[i] = 0
+        self.n = 0
 
-    def load(self, data):
-        """Restore from a stored record; a record of another size is adapted (smallest TIDs dropped)."""
-        self.clear()
-        if not data:
-            return
-        tids = sorted((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(0, len(data) - 2, 3))
-        tids = [t for t in tids if t != EMPTY][-self.slots:]
-        for i, t in enumerate(tids):
-            self._set(i, t)
+    def set_floor(self, tid):
+        if not 0 <= tid <= TID_MAX:
+            raise ValueError("TID floor must be 0..0xFFFFFF")
+        self.floor = tid
 
     def tids(self):
-        return sorted(t for t in (self._get(i) for i in range(self.slots)) if t != EMPTY)
+        return sorted(self._get(i) for i in range(self.slots) if self.used[i])

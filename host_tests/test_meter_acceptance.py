@@ -1,0 +1,319 @@
+"""Token acceptance as a certification lab and an attacker try it (issue 13, and the lockout of issue 15):
+TID edges with an empty, half and full memory, the TID floor, rollover key changes that keep the key, key types
+and ranges, unsupported management tokens that must not use up their TID, class 1 control bits, and the
+lockout when its commit cannot reach flash. Driven through Meter.process, on the RAM store of the rule tests
+and on the real record store over the strict NOR model."""
+import pytest
+
+import vending as V
+from meter import results as R
+from meter.app import Meter, MeterConfig
+from meter.tidmem import TidMemory
+from norflash import NorFlash
+from recstore import RecordStore, StoreFull
+from test_meter_rules import KEY, KEY2, DictStore, clock, credit, kct, make_meter, provisioning, vkey  # noqa: F401 (clock: fixture)
+
+EDGE_TIDS = (0, 1, 0xFFFFFE, 0xFFFFFF)
+
+
+def fill(m, tids):
+    for t in tids:
+        assert m.enter(credit(1, t)) == R.ACCEPT, t
+
+
+def reboot(m, clock):
+    return Meter(m.store, MeterConfig(), clock)
+
+
+# --- 1. TID edges: emptiness is not a TID value ----------------------------------------------------------------
+@pytest.mark.parametrize("tid", EDGE_TIDS)
+@pytest.mark.parametrize("stored", (0, 25, 50))
+def test_edge_tids_with_empty_half_and_full_memory(clock, tid, stored):
+    m = make_meter(clock)
+    fill(m, range(1000, 1000 + stored))
+    before = m.credit
+    full = stored == 50
+    if full and tid < 1000:
+        assert m.enter(credit(10, tid)) == R.OLD  # below the smallest of a full memory
+        assert m.credit == before
+        return
+    assert m.enter(credit(10, tid)) == R.ACCEPT
+    assert m.enter(credit(10, tid)) == R.USED
+    assert m.credit == before + 10
+    assert m.tids.count() == min(stored + 1, 50)
+    again = reboot(m, clock)
+    assert again.enter(credit(10, tid)) == R.USED  # also after a reboot
+    assert again.tids.tids() == m.tids.tids()
+    if full:  # the smallest (1000) gave way and stays refused
+        assert again.enter(credit(10, 1000)) == R.OLD
+
+
+def test_tid_ffffff_on_a_full_memory_gives_no_credit_loop(clock):
+    """The attack of issue 13: with 0xFFFFFF as the empty marker, accepting TID 0xFFFFFF on a full memory
+    made a slot look free, so the evicted token and then 0xFFFFFF itself were accepted again, forever."""
+    m = make_meter(clock)
+    fill(m, range(1000, 1050))
+    assert m.enter(credit(1000, 0xFFFFFF)) == R.ACCEPT
+    credit_after = m.credit
+    for _ in range(3):
+        assert m.enter(credit(1, 1000)) == R.OLD
+        assert m.enter(credit(1000, 0xFFFFFF)) == R.USED
+        m = reboot(m, clock)
+    assert m.credit == credit_after
+    assert m.tids.count() == 50 and m.tids.full()
+
+
+def test_reload_keeps_each_tid_in_its_own_slot(clock):
+    """Tokens entered out of order: a reload must not move TIDs between slots, or the next replacement
+    overwrites another TID's record and the evicted one (or the overwritten one) becomes acceptable."""
+    m = make_meter(clock)
+    fill(m, [2000 - i for i in range(50)])  # descending: slot 0 holds the largest
+    m = reboot(m, clock)
+    assert m.enter(credit(1, 5000)) == R.ACCEPT  # replaces the smallest, 1951
+    m = reboot(m, clock)
+    assert m.tids.tids() == list(range(1952, 2001)) + [5000]
+    for t in range(1952, 2001):
+        assert m.enter(credit(1, t)) == R.USED
+    assert m.enter(credit(1, 1951)) == R.OLD
+
+
+def test_records_of_a_larger_build_are_merged_and_rewritten(clock):
+    """A store written by a build with 84 slots, read by one with 50: the largest 50 TIDs are kept, in the new
+    layout, and the next boot reads the same."""
+    store = DictStore()
+    big = Meter(store, MeterConfig(tid_slots=84), clock)
+    assert big.provision(provisioning()) is None
+    fill(big, range(3000, 3084))
+    small = Meter(store, MeterConfig(tid_slots=50), clock)
+    assert small.tids.tids() == list(range(3034, 3084)) and not small.tids.relayout
+    assert all(k not in store.data or store.data[k] is None for k in range(50, 128))
+    assert Meter(store, MeterConfig(tid_slots=50), clock).tids.tids() == list(range(3034, 3084))
+    assert small.enter(credit(1, 3033)) == R.OLD
+
+
+def test_check_and_add_allocate_nothing_for_any_tid():
+    """The rule itself, for every edge, on a full memory (CPython has no heap_lock: the MicroPython twin of
+    this test is in tests/test_meter.py)."""
+    mem = TidMemory(50)
+    for t in range(50):
+        mem.add(0xFFFFFF - t)
+    assert mem.check(0xFFFFFF) == R.USED and mem.check(0) == R.OLD and mem.check(0xFFFFCD) == R.OLD
+    assert mem.check(0xFFFFCE) == R.USED
+
+
+# --- 2. the TID floor ----------------------------------------------------------------------------------------
+def test_floor_from_provisioning_makes_older_tokens_old(clock):
+    m = make_meter(clock, tid_floor=500000)
+    assert m.tids.floor == 500000
+    assert m.enter(credit(10, 499999)) == R.OLD  # vended before the meter was provisioned, memory empty
+    assert m.enter(V.management_token(vkey(), 5, 0, 1, 1)) == R.OLD  # management tokens too
+    assert m.enter(credit(10, 500000)) == R.ACCEPT  # the provisioning minute itself
+    m = reboot(m, clock)
+    assert m.tids.floor == 500000  # persisted
+    assert m.enter(credit(10, 499999)) == R.OLD
+    assert m.enter(credit(10, 0)) == R.OLD
+
+
+def test_floor_absent_is_zero_and_bad_floor_refused(clock):
+    m = make_meter(clock)
+    assert m.tids.floor == 0 and m.enter(credit(10, 0)) == R.ACCEPT
+    for bad in (-1, 0x1000000, "x", True):
+        fresh = Meter(DictStore(), MeterConfig(), clock)
+        reason = fresh.provision(provisioning(tid_floor=bad))
+        assert reason and "tid_floor" in reason and fresh.ident is None
+
+
+def test_rollover_clears_the_floor_and_ro0_keeps_it(clock):
+    m = make_meter(clock, tid_floor=16000000)  # provisioned late on base date 1993
+    assert m.enter(credit(10, 16000001)) == R.ACCEPT
+    first, second = kct(KEY2, krn=2)  # RO = 0: same base date, the floor stays
+    m.enter(first)
+    assert m.enter(second) == R.ACCEPT and m.tids.floor == 16000000
+    first, second = kct(KEY, krn=3, ro=1, current=KEY2)  # RO = 1: onto base date 2014
+    m.enter(first)
+    assert m.enter(second) == R.ACCEPT
+    assert m.tids.floor == 0 and m.tids.count() == 0
+    assert m.enter(credit(10, 100)) == R.ACCEPT  # small 2014 TIDs are new
+    m = reboot(m, clock)
+    assert m.tids.floor == 0 and m.enter(credit(10, 100)) == R.USED
+
+
+# --- 3. a rollover must change the key --------------------------------------------------------------------------
+def test_rollover_with_the_same_key_is_refused_and_changes_nothing(clock):
+    m = make_meter(clock, tid_floor=1000)
+    fill(m, range(2000, 2050))
+    first, second = kct(KEY, krn=1, ro=1)  # the current key again, RO = 1
+    assert m.enter(first) == R.KCT_FIRST
+    assert m.enter(second) == R.KEY_TYPE
+    assert m.tids.count() == 50 and m.tids.floor == 1000
+    assert m.enter(credit(10, 2000)) == R.USED  # nothing replays
+    assert reboot(m, clock).enter(credit(10, 2049)) == R.USED
+
+
+def test_key_change_that_changes_nothing_is_harmless(clock):
+    """RO = 0 with the current key and the same KRN/KT/TI/KEN: accepted (CTSA19 re-loads a key to change KEN),
+    and the TIDs, the floor and the credit stay."""
+    m = make_meter(clock, tid_floor=1000)
+    fill(m, range(2000, 2010))
+    first, second = kct(KEY, krn=1, ti=1, ken=255)
+    m.enter(first)
+    assert m.enter(second) == R.ACCEPT
+    assert m.tids.count() == 10 and m.tids.floor == 1000 and m.credit == 10
+    assert m.enter(credit(1, 2005)) == R.USED
+    first, second = kct(KEY, krn=1, ken=85)  # the same key, a new KEN (CTSA19)
+    m.enter(first)
+    assert m.enter(second) == R.ACCEPT and m.ident.ken == 85
+
+
+# --- 4. key types and ranges; unsupported tokens keep their TID ------------------------------------------------
+def test_dctk_refused_at_provisioning(clock):
+    m = Meter(DictStore(), MeterConfig(), clock)
+    reason = m.provision(provisioning(kt=3))
+    assert reason and "DCTK" in reason and m.ident is None
+    for kt in (0, 1, 2):
+        assert Meter(DictStore(), MeterConfig(), clock).provision(provisioning(kt=kt)) is None
+
+
+@pytest.mark.parametrize("krn", (0, 10, 15))
+def test_key_change_krn_out_of_range(clock, krn):
+    m = make_meter(clock)
+    first, second = kct(KEY2, krn=krn)
+    assert m.enter(first) == R.RANGE
+    assert m.enter(second) == R.KCT_SECOND  # the set waits for a valid first section
+    assert m.ident.key == KEY and m.kct_pending()
+
+
+@pytest.mark.parametrize("ti", (100, 255))
+def test_key_change_ti_out_of_range(clock, ti):
+    m = make_meter(clock)
+    first, second = kct(KEY2, ti=ti)
+    assert m.enter(first) == R.KCT_FIRST
+    assert m.enter(second) == R.RANGE
+    assert m.ident.key == KEY
+    assert m.enter(kct(KEY2, ti=99)[1]) == R.ACCEPT and m.ident.ti == 99  # the first section still counts
+
+
+def test_key_change_to_dctk_refused(clock):
+    m = make_meter(clock)
+    first, second = kct(KEY2, kt=3)
+    m.enter(first)
+    assert m.enter(second) == R.KEY_TYPE and m.ident.kt == 2
+
+
+@pytest.mark.parametrize("sub", (2, 7))
+def test_tariff_and_water_factor_on_electricity_keep_their_tid(clock, sub):
+    m = make_meter(clock)
+    assert m.enter(V.management_token(vkey(), sub, 1234, 8000, 1)) == R.FUNCTION
+    assert m.tids.check(8000) == 0 and m.tids.count() == 0
+    assert m.enter(credit(10, 8000)) == R.ACCEPT  # the TID is still free for a token that works
+    assert (m.tariff_rate, m.water_factor) == (0, 0)
+
+
+def test_water_factor_on_a_water_meter(clock):
+    m = Meter(DictStore(), MeterConfig(service="water"), clock)
+    assert m.provision(provisioning()) is None
+    assert m.enter(V.management_token(vkey(), 7, 1000, 8000, 1)) == R.ACCEPT and m.water_factor == 1000
+    assert m.enter(V.management_token(vkey(), 2, 5, 8001, 1)) == R.FUNCTION  # no currency mode
+
+
+# --- 5. class 1 control bits ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("bit", range(R.TEST_LOAD_SWITCH, R.TEST_LAST + 1))
+@pytest.mark.parametrize("subclass", (0, 1))
+def test_class1_each_control_bit_is_requested(clock, bit, subclass):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(V.test_token(1 << bit, 12, subclass)) == R.ACCEPT
+    assert m.test_request == 1 << bit
+
+
+def test_class1_test_all_several_and_reserved(clock):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(V.test_token(1, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # bit 0: all
+    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # C firmware
+    assert m.enter(V.test_token((1 << 4) | (1 << 9), 12, 0)) == R.ACCEPT
+    assert m.test_request == (1 << 4) | (1 << 9)
+    m.test_request = 0
+    assert m.enter(V.test_token(1 << 20, 12, 0)) == R.FUNCTION and m.test_request == 0  # reserved bits only
+    assert m.enter(V.test_token(0, 12, 0)) == R.FUNCTION
+    assert m.enter(V.test_token(1 << 4, 13, 0)) == R.MFR_CODE and m.test_request == 0
+
+
+# --- the lockout when its commit cannot be made (issue 15 item 3) ---------------------------------------------
+class FullStore(DictStore):
+    """Commits raise StoreFull while `full` (the record store with erases deferred and no erased space)."""
+
+    def __init__(self):
+        super().__init__()
+        self.full = False
+
+    def commit(self, records):
+        if self.full:
+            raise StoreFull("no erased space while erases are deferred")
+        super().commit(records)
+
+
+def test_lockout_holds_when_the_store_is_full(clock):
+    store = FullStore()
+    m = make_meter(clock, store=store)
+    foreign = credit(10, 5000, key=KEY2)
+    store.full = True
+    for _ in range(3):
+        assert m.enter(foreign) == R.CRC
+    assert m.lockout_remaining_s() == 10
+    assert m.enter(credit(10, 5001)) == R.LOCKOUT  # even a good token waits
+    assert m.enter(foreign) == R.LOCKOUT
+    clock.advance(11)
+    assert m.enter(foreign) == R.CRC and m.failures == 4  # 4th failure: 20 s, still only in RAM
+    assert m.lockout_remaining_s() == 20
+    m.tick()
+    assert store.data["lock"][0] == 0  # flash is behind (the store is still full)
+    store.full = False
+    m.tick()  # the optical session ended: erases allowed again, the lockout reaches flash
+    assert store.data["lock"][0] == 4
+    again = reboot(m, clock)
+    assert again.failures == 4 and again.lockout_remaining_s() == 20
+
+
+def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
+    store = FullStore()
+    m = make_meter(clock, store=store)
+    foreign = credit(10, 5000, key=KEY2)
+    store.full = True
+    m.enter(foreign)
+    m.enter(foreign)
+    assert m.failures == 2 and store.data["lock"][0] == 0
+    assert m.enter(credit(10, 5001)) == R.FUNCTION  # its commit fails: refused, state reloaded
+    assert m.failures == 2  # the reload did not undo the failures held in RAM
+    assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 10
+    store.full = False
+    assert m.enter(credit(10, 5002)) == R.LOCKOUT
+    clock.advance(11)
+    assert m.enter(credit(10, 5002)) == R.ACCEPT and m.failures == 0
+    assert store.data["lock"][0] == 0 and reboot(m, clock).failures == 0
+
+
+def test_lockout_on_the_real_store_with_erases_deferred(clock):
+    """The record store itself: erases deferred (an optical session), commits until StoreFull, then CRC
+    failures: the lockout holds, and reaches flash once erases are allowed again."""
+    nor = NorFlash(4, page_programs=8)
+    store = RecordStore(nor, reserve=1, page_writes=8)
+    store.mount()
+    m = Meter(store, MeterConfig(), clock)
+    assert m.provision(provisioning()) is None
+    store.defer_erase(True)
+    tid = 10000
+    while True:
+        result = m.enter(credit(1, tid))
+        tid += 1
+        if result != R.ACCEPT:
+            break
+    assert result == R.FUNCTION  # StoreFull: refused, nothing half-done
+    foreign = credit(10, 5000, key=KEY2)
+    for _ in range(3):
+        assert m.enter(foreign) == R.CRC
+    assert m.enter(credit(1, tid)) == R.LOCKOUT
+    store.defer_erase(False)
+    m.tick()
+    remount = RecordStore(nor, reserve=1, page_writes=8)
+    remount.mount()
+    again = Meter(remount, MeterConfig(), clock)
+    assert again.failures == 3 and again.lockout_remaining_s() == 10
