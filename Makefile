@@ -77,7 +77,7 @@ typecheck: typings/rp2/.installed typings/esp32/.installed
 	$(BIN)/pyright -p pyrightconfig.rp2.json
 	$(BIN)/pyright -p pyrightconfig.esp32.json
 
-bench: $(STAMP) build-mpy
+bench: $(STAMP) testdata build-mpy
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/stscore
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
