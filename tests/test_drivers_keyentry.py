@@ -108,12 +108,41 @@ def test_short_codes_both_forms():
     eq(m.cancels, 1, "## cancels")
 
 
-def test_too_short_keeps_entry():
+def test_too_short_clears_entry():
     e, d, m, clock = make()
     keys(e, "12345#")
     eq(d.calls[-1], ("text", keyentry.MSG_TOO_SHORT), "message")
-    eq(e.n, 5, "digits kept")
+    eq((e.n, e.mode), (0, keyentry.REJECTED), "digits cleared, the message held")
     eq(m.tokens + m.codes, [], "nothing submitted")
+
+
+def test_token_after_too_short_is_the_token_alone():
+    # issue 16: "12345", Enter ("Too short"), then a valid token: the meter got 12345 + 15 digits
+    e, d, m, clock = make()
+    keys(e, "12345#", clock)
+    keys(e, TOKEN, clock)
+    eq(m.tokens, [TOKEN], "the 20 digits typed after the rejection, alone")
+    eq(d.calls[-20], ("digits", "1"), "the echo starts afresh")
+    eq((e.n, e.mode), (0, keyentry.IDLE), "nothing left in the entry")
+    keys(e, "98765#", clock)
+    keys(e, "#", clock)
+    eq((m.codes, e.mode, m.cancels), ([], keyentry.IDLE, 1), "a key other than a digit puts the message away")
+    keys(e, "#01#", clock)
+    eq(m.codes, [1], "then keys work as usual")
+
+
+def test_too_short_message_held_then_home():
+    e, d, m, clock = make(reject_ms=3000)
+    keys(e, "12345#", clock)
+    clock.advance(2990)
+    e.tick()
+    eq((e.mode, m.cancels), (keyentry.REJECTED, 0), "the message stays reject_ms")
+    clock.advance(20)
+    e.tick()
+    eq((e.mode, m.cancels), (keyentry.IDLE, 1), "then the entry closes (home display)")
+    keys(e, "1234#")
+    e.key(0x2A | KEY_HOLD)
+    eq((e.mode, m.cancels), (keyentry.IDLE, 2), "held * puts the message away")
 
 
 def test_quick_keys_only_when_idle():

@@ -6,12 +6,18 @@ Keys (ASCII codes from the board's keymap; see keypad.py):
     *             backspace; on an empty entry it closes the entry (on_cancel)
     * held        clear the whole entry (KEY_HOLD, reported after the keypad's hold_ms)
     #             Enter: 20 digits -> on_token; 1-3 digits -> on_short_code; on an empty entry it opens
-                  a short code (Conlog style "#01#"); 4-19 digits -> "Too short" and the entry is kept
+                  a short code (Conlog style "#01#"); 4-19 digits -> "Too short" and the entry is cleared
     C (4x4)       clear the whole entry
     A, B, D (4x4) quick keys for short codes 01, 02 and 88 (only when no entry is open)
 
 The 20th digit submits the token by itself (`auto_submit`, default on); otherwise Enter is needed and a
-21st digit is ignored. An open entry with no key for `timeout_ms` (20 s, as commercial meters) is
+21st digit is ignored.
+
+A rejected entry ("Too short") is cleared at once, so the next digit starts a new token (kept, the digits
+typed next would join the rejected ones and reach the meter as a wrong token, counting towards the lockout).
+The message stays `reject_ms` (3 s; mode REJECTED, so the meter's runtime, which leaves the display to an
+entry that is not IDLE, does not draw over it); a digit starts the next entry at once, any other key or the
+end of `reject_ms` closes it (on_cancel). An open entry with no key for `timeout_ms` (20 s, as commercial meters) is
 dropped (on_cancel). The token reaches the meter as `on_token(buf)`: a bytearray of 20 ASCII digits that
 is reused, so the meter must copy it if it keeps it past the call.
 
@@ -64,6 +70,7 @@ SHORT_CODES = {
 IDLE = const(0)
 TOKEN = const(1)
 SHORT = const(2)
+REJECTED = const(3)  # a rejected entry's message on the display; no digits kept
 
 _KEY_BACK = const(0x2A)  # '*'
 _KEY_ENTER = const(0x23)  # '#'
@@ -75,12 +82,13 @@ MSG_TOO_SHORT = "Too short"
 
 class KeyEntry:
     def __init__(self, display, on_token, on_short_code, *, on_cancel=None, timeout_ms=20000,
-                 auto_submit=True, quick_keys=QUICK_KEYS_4X4, clock=ticks_ms):
+                 auto_submit=True, quick_keys=QUICK_KEYS_4X4, clock=ticks_ms, reject_ms=3000):
         self.display = display
         self.on_token = on_token
         self.on_short_code = on_short_code
         self.on_cancel = on_cancel
         self.timeout_ms = timeout_ms
+        self.reject_ms = reject_ms
         self.auto_submit = auto_submit
         self.quick_keys = quick_keys
         self.enabled = True  # the meter may switch key entry off (e.g. while it shows a result)
@@ -97,6 +105,11 @@ class KeyEntry:
         if now is None:
             now = self._clock()
         self._t_last = now
+        if self.mode == REJECTED:
+            if not 0x30 <= code <= 0x39:
+                self._cancel()  # any other key puts the message away
+                return
+            self.mode = IDLE  # a digit starts the next token at once
         if code & KEY_HOLD:
             if code & 0x7F == _KEY_BACK and self.mode != IDLE:
                 self._cancel()
@@ -119,7 +132,8 @@ class KeyEntry:
             return
         if now is None:
             now = self._clock()
-        if ticks_diff(now, self._t_last) >= self.timeout_ms:
+        limit = self.reject_ms if self.mode == REJECTED else self.timeout_ms
+        if ticks_diff(now, self._t_last) >= limit:
             self._cancel()
 
     async def run(self, period_ms=250):
@@ -170,6 +184,8 @@ class KeyEntry:
         elif self.n <= SHORT_CODE_MAX_DIGITS:
             self._submit_short()
         else:
+            self.mode = REJECTED  # cleared: the digits typed next are a new entry
+            self.n = 0
             self.display.show_text(MSG_TOO_SHORT)
 
     def _echo(self):
