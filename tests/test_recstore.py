@@ -755,3 +755,121 @@ def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
         eq(res, recstore.OK, "remount (roll %s)" % roll)
         eq((st2.get(1), st2.get(2), st2.get("averylongname15"), st2.skipped), (b"a", b"bb", None, 0),
            "both later commits intact, nothing skipped (roll %s)" % roll)
+
+
+# --- flash damage (issue 15): no silent loss, no silent rollback -------------------------------------
+def _head_base(st):
+    return st._head * SECTOR
+
+
+def _flip(nor, addr, bit=0):
+    nor.poke(addr, nor.peek(addr) ^ (1 << bit))
+
+
+def _roll_then_commit(st, extra):
+    """Commits until the store rolls into a new head, then `extra` commits on other keys in that head.
+    Returns the state (dict) and the state as it was before the roll's commit (the one its snapshot
+    carries) with the `extra` commits applied: what survives when only that snapshot is lost."""
+    rolls = st.rolls
+    i = 0
+    before = None
+    while st.rolls == rolls:
+        before = _state(st)
+        st.commit({i % 30: bytes((i & 0xFF,)) * 3, "cr": bytes((i & 0xFF,)) * 8})
+        i += 1
+    for j in range(extra):
+        st.commit({"x%d" % j: bytes((j,)) * 5})
+        before["x%d" % j] = bytes((j,)) * 5
+    return _state(st), before
+
+
+def test_damage_in_the_erased_tail_loses_no_later_commit():
+    # one bit cleared in an erased page of the head's tail: mount skips that page; the commits made after
+    # the mount land past it, and the next mount must read them (they returned, so they are durable)
+    for pw in (1, 8):
+        for page in (3, 9, 15):
+            nor = st = st2 = st3 = None
+            nor, st = _fresh(sectors=3, page_writes=pw)
+            st.commit({"cr": b"1" * 8, 1: b"tid"})
+            hurt = st._head
+            _flip(nor, hurt * SECTOR + page * PAGE + 17, 3)
+            st2, res = _remount(nor, pw)
+            eq((res, st2.get("cr")), (recstore.OK, b"1" * 8), "mount over the damaged tail")
+            for i in range(3):
+                st2.commit({"cr": bytes((0x30 + i,)) * 8, 2 + i: b"new"})
+            want = _state(st2)
+            st3, res = _remount(nor, pw)
+            eq((res, _state(st3)), (recstore.OK, want), "commits after the damage (pw %d page %d)" % (pw, page))
+            if st2.skipped < 1 or (st3._head == hurt and st3.skipped < 1):
+                raise AssertionError("the damaged page is not reported (pw %d page %d)" % (pw, page))
+
+
+def test_head_header_damage_is_no_rollback():
+    # one bit flipped in the head sector's header (its snapshot and commits intact): nothing may revert
+    for sectors, reserve in ((4, 1), (3, 2), (2, 1), (2, 0)):
+        for pw in (1, 8):
+            nor = st = st2 = st3 = None
+            nor, st = _fresh(sectors=sectors, page_writes=pw, reserve=reserve)
+            want, _ = _roll_then_commit(st, 3)
+            _flip(nor, _head_base(st) + 5, 2)  # a bit of the sector sequence number
+            st2, res = _remount(nor, pw, reserve)
+            eq((res, _state(st2)), (recstore.OK, want),
+               "header damage (%d sectors, reserve %d, pw %d): %s" % (sectors, reserve, pw, st2.reason))
+            if st2.skipped < 1 or "header" not in st2.reason:
+                raise AssertionError("header damage not reported: skipped %d, %r" % (st2.skipped, st2.reason))
+            st2.commit({"cr": b"after!!!"})
+            want["cr"] = b"after!!!"
+            st3, res = _remount(nor, pw, reserve)
+            eq((res, _state(st3)), (recstore.OK, want), "the commit after the damaged mount")
+
+
+def test_head_snapshot_damage_is_reported_and_later_commits_kept():
+    # one bit flipped in the head's snapshot while the head holds commits after it: the snapshot's commit
+    # (the roll's) is lost and reported; every later commit is kept on top of the sector before
+    for sectors, reserve in ((4, 1), (3, 0)):
+        for pw in (1, 8):
+            nor = st = st2 = st3 = None
+            nor, st = _fresh(sectors=sectors, page_writes=pw, reserve=reserve)
+            for i in range(30):
+                st.commit({i: b"old", "cr": b"c" * 8})
+            want, expect = _roll_then_commit(st, 3)
+            if want == expect:
+                raise AssertionError("the roll's commit must change the map")
+            _flip(nor, _head_base(st) + 20 + 9, 4)  # inside the snapshot record
+            st2, res = _remount(nor, pw, reserve)
+            eq(res, recstore.OK, "mount (%d sectors, pw %d): %s" % (sectors, pw, st2.reason))
+            eq(_state(st2), expect, "later commits kept, the damaged snapshot's commit not returned")
+            if st2.skipped < 1 or st2.gaps < 1 or "snapshot" not in st2.reason:
+                raise AssertionError("snapshot damage not reported: %d %d %r" % (st2.skipped, st2.gaps, st2.reason))
+            st2.commit({"cr": b"after!!!"})
+            expect["cr"] = b"after!!!"
+            st3, res = _remount(nor, pw, reserve)
+            eq((res, _state(st3)), (recstore.OK, expect), "the commit after the damaged mount")
+    # no older sector to fall back on (2 sectors, reserve 1: the roll erased it): refused, with the reason
+    nor = st = st2 = None
+    nor, st = _fresh(sectors=2, page_writes=8, reserve=1)
+    _roll_then_commit(st, 3)
+    _flip(nor, _head_base(st) + 20 + 9, 4)
+    st2, res = _remount(nor, 8, 1)
+    eq(res, recstore.REFUSED, "no state to rebuild from")
+    if "snapshot" not in st2.reason:
+        raise AssertionError(st2.reason)
+
+
+def test_torn_roll_falls_back_and_reports_it():
+    # the newest sector's snapshot torn by a cut and no commit after it: the sector before is the head
+    # (the roll's commit was in flight), and the torn snapshot is counted like any torn record
+    nor, st = _fresh(sectors=3, page_writes=8)
+    ch = {"fill": b"f" * 200}
+    while st._place(st.record_len(ch)) >= 0:
+        st.commit(ch)
+    st.maintain()
+    before = _state(st)
+    nor.cut_at = nor.step
+    nor.cut_mode = "prefix"
+    nor.rng = XorShift(5)
+    raises(PowerCut, st.commit, {"fill": b"g" * 200, "cr": b"c" * 8})
+    nor.revive()
+    st2, res = _remount(nor, 8)
+    eq((res, _state(st2)), (recstore.OK, before), "fallback")
+    eq(st2.skipped, 1, "the torn snapshot is reported")

@@ -72,6 +72,8 @@ class StoreCore:
         self._wp = 0
         self._deferred = False
         self._failed = None
+        self._repair = False          # mount found the head's header or snapshot damaged: roll it away
+        self._found = 0               # mount: valid commit records seen after a bad snapshot
         self._wk = self._ws = self._wn = 0  # mount's read window (sector, start, length) over the stage
         # mount result
         self.status = REFUSED
@@ -212,8 +214,16 @@ class StoreCore:
             p = end
             count += 1
 
+    def _repair_due(self):
+        """Should the next commit roll although the head has room? Yes while the head's header or snapshot
+        is damaged (the head then stands on recovery at every mount), unless erases are deferred and no
+        erased sector is ready: appending to such a head is safe too (mount reads it), only less robust."""
+        return self._repair and (not self._deferred or self._erased[(self._head + 1) % self._n])
+
     def _place(self, rlen):
         """Sector offset for a record of rlen bytes in the head, or -1 if the head cannot take it."""
+        if self._repair_due():
+            return -1
         p = self._wp
         po = p % PAGE
         if po and (self._pw[p // PAGE] >= self._page_writes or (rlen <= PAGE and po + rlen > PAGE)):
@@ -367,6 +377,7 @@ class StoreCore:
             self._pw[i] = 0
         self._program(0, 0, q)
         inc32(self._hseq, 0)
+        self._repair = False
         self.rolls += 1
 
     def _apply(self, changes, live):
@@ -488,6 +499,7 @@ class StoreCore:
         self._head = -1
         self._wp = 0
         self._failed = None
+        self._repair = False
         self.skipped = 0
         self.gaps = 0
         for i in range(self._n):

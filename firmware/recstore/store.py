@@ -132,7 +132,12 @@ class RecordStore(StoreCore):
         """Erase what the reserve needs, unless erases are deferred. Returns the number of erases."""
         if self.status == REFUSED or self._failed is not None or self._deferred:
             return 0
-        return self._restore_reserve()
+        erases = self.erases
+        if self._repair:  # a damaged head header or snapshot: roll the map into a fresh sector now
+            self._roll({}, self._live)
+            self._apply({}, self._live)
+        self._restore_reserve()
+        return self.erases - erases
 
     def commits_without_erase(self, record_len):
         """How many commits whose record is record_len bytes (11 + entries) fit without any erase now."""
@@ -140,7 +145,9 @@ class RecordStore(StoreCore):
         if record_len < OVH or record_len > self._max_rec:
             return 0
         p = self._wp
-        count = self._fit(p, self._pw[p // PAGE] if p < self._ss else 0, record_len)
+        count = 0
+        if not self._repair_due():
+            count = self._fit(p, self._pw[p // PAGE] if p < self._ss else 0, record_len)
         k = self._head
         snap = HDR + OVH + self._live
         for _ in range(self._n - 1):
@@ -213,8 +220,8 @@ class RecordStore(StoreCore):
         n = self._n
         hdr = bytearray(HDR)
         valid = []
-        blank = zero = garbage = 0
-        first_foreign = -1
+        damaged = []  # sectors whose first 20 bytes are neither a valid header nor erased
+        zero = 0
         for k in range(n):
             self._read(k, 0, hdr)
             if hdr[0] == 0x52 and hdr[1] == 0x53 and crc_ok(hdr, 0, 16, self._scratch):
@@ -226,50 +233,94 @@ class RecordStore(StoreCore):
                                         % (hdr[3], 1 << min(hdr[13], 20), n, self._ss))
                 valid.append((be32(hdr, 4), k))
                 self._ec[4 * k:4 * k + 4] = hdr[8:12]
-            elif all_equal(hdr, 0, HDR, 0xFF):
-                blank += 1
-            else:
+            elif not all_equal(hdr, 0, HDR, 0xFF):
+                damaged.append(k)
                 if all_equal(hdr, 0, HDR, 0):
                     zero += 1
-                else:
-                    garbage += 1
-                if first_foreign < 0:
-                    first_foreign = k
         if not valid:
-            if garbage == 0 and zero == 0:
-                return self._format_fresh("blank region formatted")
-            if garbage + zero == 1 and first_foreign == 0 and self._torn_format():
-                return self._format_fresh("interrupted format completed")
-            if format_foreign:
-                return self._format_fresh("foreign data overwritten (format_foreign)")
-            if zero == n:
-                return self._refuse("all-zero region: not a record store (format() to use it)")
-            return self._refuse("no record store found: %d of %d sectors hold foreign data (format() to use "
-                                "it)" % (garbage + zero, n))
+            return self._mount_headless(damaged, zero, format_foreign)
         valid.sort()
         seq0, k0 = valid[-1]
-        if self._load(k0):
-            head = k0
-        elif len(valid) > 1 and valid[-2][0] == seq0 - 1 and valid[-2][1] == (k0 - 1) % n \
-                and self._load(valid[-2][1]):
-            head = valid[-2][1]  # the newest sector's opening was cut: the one before is the head
-        elif seq0 <= 1 and k0 == 0 and len(valid) == 1 and self._torn_format():
-            return self._format_fresh("interrupted format completed")
+        prev = -1
+        if len(valid) > 1 and valid[-2][0] == seq0 - 1 and valid[-2][1] == (k0 - 1) % n:
+            prev = valid[-2][1]
+        head = k0
+        note = "mounted"
+        if self._load(k0, False):
+            # the ring is used in order: only the sector after the newest valid header can be a newer head
+            # whose header was damaged (bit rot); its snapshot or its commits carry later sequence numbers
+            c = (k0 + 1) % n
+            if c in damaged and self._load(c, True):
+                self._ec[4 * c:4 * c + 4] = self._ec[4 * k0:4 * k0 + 4]
+                head = c
+                seq0 += 1
+                self.skipped += 1
+                self._repair = True
+                note = "mounted; sector %d's header is damaged (rewritten by the next roll)" % c
         else:
-            return self._refuse("corrupt store: no complete snapshot in the newest sectors")
+            found = self._found  # valid commit records after the newest sector's bad snapshot
+            if prev >= 0 and self._load(prev, False):
+                if found and self._load(k0, True):
+                    # damage, not a cut roll: keep the newest sector's commits on top of the sector before;
+                    # the commit the snapshot carried is lost and reported (skipped, and a sequence gap)
+                    self._repair = True
+                    note = ("mounted; sector %d's snapshot is damaged: its commit is lost, the %d commits after "
+                            "it are kept on top of sector %d" % (k0, found, prev))
+                else:
+                    # a cut roll: the newest sector's opening is torn and nothing was committed in it yet
+                    head = prev
+                    seq0 -= 1
+                    self.skipped += 1
+                    note = "mounted; sector %d's opening is torn (a cut roll): sector %d is the head" % (k0, prev)
+            elif seq0 <= 1 and k0 == 0 and len(valid) == 1 and not found and self._torn_format():
+                return self._format_fresh("interrupted format completed")
+            elif found:
+                return self._refuse("corrupt store: sector %d's snapshot is damaged and no older sector holds "
+                                    "the state its %d later commits build on" % (k0, found))
+            else:
+                return self._refuse("corrupt store: no complete snapshot in the newest sectors")
         self._head = head
-        for s, k in valid:
-            if k == head:
-                self._hseq[0] = (s >> 24) & 0xFF
-                self._hseq[1] = (s >> 16) & 0xFF
-                self._hseq[2] = (s >> 8) & 0xFF
-                self._hseq[3] = s & 0xFF
+        self._hseq[0] = (seq0 >> 24) & 0xFF
+        self._hseq[1] = (seq0 >> 16) & 0xFF
+        self._hseq[2] = (seq0 >> 8) & 0xFF
+        self._hseq[3] = seq0 & 0xFF
         # sectors whose header is gone (erased, torn, foreign): assume the head's wear
         known = [k for s, k in valid]
         for k in range(n):
-            if k not in known:
+            if k not in known and k != head:
                 self._ec[4 * k:4 * k + 4] = self._ec[4 * head:4 * head + 4]
-        return self._set_status(OK, "mounted")
+        return self._set_status(OK, note)
+
+    def _mount_headless(self, damaged, zero, format_foreign):
+        """Mount when no sector has a valid header (a blank region, a cut first format, foreign data, or a
+        store whose only data sector lost its header to damage)."""
+        n = self._n
+        if not damaged:
+            return self._format_fresh("blank region formatted")
+        if len(damaged) == 1 and damaged[0] == 0 and self._torn_format():
+            return self._format_fresh("interrupted format completed")
+        if len(damaged) <= 2 and zero < len(damaged):
+            # one data sector (reserve = N - 1, or just after format()) whose header was damaged, perhaps
+            # beside a sector a cut left half erased: the newest valid snapshot names the head
+            best = -1
+            bseq = -1
+            for k in damaged:
+                s = self._snap_seq(k)
+                if s > bseq:
+                    best = k
+                    bseq = s
+            if best >= 0 and self._load(best, False):
+                self._head = best
+                self.skipped += 1
+                self._repair = True
+                return self._set_status(OK, "mounted; sector %d's header is damaged (rewritten by the next roll)"
+                                        % best)
+        if format_foreign:
+            return self._format_fresh("foreign data overwritten (format_foreign)")
+        if zero == n:
+            return self._refuse("all-zero region: not a record store (format() to use it)")
+        return self._refuse("no record store found: %d of %d sectors hold foreign data (format() to use it)"
+                            % (len(damaged), n))
 
     # Mount reads a sector through a window: the staging buffer (idle outside commits), refilled page by
     # page as the scan moves forward, so no page is read twice and mount needs no sector-sized buffer.
@@ -343,9 +394,9 @@ class RecordStore(StoreCore):
             return 0
         return ln
 
-    def _parse(self, b, p, ln, snapshot):
-        """Apply the entries of the record at b[p:p+ln] to the map; False if they do not parse exactly
-        (the record is then ignored and the map is untouched)."""
+    def _decode(self, b, p, ln, snapshot):
+        """The entries of the record at b[p:p+ln] as {key: bytearray or None (deleted)}, or None if they do
+        not parse exactly (the record is then ignored)."""
         end = p + ln - 4
         q = p + 7
         changes = {}
@@ -356,24 +407,27 @@ class RecordStore(StoreCore):
             if kb >= 0x80:
                 kl += kb & 0x7F
                 if not (2 <= kl <= 16) or q + kl > end or not all_name(b, q + 1, q + kl):
-                    return False
+                    return None
                 key = bytes(b[q + 1:q + kl]).decode()
             q += kl
             if q >= end:
-                return False
+                return None
             vl = b[q]
             q += 1
             if vl == DELETED:
                 if snapshot:
-                    return False
+                    return None
                 changes[key] = None
                 continue
             if q + vl > end:
-                return False
+                return None
             changes[key] = b[q:q + vl]
             q += vl
         if q != end:
-            return False
+            return None
+        return changes
+
+    def _apply_decoded(self, changes):
         live = self._live
         for key in changes:
             o = self._find(key)
@@ -383,30 +437,57 @@ class RecordStore(StoreCore):
             if changes[key] is not None:
                 live += key_len(key) + 1 + len(changes[key])
         self._apply(changes, live)  # as a commit's: the same code keeps the map
-        return True
 
-    def _load(self, k):
-        """Load sector k as the head: header + snapshot must be valid. Sets the map, seq and wp."""
+    def _snap_seq(self, k):
+        """Commit sequence number of sector k's snapshot if it is valid, else -1."""
         self._win_reset(k)
         try:
-            return self._scan(k)
+            ln = self._rec_at(HDR, T_SNAP)
+            return be32(self._stage, self._win(HDR, ln) + 3) if ln else -1
         finally:
             self._win_end()
 
-    def _scan(self, k):
+    def _load(self, k, base):
+        """Read sector k as the head. base False: its snapshot must be valid; it replaces the map. base True:
+        sector k continues the map now loaded (the sector before it): its snapshot is used if it is valid
+        and newer, else its commits newer than the map are applied on top. True if anything was taken from
+        k; the map, seq, write position, skipped and gaps are then set. False leaves them all untouched,
+        with `_found` = the valid commit records seen after a bad snapshot (base False)."""
+        self._win_reset(k)
+        try:
+            return self._scan(k, base)
+        finally:
+            self._win_end()
+
+    def _scan(self, k, base):
         st = self._stage
         ss = self._ss
-        p = HDR
-        ln = self._rec_at(p, T_SNAP)
-        if not ln:
-            return False
-        self._clear_map()
-        i = self._win(p, ln)
-        if not self._parse(st, i, ln, True):
-            return False
-        seq = be32(st, i + 3)
-        p += ln
+        self._found = 0
+        seq = be32(self._seq, 0) if base else -1  # (mount only: an int >= 2**30 may allocate here)
+        taken = 0
         skipped = gaps = 0
+        ln = self._rec_at(HDR, T_SNAP)
+        if ln:
+            i = self._win(HDR, ln)
+            s = be32(st, i + 3)
+            if s <= seq:
+                return False  # an older sector: nothing here continues the map
+            ch = self._decode(st, i, ln, True)
+            if ch is None:
+                ln = 0
+            else:
+                self._clear_map()
+                self._apply_decoded(ch)
+                seq = s
+                taken = 1
+        if ln:
+            p = HDR + ln
+        else:
+            # no usable snapshot: look for commit records after it, resynchronising byte by byte (the
+            # snapshot's own length field cannot be trusted); without a base they are only counted
+            skipped = 1
+            p = self._resync(HDR + 1, seq)
+        used = p
         while p < ss:
             i = self._win(p, 1)
             c = st[i]
@@ -414,48 +495,67 @@ class RecordStore(StoreCore):
                 if p % PAGE:
                     p += PAGE - p % PAGE  # the rest of this page was left erased
                     continue
-                if self._page_erased(p):
-                    break  # the first erased page: the end of the log
-                skipped += 1  # a page torn with its first byte still erased
+                if not self._page_erased(p):
+                    skipped += 1  # a page torn or damaged with its first byte still erased
+                    used = p + PAGE
+                # an erased page is not the end of the log: commits made after damage follow it (the write
+                # position after a mount is past the last programmed page), so read up to the sector's end
                 p += PAGE
                 continue
             ln = self._rec_at(p, T_COMMIT) if c == T_COMMIT else 0
             if ln:
                 i = self._win(p, ln)
                 rs = be32(st, i + 3)
-                if rs > seq and self._parse(st, i, ln, False):
-                    if rs != seq + 1:
-                        gaps += 1
-                    seq = rs
-                    p += ln
-                    continue
+                if rs > seq:
+                    if not base and not taken:
+                        self._found += 1
+                        seq = rs
+                        p += ln
+                        used = p
+                        continue
+                    ch = self._decode(st, i, ln, False)
+                    if ch is not None:
+                        self._apply_decoded(ch)
+                        if rs != seq + 1:
+                            gaps += 1
+                        seq = rs
+                        taken += 1
+                        p += ln
+                        used = p
+                        continue
             # torn or corrupt: skip it, report it, and resynchronise on the next valid commit record
             # (bit rot then costs only the damaged record) or on an erased page start
             skipped += 1
-            p += 1
-            while p < ss:
-                c = st[self._win(p, 1)]
-                if c == T_COMMIT:
-                    ln = self._rec_at(p, T_COMMIT)
-                    if ln and be32(st, self._win(p, ln) + 3) > seq:
-                        break
-                elif c == 0xFF and p % PAGE == 0:
-                    break
-                p += 1
-        # the write position: the first erased page; defensively past anything programmed after it
-        wp = p
-        q = p
-        while q < ss:
-            if not self._page_erased(q):
-                wp = q + PAGE
-            q += PAGE
+            p = self._resync(p + 1, seq)
+            used = p
+        if not taken:
+            return False
+        # the write position: the page after the last one holding any programmed byte (a page a cut or
+        # damage touched is never programmed again)
+        used += (PAGE - used % PAGE) % PAGE
         self._seq[0] = (seq >> 24) & 0xFF
         self._seq[1] = (seq >> 16) & 0xFF
         self._seq[2] = (seq >> 8) & 0xFF
         self._seq[3] = seq & 0xFF
-        self._wp = wp
+        self._wp = used
         for i in range(len(self._pw)):
             self._pw[i] = 0
         self.skipped = skipped
         self.gaps = gaps
         return True
+
+    def _resync(self, p, seq):
+        """The next sector offset from p that holds a valid commit record newer than seq, or an erased page
+        start (or the sector's end)."""
+        st = self._stage
+        ss = self._ss
+        while p < ss:
+            c = st[self._win(p, 1)]
+            if c == T_COMMIT:
+                ln = self._rec_at(p, T_COMMIT)
+                if ln and be32(st, self._win(p, ln) + 3) > seq:
+                    return p
+            elif c == 0xFF and p % PAGE == 0:
+                return p
+            p += 1
+        return ss
