@@ -49,6 +49,7 @@ RELAY_ACTIVE_HIGH = True
 PIN_PULSE = const(35)  # input-only: external pull-up
 PULSE_MIN_GAP_US = const(10000)
 PULSES_PER_KWH = const(1000)
+PHASE_PULSE_PINS = ()  # a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
 PIN_POWERFAIL = const(34)  # input-only: external pull-up; active low
 POWERFAIL_ACTIVE = const(0)
 PIN_TAMPER = const(39)  # input-only: external pull-up; normally-closed cover switch to GND

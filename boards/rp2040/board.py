@@ -46,6 +46,7 @@ RELAY_ACTIVE_HIGH = True
 PIN_PULSE = const(21)  # GP21, pin 27 <- S0 / metering-chip pulse output (open collector, pull-up)
 PULSE_MIN_GAP_US = const(10000)  # 1000 imp/kWh at 23 kW is 6.4 Hz; anything faster is noise
 PULSES_PER_KWH = const(1000)
+PHASE_PULSE_PINS = ()  # a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
 PIN_TAMPER = const(22)  # GP22, pin 29 <- cover switch to GND, normally closed: open cover reads 1
 TAMPER_ACTIVE = const(1)
 PIN_POWERFAIL = const(26)  # GP26, pin 31 <- supply monitor, active low

@@ -112,10 +112,21 @@ def out(*parts):
     sys.stdout.write(" ".join(parts) + "\n")
 
 
+class SimMetering:
+    """The simulator's stand-in for a metering chip: the present load in watts (hw.metering)."""
+
+    def __init__(self):
+        self.watts = 0
+        self.unbalance_w = 0
+
+
 class Sim:
     def __init__(self, opts):
         self.hw = hw = board.make_hardware(display=opts["display"], keypad=opts["keypad"],
                                            flash_path=opts["flash"], on_display_change=self._on_panel)
+        # the simulated load is reported as a metering chip would (the runtime checks it against MPL/MPPUL):
+        # measured from the pulses it would read `speed` times the load, since simulated time runs faster
+        hw.metering = SimMetering()
         opts["meter"].setdefault("impulses_per_kwh", hw.pulses_per_kwh)
         self.meter, self.pipeline = RT.bring_up(hw, 8, opts["provision"], MeterConfig(**opts["meter"]),
                                                 log=self.log)
@@ -252,7 +263,7 @@ class Sim:
             dt = ticks_diff(now, last)
             last = now
             flowing = self.load_w if hw.relay.is_connected() else 0
-            self.meter.set_load(flowing)
+            hw.metering.watts = flowing
             if flowing:
                 self._acc += flowing * self.speed * dt
                 n = self._acc // self._per_pulse

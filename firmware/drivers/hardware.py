@@ -5,7 +5,11 @@
     hw.display       a Display (SevenSegDisplay / CharDisplay)
     hw.optical       OpticalPort (7E1, baud switching, echo suppression); also hw.optical_uart
     hw.relay         Relay
-    hw.pulses        PulseCounter (on_pulses callback, take())
+    hw.pulses        PulseCounter (on_pulses callback, take()): energy, and the power the MPL is checked against
+    hw.phase_pulses  per-phase PulseCounters (a poly-phase meter's L1/L2/L3 pulse outputs) for the phase power
+                     unbalance limit (MPPUL, class 2/6); () on a single-phase board
+    hw.metering      None: power is measured from the pulse inputs (meter.power); else an object with
+                     `watts` and `unbalance_w` attributes kept up to date by a metering chip (or the simulator)
     hw.tamper        Tamper
     hw.powerfail     PowerFail or None
     hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / file), or None
@@ -39,7 +43,8 @@ async def supervised(make, on_fault, pause_ms=100):
 
 class Hardware:
     def __init__(self, name, *, keypad, display, optical, relay, pulses, tamper, powerfail=None,
-                 flash_bdev=None, flash_note="", keymap=b"", pulses_per_kwh=1000):
+                 flash_bdev=None, flash_note="", keymap=b"", pulses_per_kwh=1000, phase_pulses=(),
+                 metering=None):
         self.name = name
         self.keypad = keypad
         self.display = display
@@ -53,6 +58,8 @@ class Hardware:
         self.flash_note = flash_note
         self.keymap = keymap
         self.pulses_per_kwh = pulses_per_kwh
+        self.phase_pulses = tuple(phase_pulses)
+        self.metering = metering
         self.tasks = []
         self.last_fault = None
 
@@ -108,7 +115,9 @@ def make_keypad(kind, pins, Pin):
 
 def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note, input_pull=None):
     """The Hardware of a board: `pins` (the board module) names PIN_RELAY, RELAY_ACTIVE_HIGH, PIN_PULSE,
-    PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL, POWERFAIL_ACTIVE and NAME.
+    PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL, POWERFAIL_ACTIVE and NAME, and
+    may name PHASE_PULSE_PINS (per-phase pulse outputs of a poly-phase meter, same pulse constant; absent or
+    empty on a single-phase board).
     `input_pull`: Pin.PULL_UP where the inputs have internal pull-ups, None where they need external ones."""
     from drivers.relay import Relay
     from drivers.pulse import PulseCounter
@@ -119,6 +128,8 @@ def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note
         return Pin(n, Pin.IN) if input_pull is None else Pin(n, Pin.IN, input_pull)
 
     active_high = pins.RELAY_ACTIVE_HIGH
+    phases = [PulseCounter(inp(n), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US)
+              for n in getattr(pins, "PHASE_PULSE_PINS", ())]
     return Hardware(
         pins.NAME,
         keypad=make_keypad(keypad, pins, Pin),
@@ -132,4 +143,5 @@ def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note
         flash_note=flash_note,
         keymap=KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3,
         pulses_per_kwh=pins.PULSES_PER_KWH,
+        phase_pulses=phases,
     )

@@ -9,9 +9,14 @@ TokenPipeline and, when present, the optical (VTC) server; and what the display 
 Wiring:
     keypad -> KeyEntry: digits echoed; a token -> pipeline.submit(..., SOURCE_KEYPAD); short codes (#NN#)
               -> short_code(): credit, last result, KRN, TI, tamper, version, meter number, SGC, kWh, test
-    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display
+    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display; an accepted
+               class 1 token's tests/displays (meter.test_request, results.TEST_*) follow one by one, each
+               for `test_ms`; the load switch test switches the relay over for that long and back
     pulses  -> polled with take() every `pulse_ms` -> meter.add_pulses (never from the scheduled hand-off:
-               that could interrupt a store commit in progress, and the store is not re-entrant)
+               that could interrupt a store commit in progress, and the store is not re-entrant); the same
+               pulses (and the per-phase ones, hw.phase_pulses) measure the present power (meter.power) ->
+               meter.set_load, which trips the load switch above the MPL / MPPUL, on every board; a board
+               with a metering chip (hw.metering: the simulator) reports its power instead
     relay   -> follows meter.relay_closed() after every token, pulse batch and tick
     tamper  -> meter.tamper_detected() (the tamper task runs in the loop); a cleared flag re-arms the latch
     powerfail -> a flag set by the scheduled hand-off; a task saves the credit register (meter.save())
@@ -53,6 +58,11 @@ def _exists(path):
         return False
 
 
+# class 1 test bits shown as a short code shows them (negative: see Runtime._info_text)
+_TEST_SHORT_CODES = {-R.TEST_DISPLAY: K.SC_DISPLAY_TEST, -R.TEST_ENERGY: K.SC_ENERGY, -R.TEST_KRN: K.SC_KRN,
+                     -R.TEST_TI: K.SC_TI, -R.TEST_TAMPER: K.SC_TAMPER, -R.TEST_VERSION: K.SC_VERSION}
+
+
 class RuntimeConfig:
     """Runtime timings; `RuntimeConfig(result_ms=1500)`; unknown names raise ValueError."""
 
@@ -62,6 +72,7 @@ class RuntimeConfig:
         self.tick_ms = 1000  # housekeeping period
         self.pulse_ms = 100  # pulse counter polling period
         self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
+        self.test_ms = 3000  # each class 1 test/display item, and the load switch test's switched-over time
         for name in kw:
             if not hasattr(self, name):
                 raise ValueError("unknown runtime setting %r" % name)
@@ -104,6 +115,18 @@ class Runtime:
         self._powerfail = False
         self._pf_flag = asyncio.ThreadSafeFlag()
         self.saves = 0  # power-fail saves done (tests, status)
+        self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
+        self._relay_test = False  # the load switch test has the relay switched over
+        self._relay_test_until = 0
+        self.power = None  # present power from the energy pulses (meter.power), unless hw.metering reports it
+        self.phase_power = []
+        self._unbalance = None
+        if hw.metering is None:  # imported only here: a board with a metering chip does without it
+            from meter.power import PulsePower, unbalance
+
+            self.power = PulsePower(hw.pulses_per_kwh)
+            self.phase_power = [PulsePower(hw.pulses_per_kwh) for _ in hw.phase_pulses]
+            self._unbalance = unbalance
         self.tasks = []
         hw.keypad.on_key = self.entry.key
         pipeline.on_result = self.on_result
@@ -122,6 +145,10 @@ class Runtime:
 
     def on_result(self, result, source):
         """pipeline.on_result: show the result, act on what the token changed."""
+        m = self.meter
+        if m.test_request:  # an accepted class 1 token: its tests follow the result (tick)
+            self._tests |= m.test_request
+            m.test_request = 0
         self.sync_relay()
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
             self.hw.tamper.clear()  # a clear-tamper token: re-arm the latch
@@ -132,12 +159,27 @@ class Runtime:
 
     def short_code(self, code):
         """Show what short code `code` asks for (keyentry.SHORT_CODES)."""
-        m = self.meter
-        ident = m.ident
         if code == K.SC_CREDIT:
             self._hold(self.cfg.info_ms)
-            self.display.show_credit(m.credit)
+            self.display.show_credit(self.meter.credit)
             return
+        self._message(self._info_text(code), self.cfg.info_ms)
+
+    def _info_text(self, code):
+        """The text of short code `code` (keyentry.SC_*) or, as -bit, of class 1 test bit `bit`."""
+        m = self.meter
+        ident = m.ident
+        if code == -R.TEST_LOAD_SWITCH:
+            return "Relay test"
+        if code == -R.TEST_READER:
+            return "Keypad ok"  # this token came through it (an optical token: the port works too)
+        if code == -R.TEST_MPL:
+            return "MPL %d W" % m.mpl_w if m.mpl_w else "MPL none"
+        if code == -R.TEST_POWER:
+            return ("Power %d W" if self.wide else "P %d") % m.load_w
+        if code == -R.TEST_MPPUL:
+            return "MPPUL %d W" % m.mppul_w if m.mppul_w else "MPPUL none"
+        code = _TEST_SHORT_CODES.get(code, code)
         if code == K.SC_LAST_RESULT:
             text = "%d %s" % (m.last_result, R.text(m.last_result))
         elif code == K.SC_KRN:
@@ -159,7 +201,25 @@ class Runtime:
             text = "8." * self.width if not self.wide else "8" * self.width + "\n" + "8" * self.width
         else:
             text = "Err %d" % code
-        self._message(text, self.cfg.info_ms)
+        return text
+
+    def _next_test(self, now):
+        """Show the next class 1 item still requested; the load switch test also switches the relay over."""
+        tests = self._tests
+        for bit in range(1, R.TEST_LAST + 1):
+            if tests >> bit & 1:
+                self._tests = tests & ~(1 << bit)
+                if bit == R.TEST_LOAD_SWITCH:
+                    self._relay_test = True
+                    self._relay_test_until = now + self.cfg.test_ms
+                    self.sync_relay()
+                self._message(self._info_text(-bit), self.cfg.test_ms)
+                return
+        self._tests = 0
+
+    def tests_pending(self):
+        """Class 1 items still to be shown (the load switch test while it runs counts too)."""
+        return self._tests != 0 or self._relay_test
 
     def _hold(self, ms):
         """A message takes the display for `ms`; the home display is redrawn in full afterwards."""
@@ -201,16 +261,38 @@ class Runtime:
         self._powerfail = True
         self._pf_flag.set()
 
-    def poll_pulses(self):
-        """Hand counted energy pulses to the meter; the relay follows. Allocation-free when none came."""
-        n = self.hw.pulses.take()
+    def poll_pulses(self, now=None):
+        """Hand counted energy pulses to the meter and measure the present power (the MPL/MPPUL trip); the
+        relay follows. Allocation-free when none came."""
+        if now is None:
+            now = self.clock()
+        hw = self.hw
+        m = self.meter
+        n = hw.pulses.take()
         if n:
-            self.meter.add_pulses(n)
+            m.add_pulses(n)
+        power = self.power
+        if power is not None:
+            watts = power.update(n, now)
+            phases = self.phase_power
+            unb = 0
+            if phases:
+                counters = hw.phase_pulses
+                for i in range(len(phases)):
+                    phases[i].update(counters[i].take(), now)
+                unb = self._unbalance(phases)
+        else:
+            metering = hw.metering
+            watts, unb = metering.watts, metering.unbalance_w
+        if n or watts != m.load_w or unb != m.unbalance_w:
+            m.set_load(watts, unb)
             self.sync_relay()
         return n
 
     def sync_relay(self):
         closed = self.meter.relay_closed()
+        if self._relay_test:
+            closed = not closed  # class 1 load switch test: switched over for test_ms, then back
         relay = self.hw.relay
         if relay.is_connected() != closed:
             relay.set(closed)
@@ -237,10 +319,15 @@ class Runtime:
             m.tick()
         except Exception as exc:
             m.error = "tick: %r" % (exc,)
+        if self._relay_test and ticks_diff(now, self._relay_test_until) >= 0:
+            self._relay_test = False
         self.sync_relay()
         self.entry.tick(now)
         if self.entry.mode == K.IDLE and (self._mode == _HOME or ticks_diff(now, self._until) >= 0):
-            self.show_home()  # rewrites only what changed
+            if self._tests:
+                self._next_test(now)
+            else:
+                self.show_home()  # rewrites only what changed
         store = self.store
         defer = getattr(store, "defer_erase", None)
         if defer is not None:

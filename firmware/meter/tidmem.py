@@ -112,11 +112,14 @@ class TidMemory:
         return bytes(self.buf[3 * i:3 * i + 3])
 
     def records(self, into):
-        """Every slot's record into a commit dict, and deletions of the store keys beyond the slots (after
-        `clear()`: deletes every stored slot; after a `relayout` load: the whole new layout). Deleting a key
-        the store does not hold costs nothing on flash."""
-        for i in range(STORE_KEYS):
-            into[i] = self.record(i) if i < self.slots else None
+        """Every slot's record into a commit dict (after `clear()`: deletes every stored slot); after a
+        `relayout` load also the deletions of the store keys beyond the slots, the only time they can exist
+        (a dict of all 128 keys would need a 2.7 KB block on a 64-bit build: only when needed)."""
+        for i in range(self.slots):
+            into[i] = self.record(i)
+        if self.relayout:
+            for i in range(self.slots, STORE_KEYS):
+                into[i] = None
         return into
 
     def load_slots(self, get):

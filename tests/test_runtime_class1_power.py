@@ -1,0 +1,139 @@
+"""The runtime's class 1 tests/displays (IEC 62055-41 §6.3.8: each control bit shown on the display, the load
+switch test) and the maximum power / phase power unbalance limits measured from the pulse inputs, as every
+board runs them (meter.power), with a fake pulse source and a fake clock."""
+import sys
+
+from stscore import misty1_viper  # noqa: F401  (compiled first, while the heap is empty: viper needs room)
+from testkit import eq
+from drivers import glyphs
+from meter import results as R
+from meter import runtime as RT
+from meter.app import MeterConfig
+from runtimekit import CREDIT_1KWH, UNIX, enter, lcd, make
+
+
+# class 1 tokens for manufacturer code 12 (tools/sts.py encode test --control C --mfr 12), by control value
+TEST_TOKENS = {0x1: "00000000000151784021", 0x2: "00000000000168561317", 0x10: "36893488147554108933",
+               0x80: "00000000002282514949", 0x200: "00000000008724982277"}
+MPL_2000W = "63645983755769558316"  # sts.py encode mpl --meter sim-ea11 --watts 2000 --tid 1004 --rnd 5
+MPPUL_500W = "50102267220483467233"  # sts.py encode mppul --meter sim-ea11 --watts 500 --tid 1005 --rnd 5
+CREDIT_100KWH = "57576998672283392080"  # sts.py encode credit --meter sim-ea11 --kwh 100 --tid 1006 --rnd 5
+
+
+def _step(rt, clock, ms):
+    clock.ms += ms
+    rt.tick()
+
+
+def test_class1_test_all_shows_every_item_and_switches_the_relay():
+    """Control bit 0 (test all): after "Accept", every item in turn for test_ms, on the 16x2 LCD; the load
+    switch test switches the relay over for test_ms and back."""
+    hw, meter, pipeline, rt, clock, _ = make()
+    eq(enter(hw, pipeline, CREDIT_1KWH[0]), R.ACCEPT)
+    eq(enter(hw, pipeline, TEST_TOKENS[0x1]), R.ACCEPT)
+    eq(lcd(hw)[0], "Accept")
+    eq(rt.tests_pending(), True)
+    _step(rt, clock, 3000)
+    eq(lcd(hw)[0], "Relay test")
+    eq(hw.relay_pin.value(), 0, "relay switched over (it was closed: credit)")
+    want = ["8" * 16, "Total 0.0 kWh", "KRN 4", "TI 01", "Keypad ok", "MPL none", "No tamper", "Power 0 W",
+            "Ver " + meter.cfg.software_version, "MPPUL none"]
+    for text in want:
+        _step(rt, clock, 3000)
+        eq(lcd(hw)[0], text)
+        eq(hw.relay_pin.value(), 1, "relay back after the load switch test")
+    _step(rt, clock, 3000)
+    eq(lcd(hw), ["Credit", "         1.0 kWh"])
+    eq(rt.tests_pending(), False)
+
+
+def test_class1_single_items_on_the_seven_segment():
+    hw, meter, pipeline, rt, clock, _ = make(display="7seg6")
+    eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)
+    eq(enter(hw, pipeline, MPL_2000W), R.ACCEPT)
+    for control, text in ((0x10, "KRN 4"), (0x80, "MPL 2000 W"), (0x200, "P 0"), (0x2, "Relay test")):
+        eq(enter(hw, pipeline, TEST_TOKENS[control]), R.ACCEPT, hex(control))
+        _step(rt, clock, 3000)
+        want = bytearray(6)
+        glyphs.encode7(text, want, 0)  # the first 6 positions (a longer text scrolls)
+        eq(bytes(hw.panel.segs), bytes(want[:6]), text)
+        _step(rt, clock, 3000)  # back to the credit
+    eq(hw.relay_pin.value(), 1)
+
+
+def _pulses_every(rt, hw, clock, interval_ms, duration_ms, phase=None):
+    """A fake pulse source: one pulse every interval_ms, polled every 100 ms as the pulse task does."""
+    t = 0
+    next_pulse = interval_ms
+    while t < duration_ms:
+        clock.ms += 100
+        t += 100
+        if t >= next_pulse:
+            (phase or hw.pulse_pin).pulse(1)
+            next_pulse += interval_ms
+        rt.poll_pulses()
+        if t % 1000 == 0:
+            rt.tick()
+
+
+def test_mpl_trips_the_load_switch_from_the_pulse_input():
+    """Power measured from the pulses (1000 imp/kWh): 3 kW against an MPL of 2000 W trips the relay; it
+    retries after trip_retry_s; 1 kW stays connected."""
+    hw, meter, pipeline, rt, clock, _ = make(config=MeterConfig(trip_retry_s=60))
+    eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)
+    eq(enter(hw, pipeline, MPL_2000W), R.ACCEPT)
+    eq(meter.mpl_w, 2000)
+    _pulses_every(rt, hw, clock, 3600, 20000)  # 1 kW: a pulse every 3.6 s
+    eq((meter.load_w // 10, hw.relay_pin.value()), (100, 1), "1 kW measured, under the limit")
+    _pulses_every(rt, hw, clock, 1200, 8000)  # 3 kW: a pulse every 1.2 s
+    eq(meter.trip_reason, "MPL")
+    eq(hw.relay_pin.value(), 0, "tripped")
+    _step(rt, clock, 30000)  # no pulses while open: the reading falls
+    eq(meter.relay_closed(), False, "still within the retry time")
+    _pulses_every(rt, hw, clock, 100000, 31000)
+    eq(hw.relay_pin.value(), 1, "retried after 60 s")
+    eq(meter.load_w < 2000, True, "the reading fell while no energy flowed")
+
+
+def test_mppul_trips_from_the_phase_pulse_inputs():
+    hw, meter, pipeline, rt, clock, _ = make()
+    sys.path.insert(0, UNIX)
+    try:
+        from simpins import SimPin, IRQ_FALLING
+    finally:
+        sys.path.remove(UNIX)
+    from drivers.pulse import PulseCounter
+    l1, l2 = SimPin(1), SimPin(1)
+    hw.phase_pulses = (PulseCounter(l1, IRQ_FALLING), PulseCounter(l2, IRQ_FALLING))
+    rt = RT.Runtime(hw, meter, pipeline, clock=clock)
+    eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)
+    eq(enter(hw, pipeline, MPPUL_500W), R.ACCEPT)
+    eq(meter.mppul_w, 500)
+    t = 0
+    while t < 10000:  # L1 at 1 kW (a pulse per 3.6 s), L2 at 3 kW (per 1.2 s): 2 kW unbalance
+        clock.ms += 100
+        t += 100
+        if t % 3600 == 0:
+            l1.pulse(1)
+        if t % 1200 == 0:
+            l2.pulse(1)
+        rt.poll_pulses()
+    eq(meter.trip_reason, "MPPUL")
+    eq(hw.relay_pin.value(), 0)
+
+
+def test_pulse_and_power_path_allocates_nothing():
+    import micropython
+
+    hw, meter, pipeline, rt, clock, _ = make()
+    eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)
+    _pulses_every(rt, hw, clock, 1200, 5000)  # measuring: 3 kW
+    eq(meter.load_w, 3000)
+    micropython.heap_lock()
+    try:
+        for i in range(40):
+            clock.ms += 100
+            rt.poll_pulses()  # no pulse: the reading falls, nothing allocated
+    finally:
+        micropython.heap_unlock()
+    eq(meter.load_w < 3000, True)
