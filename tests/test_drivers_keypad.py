@@ -27,7 +27,7 @@ def run_for(kp, clock, ms):
 
 
 def pos(keymap, ch, ncols):
-    return divmod(keymap.index(ord(ch)), ncols)
+    return divmod(keymap.index(ch.encode()), ncols)  # bytes.index(int) is not on every port (rp2, wasm)
 
 
 class Lcg:

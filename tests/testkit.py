@@ -6,8 +6,41 @@ them one record at a time).
 """
 import json
 import os
+import sys
 
 DATA_DIR = os.getcwd() + "/build/testdata"
+
+# The platform the tests run on: "linux" (unix port), "rp2", "esp32", "webassembly" (make test-wasm).
+PLATFORM = sys.platform
+# Small ints are 31 bits on a 32-bit port (ints >= 2**30 are heap objects there), 63 bits on x86-64.
+WORD_BITS = 32 if sys.maxsize < 2 ** 32 else 64
+_viper = None
+
+
+def has_viper():
+    """Whether this port compiles viper code (the WebAssembly port has no native emitter)."""
+    global _viper
+    if _viper is None:
+        try:
+            exec("import micropython\n@micropython.viper\ndef _f(x: int) -> int:\n    return x\n")
+            _viper = True
+        except SyntaxError:
+            _viper = False
+    return _viper
+
+
+def need_viper():
+    if not has_viper():
+        skip("no viper emitter on this port (%s): the plain twins run here instead" % PLATFORM)
+
+
+def need_unix_board(pty=False):
+    """For tests of the unix simulator board (boards/unix: file-backed flash, pty UART): they make sense on the
+    unix port only, never on a board (rp2, esp32); `pty=True` needs the unix port itself (termios, ptys)."""
+    if PLATFORM in ("rp2", "esp32"):
+        skip("a unix simulator board test: this is a %s board, tested by its own board.py tests" % PLATFORM)
+    if pty and PLATFORM != "linux":
+        skip("the unix simulator board's optical port is a pty (termios): unix port only, this is " + PLATFORM)
 
 
 class SkipTest(Exception):
@@ -68,6 +101,8 @@ def run_async(coro):
     objects alive in asyncio's global queue, or run in a later test's loop."""
     import asyncio
 
+    if not hasattr(asyncio, "run"):
+        skip("this port's asyncio runs on the JavaScript event loop (no asyncio.run): %s" % PLATFORM)
     try:
         return asyncio.run(coro)
     finally:

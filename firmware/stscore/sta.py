@@ -85,19 +85,38 @@ class StaTables:
         # can run as "substitute by S2, then a fused pass with every key bit taken as 0".
         self.aux = self.dsub + self.s2
 
+    def same(self, s1, s2, p):
+        return self.s1 == s1 and self.s2 == s2 and self.p == p
+
     @classmethod
     def from_json_obj(cls, obj, name="provisioned"):
-        """Tables from provisioning data: {"S1": [...16], "S2": [...16], "P": [...64]}."""
+        """Tables from provisioning data: {"S1": [...16], "S2": [...16], "P": [...64]}.
+
+        The meter builds them once, at boot: the same tables asked for again (the state reloaded after a
+        refused token, a key change, a restart of the meter object) come back as the object already built,
+        so the two 2 KB halves are never allocated again in a heap that has since fragmented. Different
+        tables (a new provisioning) are built anew and replace the remembered ones.
+        """
+        global _provisioned
         if not isinstance(obj, dict):
             raise TableError("STA tables must be an object with S1, S2 and P")
-        return cls(obj.get("S1"), obj.get("S2"), obj.get("P"), name)
+        s1 = bytes(_check_permutation("S1", obj.get("S1"), 16))
+        s2 = bytes(_check_permutation("S2", obj.get("S2"), 16))
+        p = bytes(_check_permutation("P", obj.get("P"), 64))
+        for known in (_provisioned, _sample):
+            if known is not None and known.same(s1, s2, p):
+                return known
+        _provisioned = None  # the old set's halves can be freed before the new ones are placed
+        _provisioned = cls(s1, s2, p, name)
+        return _provisioned
 
 
 _sample = None
+_provisioned = None  # the provisioned tables last built (see StaTables.from_json_obj)
 
 
 def sample_tables():
-    """The IEC informative sample tables (built once, on first use)."""
+    """The IEC informative sample tables (built once, on first use: at boot on a sample-table meter)."""
     global _sample
     if _sample is None:
         _sample = StaTables(SAMPLE_S1, SAMPLE_S2, SAMPLE_P, "sample")

@@ -52,7 +52,8 @@ class DecoderKey:
     """The meter's current decoder key, ready to decrypt: EA07 (8-byte key + STA tables) or EA11 (16 bytes).
 
     `plain=True` selects the plain-Python cipher twins (the reference); by default the viper cores are
-    used wherever MicroPython runs, the twins under CPython.
+    used wherever MicroPython compiles them, the twins under CPython and on a port without viper (the
+    WebAssembly port `make test-wasm` runs).
     """
 
     def __init__(self, ea, key, tables=None, plain=False):
@@ -69,18 +70,24 @@ class DecoderKey:
             elif not isinstance(tables, sta.StaTables):
                 raise KeyFormatError("STA tables must be an stscore.sta.StaTables")
             self.tables = tables
+            impl = sta
             if use_viper:
-                from stscore import sta_viper as impl
-            else:
-                impl = sta
+                try:
+                    from stscore import sta_viper as impl
+                except SyntaxError:  # "invalid micropython decorator": a port without viper (WebAssembly)
+                    pass
             self._sta = impl.decrypt
         elif ea == EA11:
             if len(key) != 16:
                 raise KeyFormatError("EA11 (MISTY1) needs a 128-bit decoder key (32 hex digits), got %d bytes"
                                      % len(key))
+            impl = None
             if use_viper:
-                from stscore import misty1_viper as impl
-            else:
+                try:
+                    from stscore import misty1_viper as impl
+                except SyntaxError:  # a port without viper: the plain twin
+                    pass
+            if impl is None:
                 from stscore import misty1 as impl
             self.schedule = bytearray(impl.KEY_SCHEDULE_BYTES)
             impl.expand_key(key, self.schedule)
