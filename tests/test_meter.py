@@ -195,3 +195,40 @@ def test_edge_tids_and_the_floor_on_an_empty_memory():
     m = _boot(nor, clock)
     eq(m.tids.floor, 4600, "floor persisted")
     eq(m.enter(tok["credit"]["4000"]), R.OLD, "still Old after reboot")
+
+
+def test_refused_tokens_allocate_nothing():
+    """Meter.process for Used, Old (below the floor and below the smallest of a full memory), Lockout and
+    Format: the whole token path (parse, decrypt, CRC, rules) inside heap_lock; nothing is committed."""
+    import micropython
+
+    clock = Clock()
+    d = _data()
+    tok = d["tokens"]
+    prov = dict(d["provision"])
+    prov["tid_floor"] = 4600
+    nor = NorFlash(8, page_programs=8)
+    m = _boot(nor, clock)
+    eq(m.provision(prov), None, "provision with a floor")
+    for tid in range(5000, 5050):
+        eq(m.enter(tok["credit"][str(tid)]), R.ACCEPT, "fill %d" % tid)
+    cases = ((tok["credit"]["5010"], R.USED), (tok["credit"]["4000"], R.OLD), (tok["credit"]["0"], R.OLD),
+             ("1234567890123456789x", R.FORMAT))
+    bufs = [bytearray(t.encode()) for t, _ in cases]
+    got = [0] * len(cases)
+    micropython.heap_lock()
+    try:
+        for i in range(len(cases)):
+            got[i] = m.process(bufs[i], 20)
+    finally:
+        micropython.heap_unlock()
+    eq(got, [want for _, want in cases], "results under heap_lock")
+    for i in range(3):  # each failure commits the lockout: outside the lock
+        eq(m.enter(tok["wrong_key"][i]), R.CRC, "failure %d" % (i + 1))
+    locked = bytearray(tok["credit"]["5055"].encode())
+    micropython.heap_lock()
+    try:
+        lock_result = m.process(locked, 20)
+    finally:
+        micropython.heap_unlock()
+    eq(lock_result, R.LOCKOUT, "lockout under heap_lock")
