@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,6 +20,9 @@ CONFORMANCE = os.path.join(ROOT, "tools", "conformance.py")
 PROVISION_EA07 = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
 PROVISION_EA11 = os.path.join(ROOT, "boards", "unix", "sim_provision_ea11.json")
 PORT_LINE = re.compile(r"optical port: (\S+)")
+# The TID ledger (tools/vending.py TidLedger) the runner and `sts.py --meter sim` share: the tests' own file, so
+# test runs do not move the TIDs of a user's `make sim` forward (subprocesses inherit the variable).
+os.environ.setdefault("STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json"))
 
 # Short timings so a whole conformance run stays quick; the runner is told the same numbers. tr = 200 ms is
 # the standard's minimum (IEC 62056-21 §6.4.3.6), so every reaction-time check still applies as on a board.

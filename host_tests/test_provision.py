@@ -44,3 +44,41 @@ def test_bad_input_exit_2(capsys):
     assert provision.main(["--vk", "abab", "--pan", "600727000000000009", "--sgc", "1", "--ti", "1",
                            "--mfr-code", "1"]) == 2
     assert "64-bit vending key" in capsys.readouterr().err
+
+
+ARGS = ["--vk", "abababababababab", "--pan", "600727000000000009", "--sgc", "123456", "--ti", "01",
+        "--mfr-code", "12"]
+
+
+def test_base_date_in_service_and_tid_floor(tmp_path):
+    # issue 16 item 1: the default base date covers today (2014), not 1993 (ran out 2024-11-24 20:15)
+    import vending as V
+    out = tmp_path / "p.json"
+    assert provision.main(ARGS + ["-o", str(out)]) == 0
+    obj = json.loads(out.read_text())
+    assert obj["base_date"] == V.current_base() == 2014
+    assert obj["tid_floor"] in (V.tid_now(2014), V.tid_now(2014) - 1), "the provisioning minute"
+    assert provision.main(ARGS + ["--base", "1993", "--tid-floor", "2024-11-24 20:00", "-o", str(out)]) == 0
+    obj = json.loads(out.read_text())
+    assert (obj["base_date"], obj["tid_floor"]) == (1993, 16777200)
+    assert provision.main(ARGS + ["--tid-floor", "0", "-o", str(out)]) == 0
+    assert "tid_floor" not in json.loads(out.read_text())
+
+
+def test_bad_values_one_line(tmp_path, capsys):
+    for extra, message in ((["--base", "1993", "--tid-floor", "now"], "--tid-floor 0"), (["--sgc", "12x"], "--sgc must be"),
+                           (["--tid-floor", "99999999"], "--tid-floor"), (["--tables", "/nonexistent"], "No such")):
+        assert provision.main(ARGS + extra + ["-o", str(tmp_path / "p.json")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("provision.py: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_help_explains_every_option(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        provision.main(["--help"])
+    text = capsys.readouterr().out
+    for action in provision.build_parser()._actions:
+        assert action.help, "option %s has no help" % action.option_strings
+    for word in ("DKGA02", "Luhn", "DUTK", "base date", "Old", "secret"):
+        assert word in text, word

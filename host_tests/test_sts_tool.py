@@ -195,8 +195,8 @@ def test_negative_vectors(vectors, capsys):
     (["decode", "73508892949665105367", "--key", "00" * 8, "--tables", "/nonexistent.json"], "cannot read"),
     (["derive", "--dkga", "02", "--vk", "abab", "--pan", "600727000000000009", "--sgc", "1", "--ti", "1",
       "--krn", "1", "--kt", "2"], "64-bit vending key"),
-    (["derive", "--dkga", "02", "--vk", "ab" * 8, "--pan", "600727000000000008", "--sgc", "1", "--ti", "1",
-      "--krn", "1", "--kt", "2"], "Luhn"),
+    (["derive", "--dkga", "02", "--vk", "ab" * 8, "--pan", "600727000000000", "--sgc", "1", "--ti", "1",
+      "--krn", "1", "--kt", "2"], "18 digits"),
     (["derive", "--dkga", "04", "--vk", "ab" * 20, "--pan", "600727000000000009", "--sgc", "1", "--ti", "1",
       "--krn", "1", "--kt", "2", "--base", "2000"], "base"),
     (["encode", "credit", "--key", "00" * 8, "--units", "99999999", "--tid", "1"], "0..18201624"),
@@ -230,3 +230,110 @@ def test_command_line_entry_point():
     spaced = subprocess.run([sys.executable, tool, "decode", "5649 3153 7254 5031 3471"],
                             capture_output=True, text=True)
     assert spaced.returncode == 0, "receipt spacing is tolerated by the tool"
+
+
+# --- base dates (issue 16 item 1), provisioning files, the TID ledger, PAN check digits --------------------------
+
+def prov_file(tmp_path, name, krn=1, base=2014, **extra):
+    """A provisioning file as tools/provision.py writes it (DKGA02 from the compliance-suite key)."""
+    key = V.dkga02(bytes.fromhex("ab" * 8), "600727000000000009", 123456, 1, krn, 2)
+    obj = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": krn, "kt": 2, "ken": 255, "ea": 7,
+           "decoder_key": key.hex(), "mfr_code": 12, "base_date": base}
+    obj.update(extra)
+    path = tmp_path / name
+    path.write_text(json.dumps(obj))
+    return str(path), key.hex()
+
+
+@pytest.fixture
+def ledger(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.json"
+    monkeypatch.setenv("STS_TID_LEDGER", str(path))
+    return path
+
+
+def test_base_date_in_service():
+    import datetime as dt
+    utc = dt.timezone.utc
+    assert V.current_base(dt.datetime(2024, 11, 24, 20, 15, tzinfo=utc)) == 1993  # the last 1993 minute
+    assert V.current_base(dt.datetime(2024, 11, 24, 20, 16, tzinfo=utc)) == 2014
+    assert V.current_base(dt.datetime(2026, 12, 4, 18, 38, tzinfo=utc)) == 2014
+    assert V.current_base(dt.datetime(2045, 11, 24, 20, 16, tzinfo=utc)) == 2035
+    assert V.base_for(2004, 3, 1, 13, 55) == 1993
+
+
+def test_readme_credit_command_runs_today(capsys):
+    # issue 16: "2026-12-04 18:38 is outside the TID range of base date 1993", exit 2
+    code, out, err = run_cli(capsys, "encode", "credit", "--key", "0abc12def3456789", "--subclass", "0",
+                             "--amount", "10")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "decode", out.strip(), "--key", "0abc12def3456789", "--json")
+    got = json.loads(out)
+    assert code == 0 and got["base_date"] == V.current_base() == 2014
+    assert got["tid"] == V.tid_now(2014) or got["tid"] == V.tid_now(2014) - 1  # the minute may just turn
+
+
+def test_date_without_base_uses_the_base_in_service_then(capsys):
+    code, out, _ = run_cli(capsys, "encode", "credit", "--key", "00" * 8, "--units", "1", "--date",
+                           "2004-03-01 13:55", "--rnd", "0")
+    code, out, _ = run_cli(capsys, "decode", out.strip(), "--key", "00" * 8, "--base", "1993", "--json")
+    assert json.loads(out)["tid"] == 5871715  # the doc's §5 example
+
+
+def test_provision_file_gives_key_base_date_and_fresh_tids(tmp_path, capsys, ledger):
+    old, key = prov_file(tmp_path, "m93.json", base=1993)
+    code, out, err = run_cli(capsys, "encode", "credit", "--provision", old, "--kwh", "5", "--date",
+                             "2024-11-24 20:00")
+    assert code == 0, err
+    token = out.strip()
+    code, out, _ = run_cli(capsys, "decode", token, "--provision", old, "--json")
+    got = json.loads(out)
+    assert (got["base_date"], got["tid_datetime"]) == (1993, "2024-11-24T20:00:00"), "the meter's base date"
+    code, out, _ = run_cli(capsys, "decode", token, "--key", key, "--json")
+    assert json.loads(out)["base_date"] == 2014, "without the meter: the base date in service"
+    new, _ = prov_file(tmp_path, "m14.json", krn=2)
+    tids = []
+    for _ in range(3):
+        code, out, err = run_cli(capsys, "encode", "credit", "--provision", new, "--kwh", "1")
+        assert code == 0, err
+        code, out, _ = run_cli(capsys, "decode", out.strip(), "--provision", new, "--json")
+        tids.append(json.loads(out)["tid"])
+    assert tids[1] == tids[0] + 1 and tids[2] == tids[0] + 2, "same minute: TID+1 (the ledger)"
+    assert json.loads(ledger.read_text()) == {"600727000000000009": tids[2]}
+
+
+def test_kct_from_the_new_provisioning_file(tmp_path, capsys):
+    old, key = prov_file(tmp_path, "m93.json", base=1993)
+    new, new_key = prov_file(tmp_path, "m14.json", krn=2)
+    code, out, err = run_cli(capsys, "encode", "kct", "--provision", old, "--new-provision", new, "--ro", "1")
+    assert code == 0, err
+    by_file = out.split()
+    code, out, _ = run_cli(capsys, "encode", "kct", "--key", key, "--new-key", new_key, "--krn", "2", "--kt", "2",
+                           "--ti", "1", "--ro", "1")
+    assert by_file == out.split() and len(by_file) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["encode", "credit", "--provision", "/nonexistent.json", "--kwh", "1"], "cannot read"),
+    (["encode", "credit", "--meter", "sim", "--key", "00" * 8, "--kwh", "1"], "leave out --key"),
+    (["encode", "kct", "--key", "00" * 8], "--new-key"),
+])
+def test_meter_file_errors(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and err.startswith("sts.py: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_provision_file_the_meter_refuses(tmp_path, capsys):
+    bad, _ = prov_file(tmp_path, "bad.json", pan="600727000000000008")
+    code, out, err = run_cli(capsys, "encode", "credit", "--provision", bad, "--kwh", "1")
+    assert code == 2 and "not one the meter accepts" in err and "Luhn" in err
+
+
+def test_derive_wrong_check_digit_warns(capsys):
+    args = ["--sgc", "123456", "--ti", "01", "--krn", "1", "--kt", "2"]
+    code, out, err = run_cli(capsys, "derive", "--dkga", "02", "--vk", "ab" * 8, "--pan", "600727000000000008", *args)
+    assert code == 0 and err.startswith("sts.py: warning: ") and "DKGA02 does not use" in err
+    assert out.strip() == "e653341f9d5bf36f", "DKGA02 ignores the check digit: the key of the right PAN"
+    code, out, err = run_cli(capsys, "derive", "--dkga", "04", "--vk", "ab" * 20, "--pan", "600727000000000008",
+                             "--base", "1993", *args)
+    assert code == 0 and "warning" in err and len(out.strip()) == 16

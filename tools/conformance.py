@@ -22,8 +22,12 @@ from one to the next (the TID memory fills, the lockout counter moves), so the l
 waits out both lockouts it provokes (about 3 x --lockout-first-s) and ends with an accepted token, which
 leaves the meter unlocked.
 `token_old` fills the TID memory (--tid-slots accepted tokens, about 0.3 s each). TIDs come from the current
-UTC minute (or --tid-start) and rise by one for every token made, so a second run against the same meter
-should wait for the clock to pass the last TID printed, or pass --tid-start.
+UTC minute on the meter's base date (`base_date` of the provisioning file; default the base date in service
+today) and rise by one for every token made. They start after the last TID recorded for the meter in the TID
+ledger (build/vending-tids.json, `--tid-ledger`), which `tools/sts.py --meter/--provision` shares: tokens
+vended for the same meter by hand or by an earlier run are then never Used or Old because of this run's, nor
+this run's because of theirs. A meter that took tokens from elsewhere (another machine, a vending system)
+may hold later TIDs: pass --tid-start above its highest TID (a Used or Old answer says so).
 
 Exit code 0 when every selected case passes (skips allowed), 1 when one fails, 2 on a usage error.
 """
@@ -293,15 +297,21 @@ def as_bin66(digits):
 class TokenMaker:
     """Valid and invalid tokens for the meter under test; TIDs rise by one for every token made."""
 
-    def __init__(self, prov, tid_start=None, service="electricity"):
+    def __init__(self, prov, tid_start=None, service="electricity", ledger=None):
         self.ident = from_provisioning(prov)
-        self.base_year = int(prov.get("base_date", 1993))
+        self.base_year = int(prov.get("base_date") or V.current_base())
+        self.ledger = ledger  # vending.TidLedger: TIDs after the meter's last recorded one, and recorded
         self.vkey = V.VendingKey(self.ident.ea, self.ident.key, self.ident.tables)
         other = bytes(b ^ 0x5A for b in self.ident.key)  # a key of "another meter"
         self.other_vkey = V.VendingKey(self.ident.ea, other, self.ident.tables)
         self.decoder = self.ident.decoder_key()
         self.subclass = SERVICE_SUBCLASS[service]
-        self.tid = max(self.tid_of_now(), tid_start or 0) - 1
+        lowest = max(self.tid_of_now(), tid_start or 0)
+        self.from_ledger = ledger is not None and ledger.last(self.ident.pan) >= lowest
+        if ledger is not None:
+            lowest = ledger.reserve(self.ident.pan, self.base_year, 1, lowest)
+        self.first_tid = lowest
+        self.tid = lowest - 1
         self.rnd = 0
 
     def tid_of_now(self):
@@ -317,7 +327,15 @@ class TokenMaker:
 
     def next_tid(self):
         self.tid += 1
+        if self.ledger is not None and self.tid > self.first_tid:
+            self.ledger.record(self.ident.pan, self.tid)  # at once: a run that stops half-way still counts
         return self.tid
+
+    def tid_origin(self):
+        """Where this run's TIDs come from, for the failure text of a Used or Old answer."""
+        where = ("after the last TID in the TID ledger %s" % self.ledger.path if self.from_ledger
+                 else "the current minute on base date %d" % self.base_year)
+        return "this run's TIDs start at %d (%s)" % (self.first_tid, where)
 
     def _rnd(self):
         self.rnd = (self.rnd + 1) & 15
@@ -337,8 +355,9 @@ class TokenMaker:
         return V.management_token(self.vkey, 0, V.encode_amount(watts), self.next_tid(), self._rnd())
 
     def test(self, mfr_code=None):
-        """Class 1 InitiateMeterTest/Display, control 0: no test requested, only the MfrCode check."""
-        return V.test_token(0, self.ident.mfr_code if mfr_code is None else mfr_code)
+        """Class 1 InitiateMeterTest/Display asking for the display test (control bit 2: harmless, no relay
+        switching), checked against the MfrCode; a token asking for no known test is a Function error."""
+        return V.test_token(1 << 2, self.ident.mfr_code if mfr_code is None else mfr_code)
 
     def wrong_mfr_code(self):
         code = self.ident.mfr_code
@@ -539,8 +558,14 @@ class Runner:
         value = spelling(digits) if spelling else digits
         status, polls, saw_busy = self.enter_token(value, what)
         if status != expected:
-            raise CaseFailed("%s %s: TokenStatus %d (%s), expected %d (%s)"
-                             % (what, digits, status, R.text(status), expected, R.text(expected)))
+            hint = ""
+            if status in (R.USED, R.OLD) and expected not in (R.USED, R.OLD):
+                # the meter holds this TID or later ones: tokens vended for it elsewhere
+                hint = ("; the meter already holds %s TIDs (tokens vended for it outside this run: another "
+                        "machine, a vending system, an older checkout); %s: rerun with --tid-start above the "
+                        "meter's highest TID" % ("this" if status == R.USED else "later", self.tokens.tid_origin()))
+            raise CaseFailed("%s %s: TokenStatus %d (%s), expected %d (%s)%s"
+                             % (what, digits, status, R.text(status), expected, R.text(expected), hint))
         return "%s -> %d %s (%d poll%s%s)" % (what, status, R.text(status), polls, "" if polls == 1 else "s",
                                              ", 16 seen" if saw_busy else "")
 
@@ -1068,7 +1093,14 @@ def parse_args(argv):
                     help="the meter's delay before P0 after the option select (default 1000)")
     ap.add_argument("--tid-slots", dest="tid_slots", type=int, default=50,
                     help="the meter's TID memory size, filled by token_old (default 50)")
-    ap.add_argument("--tid-start", dest="tid_start", type=int, help="lowest TID to use (default: now)")
+    ap.add_argument("--tid-start", dest="tid_start", type=int,
+                    help="lowest TID to use (default: now on the meter's base date, or after the ledger's last)")
+    ap.add_argument("--tid-ledger", dest="tid_ledger", metavar="FILE",
+                    help="the TID ledger shared with tools/sts.py (default build/vending-tids.json, or "
+                         "$STS_TID_LEDGER): this run's TIDs come after the meter's last one there, and are "
+                         "recorded in it")
+    ap.add_argument("--no-tid-ledger", dest="no_tid_ledger", action="store_true",
+                    help="do not read or write the TID ledger (TIDs from the clock and --tid-start only)")
     ap.add_argument("--service", choices=sorted(SERVICE_SUBCLASS), default="electricity",
                     help="the meter's service, which sets the credit token's subclass (default electricity)")
     ap.add_argument("--echo", action="store_true",
@@ -1101,7 +1133,8 @@ def main(argv=None):
     try:
         with open(opts.provision) as f:
             prov = json.load(f)
-        tokens = TokenMaker(prov, opts.tid_start, opts.service)
+        ledger = None if opts.no_tid_ledger else V.TidLedger(opts.tid_ledger)
+        tokens = TokenMaker(prov, opts.tid_start, opts.service, ledger)
     except (OSError, ValueError, ProvisioningError) as exc:
         print("conformance.py: error: provisioning file %s: %s" % (opts.provision, exc), file=sys.stderr)
         return 2
