@@ -66,16 +66,3 @@ class PulsePower:
                     self.watts = bound
         return self.watts
 
-
-def unbalance(phases):
-    """Phase power unbalance: the largest minus the smallest phase power (0 with fewer than 2 phases)."""
-    if len(phases) < 2:
-        return 0
-    hi = lo = phases[0].watts
-    for p in phases:
-        w = p.watts
-        if w > hi:
-            hi = w
-        if w < lo:
-            lo = w
-    return hi - lo

@@ -120,13 +120,11 @@ class Runtime:
         self._relay_test_until = 0
         self.power = None  # present power from the energy pulses (meter.power), unless hw.metering reports it
         self.phase_power = []
-        self._unbalance = None
         if hw.metering is None:  # imported only here: a board with a metering chip does without it
-            from meter.power import PulsePower, unbalance
+            from meter.power import PulsePower
 
             self.power = PulsePower(hw.pulses_per_kwh)
             self.phase_power = [PulsePower(hw.pulses_per_kwh) for _ in hw.phase_pulses]
-            self._unbalance = unbalance
         self.tasks = []
         hw.keypad.on_key = self.entry.key
         pipeline.on_result = self.on_result
@@ -276,11 +274,16 @@ class Runtime:
             watts = power.update(n, now)
             phases = self.phase_power
             unb = 0
-            if phases:
+            if phases:  # the unbalance: the largest minus the smallest phase power
                 counters = hw.phase_pulses
-                for i in range(len(phases)):
-                    phases[i].update(counters[i].take(), now)
-                unb = self._unbalance(phases)
+                hi = lo = phases[0].update(counters[0].take(), now)
+                for i in range(1, len(phases)):
+                    w = phases[i].update(counters[i].take(), now)
+                    if w > hi:
+                        hi = w
+                    elif w < lo:
+                        lo = w
+                unb = hi - lo
         else:
             metering = hw.metering
             watts, unb = metering.watts, metering.unbalance_w
