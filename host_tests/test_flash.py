@@ -11,6 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import flash  # noqa: E402
+SIM_PROVISION = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
 
 FAKE_MPREMOTE = r'''#!{python}
 """Fake mpremote: logs argv (and, for `fs cp`, the local files' first bytes); fails on request."""
@@ -101,7 +102,7 @@ def copied(calls):
 
 def test_flash_rp2040_tree_order_and_files(fake, tmp_path):
     main_py = write(tmp_path / "main.py", "import board\n")
-    prov = write(tmp_path / "p.json", "{}")
+    prov = write(tmp_path / "p.json", open(SIM_PROVISION).read())
     rc = flash.main(["--board", "rp2040", "--port", "/dev/ttyACM0", "--main", main_py, "--provision", prov,
                      "--build", str(tmp_path / "build")])
     assert rc == 0
@@ -165,7 +166,7 @@ def test_tolerated_and_fatal_mpremote_errors(fake, tmp_path, monkeypatch):
 
 def test_frozen_copies_only_provision_and_main(fake, tmp_path):
     main_py = write(tmp_path / "main.py", "")
-    prov = write(tmp_path / "prov.json", "{}")
+    prov = write(tmp_path / "prov.json", open(SIM_PROVISION).read())
     assert flash.main(["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", prov,
                        "--frozen", "--no-reset"]) == 0
     assert [c["argv"][2:] for c in fake.calls()] == [
@@ -180,7 +181,7 @@ def make(*args, env=None):
 def test_make_flash_and_repl(fake, tmp_path):
     """`make flash BOARD=rp2040 PORT=... PROVISION=...` and `make repl PORT=...` as a user runs them, with the
     fake mpremote first on PATH: the board's files, in the right order, and the REPL call."""
-    prov = write(tmp_path / "prov.json", "{}")
+    prov = write(tmp_path / "prov.json", open(SIM_PROVISION).read())
     r = make("flash", "BOARD=rp2040", "PORT=/dev/ttyACM0", "PROVISION=" + prov, env=dict(os.environ))
     assert r.returncode == 0, r.stdout + r.stderr
     calls = fake.calls()
@@ -209,3 +210,18 @@ def test_bad_arguments(fake, tmp_path):
     with pytest.raises(SystemExit):
         flash.main(["--board", "unix", "--port", "p"])
     assert fake.calls() == []
+
+
+def test_provisioning_file_validated_before_copying(fake, tmp_path, capsys):
+    """Issue 16: the firmware's own validation (meter.boot.from_provisioning) runs first; a file the meter
+    would refuse at first boot stops the flash with its reason, before any mpremote call."""
+    main_py = write(tmp_path / "main.py", "")
+    good = json.loads(open(SIM_PROVISION).read())
+    for bad, reason in ((dict(good, pan="600727000000000008"), "Luhn"), (dict(good, decoder_key="00"), "8 bytes"),
+                        (dict(good, kt=3), "DCTK"), ("{not json", "not valid JSON")):
+        prov = write(tmp_path / "prov.json", bad if isinstance(bad, str) else json.dumps(bad))
+        assert flash.main(["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", prov,
+                           "--frozen"]) == 1
+        assert fake.calls() == [], "nothing copied"
+        assert reason in capsys.readouterr().err
+

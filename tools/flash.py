@@ -17,8 +17,11 @@
 With --frozen (firmware built from boards/<board>/manifest.py, modules already inside it) only the
 provisioning file and main.py are copied, since frozen modules would shadow /lib copies anyway.
 --dry-run prints the mpremote calls instead of running them.
+The provisioning file is checked first with the firmware's own validation (meter.boot.from_provisioning, run
+here under CPython): a file the meter would refuse at first boot stops the flash before anything is copied.
 """
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -34,6 +37,25 @@ PROVISION_NAME = "provision.json"  # meter/runtime.py's PROVISION_FILE
 
 class FlashError(Exception):
     pass
+
+
+def check_provisioning(path, root=ROOT):
+    """The meter's own first-boot validation of a provisioning file; FlashError with its reason."""
+    fw = os.path.join(root, "firmware")
+    if fw not in sys.path:
+        sys.path.insert(0, fw)
+    from meter.boot import from_provisioning
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except OSError as exc:
+        raise FlashError("cannot read provisioning file %s: %s" % (path, exc.strerror))
+    except ValueError as exc:
+        raise FlashError("provisioning file %s is not valid JSON (%s); nothing copied" % (path, exc))
+    try:
+        from_provisioning(obj)
+    except ValueError as exc:  # ProvisioningError
+        raise FlashError("provisioning file %s would be refused by the meter: %s; nothing copied" % (path, exc))
 
 
 def find_mpy_cross():
@@ -147,6 +169,8 @@ def main(argv=None):
             raise FlashError("%s does not exist (the application's main.py; pass --main FILE)" % main_py)
         if args.provision and not os.path.isfile(args.provision):
             raise FlashError("provisioning file %s does not exist" % args.provision)
+        if args.provision:
+            check_provisioning(args.provision, args.root)
         mpremote = None if args.dry_run else find_mpremote()
         build = args.build or os.path.join(args.root, "build", "flash", args.board)
         compiled = []
