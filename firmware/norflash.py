@@ -34,11 +34,14 @@ with probability 1/2), "full" (finished just before the cut). Of an erase: "none
 comes back as 1 with probability 1/2, so old data is half gone), "full" ("prefix"/"bits" aimed at an
 erase step mean "partial", "partial" aimed at a program means "bits"). A torn program that changed no
 byte cannot be told from one that never started, and is treated as not started (it does not count toward
-P3; real cells could be left weakly programmed, which no read-back can detect). `on_step(nor, kind,
+P3; real cells could be left weakly programmed, which no read-back can detect). Such a page reads erased
+after the reboot, so a store that appends at the first erased page programs it a second time: the model
+allows that (nothing on the page says otherwise) and counts it in `reprograms_after_cut` (the harness
+reports the figure), so the exposure is measured rather than hidden. `on_step(nor, kind,
 block, offset, buf, boff)` is called before each step, so a harness can fork the image (`clone()` +
 `apply_step()`) and check every cut point in one pass.
 
-Counters: erases, programs (page programs), page_reads (pages touched by reads), bytes_sent (bytes in
+Counters: erases, programs (page programs), reprograms_after_cut (above), page_reads (pages touched by reads), bytes_sent (bytes in
 program buffers), bytes_programmed (bytes that were not 0xFF), sector_erases (per sector). The program
 path allocates nothing (the record store's heap_lock test runs through it). The image is held as one
 256-byte bytearray per page (a 192 KB test heap never needs a large contiguous block); tests get flat
@@ -118,6 +121,10 @@ class NorFlash:
             self.own = bytearray(b"\x01" * npages)  # 1: this device's own copy of the page
         # program operations per page since its sector's last erase (P3)
         self.pcount = bytearray(_like.pcount) if _like is not None else bytearray(npages)
+        # 1: a cut at a program of this page left it reading as before (not started, or a tear that changed
+        # no bit); a later program of it is counted in reprograms_after_cut (real cells could be weak)
+        self.cut_blind = bytearray(_like.cut_blind) if _like is not None else bytearray(npages)
+        self.reprograms_after_cut = 0
         self.sector_erases = [0] * sectors
         self.erases = 0
         self.programs = 0
@@ -314,8 +321,13 @@ class NorFlash:
             self.bytes_sent += PAGE
             self.bytes_programmed += programmed
             self.pcount[pg] += 1
+            if self.cut_blind[pg]:
+                self.reprograms_after_cut += 1
+                self.cut_blind[pg] = 0
         elif changed:
             self.pcount[pg] += 1
+        else:
+            self.cut_blind[pg] = 1
         if changed or mode == "full":
             self._sync(pg)
 
@@ -340,6 +352,7 @@ class NorFlash:
                 self.pages[pg] = bytearray(ff)
                 self.own[pg] = 1
             self.pcount[pg] = 0
+            self.cut_blind[pg] = 0
             self._sync(pg)
         self.erases += 1
         self.sector_erases[block] += 1

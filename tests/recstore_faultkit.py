@@ -264,6 +264,271 @@ class FaultRun:
 
     def summary(self):
         return ("seed %d, %d sectors, page_writes %d, reserve %d: %d cut points (%d real cuts), %d commits, "
-                "%d StoreFull, %d formats, %d torn records skipped at mount, %d losses"
+                "%d StoreFull, %d formats, %d torn records skipped at mount, %d pages programmed again after "
+                "a cut left them reading erased, %d losses"
                 % (self.seed, self.sectors, self.page_writes, self.reserve, self.cuts, self.real_cuts,
-                   self.commits, self.refused_full, self.formats, self.skipped_seen, self.losses))
+                   self.commits, self.refused_full, self.formats, self.skipped_seen, self.nor.reprograms_after_cut,
+                   self.losses))
+
+
+# --- flash damage -------------------------------------------------------------------------------------
+_HDR = 20        # the sector header: no record (damage there must cost nothing)
+# touches remembered per key (a 300-byte range rarely spans more of one key's commits; the 192 KB
+# MicroPython heap keeps fewer, at the price of a few more cases judged leniently)
+_KEEP = 8 if _TIGHT_HEAP else 16
+DAMAGE_KINDS = ("bit", "range")
+
+
+class _Retarget:
+    """A block device that forwards to `nor`, which the harness swaps per case: the damage cases reuse two
+    store instances (and their buffers) instead of building two per case in a small heap."""
+
+    def __init__(self, nor):
+        self.nor = nor
+
+    def readblocks(self, block, buf, offset=0):
+        self.nor.readblocks(block, buf, offset)
+
+    def writeblocks(self, block, buf, offset=None):
+        self.nor.writeblocks(block, buf, offset)
+
+    def ioctl(self, op, arg):
+        return self.nor.ioctl(op, arg)
+
+
+class DamageRun:
+    """Seeded flash damage: bit flips anywhere in the region and ranges of random bytes, with no power cut.
+
+    A meter-like workload runs on a strict NorFlash (commits, maintain(), deferred sessions, a rare
+    format()); the harness tracks which bytes on flash belong to which commit's record (a roll's snapshot
+    belongs to the commit it carries; the 20-byte sector header to none). Every `every` operations it forks
+    the image, damages the fork (one bit flipped at a random address of the region, of the head sector or of
+    the head's first page; or 1..300 random bytes from such an address), mounts a fresh store on it and
+    checks, with D = the commits whose record bytes the damage touched:
+      - the mount never raises; REFUSED is allowed only if D holds a snapshot (its commit carried the map);
+      - with OK, every key holds the value of its latest commit, or - only if that commit is in D - of an
+        earlier one by the same rule (a damaged record is skipped, never returned; a commit outside D is
+        never lost); so damage outside every committed record (D empty) must cost nothing at all;
+      - a state that differs from the full one is reported (skipped or gaps > 0);
+    then commits a few more changes on the damaged fork and remounts: they must all be there (a commit
+    that returned after a damaged mount is durable), and the RAM map must equal the remounted one."""
+
+    def __init__(self, seed, sectors=4, page_writes=1, reserve=1, slots=_SLOTS, every=3):
+        self.seed = seed
+        self.sectors = sectors
+        self.page_writes = page_writes
+        self.reserve = reserve
+        self.every = every
+        self.rng = XorShift(seed)
+        self.work = Workload(XorShift(seed * 13 + 5), slots)
+        self.nor = NorFlash(sectors, page_programs=page_writes)
+        self.nor.on_step = self._track
+        self.ranges = [[] for _ in range(sectors)]  # per sector: [lo, hi, commit index] of record bytes
+        self.snaps = {}            # commit index -> True if one of its ranges is a snapshot
+        self.touch = {}            # key -> [(commit index, value or None)], the latest last
+        self.cur = 0               # the commit index the next program belongs to
+        self.expected = {}
+        self.cases = 0
+        self.outside = 0           # cases whose damage touched no committed record
+        self.inside = 0
+        self.reported = 0          # cases whose mount reported damage (skipped/gaps) or refused
+        self.refused = 0
+        self.rolled_back = 0       # OK mounts that lost a damaged commit (allowed; reported)
+        self.after_commits = 0
+        self.losses = 0
+        self.failures = []
+        self.dev = _Retarget(self.nor)
+        self.st1 = self._new_store(self.dev)  # mounts each damaged fork
+        self.st2 = self._new_store(self.dev)  # remounts it after the commits made on it
+
+    def _new_store(self, nor):
+        return recstore.RecordStore(nor, reserve=self.reserve, page_writes=self.page_writes)
+
+    def _track(self, nor, kind, block, offset, buf, boff):
+        if kind != STEP_PROGRAM:
+            self.ranges[block] = []
+            return
+        lo = _HDR if offset == 0 else 0
+        first = -1
+        last = -1
+        for i in range(lo, 256):
+            if buf[boff + i] != 0xFF:
+                if first < 0:
+                    first = i
+                last = i
+        if first >= 0:
+            a = block * 4096 + offset
+            self.ranges[block].append((a + first, a + last + 1, self.cur))
+            if offset == 0 and first == _HDR:
+                self.snaps[self.cur] = True
+
+    def _record(self, changes):
+        for k in changes:
+            v = changes[k]
+            t = self.touch.get(k)
+            if t is None:
+                t = self.touch[k] = []
+            t.append((self.cur, None if v is None else bytes(v)))
+            if len(t) > _KEEP:
+                t.pop(0)
+
+    def _hit(self, a, b):
+        d = {}
+        for rs in self.ranges:
+            for lo, hi, idx in rs:
+                if lo < b and a < hi:
+                    d[idx] = True
+        return d
+
+    def _fail(self, text):
+        self.losses += 1
+        if len(self.failures) < 10:
+            self.failures.append("seed %d case %d (step %d): %s" % (self.seed, self.cases, self.nor.step, text))
+
+    def _acceptable(self, key, value, d):
+        t = self.touch.get(key)
+        if t is None:
+            return value is None
+        for i in range(len(t) - 1, -1, -1):
+            idx, v = t[i]
+            if value == v:
+                return True
+            if idx not in d:
+                return False
+        return len(t) == _KEEP or value is None  # (older touches forgotten: cannot judge)
+
+    def _damage(self, c, head):
+        r = self.rng
+        w = r.below(4)
+        if w < 2:
+            a = r.below(c.size)
+        elif w == 2:
+            a = head * 4096 + r.below(4096)
+        else:
+            a = head * 4096 + r.below(256)
+        if r.below(2) == 0:
+            c.poke(a, c.peek(a) ^ (1 << r.below(8)))
+            return "bit %d" % a, a, a + 1
+        n = 1 + r.below(300)
+        if a + n > c.size:
+            n = c.size - a
+        for i in range(a, a + n):
+            c.poke(i, r.next() & 0xFF)
+        return "range %d+%d" % (a, n), a, a + n
+
+    def _case(self, head):
+        if _TIGHT_HEAP:
+            gc.collect()
+        c = self.nor.clone()
+        what, a, b = self._damage(c, head)
+        d = self._hit(a, b)
+        self.cases += 1
+        if d:
+            self.inside += 1
+        else:
+            self.outside += 1
+        self.dev.nor = c
+        st = self.st1
+        try:
+            res = st.mount()
+        except Exception as e:
+            self._fail("%s: mount raised %s %s" % (what, type(e).__name__, e))
+            return
+        if res == recstore.REFUSED:
+            self.refused += 1
+            self.reported += 1
+            snap = False
+            for idx in d:
+                if idx in self.snaps:
+                    snap = True
+            if not snap:
+                self._fail("%s: refused (%s) with no snapshot damaged" % (what, st.reason))
+            return
+        if res != recstore.OK:
+            self._fail("%s: mount returned %d (%s)" % (what, res, st.reason))
+            return
+        full = store_matches(st, self.expected)
+        if not full:
+            self.rolled_back += 1
+            if not d:
+                self._fail("%s: damage outside every record changed the map (%s)" % (what, st.reason))
+                return
+            if st.skipped + st.gaps == 0:
+                self._fail("%s: a damaged commit lost without a report" % what)
+        if st.skipped + st.gaps:
+            self.reported += 1
+        for k in st.keys():
+            if k not in self.touch:
+                self._fail("%s: key %r was never committed" % (what, k))
+                return
+        for k in self.touch:
+            if not self._acceptable(k, st.get(k), d):
+                self._fail("%s: key %r = %r: a commit outside the damage lost (%s)" % (what, k, st.get(k), st.reason))
+                return
+        # commits after the damaged mount must survive the next mount
+        state = store_state(st)
+        work = Workload(XorShift(self.seed + self.cases), self.work.slots)
+        try:
+            for i in range(4):
+                ch = work.next_commit(state)
+                st.commit(ch)
+                state = applied(state, ch)
+                self.after_commits += 1
+                if i == 1:
+                    st.maintain()
+        except Exception as e:
+            self._fail("%s: commit after the damaged mount raised %s %s" % (what, type(e).__name__, e))
+            return
+        st2 = self.st2
+        res = st2.mount()
+        if res != recstore.OK or not store_matches(st2, state) or not store_matches(st, state):
+            self._fail("%s: commits after the damaged mount lost (%d, %s)" % (what, res, st2.reason))
+
+    def run(self, cases):
+        st = self._new_store(self.nor)
+        if st.mount() != recstore.FORMATTED:
+            self._fail("a blank region did not format")
+            return self
+        rng = self.rng
+        ops = 0
+        while self.cases < cases:
+            r = rng.below(1000)
+            self.cur += 1
+            try:
+                if r < 30:
+                    st.defer_erase(True)
+                elif r < 45:
+                    st.defer_erase(False)
+                elif r < 60:
+                    st.maintain()
+                elif r < 63:
+                    st.format()
+                    self.expected = {}
+                    self.touch = {}
+                else:
+                    ch = self.work.next_commit(self.expected)
+                    try:
+                        st.commit(ch)
+                    except recstore.StoreFull:
+                        st.defer_erase(False)
+                        continue
+                    self._record(ch)
+                    self.expected = applied(self.expected, ch)
+            except Exception as e:
+                self._fail("unexpected %s: %s" % (type(e).__name__, e))
+                break
+            ops += 1
+            if ops % self.every == 0:
+                self._case(st._head)
+                self.dev.nor = self.nor  # (the fork is dropped)
+                if _TIGHT_HEAP:
+                    gc.collect()
+        self.nor.on_step = None
+        return self
+
+    def summary(self):
+        return ("seed %d, %d sectors, page_writes %d, reserve %d: %d damage cases (%d outside every record, %d "
+                "inside one), %d reported, %d refused (a snapshot hit), %d lost a damaged commit, %d commits "
+                "after damage, %d losses"
+                % (self.seed, self.sectors, self.page_writes, self.reserve, self.cases, self.outside, self.inside,
+                   self.reported, self.refused, self.rolled_back, self.after_commits, self.losses))

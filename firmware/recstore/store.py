@@ -250,13 +250,17 @@ class RecordStore(StoreCore):
             # the ring is used in order: only the sector after the newest valid header can be a newer head
             # whose header was damaged (bit rot); its snapshot or its commits carry later sequence numbers
             c = (k0 + 1) % n
-            if c in damaged and self._load(c, True):
-                self._ec[4 * c:4 * c + 4] = self._ec[4 * k0:4 * k0 + 4]
-                head = c
-                seq0 += 1
+            if c in damaged:
+                if self._load(c, True):
+                    self._ec[4 * c:4 * c + 4] = self._ec[4 * k0:4 * k0 + 4]
+                    head = c
+                    seq0 += 1
+                    self._repair = True
+                    note = "mounted; sector %d's header is damaged (rewritten by the next roll)" % c
+                else:
+                    # a cut roll or erase, or a damaged newer head with nothing readable left: reported
+                    note = "mounted; sector %d after the head is torn or damaged, nothing in it is newer" % c
                 self.skipped += 1
-                self._repair = True
-                note = "mounted; sector %d's header is damaged (rewritten by the next roll)" % c
         else:
             found = self._found  # valid commit records after the newest sector's bad snapshot
             if prev >= 0 and self._load(prev, False):
@@ -495,12 +499,15 @@ class RecordStore(StoreCore):
                 if p % PAGE:
                     p += PAGE - p % PAGE  # the rest of this page was left erased
                     continue
-                if not self._page_erased(p):
-                    skipped += 1  # a page torn or damaged with its first byte still erased
-                    used = p + PAGE
-                # an erased page is not the end of the log: commits made after damage follow it (the write
-                # position after a mount is past the last programmed page), so read up to the sector's end
-                p += PAGE
+                if self._page_erased(p):
+                    # an erased page is not the end of the log: commits made after damage follow it (the
+                    # write position after a mount is past the last programmed page): read to the end
+                    p += PAGE
+                    continue
+                # a page torn or damaged with its first byte erased: records may still follow in it
+                skipped += 1
+                p = self._resync(p + 1, seq)
+                used = p
                 continue
             ln = self._rec_at(p, T_COMMIT) if c == T_COMMIT else 0
             if ln:
