@@ -6,6 +6,7 @@ import re
 import select
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -15,6 +16,8 @@ PY = sys.executable
 SIM = os.path.join(ROOT, "tools", "sim.py")
 STS = os.path.join(ROOT, "tools", "sts.py")
 FAST = ["--load-kw", "0", "--config", "rt.result_ms=1500"]
+# `sts.py --meter sim` takes TIDs from the TID ledger: the tests' own, not the user's build/vending-tids.json
+os.environ.setdefault("STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json"))
 
 
 def sim_token(kwh, meter="sim"):

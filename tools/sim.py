@@ -26,15 +26,18 @@ Simulator identity (published test keys; tokens for it: `tools/sts.py encode cre
     tables, base date 2014 (so that `sts.py` can make TIDs for today: base 1993 TIDs ended in 2024);
     decoder key e653341f9d5bf36f (= V0001). boards/unix/sim_provision.json, made by
       python tools/provision.py --vk abababababababab --pan 600727000000000009 --sgc 123456 --ti 01 \\
-        --krn 1 --kt 2 --ea 07 --dkga 02 --base 2014 --mfr-code 12 -o boards/unix/sim_provision.json
+        --krn 1 --kt 2 --ea 07 --dkga 02 --base 2014 --mfr-code 12 --tid-floor 0 -o boards/unix/sim_provision.json
   EA11 (--ea11): vending key abababababababab949494949494949401234567, the DKGA04 compliance-suite key
     (STS 531-1-0-04, V0229); the same PAN, SGC 123457, TI 01, KRN 4, KT 2, base date 2014; decoder key
     daa892189d08e738dfded73924c87f32 (= V0229). boards/unix/sim_provision_ea11.json, made by
       python tools/provision.py --vk abababababababab949494949494949401234567 --pan 600727000000000009 \\
-        --sgc 123457 --ti 01 --krn 4 --kt 2 --ea 11 --dkga 04 --base 2014 --mfr-code 12 \\
+        --sgc 123457 --ti 01 --krn 4 --kt 2 --ea 11 --dkga 04 --base 2014 --mfr-code 12 --tid-floor 0 \\
         -o boards/unix/sim_provision_ea11.json
+  (--tid-floor 0: no floor, so tokens with any TID of base date 2014 work, as on a meter's test bench.)
+  --provision FILE takes another provisioning file instead (validated first, with the firmware's check).
 The first start (or --reset) copies it into the state folder, where the firmware takes it in (meter/boot.py)
-and deletes it; later starts run on the record store in STATE/flash.bin.
+and deletes it; later starts run on the record store in STATE/flash.bin. One simulator at a time per state
+folder: STATE/lock (flock, released when the simulator ends, however it ends) makes a second one refuse.
 
 Script (--script FILE, or - for stdin; also what --headless reads on stdin, line by line):
   keys <keys>      type keys: 0-9, # (Enter), * (backspace); A-D on a 4x4 keypad; spaces ignored
@@ -442,12 +445,77 @@ def child_args(args, state):
     return argv
 
 
+class StateBusy(Exception):
+    pass
+
+
+def _shown(path):
+    """A path as the user reads it: relative to the current folder when inside it."""
+    rel = os.path.relpath(path, os.getcwd())
+    return path if rel.startswith("..") else rel
+
+
+def lock_state(state):
+    """An exclusive lock on STATE/lock for this process's life: two simulators on one flash image would
+    each keep their own copy of the meter in RAM, and the one that quits last overwrites what the other
+    committed (tokens accepted by one would be lost). flock is released by the kernel when the holder ends,
+    however it ends, so a lock left by a killed simulator never blocks; the PID in the file is for the message.
+    Returns the open file (keep it), or raises StateBusy saying who holds it."""
+    import fcntl
+    os.makedirs(state, exist_ok=True)
+    path = os.path.join(state, "lock")
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise StateBusy("%s is in use by another simulator (pid %s): quit that one first, or give this one "
+                        "its own meter with --state DIR" % (_shown(state), holder))
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
+
+
+def provisioning_source(args):
+    """(path, identity name) of the provisioning file a fresh meter gets: --provision FILE, else the
+    simulator's own (EA07, or EA11 with --ea11)."""
+    if args.provision:
+        return os.path.abspath(args.provision), "file " + os.path.abspath(args.provision)
+    return PROVISION[args.ea11], os.path.basename(PROVISION[args.ea11])
+
+
+def check_provisioning(path):
+    """The firmware's own validation of a provisioning file (meter.boot.from_provisioning), under CPython:
+    a file the meter would refuse is reported here, before the state is touched. None or the reason."""
+    fw = os.path.join(ROOT, "firmware")
+    if fw not in sys.path:
+        sys.path.insert(0, fw)
+    from meter.boot import from_provisioning
+    try:
+        with open(path) as f:
+            from_provisioning(json.load(f))
+    except OSError as exc:
+        return "cannot read %s: %s" % (path, exc.strerror)
+    except ValueError as exc:  # bad JSON, ProvisioningError
+        return "%s: %s" % (path, exc)
+    return None
+
+
 def prepare_state(args):
-    """The state folder: a fresh start copies the provisioning in. Returns (folder, note)."""
+    """The state folder: a fresh start copies the provisioning in. Returns (folder, note); a provisioning
+    file the meter would refuse, or one for a state holding another meter, raises StateBusy."""
     state = os.path.abspath(args.state)
     flash = os.path.join(state, "flash.bin")
     ident_file = os.path.join(state, "identity")
-    want = os.path.basename(PROVISION[args.ea11])
+    source, want = provisioning_source(args)
+    if args.provision:
+        reason = check_provisioning(source)
+        if reason:
+            raise StateBusy("--provision: the meter would refuse it: " + reason)
     if args.reset and os.path.isdir(state):
         for name in ("flash.bin", "provision.json", "identity"):
             try:
@@ -456,11 +524,15 @@ def prepare_state(args):
                 pass
     os.makedirs(state, exist_ok=True)
     if not os.path.exists(flash):
-        shutil.copyfile(PROVISION[args.ea11], os.path.join(state, "provision.json"))
+        shutil.copyfile(source, os.path.join(state, "provision.json"))
         with open(ident_file, "w") as f:
             f.write(want + "\n")
-        return state, "fresh meter, provisioned from %s" % os.path.relpath(PROVISION[args.ea11], ROOT)
+        return state, "fresh meter, provisioned from %s" % _shown(source)
     have = open(ident_file).read().strip() if os.path.exists(ident_file) else "?"
+    if args.provision and have != want:
+        raise StateBusy("%s holds another meter (identity %s): add --reset to provision it from %s (its credit "
+                        "and TIDs are lost), or --state DIR for a second meter"
+                        % (_shown(state), have, args.provision))
     note = "state kept in %s (identity %s)" % (os.path.relpath(state, os.getcwd()), have)
     if have != want and have != "?":
         note += "; --ea11 %s: add --reset to switch" % ("given" if args.ea11 else "not given")
@@ -720,6 +792,10 @@ def build_parser():
     ap.add_argument("--reset", action="store_true", help="start fresh: a new flash image, provisioned again")
     ap.add_argument("--ea11", action="store_true",
                     help="provision with the EA11 (MISTY1, DKGA04) identity instead of EA07 with the sample tables")
+    ap.add_argument("--provision", metavar="FILE",
+                    help="provision a fresh meter (first start, or --reset) from FILE (tools/provision.py) "
+                         "instead of the simulator's identity; vend for it with tools/sts.py encode ... "
+                         "--provision FILE")
     ap.add_argument("--script", metavar="FILE",
                     help="non-interactive: run the commands in FILE (- = stdin), print display frames and status "
                          "as text lines, exit at the end")
@@ -774,8 +850,16 @@ def main(argv=None):
         print("sim.py: stdin is not a terminal: use --headless or --script FILE", file=sys.stderr)
         return 2
 
-    state, note = prepare_state(args)
+    if args.provision and args.ea11:
+        ap.error("--provision and --ea11 both choose the identity: give one")
+    try:
+        lock = lock_state(os.path.abspath(args.state))  # held until this process ends
+        state, note = prepare_state(args)
+    except StateBusy as exc:
+        print("sim.py: %s" % exc, file=sys.stderr)
+        return 2
     master, slave, name = optical_pty.open_pty(args.optical_link)
+    keeper = optical_pty.SpeedKeeper(slave).start()  # a second client's 300 Bd 7E1 open works (optical_pty)
     optical = name + (" (%s)" % args.optical_link if args.optical_link else "")
     stop = threading.Event()
     printer = None
@@ -803,6 +887,7 @@ def main(argv=None):
         code = meter.stop()
         if printer is not None:
             drain(meter, printer)
+        keeper.stop()
         optical_pty.close_pty(master, slave, args.optical_link)
     if meter.stderr and (code or not ok):
         sys.stderr.write("".join(meter.stderr))
