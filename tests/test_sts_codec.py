@@ -273,3 +273,36 @@ def test_provisioned_tables_built_once():
     bad = dict(obj, P=obj["P"][:63])
     testkit.raises(sta.TableError, sta.StaTables.from_json_obj, bad)
     eq(sta.StaTables.from_json_obj(other) is fresh, True, "a refused set leaves the remembered one")
+
+
+def test_table_build_allocates_only_its_tables():
+    # Built at boot, before anything else is placed: its garbage would fragment the heap the 2 KB halves
+    # and the store's buffers are placed in. 64-bit masks in Python ints are heap objects (on every port
+    # above 2**62, on a 32-bit one above 2**30); the build works in small ints instead.
+    import gc
+
+    gc.collect()
+    gc.disable()  # (the WebAssembly port never collects inside a call: there this holds anyway)
+    try:
+        before = gc.mem_alloc()
+        t = sta.StaTables(sta.SAMPLE_S1, sta.SAMPLE_S2, sta.SAMPLE_P, "sample")
+        grown = gc.mem_alloc() - before
+    finally:
+        gc.enable()
+    eq((len(t.fused_lo), len(t.fused_hi)), (2048, 2048), "two 2 KB halves")
+    eq(grown < 4096 + 2048, True, "the 4 KB of tables and little else (%d bytes allocated)" % grown)
+    # the fused entries against their definition: nibble value v at position n, through D1/D2, lands on
+    # the output bits pinv[4n + b] for each set bit b of the substituted value
+    for n in (0, 7, 8, 15):
+        half = t.fused_lo if n < 8 else t.fused_hi
+        for sel in (0, 1):
+            for v in (1, 6, 15):
+                s = t.dsub[sel * 16 + v]
+                want = 0
+                for b in range(4):
+                    if s >> b & 1:
+                        want |= 1 << t.pinv[4 * n + b]
+                at = (((n & 7) * 2 + sel) * 16 + v) * 8
+                hi = int.from_bytes(bytes(half[at:at + 4]), "little")
+                lo = int.from_bytes(bytes(half[at + 4:at + 8]), "little")
+                eq((hi << 32) | lo, want, "fused entry n=%d sel=%d v=%d" % (n, sel, v))

@@ -14,7 +14,6 @@ start from the decoder key K; 16 rounds of
 and a fused substitute-then-permute table (4 KB in two halves, see below).
 `decrypt()` here is the readable reference (bit by bit, Python ints); `stscore.sta_viper` is the fast one.
 """
-import struct
 
 # IEC 62055-41 informative sample tables (public). Production tables are never in the source tree.
 SAMPLE_S1 = (12, 10, 8, 4, 3, 15, 0, 2, 14, 1, 5, 13, 6, 9, 7, 11)
@@ -31,22 +30,27 @@ class TableError(ValueError):
 
 
 def _check_permutation(name, values, size):
+    """`values` as bytes, if they are a permutation of 0..size-1 (TableError otherwise). Two small buffers."""
     if values is None:
         raise TableError("STA table %s is missing" % name)
     try:
-        items = [int(v) for v in values]
+        items = bytes(values)
     except (TypeError, ValueError):
         raise TableError("STA table %s is not a list of integers" % name)
-    if len(items) != size or sorted(items) != list(range(size)):
-        raise TableError("STA table %s is not a permutation of 0..%d" % (name, size - 1))
-    return items
+    if len(items) == size:
+        seen = bytearray(size)
+        for v in items:
+            if v >= size or seen[v]:
+                break
+            seen[v] = 1
+        else:
+            return items
+    raise TableError("STA table %s is not a permutation of 0..%d" % (name, size - 1))
 
 
-def _inverse(perm):
-    inv = [0] * len(perm)
-    for i, v in enumerate(perm):
-        inv[v] = i
-    return inv
+def _inverse(perm, out, at):
+    for i in range(len(perm)):
+        out[at + perm[i]] = i
 
 
 class StaTables:
@@ -58,32 +62,41 @@ class StaTables:
 
     def __init__(self, s1, s2, p, name="provisioned"):
         self.name = name
-        self.s1 = bytes(_check_permutation("S1", s1, 16))
-        self.s2 = bytes(_check_permutation("S2", s2, 16))
-        self.p = bytes(_check_permutation("P", p, 64))
+        self.s1 = _check_permutation("S1", s1, 16)
+        self.s2 = _check_permutation("S2", s2, 16)
+        self.p = _check_permutation("P", p, 64)
         # Decrypt tables: D1 (key bit 0) = S2^-1, D2 (key bit 1) = S1^-1, because encryption keys on NOT K.
-        self.dsub = bytes(_inverse(self.s2) + _inverse(self.s1))
-        self.pinv = bytes(_inverse(self.p))
+        dsub = bytearray(48)  # D1 | D2 | S2: the viper core's aux buffer (below); dsub is its first 32 bytes
+        _inverse(self.s2, dsub, 0)
+        _inverse(self.s1, dsub, 16)
+        dsub[32:] = self.s2
+        pinv = bytearray(64)
+        _inverse(self.p, pinv, 0)
+        self.pinv = pinv
         # The viper core's fused round table: round r's inverse substitution followed by round r+1's
         # inverse permutation, per nibble. Entry (n, sel, v) is the 64-bit mask that nibble value v at
         # position n, substituted through D1 (sel 0) or D2 (sel 1), scatters to. One round is then an OR of
         # 16 lookups. Little-endian (hi, lo) word pairs (all target CPUs are little-endian), 4 KB in two
         # 2 KB halves (nibbles 0-7, 8-15): a fragmented heap finds two 2 KB holes where it has no 4 KB one.
+        # Built bit by bit into the zeroed halves, in small ints only: a 64-bit mask in a Python int would be a
+        # heap object on a 32-bit board at every step (about 95 KB of garbage at boot, measured on the
+        # WebAssembly port); this allocates nothing beyond the two halves.
         halves = (bytearray(2048), bytearray(2048))
         for n in range(16):
             half = halves[n >> 3]
             for sel in range(2):
                 for v in range(16):
-                    s = self.dsub[sel * 16 + v]
-                    m = 0
+                    s = dsub[sel * 16 + v]
+                    at = (((n & 7) * 2 + sel) * 16 + v) * 8  # the (hi, lo) little-endian word pair
                     for b in range(4):
                         if s >> b & 1:
-                            m |= 1 << self.pinv[4 * n + b]
-                    struct.pack_into("<II", half, (((n & 7) * 2 + sel) * 16 + v) * 8, m >> 32, m & 0xFFFFFFFF)
+                            q = pinv[4 * n + b]
+                            half[at + ((q - 32) >> 3 if q >= 32 else 4 + (q >> 3))] |= 1 << (q & 7)
         self.fused_lo, self.fused_hi = halves
         # D1 | D2 | S2 in one buffer for the viper core. S2 undoes D1, so the first inverse permutation
         # can run as "substitute by S2, then a fused pass with every key bit taken as 0".
-        self.aux = self.dsub + self.s2
+        self.aux = dsub
+        self.dsub = dsub  # D1 | D2 are its first 32 bytes (the plain twin indexes below 32)
 
     def same(self, s1, s2, p):
         return self.s1 == s1 and self.s2 == s2 and self.p == p
@@ -100,9 +113,9 @@ class StaTables:
         global _provisioned
         if not isinstance(obj, dict):
             raise TableError("STA tables must be an object with S1, S2 and P")
-        s1 = bytes(_check_permutation("S1", obj.get("S1"), 16))
-        s2 = bytes(_check_permutation("S2", obj.get("S2"), 16))
-        p = bytes(_check_permutation("P", obj.get("P"), 64))
+        s1 = _check_permutation("S1", obj.get("S1"), 16)
+        s2 = _check_permutation("S2", obj.get("S2"), 16)
+        p = _check_permutation("P", obj.get("P"), 64)
         for known in (_provisioned, _sample):
             if known is not None and known.same(s1, s2, p):
                 return known

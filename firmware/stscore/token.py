@@ -44,8 +44,20 @@ class KeyFormatError(ValueError):
     """A decoder key or its algorithm is unusable (wrong length, unknown EA, bad STA tables)."""
 
 
+_no_viper = []  # [True] once a viper core failed to compile here: the plain twins from then on
+
+
 def _on_micropython():
-    return sys.implementation.name == "micropython"
+    return sys.implementation.name == "micropython" and not _no_viper
+
+
+def _without_viper(exc):
+    """A viper core failed to compile. "invalid micropython decorator" is a port without the native emitter
+    (the WebAssembly port): the plain twin is used, from now on. Anything else (a viper type error in a
+    source file on a board) is a bug to see, never hidden behind the slow twin."""
+    if "decorator" not in str(exc):
+        raise exc
+    _no_viper.append(True)
 
 
 class DecoderKey:
@@ -74,8 +86,8 @@ class DecoderKey:
             if use_viper:
                 try:
                     from stscore import sta_viper as impl
-                except SyntaxError:  # "invalid micropython decorator": a port without viper (WebAssembly)
-                    pass
+                except SyntaxError as exc:
+                    _without_viper(exc)
             self._sta = impl.decrypt
         elif ea == EA11:
             if len(key) != 16:
@@ -85,8 +97,8 @@ class DecoderKey:
             if use_viper:
                 try:
                     from stscore import misty1_viper as impl
-                except SyntaxError:  # a port without viper: the plain twin
-                    pass
+                except SyntaxError as exc:
+                    _without_viper(exc)
             if impl is None:
                 from stscore import misty1 as impl
             self.schedule = bytearray(impl.KEY_SCHEDULE_BYTES)

@@ -1,0 +1,115 @@
+"""boards/<board>/manifest.py, the frozen builds' manifests, evaluated with a stand-in of MicroPython's
+manifest functions (module, package, include, freeze, require): every file they name exists, every module a
+meter imports is frozen once, nothing of the tests or the unix board is, and main.py stays a file.
+
+MicroPython's own tools/manifestfile.py runs them during the port's build (`make BOARD=RPI_PICO
+FROZEN_MANIFEST=...`, README "Memory"); it is not part of this repository, so the semantics used here are
+those its documentation gives: paths relative to the manifest's folder, `$(MPY_DIR)` / `$(PORT_DIR)` the
+MicroPython tree, `package(name, base_path)` = every .py under base_path/name.
+"""
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Manifest:
+    def __init__(self):
+        self.frozen = {}  # module name -> source path
+        self.external = []  # what comes from the MicroPython tree
+
+    def run(self, path):
+        path = os.path.abspath(path)
+        here = os.path.dirname(path)
+        saved = os.getcwd()
+        os.chdir(here)  # manifest code (os.listdir) sees paths relative to its own file
+        try:
+            api = {
+                "module": lambda name, base_path=".", opt=None: self.module(here, name, base_path),
+                "package": lambda name, files=None, base_path=".", opt=None: self.package(here, name, base_path),
+                "include": lambda p, **kw: self.include(here, p),
+                "freeze": lambda p, script=None, opt=None: self.external.append(("freeze", p, script)),
+                "require": lambda name, **kw: self.external.append(("require", name)),
+            }
+            with open(path) as f:
+                exec(compile(f.read(), path, "exec"), api)
+        finally:
+            os.chdir(saved)
+
+    def _local(self, here, p):
+        return None if p.startswith("$(") else os.path.normpath(os.path.join(here, p))
+
+    def include(self, here, p):
+        local = self._local(here, p)
+        if local is None:
+            self.external.append(("include", p))
+        else:
+            self.run(local if local.endswith(".py") else os.path.join(local, "manifest.py"))
+
+    def module(self, here, name, base_path):
+        base = self._local(here, base_path)
+        if base is None:
+            self.external.append(("module", base_path, name))
+            return
+        src = os.path.join(base, name)
+        assert os.path.isfile(src), "manifest names a missing file: %s" % src
+        self.add(name[:-3].replace("/", "."), src)
+
+    def package(self, here, name, base_path):
+        base = self._local(here, base_path)
+        assert base is not None and os.path.isdir(os.path.join(base, name)), name
+        for dirpath, dirnames, files in os.walk(os.path.join(base, name)):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for f in files:
+                if f.endswith(".py"):
+                    rel = os.path.relpath(os.path.join(dirpath, f), base)[:-3].replace(os.sep, ".")
+                    self.add(rel[:-9] if rel.endswith(".__init__") else rel, os.path.join(dirpath, f))
+
+    def add(self, mod, src):
+        assert mod not in self.frozen, "%s frozen twice" % mod
+        self.frozen[mod] = src
+
+
+def firmware_modules():
+    out = set()
+    fw = os.path.join(ROOT, "firmware")
+    for dirpath, dirnames, files in os.walk(fw):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(dirpath, f), fw)[:-3].replace(os.sep, ".")
+                out.add(rel[:-9] if rel.endswith(".__init__") else rel)
+    return out
+
+
+@pytest.mark.parametrize("board", ["rp2040", "esp32"])
+def test_board_manifest_freezes_the_firmware(board):
+    m = Manifest()
+    m.run(os.path.join(ROOT, "boards", board, "manifest.py"))
+    want = firmware_modules() - {"norflash"}
+    assert want <= set(m.frozen), "not frozen: %s" % sorted(want - set(m.frozen))
+    assert "norflash" not in m.frozen, "the tests' NOR model is not firmware"
+    assert "board" in m.frozen and m.frozen["board"] == os.path.join(ROOT, "boards", board, "board.py")
+    assert "main" not in m.frozen, "main.py stays a file (make flash --frozen copies it)"
+    for mod, src in m.frozen.items():
+        assert not src.startswith(os.path.join(ROOT, "tests")) and "/boards/unix/" not in src, (mod, src)
+    if board == "rp2040":
+        assert m.frozen["_boot"] == os.path.join(ROOT, "boards", "rp2040", "_boot.py"), "our _boot.py"
+        assert ("include", "$(MPY_DIR)/extmod/asyncio") in m.external, "asyncio, as the stock build has it"
+        assert ("module", "$(PORT_DIR)/modules", "rp2.py") in m.external, "the rp2 module's Python part"
+        assert not any(e[0] == "include" and "boards/manifest.py" in e[1] for e in m.external), \
+            "not the port's manifest: it would freeze the stock _boot.py over the record store's sectors"
+    else:
+        assert ("include", "$(PORT_DIR)/boards/manifest.py") in m.external
+
+
+def test_frozen_set_matches_what_make_flash_installs():
+    # the frozen build and a make flash install run the same firmware modules (less the NOR model)
+    import flash  # tools/flash.py (conftest puts tools/ on sys.path)
+
+    m = Manifest()
+    m.run(os.path.join(ROOT, "boards", "rp2040", "manifest.py"))
+    board_files = {f[:-3] for f in os.listdir(os.path.join(ROOT, "boards", "rp2040"))
+                   if f.endswith(".py") and f not in flash.BOARD_SKIP}
+    assert board_files <= set(m.frozen)
