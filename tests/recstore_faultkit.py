@@ -323,10 +323,11 @@ class DamageRun:
         self.work = Workload(XorShift(seed * 13 + 5), slots)
         self.nor = NorFlash(sectors, page_programs=page_writes)
         self.nor.on_step = self._track
-        self.ranges = [[] for _ in range(sectors)]  # per sector: [lo, hi, commit index] of record bytes
+        self.ranges = [[] for _ in range(sectors)]  # per sector: (lo, hi, commit index) of each record
         self.snaps = {}            # commit index -> True if one of its ranges is a snapshot
         self.touch = {}            # key -> [(commit index, value or None)], the latest last
         self.cur = 0               # the commit index the next program belongs to
+        self._start = -1           # address of the record the operation under way is writing
         self.expected = {}
         self.cases = 0
         self.outside = 0           # cases whose damage touched no committed record
@@ -345,22 +346,27 @@ class DamageRun:
         return recstore.RecordStore(nor, reserve=self.reserve, page_writes=self.page_writes)
 
     def _track(self, nor, kind, block, offset, buf, boff):
+        # an operation writes at most one record (a commit's, or a roll's snapshot); it starts at the first
+        # programmed byte after any header; its length is read back when the operation is over (_close)
         if kind != STEP_PROGRAM:
             self.ranges[block] = []
             return
+        if self._start >= 0:
+            return
         lo = _HDR if offset == 0 else 0
-        first = -1
-        last = -1
         for i in range(lo, 256):
             if buf[boff + i] != 0xFF:
-                if first < 0:
-                    first = i
-                last = i
-        if first >= 0:
-            a = block * 4096 + offset
-            self.ranges[block].append((a + first, a + last + 1, self.cur))
-            if offset == 0 and first == _HDR:
-                self.snaps[self.cur] = True
+                self._start = block * 4096 + offset + i
+                if offset == 0 and i == _HDR:
+                    self.snaps[self.cur] = True
+                return
+
+    def _close(self):
+        a = self._start
+        if a >= 0:
+            self._start = -1
+            b = self.nor.read(a + 1, 2)
+            self.ranges[a // 4096].append((a, a + ((b[0] << 8) | b[1]), self.cur))
 
     def _record(self, changes):
         for k in changes:
@@ -489,6 +495,7 @@ class DamageRun:
         if st.mount() != recstore.FORMATTED:
             self._fail("a blank region did not format")
             return self
+        self._close()  # the format's empty snapshot
         rng = self.rng
         ops = 0
         while self.cases < cases:
@@ -517,6 +524,8 @@ class DamageRun:
             except Exception as e:
                 self._fail("unexpected %s: %s" % (type(e).__name__, e))
                 break
+            finally:
+                self._close()
             ops += 1
             if ops % self.every == 0:
                 self._case(st._head)

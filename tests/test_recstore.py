@@ -843,6 +843,24 @@ def test_damage_in_the_erased_tail_loses_no_later_commit():
                 raise AssertionError("the damaged page is not reported (pw %d page %d)" % (pw, page))
 
 
+def test_records_after_a_damaged_multipage_record_are_kept():
+    # a record longer than a page, damaged, whose next page starts with a 0xFF value byte: the commits packed
+    # after it in that page are still found (the scan resynchronises inside the page instead of skipping it)
+    nor, st = _fresh(sectors=3, page_writes=8)
+    st.commit({"cr": b"1" * 8})
+    big = {1: b"a" * 150, 2: b"\xff" * 200}  # 365 bytes from offset 54: key 2's value covers byte 256
+    st.commit(big)
+    st.commit({"cr": b"2" * 8})
+    st.commit({3: b"three"})
+    base = _head_base(st)
+    if nor.peek(base + 256) != 0xFF or nor.peek(base + 54) != 0xC3 or nor.peek(base + 54 + 365) != 0xC3:
+        raise AssertionError("layout assumption: the big record does not cross page 1 on a 0xFF byte")
+    _flip(nor, base + 100, 0)  # inside key 1's value: the big record's CRC fails
+    st2, res = _remount(nor, 8)
+    eq((res, _state(st2)), (recstore.OK, {"cr": b"2" * 8, 3: b"three"}), "the later commits are kept")
+    eq((st2.skipped >= 1, st2.gaps), (True, 1), "the damaged record is reported")
+
+
 def test_head_header_damage_is_no_rollback():
     # one bit flipped in the head sector's header (its snapshot and commits intact): nothing may revert
     for sectors, reserve in ((4, 1), (3, 2), (2, 1), (2, 0)):

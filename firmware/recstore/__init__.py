@@ -33,8 +33,9 @@ On-flash format, layout version 1 (multi-byte integers big-endian):
   are programmed page by page with the CRC in the last. Placement: a record of at most 256 bytes never
   crosses a page boundary; a page is programmed at most `page_writes` times; after a mount the store
   starts on the page after the last page holding any programmed byte (it never programs a page it cannot
-  account for, such as one a power cut tore). Skipped bytes stay 0xFF; a reader that meets 0xFF where a
-  record type belongs moves to the next page boundary.
+  account for, such as one a power cut tore or damage touched). Skipped bytes stay 0xFF; a reader that
+  meets 0xFF where a record type belongs moves to the next page boundary. An erased page does not end the
+  log: mount reads the head to its end, so records written after a damaged page are read back.
 
 Rolling over: when a commit does not fit in the head, the store opens the next sector of the ring
 (erasing it first unless it is already erased), writing header + snapshot of the map *with the commit
@@ -44,11 +45,34 @@ Older sectors are history and are erased only when the ring comes round (or to b
 Sectors are used strictly in ring order: every sector is erased once per N rolls (even wear).
 
 Mount bound: mount reads the 20-byte header of each sector (N page reads), then the newest sector in
-full (P pages) and, only if a power cut tore that sector's snapshot, the one before it (P more):
+full (P pages) and, only if a power cut tore that sector's snapshot (the one before it) or left the
+sector after it without a valid header (that one), a second sector (P more):
     pages read at mount <= N + 2*P    (N + 32 with 4 KB sectors; typically N + P),
-whatever the length of the history. A corrupt or torn record after the snapshot is skipped (counted in
-`skipped`) and never applied; reading resumes at the next valid record (so bit rot costs only the
-damaged record) and a gap in commit sequence numbers that this leaves is counted in `gaps`.
+whatever the length of the history; only a damaged head snapshot with commits after it costs a third
+(N + 3*P). A corrupt or torn record after the snapshot is skipped (counted in `skipped`) and never
+applied; reading resumes at the next valid record (so bit rot costs only the damaged record) and a gap
+in commit sequence numbers that this leaves is counted in `gaps`.
+
+Damage (bit rot, scribbles) never rolls the store back silently and loses no commit outside the damaged
+bytes; the mount result stays OK and `skipped` and `reason` say what was found:
+  - the head's header damaged: the ring is used in order, so the head can only be the sector after the
+    newest valid header (or, with no valid header, the only sector holding data); it is recognised by a
+    snapshot or commits newer than that sector's, and used;
+  - the head's snapshot damaged: if valid commits follow it in the sector, the sector before (valid
+    header, sequence - 1) is loaded and those commits applied on top: only the snapshot's own commit (the
+    one that rolled) is lost, reported in skipped and gaps; with no commit after it, it is taken for the
+    snapshot of a cut roll and the sector before is the head (skipped 1); with no sector before left
+    (N = reserve + 1, or just after format()) mount REFUSES, naming the damaged snapshot;
+  - a damaged page in the head's erased tail: skipped; the store writes after it.
+After a mount that found the head's header or snapshot damaged, the next commit or maintain() rolls the
+map into a fresh sector (a commit with erases deferred and no erased sector appends instead: mount reads
+it back the same way).
+
+Power cuts the store cannot see: a program cut before any bit of the page changed leaves the page reading
+erased, so after the reboot the store programs that page again (a second program since its erase; the
+NOR model allows it and counts it: NorFlash.reprograms_after_cut). A real chip could keep weakly
+programmed cells there that later read 0 under the new record: its CRC then fails and that commit,
+although it returned, is skipped (reported, as any damaged record).
 
 Deferred erase and its reserve: `defer_erase(True)` forbids erasing (e.g. the optical port is in a
 session: an RP2040 erase stops interrupts for 45-400 ms). While erases are allowed, commit() and
@@ -61,9 +85,10 @@ the placement rules; `commits_without_erase(r)` computes it exactly). After a re
 as pre-erased (an interrupted erase cannot be seen by reading), so maintain() (or the first commit made
 with erases allowed) re-establishes the reserve.
 
-Mount results: OK (state loaded), FORMATTED (a blank region, or a format that a power cut interrupted,
-was formatted fresh) or REFUSED with `reason` (another layout version, another geometry, foreign or
-all-zero data, a store with no complete snapshot); mount never raises for bad data. format() rewrites a
+Mount results: OK (state loaded; `reason` "mounted", or what damage was found and skipped), FORMATTED (a
+blank region, or a format that a power cut interrupted, was formatted fresh) or REFUSED with `reason`
+(another layout version, another geometry, foreign or all-zero data, a store with no complete snapshot,
+a damaged head snapshot with nothing to rebuild from); mount never raises for bad data. format() rewrites a
 mounted store atomically (an empty snapshot rolled in like a commit, then every other sector erased).
 
 RAM: the map is kept in its snapshot serialization in one buffer of max_live bytes, with a fixed table of

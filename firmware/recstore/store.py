@@ -1,8 +1,9 @@
 """RecordStore: the public API of the record store and its mount (see the package docstring).
 
-Owns reading the region back: sector headers, choosing the head, scanning its records through a
-window (the idle staging buffer), skipping and reporting torn or corrupt records, the mount results
-and the formatting policy. The write path lives in recstore.core.
+Owns reading the region back: sector headers, choosing the head (also when damage hit its header or
+snapshot: see the package docstring), scanning its records through a window (the idle staging buffer),
+skipping and reporting torn or corrupt records, the mount results and the formatting policy. The write
+path lives in recstore.core.
 """
 from .core import StoreCore
 from .layout import (BUFTYPES, DELETED, FORMATTED, HDR, INTKEYS, MAXVAL, OK, OVH, PAGE, REFUSED, T_COMMIT,
@@ -181,9 +182,10 @@ class RecordStore(StoreCore):
     # --- mounting ----------------------------------------------------------------------------------------
     def mount(self, format_foreign=False):
         """Find the head and load the map. Returns OK, FORMATTED or REFUSED (see `reason`); also sets
-        `status`, `skipped` (corrupt/torn records ignored), `gaps` and `pages_read`. Never raises for
-        bad data on flash. format_foreign=True formats a region holding foreign or all-zero data instead
-        of refusing it. A blank region is formatted fresh even with erases deferred."""
+        `status`, `skipped` (torn or corrupt records, pages and headers ignored), `gaps` and `pages_read`;
+        with OK, `reason` names the damage found, if any (a damaged head header or snapshot). Never
+        raises for bad data on flash. format_foreign=True formats a region holding foreign or all-zero
+        data instead of refusing it. A blank region is formatted fresh even with erases deferred."""
         try:
             return self._mount(format_foreign)
         except MemoryError:  # not a property of the data: the caller must see it
@@ -301,8 +303,6 @@ class RecordStore(StoreCore):
         n = self._n
         if not damaged:
             return self._format_fresh("blank region formatted")
-        if len(damaged) == 1 and damaged[0] == 0 and self._torn_format():
-            return self._format_fresh("interrupted format completed")
         if len(damaged) <= 2 and zero < len(damaged):
             # one data sector (reserve = N - 1, or just after format()) whose header was damaged, perhaps
             # beside a sector a cut left half erased: the newest valid snapshot names the head
@@ -319,6 +319,8 @@ class RecordStore(StoreCore):
                 self._repair = True
                 return self._set_status(OK, "mounted; sector %d's header is damaged (rewritten by the next roll)"
                                         % best)
+        if len(damaged) == 1 and damaged[0] == 0 and self._torn_format():
+            return self._format_fresh("interrupted format completed")
         if format_foreign:
             return self._format_fresh("foreign data overwritten (format_foreign)")
         if zero == n:
