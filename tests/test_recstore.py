@@ -540,6 +540,37 @@ def test_deferred_erase_uses_the_reserve_then_refuses():
         eq((res, st2.get(7)), (recstore.OK, b"end"), "all deferred commits durable")
 
 
+def test_fits_without_erase_and_urgent_commit_while_deferred():
+    # fits_without_erase() predicts StoreFull exactly; an urgent commit (a lockout) erases the one sector
+    # it needs even while erases are deferred, and is durable
+    for pw, reserve in ((1, 1), (8, 0)):
+        nor = st = st2 = None
+        nor, st = _fresh(sectors=3, page_writes=pw, reserve=reserve)
+        st.maintain()
+        st.defer_erase(True)
+        n = 0
+        while True:
+            ch = {n % 20: b"tid", "cr": bytes((n & 0xFF,)) * 8}
+            fits = st.fits_without_erase(ch)
+            try:
+                st.commit(ch)
+            except StoreFull:
+                eq(fits, False, "StoreFull predicted")
+                break
+            eq(fits, True, "a commit that fits (pw %d, commit %d)" % (pw, n))
+            n += 1
+        want = _state(st)
+        erases = nor.erases
+        lock = {"lock": b"\x03\x00\x00\x09"}
+        eq(st.fits_without_erase(lock), False, "the lockout does not fit either")
+        st.commit(lock, urgent=True)
+        want["lock"] = b"\x03\x00\x00\x09"
+        eq((nor.erases - erases, st.erases_deferred()), (1, True), "one erase; erases still deferred")
+        eq(st.fits_without_erase({"cr": b"x" * 8}), True, "room again in the new head")
+        st2, res = _remount(nor, pw, reserve)
+        eq((res, _state(st2)), (recstore.OK, want), "the urgent commit is durable")
+
+
 def test_reserve_is_rebuilt_after_reboot_by_maintain():
     nor, st = _fresh(sectors=3, page_writes=8, reserve=2)
     st.commit({"cr": b"c" * 8})

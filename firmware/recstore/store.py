@@ -71,13 +71,16 @@ class RecordStore(StoreCore):
         return self._live
 
     # --- committing -----------------------------------------------------------------------------------
-    def commit(self, changes):
+    def commit(self, changes, urgent=False):
         """Apply {key: bytes-like, or None to delete} atomically and durably.
 
         Returns when the commit is on flash. Raises ValueError (bad key or value, map too large) or
         StoreFull (erases deferred, no erased space) before writing anything; the map is then unchanged.
         An I/O error from the block device marks the store failed (remount it): such a commit may or
         may not be found after the remount, as with a power cut.
+        urgent=True: a commit that must not wait for the deferral to end (a lockout): if erased space
+        is short it erases the one sector it rolls into even while erases are deferred (the reserve is
+        rebuilt later, as usual). fits_without_erase() tells beforehand whether it would have to.
         """
         self._need_mounted()
         if self._failed is not None:
@@ -114,7 +117,14 @@ class RecordStore(StoreCore):
         if dlen <= self._max_rec:
             p = self._place(dlen)
         if p < 0:
-            self._roll(changes, live)
+            if urgent and self._deferred:
+                self._deferred = False  # for this roll only: the reserve stays as it is
+                try:
+                    self._roll(changes, live)
+                finally:
+                    self._deferred = True
+            else:
+                self._roll(changes, live)
         else:
             self._write_commit(changes, dlen, p)
         self._apply(changes, live)
@@ -158,6 +168,12 @@ class RecordStore(StoreCore):
             # a roll: header + snapshot (it carries one commit), then ordinary commits
             count += 1 + self._fit(snap, 1, record_len)
         return count
+
+    def fits_without_erase(self, changes):
+        """Would commit(changes) succeed now without erasing anything, so also while erases are deferred
+        (no StoreFull)? ValueError for a bad key. Conservative for a record longer than max_live + 11."""
+        n = self.record_len(changes)
+        return n == OVH or self.commits_without_erase(n) > 0
 
     def record_len(self, changes):
         """The record length commit(changes) would write as a delta (11 + entries)."""
