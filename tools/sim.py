@@ -300,7 +300,7 @@ def panel_text(lines):
 class MeterProcess:
     """The MicroPython meter as a child process; its records arrive on a queue (a reader thread)."""
 
-    def __init__(self, argv, master_fd, use_rom=True, heap=None):
+    def __init__(self, argv, master_fd, use_rom=True, heap=None, keep_fds=()):
         env = dict(os.environ)
         env["METER_OPTICAL_FD"] = str(master_fd)
         image = build_rom() if use_rom else None
@@ -312,7 +312,8 @@ class MeterProcess:
             cmd = [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=256K",
                    os.path.join(ROOT, "boards", "unix", "main.py")] + argv
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     pass_fds=(master_fd,), env=env, cwd=ROOT, text=True, bufsize=1)
+                                     pass_fds=(master_fd,) + tuple(keep_fds), env=env, cwd=ROOT, text=True,
+                                     bufsize=1)
         self.records = queue.Queue()
         self.ready = threading.Event()  # set by the first line from the meter process (its tasks run), or EOF
         self.stderr = []
@@ -863,7 +864,10 @@ def main(argv=None):
     optical = name + (" (%s)" % args.optical_link if args.optical_link else "")
     stop = threading.Event()
     printer = None
-    meter = MeterProcess(child_args(args, state), master, use_rom=not args.no_rom, heap=args.heap)
+    # the meter process inherits the state lock: it stays held until the meter has saved and gone, even when
+    # this launcher is killed first (the meter then ends on the EOF of its stdin, saving as it goes)
+    meter = MeterProcess(child_args(args, state), master, use_rom=not args.no_rom, heap=args.heap,
+                         keep_fds=(lock.fileno(),))
     # the port is announced once the meter answers on it: its first output comes after the runtime's tasks
     # (the optical server among them) have started, so a client never waits on a meter still booting
     meter.ready.wait(60)
