@@ -10,6 +10,9 @@ from .layout import (BUFTYPES, DELETED, FORMATTED, HDR, INTKEYS, MAXVAL, OK, OVH
                      T_SNAP, VERSION, StoreError, all_equal, all_name, be32, crc_ok, key_len)
 
 
+_HDR_DAMAGED = "mounted; sector %d's header damaged (replaced at the next roll)"
+
+
 class RecordStore(StoreCore):
     """The record store over block device `bdev` (format, bounds and guarantees: package docstring).
 
@@ -274,10 +277,10 @@ class RecordStore(StoreCore):
                     head = c
                     seq0 += 1
                     self._repair = True
-                    note = "mounted; sector %d's header is damaged (rewritten by the next roll)" % c
+                    note = _HDR_DAMAGED % c
                 else:
                     # a cut roll or erase, or a damaged newer head with nothing readable left: reported
-                    note = "mounted; sector %d after the head is torn or damaged, nothing in it is newer" % c
+                    note = "mounted; sector %d after the head: torn or damaged, ignored" % c
                 self.skipped += 1
         else:
             found = self._found  # valid commit records after the newest sector's bad snapshot
@@ -286,19 +289,18 @@ class RecordStore(StoreCore):
                     # damage, not a cut roll: keep the newest sector's commits on top of the sector before;
                     # the commit the snapshot carried is lost and reported (skipped, and a sequence gap)
                     self._repair = True
-                    note = ("mounted; sector %d's snapshot is damaged: its commit is lost, the %d commits after "
-                            "it are kept on top of sector %d" % (k0, found, prev))
+                    note = "mounted; sector %d's snapshot damaged: its commit lost, %d later kept" % (k0, found)
                 else:
                     # a cut roll: the newest sector's opening is torn and nothing was committed in it yet
                     head = prev
                     seq0 -= 1
                     self.skipped += 1
-                    note = "mounted; sector %d's opening is torn (a cut roll): sector %d is the head" % (k0, prev)
+                    note = "mounted; sector %d: a cut roll, ignored" % k0
             elif seq0 <= 1 and k0 == 0 and len(valid) == 1 and not found and self._torn_format():
                 return self._format_fresh("interrupted format completed")
             elif found:
-                return self._refuse("corrupt store: sector %d's snapshot is damaged and no older sector holds "
-                                    "the state its %d later commits build on" % (k0, found))
+                return self._refuse("corrupt store: sector %d's snapshot damaged, no older sector for its %d "
+                                    "later commits" % (k0, found))
             else:
                 return self._refuse("corrupt store: no complete snapshot in the newest sectors")
         self._head = head
@@ -322,19 +324,19 @@ class RecordStore(StoreCore):
         if len(damaged) <= 2 and zero < len(damaged):
             # one data sector (reserve = N - 1, or just after format()) whose header was damaged, perhaps
             # beside a sector a cut left half erased: the newest valid snapshot names the head
-            best = -1
+            best = last = -1
             bseq = -1
             for k in damaged:
-                s = self._snap_seq(k)
-                if s > bseq:
-                    best = k
-                    bseq = s
-            if best >= 0 and self._load(best, False):
+                if self._load(k, False):
+                    last = k
+                    if be32(self._seq, 0) > bseq:
+                        best = k
+                        bseq = be32(self._seq, 0)
+            if best >= 0 and (best == last or self._load(best, False)):
                 self._head = best
                 self.skipped += 1
                 self._repair = True
-                return self._set_status(OK, "mounted; sector %d's header is damaged (rewritten by the next roll)"
-                                        % best)
+                return self._set_status(OK, _HDR_DAMAGED % best)
         if len(damaged) == 1 and damaged[0] == 0 and self._torn_format():
             return self._format_fresh("interrupted format completed")
         if format_foreign:
@@ -416,9 +418,9 @@ class RecordStore(StoreCore):
             return 0
         return ln
 
-    def _decode(self, b, p, ln, snapshot):
-        """The entries of the record at b[p:p+ln] as {key: bytearray or None (deleted)}, or None if they do
-        not parse exactly (the record is then ignored)."""
+    def _parse(self, b, p, ln, snapshot):
+        """Apply the entries of the record at b[p:p+ln] to the map (a snapshot replaces it); False if they
+        do not parse exactly (the record is then ignored and the map is untouched)."""
         end = p + ln - 4
         q = p + 7
         changes = {}
@@ -429,27 +431,26 @@ class RecordStore(StoreCore):
             if kb >= 0x80:
                 kl += kb & 0x7F
                 if not (2 <= kl <= 16) or q + kl > end or not all_name(b, q + 1, q + kl):
-                    return None
+                    return False
                 key = bytes(b[q + 1:q + kl]).decode()
             q += kl
             if q >= end:
-                return None
+                return False
             vl = b[q]
             q += 1
             if vl == DELETED:
                 if snapshot:
-                    return None
+                    return False
                 changes[key] = None
                 continue
             if q + vl > end:
-                return None
+                return False
             changes[key] = b[q:q + vl]
             q += vl
         if q != end:
-            return None
-        return changes
-
-    def _apply_decoded(self, changes):
+            return False
+        if snapshot:
+            self._clear_map()
         live = self._live
         for key in changes:
             o = self._find(key)
@@ -459,15 +460,7 @@ class RecordStore(StoreCore):
             if changes[key] is not None:
                 live += key_len(key) + 1 + len(changes[key])
         self._apply(changes, live)  # as a commit's: the same code keeps the map
-
-    def _snap_seq(self, k):
-        """Commit sequence number of sector k's snapshot if it is valid, else -1."""
-        self._win_reset(k)
-        try:
-            ln = self._rec_at(HDR, T_SNAP)
-            return be32(self._stage, self._win(HDR, ln) + 3) if ln else -1
-        finally:
-            self._win_end()
+        return True
 
     def _load(self, k, base):
         """Read sector k as the head. base False: its snapshot must be valid; it replaces the map. base True:
@@ -494,14 +487,11 @@ class RecordStore(StoreCore):
             s = be32(st, i + 3)
             if s <= seq:
                 return False  # an older sector: nothing here continues the map
-            ch = self._decode(st, i, ln, True)
-            if ch is None:
-                ln = 0
-            else:
-                self._clear_map()
-                self._apply_decoded(ch)
+            if self._parse(st, i, ln, True):
                 seq = s
                 taken = 1
+            else:
+                ln = 0
         if ln:
             p = HDR + ln
         else:
@@ -538,9 +528,7 @@ class RecordStore(StoreCore):
                         p += ln
                         used = p
                         continue
-                    ch = self._decode(st, i, ln, False)
-                    if ch is not None:
-                        self._apply_decoded(ch)
+                    if self._parse(st, i, ln, False):
                         if rs != seq + 1:
                             gaps += 1
                         seq = rs
