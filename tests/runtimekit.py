@@ -8,6 +8,7 @@ EA07 one), made on the host with
     python tools/sts.py encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
     python tools/sts.py encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
 """
+import asyncio
 import json
 import os
 import sys
@@ -17,6 +18,22 @@ from meter import runtime as RT
 from meter.app import Meter, MeterConfig
 from norflash import NorFlash
 from recstore import RecordStore
+
+if not hasattr(asyncio, "ThreadSafeFlag"):
+    # The WebAssembly port's asyncio runs on the JavaScript event loop and has no ThreadSafeFlag (the boards'
+    # and the unix port's have). These tests drive Runtime.tick() and poll_pulses() themselves and run no task,
+    # so a flag that is only ever set stands in for the power-fail hand-off.
+    class _Flag:
+        def __init__(self):
+            self.is_set = False
+
+        def set(self):
+            self.is_set = True
+
+        def clear(self):
+            self.is_set = False
+
+    asyncio.ThreadSafeFlag = _Flag
 
 ROOT = os.getcwd()
 UNIX = ROOT + "/boards/unix"
