@@ -1,4 +1,4 @@
-"""Power-cut fault injection for the record store: a seeded workload, cut at every flash step, checked.
+"""Fault injection for the record store: a seeded workload, cut at every flash step or damaged, checked.
 
 Shared by tests/test_recstore.py (unix MicroPython, a moderate run) and host_tests/test_recstore_faults.py
 (CPython, >= 10,000 cut points); both drive the very same firmware modules (recstore, norflash).
@@ -17,6 +17,12 @@ checked is counted. Besides the forks, the run itself suffers real power cuts at
 rolls and half-erased sectors is exercised too, including cuts during those recoveries' later writes.
 The running store's RAM map (keys, values, live_bytes) is checked too: after every commit, after a refused
 one (StoreFull: unchanged) and after each real cut (the state before, or after, the operation in flight).
+"Every torn form" therefore includes cuts that leave the page reading exactly as before (program "none",
+or a tear that changed no bit): nothing on flash shows them, so after the reboot the store programs that
+page a second time since its erase. The model allows this and counts it (NorFlash.reprograms_after_cut,
+in the summary): a chip that kept weak cells from the cut is the one case the run cannot judge.
+
+DamageRun (below) does the same for flash damage instead of power cuts: bit flips and garbage ranges.
 """
 import gc
 import sys

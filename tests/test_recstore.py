@@ -1,11 +1,12 @@
 """Record store and NOR model tests under unix MicroPython (the firmware path).
 
-Run: .venv/bin/micropython -X heapsize=192K tests/run.py recstore
+Run: .venv/bin/micropython -X heapsize=256K tests/run.py test_recstore.py   (make test-mpy: TEST_HEAP, 256K)
 Covers the strict NOR model's rules and power-cut forms, mount results on bad data, atomic multi-key
 commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page bound,
 even wear, the allocation-free commits (heap_lock), the RAM map against a model and after failed commits,
-and a moderate fault-injection run (the >= 10,000-cut run is host_tests/test_recstore_faults.py, same
-modules under CPython).
+flash damage (a damaged head header, snapshot or erased tail: no silent loss or rollback; fits_without_erase
+and urgent commits), and moderate power-cut and damage fault-injection runs (the >= 10,000-cut and
+4,000-damage runs are host_tests/test_recstore_faults.py, same modules under CPython).
 """
 import gc
 import os
