@@ -264,3 +264,4 @@ def test_board_main_survives_a_hardware_failure():
             RT.print = real_print  # type: ignore
     eq(len(lines), 1, "one message")
     eq(lines[0].startswith("meter: hardware set-up failed"), True, lines[0])
+

@@ -103,7 +103,7 @@ class Runtime:
         self.clock = clock
         self.display = hw.display
         self.store = meter.store
-        self.entry = K.KeyEntry(hw.display, self._on_token, self.short_code, on_cancel=self.show_home,
+        self.entry = K.KeyEntry(hw.display, self._on_token, self.short_code, on_cancel=self._entry_closed,
                                 timeout_ms=self.cfg.entry_timeout_ms, clock=clock)
         # wide displays (16x2 LCD) get words, 6/4-digit 7-segment ones abbreviations
         self.wide = getattr(hw.display, "cols", 0) >= 16
@@ -116,6 +116,7 @@ class Runtime:
         self._pf_flag = asyncio.ThreadSafeFlag()
         self.saves = 0  # power-fail saves done (tests, status)
         self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
+        self._pending_result = -1  # a result that came while a key entry was open: shown when it closes
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
         self.power = None  # present power from the energy pulses (meter.power), unless hw.metering reports it
@@ -151,9 +152,25 @@ class Runtime:
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
             self.hw.tamper.clear()  # a clear-tamper token: re-arm the latch
         if self.entry.mode != K.IDLE:
-            return  # the user is typing the next token: do not wipe the echo (the status register has it)
+            # the user is typing (or reading "Too short"): do not wipe that; the result follows when it closes
+            self._pending_result = result
+            return
+        self._show_result(result)
+
+    def _show_result(self, result):
+        self._pending_result = -1
         self._hold(self.cfg.result_ms)
         self.display.show_result(result, R.text(result))
+
+    def _entry_closed(self):
+        """The key entry closed without a token (cleared, timed out, a rejected entry's message put away): the
+        display shows a result that came meanwhile, else the home display, redrawn in full (the entry's echo
+        is not something show_home knows it must replace)."""
+        self._home = _H_NONE
+        if self._pending_result >= 0:
+            self._show_result(self._pending_result)
+        else:
+            self.show_home()
 
     def short_code(self, code):
         """Show what short code `code` asks for (keyentry.SHORT_CODES)."""
@@ -327,7 +344,9 @@ class Runtime:
         self.sync_relay()
         self.entry.tick(now)
         if self.entry.mode == K.IDLE and (self._mode == _HOME or ticks_diff(now, self._until) >= 0):
-            if self._tests:
+            if self._pending_result >= 0:  # the entry closed by submitting a short code: the result now
+                self._show_result(self._pending_result)
+            elif self._tests:
                 self._next_test(now)
             else:
                 self.show_home()  # rewrites only what changed
