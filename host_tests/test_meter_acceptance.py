@@ -239,23 +239,44 @@ def test_class1_test_all_several_and_reserved(clock):
 
 # --- the lockout when its commit cannot be made (issue 15 item 3) ---------------------------------------------
 class FullStore(DictStore):
-    """Commits raise StoreFull while `full` (the record store with erases deferred and no erased space)."""
+    """Commits raise StoreFull while `full` (the record store with erases deferred and no erased space); an
+    urgent commit goes through unless `broken` (a flash that takes no commit at all)."""
 
     def __init__(self):
         super().__init__()
         self.full = False
+        self.broken = False
+        self.urgent = 0
 
-    def commit(self, records):
-        if self.full:
+    def commit(self, records, urgent=False):
+        if self.broken:
+            raise OSError("flash write failed")
+        if self.full and not urgent:
             raise StoreFull("no erased space while erases are deferred")
+        self.urgent += 1 if urgent else 0
         super().commit(records)
 
 
-def test_lockout_holds_when_the_store_is_full(clock):
+def test_lockout_commit_is_urgent_when_the_store_is_full(clock):
+    """Erases deferred and no erased space: the lockout commit is made urgent, so a power cut right after the
+    failures cannot take the lockout back."""
     store = FullStore()
     m = make_meter(clock, store=store)
     foreign = credit(10, 5000, key=KEY2)
     store.full = True
+    for i in range(3):
+        assert m.enter(foreign) == R.CRC
+        assert store.data["lock"][0] == i + 1  # on "flash" after every failure
+    assert store.urgent == 3
+    assert reboot(m, clock).lockout_remaining_s() == 10
+    assert m.enter(credit(10, 5001)) == R.LOCKOUT
+
+
+def test_lockout_holds_when_no_commit_can_be_made(clock):
+    store = FullStore()
+    m = make_meter(clock, store=store)
+    foreign = credit(10, 5000, key=KEY2)
+    store.broken = True
     for _ in range(3):
         assert m.enter(foreign) == R.CRC
     assert m.lockout_remaining_s() == 10
@@ -265,9 +286,9 @@ def test_lockout_holds_when_the_store_is_full(clock):
     assert m.enter(foreign) == R.CRC and m.failures == 4  # 4th failure: 20 s, still only in RAM
     assert m.lockout_remaining_s() == 20
     m.tick()
-    assert store.data["lock"][0] == 0  # flash is behind (the store is still full)
-    store.full = False
-    m.tick()  # the optical session ended: erases allowed again, the lockout reaches flash
+    assert store.data["lock"][0] == 0  # flash is behind (no commit goes through)
+    store.broken = False
+    m.tick()  # the flash takes commits again: the lockout reaches flash at the next tick
     assert store.data["lock"][0] == 4
     again = reboot(m, clock)
     assert again.failures == 4 and again.lockout_remaining_s() == 20
@@ -277,14 +298,14 @@ def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
     store = FullStore()
     m = make_meter(clock, store=store)
     foreign = credit(10, 5000, key=KEY2)
-    store.full = True
+    store.broken = True
     m.enter(foreign)
     m.enter(foreign)
     assert m.failures == 2 and store.data["lock"][0] == 0
     assert m.enter(credit(10, 5001)) == R.FUNCTION  # its commit fails: refused, state reloaded
     assert m.failures == 2  # the reload did not undo the failures held in RAM
     assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 10
-    store.full = False
+    store.broken = False
     assert m.enter(credit(10, 5002)) == R.LOCKOUT
     clock.advance(11)
     assert m.enter(credit(10, 5002)) == R.ACCEPT and m.failures == 0
@@ -293,7 +314,7 @@ def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
 
 def test_lockout_on_the_real_store_with_erases_deferred(clock):
     """The record store itself: erases deferred (an optical session), commits until StoreFull, then CRC
-    failures: the lockout holds, and reaches flash once erases are allowed again."""
+    failures: each lockout commit is urgent, so the lockout is on flash at once, session or not."""
     nor = NorFlash(4, page_programs=8)
     store = RecordStore(nor, reserve=1, page_writes=8)
     store.mount()
@@ -311,9 +332,8 @@ def test_lockout_on_the_real_store_with_erases_deferred(clock):
     for _ in range(3):
         assert m.enter(foreign) == R.CRC
     assert m.enter(credit(1, tid)) == R.LOCKOUT
-    store.defer_erase(False)
-    m.tick()
-    remount = RecordStore(nor, reserve=1, page_writes=8)
+    assert store.erases_deferred()  # still in the session: the urgent commit erased what it needed
+    remount = RecordStore(nor, reserve=1, page_writes=8)  # a power cut now
     remount.mount()
     again = Meter(remount, MeterConfig(), clock)
     assert again.failures == 3 and again.lockout_remaining_s() == 10

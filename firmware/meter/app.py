@@ -19,9 +19,10 @@ Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs
 - Token lockout (manufacturer practice, ../shared/docs/iec62055-52-server.md §1.3): after 3 consecutive
   authentication failures, 10 s doubling per failure up to 1280 s; class 1 still processed; reset by an
   accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted). The
-  failure count is kept in RAM first: when its commit cannot be made (the store full while erases are
-  deferred during an optical session, a flash error) the lockout still holds and reaches flash with the
-  next commit that succeeds (`tick` retries), and no state reload lowers it.
+  failure count is kept in RAM first and committed at once; when the store is full while erases are deferred
+  (an optical session) the commit is made urgent (the store erases one sector for it). Should even that fail
+  (a flash error) the lockout still holds in RAM and reaches flash with the next commit that succeeds
+  (`tick` retries), and no state reload lowers it.
 - An accepted token's effects (TID, credit, setting, new key) are committed to the store in one atomic commit
   before the result is returned, so "Accept" is never shown for something a power cut can undo.
 The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
@@ -231,13 +232,20 @@ class Meter:
         self.save_lockout()
 
     def save_lockout(self):
-        """Persist the lockout if RAM is ahead of flash; a failed commit leaves it held in RAM (the result
-        stays what it was: CRC), to be tried again by `tick` and included in the next commit."""
+        """Persist the lockout if RAM is ahead of flash. A commit refused because erases are deferred (an
+        optical session) and no erased space is left is made again as urgent: the record store then erases
+        the one sector it needs, so a power cut cannot take the lockout back. Should that fail too (a flash
+        error, a full heap, a store without urgent commits) the lockout is held in RAM (the result stays
+        CRC), tried again by `tick` and carried by the next commit."""
         if not self._lock_unsaved:
             return True
+        records = {REC_LOCK: self._lock_record()}
         try:
-            self.store.commit({REC_LOCK: self._lock_record()})
-        except Exception as exc:  # StoreFull (erases deferred), a flash error, a full heap
+            try:
+                self.store.commit(records)
+            except Exception:  # StoreFull with erases deferred, or a transient fault: once more, urgent
+                self.store.commit(records, urgent=True)
+        except Exception as exc:
             self.error = R.fault_text("lockout not saved yet", exc)
             return False
         self._lock_unsaved = False
