@@ -26,12 +26,9 @@ for _sub in ("/tools", "/tests", "/firmware"):  # tools/ for its MicroPython-saf
 
 import testkit  # noqa: E402  (needs the path above)
 
-passed = failed = skipped = 0
+counts = [0, 0, 0]  # passed, failed, skipped
 failures = []
-_module = None
-_names = []
-_modname = ""
-_loaded_before = []
+_cur = [None, "", [], []]  # the test file being run: module, name, its tests left, sys.modules before it
 
 
 def test_modules(filters):
@@ -42,81 +39,62 @@ def test_modules(filters):
     return names
 
 
-def _unload(keep):
-    for name in list(sys.modules):
-        if name not in keep:
-            del sys.modules[name]
-    gc.collect()
+def _fail(label, exc):
+    counts[1] += 1
+    failures.append(label)
+    print("FAIL", label)
+    sys.print_exception(exc)
 
 
 def begin(modname):
-    """Import one test file; its tests are then run by step(). A broken file counts as one failure."""
-    global _module, _names, _modname, _loaded_before, skipped
-    _modname = modname
-    _loaded_before = list(sys.modules)
+    """Import one test file; its tests are then run by step(). A broken file counts as one failure; one that
+    imports viper code on a port without viper (SyntaxError "invalid micropython decorator") as one skip."""
+    before = list(sys.modules)
+    _cur[:] = [None, modname, [], before]
     try:
-        _module = __import__(modname)
-    except SyntaxError as exc:
-        _names = []
-        _module = None
-        _unload(_loaded_before)
-        if testkit.has_viper() or "decorator" not in str(exc):
-            _import_failed(modname, exc)
-        else:  # "invalid micropython decorator": it imports a viper module, which this port cannot compile
-            skipped += 1
+        module = __import__(modname)
+    except Exception as exc:
+        step()  # unloads what the import left
+        if isinstance(exc, SyntaxError) and "decorator" in str(exc) and not testkit.has_viper():
+            counts[2] += 1
             print("skip", modname, "(import) - it imports viper code; no viper emitter on", testkit.PLATFORM)
+        else:
+            _fail(modname + " (import)", exc)
         return
-    except Exception as exc:  # a broken test file is a failure, not a crash of the runner
-        _import_failed(modname, exc)
-        _module, _names = None, []
-        _unload(_loaded_before)
-        return
-    _names = sorted(n for n in dir(_module) if n.startswith("test_"))
-
-
-def _import_failed(modname, exc):
-    global failed
-    print("FAIL", modname, "(import)")
-    sys.print_exception(exc)
-    failed += 1
-    failures.append(modname)
+    _cur[0] = module
+    _cur[2] = sorted(n for n in dir(module) if n.startswith("test_"))
 
 
 def step():
     """Run the next test of the current file; False when there is none left (the file is then unloaded)."""
-    global passed, failed, skipped, _module
-    if not _names:
-        _module = None
-        _unload(_loaded_before)
-        return False
-    name = _names.pop(0)
-    fn = getattr(_module, name)
-    label = _modname + "." + name
-    try:
-        fn()
-    except testkit.SkipTest as exc:
-        skipped += 1
-        print("skip", label, "-", exc.args[0] if exc.args else "")
-        return True
-    except Exception as exc:
-        failed += 1
-        failures.append(label)
-        print("FAIL", label)
-        sys.print_exception(exc)
-        return True
-    finally:
-        fn = None
+    module, modname, names, before = _cur
+    if not names:
+        _cur[0] = module = None
+        for name in list(sys.modules):
+            if name not in before:
+                del sys.modules[name]
         gc.collect()
-    passed += 1
-    print("ok  ", label)
+        return False
+    label = modname + "." + names.pop(0)
+    gc.collect()  # what the import or the last test left, before this test allocates
+    try:
+        getattr(module, label[len(modname) + 1:])()
+        counts[0] += 1
+        print("ok  ", label)
+    except testkit.SkipTest as exc:
+        counts[2] += 1
+        print("skip", label, "-", exc.args[0] if exc.args else "")
+    except Exception as exc:
+        _fail(label, exc)
+    gc.collect()
     return True
 
 
 def finish():
     for label in failures:
         print("failed:", label)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
-    return failed == 0
+    print("%d passed, %d failed, %d skipped" % tuple(counts))
+    return counts[1] == 0
 
 
 def main(filters):
