@@ -198,24 +198,6 @@ def test_edge_tids_and_the_floor_on_an_empty_memory():
     eq(m.enter(tok["credit"]["4000"]), R.OLD, "still Old after reboot")
 
 
-class _Replay:
-    """A decoder key that writes the real key's plaintext for `digits` (computed here, outside heap_lock)."""
-
-    def __init__(self, digits, key):
-        from stscore import token as T
-
-        tok = T.Token()
-        self.plain = bytes(8)
-        if T.parse_decimal(digits, 20, tok.data) == T.OK:
-            T.untranspose(tok.data, tok.block)
-            key.decrypt(tok.block)
-            self.plain = bytes(tok.block)
-
-    def decrypt(self, block):
-        for i in range(8):
-            block[i] = self.plain[i]
-
-
 def test_refused_tokens_allocate_nothing():
     """Meter.process for Used, Old (below the floor and below the smallest of a full memory), Lockout and
     Format: the whole token path (parse, decrypt, CRC, rules) inside heap_lock; nothing is committed."""
@@ -239,7 +221,7 @@ def test_refused_tokens_allocate_nothing():
     if not testkit.has_viper():
         # no viper on this port (WebAssembly, 32-bit): the plain cipher twins compute in heap ints, so the
         # cipher's output is computed first and replayed; parse, CRC, fields and the meter's rules are checked
-        keys = [_Replay(b, m.key) for b in bufs]
+        keys = [testkit.Replay(b, m.key) for b in bufs]
     got = [0] * len(cases)
     micropython.heap_lock()
     try:

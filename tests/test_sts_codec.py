@@ -165,21 +165,6 @@ def test_class3_and_unsupported_subclasses():
     eq((tok.tid, tok.amount, tok.rnd), (1000, 100, 3), "its fields")
 
 
-class _Replay:
-    """A decoder key that writes a precomputed plaintext block: the real key's output for `digits`."""
-
-    def __init__(self, digits, key):
-        tok = T.Token()
-        T.parse_decimal(digits, 20, tok.data)
-        T.untranspose(tok.data, tok.block)
-        key.decrypt(tok.block)
-        self.plain = bytes(tok.block)
-
-    def decrypt(self, block):
-        for i in range(8):
-            block[i] = self.plain[i]
-
-
 def test_decode_allocates_nothing():
     tok = T.Token()
     sta_key = T.DecoderKey(T.EA07, unhex("e653341f9d5bf36f"), production_tables())
@@ -197,7 +182,7 @@ def test_decode_allocates_nothing():
         # The plain twins compute in Python ints up to 2**64 (heap objects), so on a port without viper
         # (WebAssembly, 32-bit) everything but the cipher is checked: parse, untranspose, CRC and fields,
         # whose ints must all stay below 2**30. The cipher's output is computed first and replayed.
-        cases = tuple((d, None if k is None else _Replay(d, k), want) for d, k, want in cases)
+        cases = tuple((d, None if k is None else testkit.Replay(d, k), want) for d, k, want in cases)
     results = [0] * len(cases)
     micropython.heap_lock()
     try:

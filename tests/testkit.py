@@ -107,3 +107,23 @@ def run_async(coro):
         return asyncio.run(coro)
     finally:
         asyncio.new_event_loop()
+
+
+class Replay:
+    """A decoder key that writes the real key's plaintext for `digits`, computed here, outside heap_lock: on a
+    port without viper (WebAssembly) the plain cipher twins compute in heap ints, so allocation-free tests
+    replay the cipher's output and check everything else (parse, CRC, fields, the meter's rules)."""
+
+    def __init__(self, digits, key):
+        from stscore import token as T
+
+        tok = T.Token()
+        self.plain = bytes(8)
+        if T.parse_decimal(digits, 20, tok.data) == T.OK:
+            T.untranspose(tok.data, tok.block)
+            key.decrypt(tok.block)
+            self.plain = bytes(tok.block)
+
+    def decrypt(self, block):
+        for i in range(8):
+            block[i] = self.plain[i]
