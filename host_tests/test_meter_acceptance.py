@@ -257,12 +257,16 @@ class FullStore(DictStore):
         super().commit(records)
 
 
+def _on_full_store(clock):
+    """A provisioned meter on a FullStore, and another meter's token (a CRC failure here)."""
+    store = FullStore()
+    return store, make_meter(clock, store=store), credit(10, 5000, key=KEY2)
+
+
 def test_lockout_commit_is_urgent_when_the_store_is_full(clock):
     """Erases deferred and no erased space: the lockout commit is made urgent, so a power cut right after the
     failures cannot take the lockout back."""
-    store = FullStore()
-    m = make_meter(clock, store=store)
-    foreign = credit(10, 5000, key=KEY2)
+    store, m, foreign = _on_full_store(clock)
     store.full = True
     for i in range(3):
         assert m.enter(foreign) == R.CRC
@@ -273,9 +277,7 @@ def test_lockout_commit_is_urgent_when_the_store_is_full(clock):
 
 
 def test_lockout_holds_when_no_commit_can_be_made(clock):
-    store = FullStore()
-    m = make_meter(clock, store=store)
-    foreign = credit(10, 5000, key=KEY2)
+    store, m, foreign = _on_full_store(clock)
     store.broken = True
     for _ in range(3):
         assert m.enter(foreign) == R.CRC
@@ -295,9 +297,7 @@ def test_lockout_holds_when_no_commit_can_be_made(clock):
 
 
 def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
-    store = FullStore()
-    m = make_meter(clock, store=store)
-    foreign = credit(10, 5000, key=KEY2)
+    store, m, foreign = _on_full_store(clock)
     store.broken = True
     m.enter(foreign)
     m.enter(foreign)
