@@ -413,7 +413,7 @@ class Meter:
             self._kct_start = now
         if tok.subclass == 3:
             if not 1 <= tok.krn <= 9:
-                return R.RANGE  # KRN is one decimal digit, 1..9 (IEC 62055-41 §6.1.2.4)
+                return R.RANGE  # KRN is one decimal digit, 1..9 (as provisioning checks it)
             self._kct[0] = (tok.kenho, tok.krn, tok.ro, tok.kt, bytes(tok.key_part))
         elif tok.subclass == 4:
             if tok.ti > 99:
