@@ -58,9 +58,9 @@ def _exists(path):
         return False
 
 
-# class 1 test bits shown as a short code shows them (negative: see Runtime._info_text)
-_TEST_SHORT_CODES = {-R.TEST_DISPLAY: K.SC_DISPLAY_TEST, -R.TEST_ENERGY: K.SC_ENERGY, -R.TEST_KRN: K.SC_KRN,
-                     -R.TEST_TI: K.SC_TI, -R.TEST_TAMPER: K.SC_TAMPER, -R.TEST_VERSION: K.SC_VERSION}
+# class 1 test bits shown as the short code with the same content shows it (Runtime._test_text)
+_TEST_SHORT_CODES = {R.TEST_DISPLAY: K.SC_DISPLAY_TEST, R.TEST_ENERGY: K.SC_ENERGY, R.TEST_KRN: K.SC_KRN,
+                     R.TEST_TI: K.SC_TI, R.TEST_TAMPER: K.SC_TAMPER, R.TEST_VERSION: K.SC_VERSION}
 
 
 class RuntimeConfig:
@@ -180,21 +180,25 @@ class Runtime:
             return
         self._message(self._info_text(code), self.cfg.info_ms)
 
+    def _test_text(self, bit):
+        """The text of class 1 test bit `bit` (results.TEST_*): its own, or that of the matching short code."""
+        m = self.meter
+        if bit == R.TEST_LOAD_SWITCH:
+            return "Relay test"
+        if bit == R.TEST_READER:
+            return "Keypad ok"  # this token came through it (an optical token: the port works too)
+        if bit == R.TEST_MPL:
+            return "MPL %d W" % m.mpl_w if m.mpl_w else "MPL none"
+        if bit == R.TEST_POWER:
+            return ("Power %d W" if self.wide else "P %d") % m.load_w
+        if bit == R.TEST_MPPUL:
+            return "MPPUL %d W" % m.mppul_w if m.mppul_w else "MPPUL none"
+        return self._info_text(_TEST_SHORT_CODES[bit])
+
     def _info_text(self, code):
-        """The text of short code `code` (keyentry.SC_*) or, as -bit, of class 1 test bit `bit`."""
+        """The text of short code `code` (keyentry.SC_*; SC_CREDIT is drawn by short_code itself)."""
         m = self.meter
         ident = m.ident
-        if code == -R.TEST_LOAD_SWITCH:
-            return "Relay test"
-        if code == -R.TEST_READER:
-            return "Keypad ok"  # this token came through it (an optical token: the port works too)
-        if code == -R.TEST_MPL:
-            return "MPL %d W" % m.mpl_w if m.mpl_w else "MPL none"
-        if code == -R.TEST_POWER:
-            return ("Power %d W" if self.wide else "P %d") % m.load_w
-        if code == -R.TEST_MPPUL:
-            return "MPPUL %d W" % m.mppul_w if m.mppul_w else "MPPUL none"
-        code = _TEST_SHORT_CODES.get(code, code)
         if code == K.SC_LAST_RESULT:
             text = "%d %s" % (m.last_result, R.text(m.last_result))
         elif code == K.SC_KRN:
@@ -228,7 +232,7 @@ class Runtime:
                     self._relay_test = True
                     self._relay_test_until = now + self.cfg.test_ms
                     self.sync_relay()
-                self._message(self._info_text(-bit), self.cfg.test_ms)
+                self._message(self._test_text(bit), self.cfg.test_ms)
                 return
         self._tests = 0
 
