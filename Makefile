@@ -33,13 +33,17 @@ help:
 
 # --- setup -----------------------------------------------------------------------------------------------
 # .venv gets requirements.lock: every package, transitive ones too, pinned with its hashes (made from the
-# human-edited requirements-dev.txt by `make lock`). Re-runs pip only when the lock changes, so a second
-# `make test` installs nothing.
+# human-edited requirements-dev.txt by `make lock`), then the host tools (pyproject.toml: the package
+# `ststools`, i.e. tools/) installed editable, which puts their console scripts (sts, sts-provision,
+# sts-conformance, sts-meter-state, sts-sim) into .venv/bin. Re-runs pip only when the lock or
+# pyproject.toml changes, so a second `make test` installs nothing.
 LOCK := requirements.lock
-$(STAMP): $(LOCK)
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || { echo "setup: creating $(VENV) ($(PY_HOST) -m venv)"; $(PY_HOST) -m venv $(VENV); }
 	@echo "setup: installing $$(grep -c '^[A-Za-z0-9].*==' $(LOCK)) pinned packages from $(LOCK) into $(VENV) (the first time takes a minute or two)"
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	@echo "setup: the host tools into $(VENV) (pip install -e .): $(BIN)/sts, sts-provision, sts-conformance, sts-meter-state, sts-sim"
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # Regenerate requirements.lock after editing requirements-dev.txt: pip-compile (pip-tools, pinned) in a venv
@@ -130,7 +134,7 @@ bench-32: $(STAMP)
 
 # --- the simulator (unix board) --------------------------------------------------------------------------
 sim: $(STAMP)
-	$(BIN)/python tools/sim.py $(SIM_ARGS)
+	$(BIN)/sts-sim $(SIM_ARGS)
 
 # --- a connected board -----------------------------------------------------------------------------------
 # Each test file after a soft reset (tools/board_test.py); TEST_BOARD_ARGS: file names, --timeout S (default 600).

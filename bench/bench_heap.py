@@ -26,11 +26,13 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from ststools import paths
 
-import sim  # noqa: E402
-import sts  # noqa: E402
+paths.setup()  # this script is an entry point (make bench): firmware/ on sys.path for the tools' imports
+
+from ststools import sim, sts  # noqa: E402
+
+ROOT = paths.ROOT
 
 TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
 # What the simulator's firmware process imports once it runs an EA07 meter (provisioned, optical server up);
@@ -160,9 +162,8 @@ def run_probe(body, grow_qstrs, image=None, heap="2M"):
         f.write(_ROM_PREAMBLE.replace("GROW_QSTRS", str(grow_qstrs)) + body)
         script = f.name
     try:
-        return subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
-                               "-X", "heapsize=" + heap, script], capture_output=True, text=True, cwd=ROOT,
-                              timeout=60).stdout
+        return subprocess.run(sim.rom_host_command(image, ["-X", "heapsize=" + heap, script]),
+                              capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
     finally:
         os.unlink(script)
 

@@ -15,8 +15,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
-SIM = os.path.join(ROOT, "tools", "sim.py")
-CONFORMANCE = os.path.join(ROOT, "tools", "conformance.py")
+# The tools' console scripts, which the setup's `pip install -e .` put beside this python (.venv/bin); each is
+# a Python script, run here as [PYTHON, SCRIPT, ...].
+BIN = os.path.dirname(PYTHON)
+SIM = os.path.join(BIN, "sts-sim")
+CONFORMANCE = os.path.join(BIN, "sts-conformance")
+STS = os.path.join(BIN, "sts")
+PROVISION = os.path.join(BIN, "sts-provision")
 PROVISION_EA07 = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
 PROVISION_EA11 = os.path.join(ROOT, "boards", "unix", "sim_provision_ea11.json")
 PORT_LINE = re.compile(r"optical port: (\S+)")

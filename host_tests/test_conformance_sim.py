@@ -8,7 +8,7 @@ the IEC 62056-21 reaction time fails here with its own message.
 """
 import pytest
 
-import conformance as C
+from ststools import conformance as C
 from conformance_sim import (FIRST_REPLY_DELAY_MS, PROVISION_EA07, PROVISION_EA11, PYTHON, RUNNER_TIMINGS_FULL, SIM,
                              SIM_CONFIG_FULL, SimProcess, parse_junit, run_conformance, sim_args, sim_available)
 

@@ -10,8 +10,7 @@ The heap figures themselves are measured by `make bench` (bench/bench_heap.py), 
 """
 import pytest
 
-import sim
-import sts
+from ststools import sim, sts
 
 TID_SLOTS = 84  # MeterConfig.tid_slots default
 BOARD_BUDGET = "64wK"  # the issue's 64 KB heap of a 32-bit board, word-scaled for this host

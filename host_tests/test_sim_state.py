@@ -13,11 +13,9 @@ import subprocess
 import time
 
 
-from conformance_sim import PYTHON, SIM, SimProcess
+from conformance_sim import PROVISION, PYTHON, SIM, STS, SimProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STS = os.path.join(ROOT, "tools", "sts.py")
-PROVISION = os.path.join(ROOT, "tools", "provision.py")
 
 
 def script(state, text, *extra):

@@ -13,8 +13,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-SIM = os.path.join(ROOT, "tools", "sim.py")
-STS = os.path.join(ROOT, "tools", "sts.py")
+SIM = os.path.join(os.path.dirname(PY), "sts-sim")  # the console scripts beside this python (.venv/bin)
+STS = os.path.join(os.path.dirname(PY), "sts")
 FAST = ["--load-kw", "0", "--config", "rt.result_ms=1500"]
 # `sts.py --meter sim` takes TIDs from the TID ledger: the tests' own, not the user's build/vending-tids.json
 os.environ.setdefault("STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json"))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """conformance.py: bench conformance runner for the meter's IEC 62055-52 optical-port server (CPython).
 
   conformance.py --port /dev/ttyUSB0|/dev/pts/N --provision FILE [--address N] [--baud-char Z]
@@ -39,9 +38,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import serial  # noqa: E402  (pyserial)
+import serial  # pyserial
 
 try:
     from termios import error as TermiosError  # what pyserial lets through from tcsetattr/tcflush on posix
@@ -49,11 +46,12 @@ except ImportError:  # Windows: pyserial raises SerialException only
     class TermiosError(Exception):
         pass
 
-import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
-from meter import results as R  # noqa: E402
-from meter.boot import ProvisioningError, from_provisioning  # noqa: E402
-from meter.identity import KT_DDTK  # noqa: E402
-from stscore import token as T  # noqa: E402
+from meter import results as R
+from meter.boot import ProvisioningError, from_provisioning
+from meter.identity import KT_DDTK
+from stscore import token as T
+
+from . import vending as V
 
 # --- IEC 62056-21 characters (§6.3.14) -----------------------------------------------------------------------
 SOH, STX, ETX, EOT, ACK, NAK = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15
@@ -1172,11 +1170,3 @@ def main(argv=None):
                                           "identification": "/%s%s%s" % ident if ident else "",
                                           "first_tid": first_tid, "last_tid": tokens.tid})
     return 1 if any(res.outcome == "FAIL" for res in results) else 0
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as other command-line tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)

@@ -28,7 +28,9 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from ststools import paths  # absolute: the Makefile runs this file by path
+
+ROOT = paths.ROOT
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin"}
 BOARD_SKIP = {"main.py", "manifest.py", "_boot.py"}  # main.py goes last as source; the others are build-time
 LIB = "lib"
@@ -39,11 +41,8 @@ class FlashError(Exception):
     pass
 
 
-def check_provisioning(path, root=ROOT):
+def check_provisioning(path):
     """The meter's own first-boot validation of a provisioning file; FlashError with its reason."""
-    fw = os.path.join(root, "firmware")
-    if fw not in sys.path:
-        sys.path.insert(0, fw)
     from meter.boot import from_provisioning
     try:
         with open(path) as f:
@@ -151,6 +150,7 @@ def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
 
 
 def main(argv=None):
+    paths.setup()  # the firmware's provisioning check
     ap = argparse.ArgumentParser(description="Compile the meter firmware for a board and copy it with mpremote.")
     ap.add_argument("--board", required=True, choices=sorted(ARCH))
     ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0 (mpremote `connect` name)")
@@ -170,7 +170,7 @@ def main(argv=None):
         if args.provision and not os.path.isfile(args.provision):
             raise FlashError("provisioning file %s does not exist" % args.provision)
         if args.provision:
-            check_provisioning(args.provision, args.root)
+            check_provisioning(args.provision)
         mpremote = None if args.dry_run else find_mpremote()
         build = args.build or os.path.join(args.root, "build", "flash", args.board)
         compiled = []

