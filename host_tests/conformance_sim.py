@@ -133,7 +133,7 @@ class SimProcess:
 
 
 def run_conformance(port, provision, junit, extra=(), timings=RUNNER_TIMINGS, timeout=300):
-    """Run tools/conformance.py against a pty; returns the CompletedProcess (stdout: the table)."""
+    """Run the conformance runner (sts-conformance) against a pty; returns the CompletedProcess (stdout: the table)."""
     argv = [PYTHON, CONFORMANCE, "--port", port, "--provision", provision, "--junit", str(junit)]
     return subprocess.run(argv + list(timings) + list(extra), cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)

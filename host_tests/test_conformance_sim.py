@@ -1,4 +1,4 @@
-"""The bench conformance runner (tools/conformance.py) against the simulated meter (tools/sim.py) on a pty.
+"""The bench conformance runner (tools/conformance/, sts-conformance) against the simulated meter (tools/sim.py) on a pty.
 
 Issue 6: "`make test` runs the conformance runner against the simulator over a pty and every case passes".
 The simulator runs with short timeouts (conformance_sim.SIM_CONFIG, SIM_CONFIG_FULL) and the runner is told

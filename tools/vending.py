@@ -353,7 +353,7 @@ LEDGER = os.path.join(paths.ROOT, "build", "vending-tids.json")
 
 class TidLedger:
     """The last TID this machine vended for each meter (by PAN), in a small JSON file shared by tools/sts.py
-    (--meter, --provision) and tools/conformance.py: each takes its TIDs after the last one recorded (or from
+    (--meter, --provision) and tools/conformance/: each takes its TIDs after the last one recorded (or from
     the current minute, whichever is later), so tokens vended by one tool are never Used or Old on the meter
     because of tokens the other made (IEC 62055-51 TID+1 rule). Updates hold an exclusive flock on the file.
     $STS_TID_LEDGER names another file."""
