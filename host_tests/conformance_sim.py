@@ -1,4 +1,4 @@
-"""Start and stop the meter simulator (tools/sim.py, or `make sim`) for the conformance and interop tests.
+"""Start and stop the meter simulator (tools/sim/, or `make sim`) for the conformance and interop tests.
 
 The simulator prints `optical port: /dev/pts/N` early on stdout and runs until its stdin reaches EOF (or
 SIGTERM). `SimProcess` starts it in its own process group, waits for that line, and on exit closes stdin,
@@ -44,7 +44,7 @@ RUNNER_TIMINGS_FULL = RUNNER_TIMINGS + ("--inactivity-s", str(INACTIVITY_S))
 
 
 def sim_available():
-    return os.path.exists(SIM)
+    return os.path.exists(os.path.join(ROOT, "tools", "sim", "__init__.py"))  # SIM itself comes with the setup
 
 
 def sim_args(state_dir, ea11=False, config=SIM_CONFIG):

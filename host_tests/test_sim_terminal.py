@@ -1,4 +1,4 @@
-"""`make sim` as a user drives it: tools/sim.py in a real terminal (a pty), a token made with
+"""`make sim` as a user drives it: tools/sim/ in a real terminal (a pty), a token made with
 `tools/sts.py encode credit --meter sim`, typed on the keyboard; "Accept" and the new credit on the drawn
 display, the same token again gives Used, quit, restart: the same credit. Plus script mode and bad scripts."""
 import os
@@ -29,7 +29,7 @@ def sim_token(kwh, meter="sim"):
 
 
 class Terminal:
-    """tools/sim.py on the slave side of a pty; `screen()` is the last full frame it drew."""
+    """tools/sim/ on the slave side of a pty; `screen()` is the last full frame it drew."""
 
     def __init__(self, args):
         self.master, slave = os.openpty()

@@ -146,7 +146,7 @@ def _units(args):
     return V.units_from_main(args.amount)
 
 
-# --- a meter's identity: the simulator's (tools/sim.py) or a provisioning file --------------------------------
+# --- a meter's identity: the simulator's (tools/sim/) or a provisioning file --------------------------------
 SIM_METERS = {"sim": "sim_provision.json", "sim-ea11": "sim_provision_ea11.json"}
 
 
