@@ -12,6 +12,7 @@ import time
 
 from .. import optical_pty, paths
 from .rom import build_rom, rom_host_command
+from .screen import panel_record
 from .state import PROVISION
 
 ROOT = paths.ROOT
@@ -37,7 +38,7 @@ class MeterProcess:
         self.records = queue.Queue()
         self.ready = threading.Event()  # set by the first line from the meter process (its tasks run), or EOF
         self.stderr = []
-        self.panel = []
+        self.panel = {}  # the last panel record: {"lines": [...], "segments": [...]} (screen.panel_record)
         self.status = {}
         self._sync = 0
         self.own_fds = ()  # closed by stop() (start_meter's pty)
@@ -51,10 +52,10 @@ class MeterProcess:
             self.ready.set()
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "panel":
-                try:
-                    self.panel = json.loads(rest)
-                except ValueError:
+                panel = panel_record(rest)
+                if panel is None:
                     continue
+                self.panel = panel
             elif kind == "status":
                 try:
                     self.status = json.loads(rest)

@@ -39,8 +39,8 @@ def _font7():
 _REVERSE = None
 
 
-def read_segments(lines):
-    """The characters a person reads off SegmentArt lines (4 columns a digit; '.' for a lit point)."""
+def _reverse_font():
+    """{segment bits: character} for reading digits back, built once from the firmware's font."""
     global _REVERSE
     if _REVERSE is None:
         g = _font7()
@@ -51,6 +51,25 @@ def read_segments(lines):
             seg = g.FONT7[ord(ch) - 0x20] & 0x7F
             _REVERSE.setdefault(seg, ch)
         read_segments.bits = (g.SEG_A, g.SEG_B, g.SEG_C, g.SEG_D, g.SEG_E, g.SEG_F, g.SEG_G)
+        read_segments.point = g.SEG_DP
+    return _REVERSE
+
+
+def read_segments(segs):
+    """The characters a person reads off 7-segment digits: `segs` is what the panel shows, one segment byte
+    per digit (the bit order of firmware/drivers/glyphs.py), '.' for a lit decimal point."""
+    reverse = _reverse_font()
+    out = []
+    for seg in segs:
+        out.append(reverse.get(seg & ~read_segments.point, "?"))
+        if seg & read_segments.point:
+            out.append(".")
+    return _prefer_letters(out)
+
+
+def read_segment_art(lines):
+    """The characters a person reads off SegmentArt lines (4 columns a digit; '.' for a lit point)."""
+    reverse = _reverse_font()
     a, b, c, d, e, f, gg = read_segments.bits
     top, mid, bot = (lines + ["", "", ""])[:3]
     width = max(len(top), len(mid), len(bot))
@@ -65,10 +84,14 @@ def read_segments(lines):
         seg |= e if bot[i] == "|" else 0
         seg |= d if bot[i + 1] == "_" else 0
         seg |= c if bot[i + 2] == "|" else 0
-        out.append(_REVERSE.get(seg, "?"))
+        out.append(reverse.get(seg, "?"))
         if bot[i + 3] == ".":
             out.append(".")
-    # shapes that are a digit and a letter alike (5/S, 0/O, 2/Z...): next to a letter, read the letter
+    return _prefer_letters(out)
+
+
+def _prefer_letters(out):
+    """Shapes that are a digit and a letter alike (5/S, 0/O, 2/Z...): next to a letter, read the letter."""
     for _ in range(2):
         for i, ch in enumerate(out):
             if ch in _LOOKALIKE:
@@ -81,10 +104,24 @@ def read_segments(lines):
 _LOOKALIKE = {"5": "S", "0": "O", "2": "Z", "8": "B", "1": "I", "6": "G"}
 
 
-def panel_text(lines):
-    """What the panel reads as: 7-segment art decoded, LCD rows as they are (without the frame)."""
+def panel_record(rest):
+    """A `panel` record of the meter process as {"lines": [...], "segments": [...]} ("segments" only for a
+    7-segment panel: one byte per digit); the older form, a bare list of lines, is taken too. None if bad."""
+    try:
+        panel = json.loads(rest)
+    except ValueError:
+        return None
+    return panel if isinstance(panel, dict) else {"lines": panel}
+
+
+def panel_text(panel):
+    """What the panel reads as: a 7-segment panel's digits read from its segments, LCD rows as they are
+    (without the frame)."""
+    lines = panel.get("lines") or []
+    if panel.get("segments") is not None:
+        return read_segments(panel["segments"])
     if lines and all(set(line) <= set(" _|.") for line in lines) and len(lines) == 3:
-        return read_segments(lines)
+        return read_segment_art(lines)
     return " / ".join(line.rstrip() for line in lines)
 
 
@@ -98,13 +135,12 @@ class LinePrinter:
     def __call__(self, kind, rest):
         stamp = "%7.2f" % (time.monotonic() - self.t0)
         if kind == "panel":
-            try:
-                lines = json.loads(rest)
-            except ValueError:
+            panel = panel_record(rest)
+            if panel is None:
                 return
-            print("%s display %s" % (stamp, json.dumps(panel_text(lines))))
+            print("%s display %s" % (stamp, json.dumps(panel_text(panel))))
             if self.art:
-                for line in lines:
+                for line in panel.get("lines") or []:
                     print("        | " + line)
         elif kind == "status":
             try:
@@ -136,14 +172,14 @@ HELP = ("keys: 0-9 digits   Enter or # enter   Backspace or * back   Del clear\r
 
 def draw(meter, args, optical, note):
     st = meter.status
-    lines = meter.panel or []
+    lines = meter.panel.get("lines") or []
     width = max([len(s) for s in lines] + [16])
     out = ["\x1b[H\x1b[2J", "  STS prepayment meter simulator  (unix MicroPython, heap %s)" % args.heap, ""]
     out.append("    +" + "-" * (width + 2) + "+")
     for s in lines:
         out.append("    | " + s.ljust(width) + " |")
     out.append("    +" + "-" * (width + 2) + "+")
-    out.append("    reads: %s" % panel_text(lines))
+    out.append("    reads: %s" % panel_text(meter.panel))
     out.append("")
     lock = st.get("lockout_s", 0)
     rows = [("Credit", "%s kWh%s" % (st.get("credit", "?"), "  (low)" if st.get("low") else "")),
