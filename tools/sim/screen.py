@@ -14,7 +14,7 @@ from .. import paths
 ROOT = paths.ROOT
 
 
-# --- reading the 7-segment art back ------------------------------------------------------------------------
+# --- reading the 7-segment digits ----------------------------------------------------------------------------
 
 def _font7():
     """glyphs.FONT7 (firmware/drivers/glyphs.py), loaded under CPython with a stand-in for micropython.const."""
@@ -36,56 +36,31 @@ def _font7():
     return mod
 
 
-_REVERSE = None
+_READING = None  # ({segment bits: character}, the decimal point's bit), built once from the firmware's font
 
 
-def _reverse_font():
-    """{segment bits: character} for reading digits back, built once from the firmware's font."""
-    global _REVERSE
-    if _REVERSE is None:
+def _reading():
+    global _READING
+    if _READING is None:
         g = _font7()
-        _REVERSE = {0: " "}
+        reverse = {0: " "}
         # digits first, then upper case, then the rest: the commonest reading of a shape wins
         order = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_=\"'?"
         for ch in order:
             seg = g.FONT7[ord(ch) - 0x20] & 0x7F
-            _REVERSE.setdefault(seg, ch)
-        read_segments.bits = (g.SEG_A, g.SEG_B, g.SEG_C, g.SEG_D, g.SEG_E, g.SEG_F, g.SEG_G)
-        read_segments.point = g.SEG_DP
-    return _REVERSE
+            reverse.setdefault(seg, ch)
+        _READING = (reverse, g.SEG_DP)
+    return _READING
 
 
 def read_segments(segs):
     """The characters a person reads off 7-segment digits: `segs` is what the panel shows, one segment byte
     per digit (the bit order of firmware/drivers/glyphs.py), '.' for a lit decimal point."""
-    reverse = _reverse_font()
+    reverse, point = _reading()
     out = []
     for seg in segs:
-        out.append(reverse.get(seg & ~read_segments.point, "?"))
-        if seg & read_segments.point:
-            out.append(".")
-    return _prefer_letters(out)
-
-
-def read_segment_art(lines):
-    """The characters a person reads off SegmentArt lines (4 columns a digit; '.' for a lit point)."""
-    reverse = _reverse_font()
-    a, b, c, d, e, f, gg = read_segments.bits
-    top, mid, bot = (lines + ["", "", ""])[:3]
-    width = max(len(top), len(mid), len(bot))
-    top, mid, bot = top.ljust(width), mid.ljust(width), bot.ljust(width)
-    out = []
-    for i in range(0, width - 3, 4):
-        seg = 0
-        seg |= a if top[i + 1] == "_" else 0
-        seg |= f if mid[i] == "|" else 0
-        seg |= gg if mid[i + 1] == "_" else 0
-        seg |= b if mid[i + 2] == "|" else 0
-        seg |= e if bot[i] == "|" else 0
-        seg |= d if bot[i + 1] == "_" else 0
-        seg |= c if bot[i + 2] == "|" else 0
-        out.append(reverse.get(seg, "?"))
-        if bot[i + 3] == ".":
+        out.append(reverse.get(seg & ~point, "?"))
+        if seg & point:
             out.append(".")
     return _prefer_letters(out)
 
@@ -105,24 +80,22 @@ _LOOKALIKE = {"5": "S", "0": "O", "2": "Z", "8": "B", "1": "I", "6": "G"}
 
 
 def panel_record(rest):
-    """A `panel` record of the meter process as {"lines": [...], "segments": [...]} ("segments" only for a
-    7-segment panel: one byte per digit); the older form, a bare list of lines, is taken too. None if bad."""
+    """A `panel` record of the meter process (boards/unix/simulator.py) as a dict: "lines", the panel's text
+    lines (the art of a 7-segment panel), and for a 7-segment panel "segments", one byte per digit. None if
+    it is not one."""
     try:
         panel = json.loads(rest)
     except ValueError:
         return None
-    return panel if isinstance(panel, dict) else {"lines": panel}
+    return panel if isinstance(panel, dict) else None
 
 
 def panel_text(panel):
-    """What the panel reads as: a 7-segment panel's digits read from its segments, LCD rows as they are
-    (without the frame)."""
-    lines = panel.get("lines") or []
+    """What the panel reads as: a 7-segment panel's digits read from its segment bytes (never from the drawn
+    art), an LCD's rows as they are (without the frame)."""
     if panel.get("segments") is not None:
         return read_segments(panel["segments"])
-    if lines and all(set(line) <= set(" _|.") for line in lines) and len(lines) == 3:
-        return read_segment_art(lines)
-    return " / ".join(line.rstrip() for line in lines)
+    return " / ".join(line.rstrip() for line in panel.get("lines") or [])
 
 
 # --- output for --headless and --script --------------------------------------------------------------------
