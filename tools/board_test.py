@@ -67,6 +67,9 @@ def main(argv=None):
         if a in ("--port", "--timeout", "--mpremote") and not args:
             print("board_test: %s needs a value" % a)
             return 2
+        if a == "--version":
+            print("board_test " + paths.version())
+            return 0
         if a == "--port":
             port = args.pop(0)
         elif a == "--timeout":

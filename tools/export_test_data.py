@@ -22,6 +22,7 @@ KEEP = ("id", "type", "token", "class", "subclass", "tid", "data16", "algorithm"
 def main(argv=None):
     paths.setup()  # the vending code and the firmware's token core make the meter tests' tokens
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version="export_test_data " + paths.version())
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--out", default="build/testdata")
     args = ap.parse_args(argv)

@@ -152,6 +152,7 @@ def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
 def main(argv=None):
     paths.setup()  # the firmware's provisioning check
     ap = argparse.ArgumentParser(description="Compile the meter firmware for a board and copy it with mpremote.")
+    ap.add_argument("--version", action="version", version="flash " + paths.version())
     ap.add_argument("--board", required=True, choices=sorted(ARCH))
     ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0 (mpremote `connect` name)")
     ap.add_argument("--provision", help="provisioning file (tools/provision.py), copied as :%s" % PROVISION_NAME)

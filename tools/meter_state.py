@@ -120,6 +120,7 @@ def _print_text(state):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="meter_state.py", description="a meter's state from its record-store image")
+    ap.add_argument("--version", action="version", version="sts-meter-state " + paths.version())
     ap.add_argument("image", nargs="?", help="the record-store image (the simulator's build/sim/flash.bin, a dump)")
     ap.add_argument("--meter", choices=["sim"], help="the simulator's meter (build/sim/flash.bin)")
     ap.add_argument("--base", type=int, default=2014, choices=tidmod.BASE_YEARS,

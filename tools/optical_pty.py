@@ -32,6 +32,8 @@ import termios
 import threading
 import tty
 
+from ststools import paths  # absolute: this file also runs by path
+
 PARK_SPEED = termios.B50  # no IEC 62056-21 client asks for it (mode C: 300..19200 Bd)
 
 
@@ -111,6 +113,7 @@ def spawn(argv, master, env=None, **kwargs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", action="version", version="optical_pty " + paths.version())
     ap.add_argument("--link", help="also make this symlink to the pty's slave side")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- micropython ... (the simulator)")
     args = ap.parse_args(argv)

@@ -18,7 +18,7 @@ import sys
 from meter.boot import ProvisioningError, from_provisioning
 from stscore import tid as tidmod
 
-from . import vending as V
+from . import paths, vending as V
 
 
 def _int(text, name):
@@ -97,6 +97,7 @@ def build_parser():
         epilog="Example (the simulator's identity):\n"
                "  provision.py --vk abababababababab --pan 600727000000000009 --sgc 123456 --ti 01 --krn 1 \\\n"
                "      --kt 2 --mfr-code 12 -o provision.json")
+    ap.add_argument("--version", action="version", version="sts-provision " + paths.version())
     ap.add_argument("--vk", required=True, metavar="HEX",
                     help="the vending key, hex: 16 digits (64 bits) for DKGA02; any length for DKGA04 (the "
                          "compliance suite uses 160 bits)")

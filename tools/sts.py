@@ -313,6 +313,7 @@ def cmd_decode(args):
 
 def build_parser():
     ap = argparse.ArgumentParser(prog="sts.py", description="STS (IEC 62055-41) test vending and decoding")
+    ap.add_argument("--version", action="version", version="sts " + paths.version())
     sub = ap.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="decoder key generation (DKGA02, DKGA04)")

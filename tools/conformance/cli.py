@@ -10,7 +10,7 @@ import serial  # pyserial
 
 from meter.boot import ProvisioningError
 
-from .. import vending as V
+from .. import paths, vending as V
 from .cases import CASE_NAMES, CASES, run_cases
 from .client import BAUD_RATES, Line, TermiosError
 from .report import print_table, write_junit
@@ -23,6 +23,7 @@ def parse_args(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="cases, in run order:\n" + "\n".join(
                                      "  %-26s %s" % (c.name, c.doc) for c in CASES))
+    ap.add_argument("--version", action="version", version="sts-conformance " + paths.version())
     ap.add_argument("--port", help="serial device (/dev/ttyUSB0, the simulator's /dev/pts/N) or pyserial URL")
     ap.add_argument("--provision", help="the meter's provisioning file (JSON from tools/provision.py)")
     ap.add_argument("--address", help="meter number for the addressed sign-on (default: the DRN of the PAN)")

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from .. import optical_pty
+from .. import optical_pty, paths
 from .meterproc import HEAP, MeterProcess, child_args
 from .rom import rom_host
 from .screen import LinePrinter, run_interactive
@@ -25,6 +25,7 @@ def build_parser():
                "  pulses <n> | sync | quit      (# starts a comment line)\n\n"
                "Tokens for the simulator:  .venv/bin/sts encode credit --meter sim --kwh 10\n"
                "(--meter sim-ea11 for an --ea11 simulator). Identity and provenance: tools/sim/__init__.py's docstring.")
+    ap.add_argument("--version", action="version", version="sts-sim " + paths.version())
     ap.add_argument("--state", default=os.path.join("build", "sim"),
                     help="folder for the flash image and the provisioning copy (default build/sim)")
     ap.add_argument("--reset", action="store_true", help="start fresh: a new flash image, provisioned again")
