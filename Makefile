@@ -113,15 +113,19 @@ typecheck: typings/rp2/.installed typings/esp32/.installed
 	$(BIN)/pyright -p pyrightconfig.esp32.json
 
 bench: $(STAMP) testdata build-mpy
+	@echo "== bench 1/4: the token core (decryption and decode speed, .mpy size)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/stscore
+	@echo "== bench 2/4: the record store (wear and flash traffic against littlefs, .mpy size)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 	@# the meter: last digit -> committed result, heap; modules as this host's .mpy files, as a board loads them
+	@echo "== bench 3/4: the meter, last digit to committed result, and its heap (firmware/ as x64 .mpy files)"
 	@set -e; for src in $$(find firmware -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
 	  mkdir -p $$(dirname $$out); $(MPYCROSS) -march=x64 -O1 -o $$out $$src; done
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
 	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap
+	@echo "== bench 4/4: the simulator firmware's heap as make sim runs it (the least-heap search takes minutes)"
 	$(BIN)/python bench/bench_heap.py
 
 # the same firmware's heap under a 32-bit MicroPython (the WebAssembly port under Node.js; needs node and npm)

