@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
+.PHONY: all lock test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
 
 all: test
 
@@ -29,20 +29,40 @@ help:
 	@echo "make repl PORT=..       open a board's REPL"
 	@echo "make test-wasm          tests/ on the 32-bit WebAssembly MicroPython (Node.js; part of make test)"
 	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount, one soft reset per file"
+	@echo "make lock               regenerate requirements.lock (pinned, hashed) after editing requirements-dev.txt"
 
 # --- setup -----------------------------------------------------------------------------------------------
-# Re-runs pip only when requirements-dev.txt changes, so a second `make test` installs nothing.
-$(STAMP): requirements-dev.txt
-	test -x $(BIN)/python || $(PY_HOST) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+# .venv gets requirements.lock: every package, transitive ones too, pinned with its hashes (made from the
+# human-edited requirements-dev.txt by `make lock`), then the host tools (pyproject.toml: the package
+# `ststools`, i.e. tools/) installed editable, which puts their console scripts (sts, sts-provision,
+# sts-conformance, sts-meter-state, sts-sim) into .venv/bin. Re-runs pip only when the lock or
+# pyproject.toml changes, so a second `make test` installs nothing.
+LOCK := requirements.lock
+$(STAMP): $(LOCK) pyproject.toml
+	@test -x $(BIN)/python || { echo "setup: creating $(VENV) ($(PY_HOST) -m venv)"; $(PY_HOST) -m venv $(VENV); }
+	@echo "setup: installing $$(grep -c '^[A-Za-z0-9].*==' $(LOCK)) pinned packages from $(LOCK) into $(VENV) (the first time takes a minute or two)"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	@echo "setup: the host tools into $(VENV) (pip install -e .): $(BIN)/sts, sts-provision, sts-conformance, sts-meter-state, sts-sim"
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Regenerate requirements.lock after editing requirements-dev.txt: pip-compile (pip-tools, pinned) in a venv
+# of its own under build/, so the project's .venv holds exactly the lock.
+PIP_TOOLS := pip-tools==7.7.0
+lock:
+	@test -x $(BUILD)/lockenv/bin/pip-compile || { echo "lock: installing $(PIP_TOOLS) into $(BUILD)/lockenv"; \
+	  $(PY_HOST) -m venv $(BUILD)/lockenv && $(BUILD)/lockenv/bin/pip install --quiet $(PIP_TOOLS); }
+	CUSTOM_COMPILE_COMMAND="make lock" $(BUILD)/lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --output-file $(LOCK) requirements-dev.txt
 
 STUBS_RP2 := micropython-rp2-rpi-pico-stubs==1.29.0.post1
 STUBS_ESP32 := micropython-esp32-esp32-generic-stubs==1.29.0.post1
 typings/rp2/.installed: $(STAMP)
+	@echo "setup: MicroPython type stubs for the rp2 port into typings/rp2 (pyright)"
 	rm -rf typings/rp2 && $(BIN)/python -m pip install --quiet --no-deps --target typings/rp2 $(STUBS_RP2) micropython-stdlib-stubs==1.29.0.post2
 	touch $@
 typings/esp32/.installed: $(STAMP)
+	@echo "setup: MicroPython type stubs for the esp32 port into typings/esp32 (pyright)"
 	rm -rf typings/esp32 && $(BIN)/python -m pip install --quiet --no-deps --target typings/esp32 $(STUBS_ESP32) micropython-stdlib-stubs==1.29.0.post2
 	touch $@
 
@@ -71,7 +91,8 @@ WASM_PKG := @micropython/micropython-webassembly-pyscript@1.27.0
 WASM_STAMP := $(BUILD)/wasm/.installed-1.27.0
 $(WASM_STAMP):
 	@command -v node >/dev/null && command -v npm >/dev/null || \
-	  { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	  { echo "setup: installing Node.js and npm (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@echo "setup: installing the 32-bit WebAssembly MicroPython ($(WASM_PKG), npm) into $(BUILD)/wasm"
 	npm install --prefix $(BUILD)/wasm --no-save --no-audit --no-fund $(WASM_PKG)
 	touch $@
 test-wasm: $(STAMP) testdata $(WASM_STAMP)
@@ -92,15 +113,19 @@ typecheck: typings/rp2/.installed typings/esp32/.installed
 	$(BIN)/pyright -p pyrightconfig.esp32.json
 
 bench: $(STAMP) testdata build-mpy
+	@echo "== bench 1/4: the token core (decryption and decode speed, .mpy size)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/stscore
+	@echo "== bench 2/4: the record store (wear and flash traffic against littlefs, .mpy size)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 	@# the meter: last digit -> committed result, heap; modules as this host's .mpy files, as a board loads them
+	@echo "== bench 3/4: the meter, last digit to committed result, and its heap (firmware/ as x64 .mpy files)"
 	@set -e; for src in $$(find firmware -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
 	  mkdir -p $$(dirname $$out); $(MPYCROSS) -march=x64 -O1 -o $$out $$src; done
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
 	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap
+	@echo "== bench 4/4: the simulator firmware's heap as make sim runs it (the least-heap search takes minutes)"
 	$(BIN)/python bench/bench_heap.py
 
 # the same firmware's heap under a 32-bit MicroPython (the WebAssembly port under Node.js; needs node and npm)
@@ -113,7 +138,7 @@ bench-32: $(STAMP)
 
 # --- the simulator (unix board) --------------------------------------------------------------------------
 sim: $(STAMP)
-	$(BIN)/python tools/sim.py $(SIM_ARGS)
+	$(BIN)/sts-sim $(SIM_ARGS)
 
 # --- a connected board -----------------------------------------------------------------------------------
 # Each test file after a soft reset (tools/board_test.py); TEST_BOARD_ARGS: file names, --timeout S (default 600).

@@ -1,6 +1,6 @@
 """The simulator firmware's heap, as `make sim` runs it (run by `make bench`, CPython, cwd = repo root).
 
-The meter process is started exactly as tools/sim.py starts it (the firmware as x64 .mpy in a ROMFS image
+The meter process is started exactly as tools/sim/ starts it (the firmware as x64 .mpy in a ROMFS image
 outside the heap, boards/unix/main.py, a file-backed flash, the optical server on a pty) and driven through
 its line protocol (`mem`, `memtoken`, `key`, `sync`). Prints:
 - the heap in use after boot (the `mem` command: gc.collect() then gc.mem_alloc()), and what one token
@@ -10,7 +10,7 @@ its line protocol (`mem`, `memtoken`, `key`, `sync`). Prints:
   memory full, the oldest TIDs dropping out), answers a replay with Used, and boots again on that full store
   with its credit (the restart is the tightest point: mount's scratch and the key's tables), in bytes and in
   MicroPython's word-scaled unit (`-X heapsize=NwK`: N KB on a 32-bit build, 2N KB on this one), against
-  `make sim`'s heap (tools/sim.py HEAP);
+  `make sim`'s heap (tools/sim/meterproc.py HEAP);
 - the heap each firmware package costs once imported, with the qstr pools grown beforehand so that each
   figure is the package's own objects (its names' qstr entries are counted apart, below the table);
 - what of the heap after boot a frozen build keeps in flash instead: the qstr pool, and one raw-code record
@@ -26,11 +26,13 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from ststools import paths
 
-import sim  # noqa: E402
-import sts  # noqa: E402
+paths.setup()  # this script is an entry point (make bench): firmware/ on sys.path for the tools' imports
+
+from ststools import sim, sts  # noqa: E402
+
+ROOT = paths.ROOT
 
 TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
 # What the simulator's firmware process imports once it runs an EA07 meter (provisioned, optical server up);
@@ -137,7 +139,7 @@ def smallest_heap(toks, folder):
 
 
 def sim_heap_kb():
-    """tools/sim.py HEAP in bytes of this machine (the `w` suffix scales by the word size: 8/4 here)."""
+    """tools/sim/meterproc.py HEAP in bytes of this machine (the `w` suffix scales by the word size: 8/4 here)."""
     text = sim.HEAP.upper()
     scale = 2 if "W" in text else 1
     return int(text.rstrip("K").rstrip("W")) * scale
@@ -160,9 +162,8 @@ def run_probe(body, grow_qstrs, image=None, heap="2M"):
         f.write(_ROM_PREAMBLE.replace("GROW_QSTRS", str(grow_qstrs)) + body)
         script = f.name
     try:
-        return subprocess.run([sim.VENV_PY, os.path.join(ROOT, "tools", "sim.py"), "--rom-host", image, "--",
-                               "-X", "heapsize=" + heap, script], capture_output=True, text=True, cwd=ROOT,
-                              timeout=60).stdout
+        return subprocess.run(sim.rom_host_command(image, ["-X", "heapsize=" + heap, script]),
+                              capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
     finally:
         os.unlink(script)
 
@@ -252,7 +253,7 @@ def main():
             if least:
                 print("  smallest heap for %d tokens, a replay and a restart on the full store: %dK = %gwK"
                       % (TOKENS_FULL + 2, least, least / 2.0))
-                print("  make sim's heap (tools/sim.py HEAP) %s = %dK: %dK above it" % (sim.HEAP, budget,
+                print("  make sim's heap (tools/sim/meterproc.py HEAP) %s = %dK: %dK above it" % (sim.HEAP, budget,
                                                                                       budget - least))
             else:
                 print("  smallest heap: the meter did not run in 256K")

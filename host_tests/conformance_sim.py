@@ -1,4 +1,4 @@
-"""Start and stop the meter simulator (tools/sim.py, or `make sim`) for the conformance and interop tests.
+"""Start and stop the meter simulator (tools/sim/, or `make sim`) for the conformance and interop tests.
 
 The simulator prints `optical port: /dev/pts/N` early on stdout and runs until its stdin reaches EOF (or
 SIGTERM). `SimProcess` starts it in its own process group, waits for that line, and on exit closes stdin,
@@ -15,8 +15,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
-SIM = os.path.join(ROOT, "tools", "sim.py")
-CONFORMANCE = os.path.join(ROOT, "tools", "conformance.py")
+# The tools' console scripts, which the setup's `pip install -e .` put beside this python (.venv/bin); each is
+# a Python script, run here as [PYTHON, SCRIPT, ...].
+BIN = os.path.dirname(PYTHON)
+SIM = os.path.join(BIN, "sts-sim")
+CONFORMANCE = os.path.join(BIN, "sts-conformance")
+STS = os.path.join(BIN, "sts")
+PROVISION = os.path.join(BIN, "sts-provision")
 PROVISION_EA07 = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
 PROVISION_EA11 = os.path.join(ROOT, "boards", "unix", "sim_provision_ea11.json")
 PORT_LINE = re.compile(r"optical port: (\S+)")
@@ -39,7 +44,7 @@ RUNNER_TIMINGS_FULL = RUNNER_TIMINGS + ("--inactivity-s", str(INACTIVITY_S))
 
 
 def sim_available():
-    return os.path.exists(SIM)
+    return os.path.exists(os.path.join(ROOT, "tools", "sim", "__init__.py"))  # SIM itself comes with the setup
 
 
 def sim_args(state_dir, ea11=False, config=SIM_CONFIG):
@@ -128,7 +133,7 @@ class SimProcess:
 
 
 def run_conformance(port, provision, junit, extra=(), timings=RUNNER_TIMINGS, timeout=300):
-    """Run tools/conformance.py against a pty; returns the CompletedProcess (stdout: the table)."""
+    """Run the conformance runner (sts-conformance) against a pty; returns the CompletedProcess (stdout: the table)."""
     argv = [PYTHON, CONFORMANCE, "--port", port, "--provision", provision, "--junit", str(junit)]
     return subprocess.run(argv + list(timings) + list(extra), cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)

@@ -1,6 +1,7 @@
 """pytest setup for the host tests (CPython): import paths and the shared reference data.
 
-firmware/ and tools/ go on sys.path so tests import the very modules the meter and the tools run.
+The tools' path helper puts firmware/ on sys.path, so tests import the very modules the meter runs; the tools
+are the package `ststools` (tools/, installed editable into .venv by the setup).
 Reference data comes from ../shared (or $SHARED); tests needing a file that is absent skip with a message.
 """
 import json
@@ -9,11 +10,11 @@ import sys
 
 import pytest
 
+from ststools import paths
+
+paths.setup()
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("firmware", "tools"):
-    path = os.path.join(ROOT, sub)
-    if path not in sys.path:
-        sys.path.insert(0, path)
 
 SHARED = os.environ.get("SHARED") or os.path.join(ROOT, "..", "shared")
 if not os.path.isabs(SHARED):

@@ -15,9 +15,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-import board_test  # noqa: E402
+from ststools import board_test  # noqa: E402
 
 FAKE = r'''#!{python}
 """Fake mpremote for board_test: logs argv; `exec` runs its code under unix MicroPython in the mounted dir."""

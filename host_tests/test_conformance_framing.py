@@ -9,12 +9,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-import conformance as C
+from ststools import conformance as C
 from meter import results as R
 from stscore import token as T
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIM_PROVISION = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
+CONFORMANCE = os.path.join(os.path.dirname(sys.executable), "sts-conformance")  # the console script (.venv/bin)
 # A provisioning file built like tools/provision.py does (CTSA01 DKGA02 example key, doc sts §10).
 PROVISION = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": 7,
              "decoder_key": "e653341f9d5bf36f", "mfr_code": 12, "base_date": 2014}
@@ -143,7 +144,7 @@ def test_junit_and_table(tmp_path, capsys):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "conformance.py")] + list(args),
+    return subprocess.run([sys.executable, CONFORMANCE] + list(args),
                           capture_output=True, text=True, timeout=60)
 
 

@@ -1,7 +1,7 @@
 """Issue 7: the conformance runner against a running `make sim`, started exactly as a user at a bench would:
 `make -s sim SIM_ARGS="--headless --state DIR --reset ..."`, whose stdout names the optical pty.
 
-A quick subset of the cases (the full list runs in test_conformance_sim.py against tools/sim.py directly):
+A quick subset of the cases (the full list runs in test_conformance_sim.py against tools/sim/ directly):
 sign-on with and without the meter number, programming mode, every register read, a credit token and its
 replay, a protocol error and the break.
 """
@@ -13,7 +13,7 @@ import pytest
 from conformance_sim import PROVISION_EA07, ROOT, SimProcess, parse_junit, run_conformance, sim_args, sim_available
 
 pytestmark = [
-    pytest.mark.skipif(not sim_available(), reason="tools/sim.py (issue 7) is not in the tree yet"),
+    pytest.mark.skipif(not sim_available(), reason="tools/sim/ (issue 7) is not in the tree yet"),
     pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed"),
 ]
 

@@ -1,4 +1,4 @@
-"""The bench conformance runner (tools/conformance.py) against the simulated meter (tools/sim.py) on a pty.
+"""The bench conformance runner (tools/conformance/, sts-conformance) against the simulated meter (tools/sim/) on a pty.
 
 Issue 6: "`make test` runs the conformance runner against the simulator over a pty and every case passes".
 The simulator runs with short timeouts (conformance_sim.SIM_CONFIG, SIM_CONFIG_FULL) and the runner is told
@@ -8,11 +8,11 @@ the IEC 62056-21 reaction time fails here with its own message.
 """
 import pytest
 
-import conformance as C
+from ststools import conformance as C
 from conformance_sim import (FIRST_REPLY_DELAY_MS, PROVISION_EA07, PROVISION_EA11, PYTHON, RUNNER_TIMINGS_FULL, SIM,
                              SIM_CONFIG_FULL, SimProcess, parse_junit, run_conformance, sim_args, sim_available)
 
-pytestmark = pytest.mark.skipif(not sim_available(), reason="tools/sim.py (issue 7) is not in the tree yet")
+pytestmark = pytest.mark.skipif(not sim_available(), reason="tools/sim/ (issue 7) is not in the tree yet")
 
 # ER04 needs a second write to land while the first token is still being processed; a meter that finishes
 # within its reaction time cannot be provoked, and the runner reports a skip.

@@ -11,11 +11,9 @@ import subprocess
 
 import pytest
 
-import conformance as C
-import sts
-import vending as V
+from ststools import conformance as C, sts, vending as V
 from meter import results as R
-from conformance_sim import PROVISION_EA07, PYTHON, RUNNER_TIMINGS, SIM, SimProcess, run_conformance, sim_args
+from conformance_sim import PROVISION_EA07, PYTHON, RUNNER_TIMINGS, SIM, STS, SimProcess, run_conformance, sim_args
 
 PAN = "600727000000000009"
 
@@ -76,7 +74,7 @@ def test_used_answer_says_where_the_tids_came_from(ledger):
 def test_sts_and_runner_on_one_simulator(tmp_path, ledger):
     """A token vended by hand, a runner's token_credit/token_replay, another hand-vended token: all accepted."""
     def vend(kwh):
-        out = subprocess.run([PYTHON, os.path.join(C.__file__.rsplit("/", 1)[0], "sts.py"), "encode", "credit",
+        out = subprocess.run([PYTHON, STS, "encode", "credit",
                               "--meter", "sim", "--kwh", str(kwh)], capture_output=True, text=True, check=True)
         return out.stdout.strip()
 

@@ -2,13 +2,11 @@
 MicroPython runs boards/unix's PtyUART + OpticalPort on the inherited master fd, this test is the HHU."""
 import os
 import select
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from ststools import optical_pty
 
-import optical_pty  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 

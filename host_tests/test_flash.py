@@ -7,10 +7,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from ststools import flash
 
-import flash  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIM_PROVISION = os.path.join(ROOT, "boards", "unix", "sim_provision.json")
 
 FAKE_MPREMOTE = r'''#!{python}

@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("iec62056_21")
 from iec62056_21 import client as iec_client, constants, messages  # noqa: E402
 
-import conformance as C  # noqa: E402  (tokens from the provisioning file, the register formats)
+from ststools import conformance as C  # noqa: E402  (tokens from the provisioning file, the register formats)
 from conformance_sim import PROVISION_EA07, PYTHON, SIM, SimProcess, sim_args, sim_available  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not sim_available(), reason="tools/sim.py (issue 7) is not in the tree yet")
+pytestmark = pytest.mark.skipif(not sim_available(), reason="tools/sim/ (issue 7) is not in the tree yet")
 
 
 def _send_p1(client, password="00000000"):

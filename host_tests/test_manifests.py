@@ -106,7 +106,7 @@ def test_board_manifest_freezes_the_firmware(board):
 
 def test_frozen_set_matches_what_make_flash_installs():
     # the frozen build and a make flash install run the same firmware modules (less the NOR model)
-    import flash  # tools/flash.py (conftest puts tools/ on sys.path)
+    from ststools import flash  # tools/flash.py
 
     m = Manifest()
     m.run(os.path.join(ROOT, "boards", "rp2040", "manifest.py"))

@@ -5,7 +5,7 @@ lockout when its commit cannot reach flash. Driven through Meter.process, on the
 and on the real record store over the strict NOR model."""
 import pytest
 
-import vending as V
+from ststools import vending as V
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.tidmem import TidMemory

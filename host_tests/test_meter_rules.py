@@ -2,7 +2,7 @@
 port use), with tokens made by the vending library that tools/sts.py encode uses."""
 import pytest
 
-import vending as V
+from ststools import vending as V
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.identity import luhn_check_digit

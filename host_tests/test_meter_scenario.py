@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-import sts as sts_cli
+from ststools import sts as sts_cli
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from norflash import NorFlash, PowerCut

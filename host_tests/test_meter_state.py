@@ -3,8 +3,7 @@ lockout), through the firmware's own store and Meter, without writing the file."
 import json
 import os
 
-import meter_state
-import vending as V
+from ststools import meter_state, vending as V
 from meter.app import Meter, MeterConfig
 from norflash import NorFlash
 from recstore import RecordStore

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from stscore import misty1
-from vending import misty1_encrypt
+from ststools.vending import misty1_encrypt
 
 from conftest import ROOT
 

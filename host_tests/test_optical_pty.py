@@ -10,7 +10,7 @@ import time
 
 import serial
 
-import optical_pty
+from ststools import optical_pty
 from conformance_sim import PROVISION_EA07, PYTHON, SIM, SimProcess, run_conformance, sim_args
 
 

@@ -1,7 +1,7 @@
 """tools/provision.py and first-boot provisioning from a file."""
 import json
 
-import provision
+from ststools import provision
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.boot import provision_from_file
@@ -52,7 +52,7 @@ ARGS = ["--vk", "abababababababab", "--pan", "600727000000000009", "--sgc", "123
 
 def test_base_date_in_service_and_tid_floor(tmp_path):
     # issue 16 item 1: the default base date covers today (2014), not 1993 (ran out 2024-11-24 20:15)
-    import vending as V
+    from ststools import vending as V
     out = tmp_path / "p.json"
     assert provision.main(ARGS + ["-o", str(out)]) == 0
     obj = json.loads(out.read_text())

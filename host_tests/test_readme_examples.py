@@ -1,7 +1,7 @@
 """The README's command examples run as printed (issue 16 item 1: its own vending command used to exit 2).
 
-- every `python tools/sts.py ...` line of the tools/sts.py section without a placeholder (HEX, FILE, ...)
-  exits 0;
+- every `.venv/bin/sts ...` line of the tools/sts.py section without a placeholder (HEX, FILE, ...)
+  exits 0, run as printed (from the checkout, the setup's console script);
 - the TID rollover example (the sh block after `<!-- example: rollover -->`) runs in bash: the 1993 token,
   the key change set with RO = 1 and a 2014 token with the new key are all accepted (15 kWh); the same with
   RO = 0 leaves the 2014 token Old, which is why the rollover needs RO = 1.
@@ -10,7 +10,6 @@ import datetime
 import os
 import re
 import subprocess
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
@@ -43,11 +42,11 @@ def test_sts_section_commands_run(tmp_path):
     commands = []
     for line in block.replace("\\\n", " ").splitlines():
         line = line.split("  #")[0].strip()
-        if line.startswith("python tools/sts.py") and not any(p in line for p in PLACEHOLDERS):
+        if line.startswith(".venv/bin/sts ") and not any(p in line for p in PLACEHOLDERS):
             commands.append(line)
     assert any("encode credit --key 0abc12def3456789" in c for c in commands) and len(commands) >= 4, commands
     for command in commands:
-        argv = [sys.executable] + command.split()[1:]
+        argv = command.split()
         r = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env(tmp_path))
         assert r.returncode == 0, (command, r.stderr)
 

@@ -1,7 +1,7 @@
 """The simulator firmware runs a meter's life in the heap `make sim` gives it: the boards' 64 KB budget.
 
-tools/sim.py HEAP is `64wK`: MicroPython's word-scaled heap size, 64 KB on a 32-bit board and 128 KB on this
-x86-64 build (twice the bytes for the same objects: see tools/sim.py and the README's Memory section).
+tools/sim/meterproc.py HEAP is `64wK`: MicroPython's word-scaled heap size, 64 KB on a 32-bit board and 128 KB on this
+x86-64 build (twice the bytes for the same objects: see tools/sim/__init__.py and the README's Memory section).
 The meter process is started as `make sim` starts it (ROMFS image, boards/unix/main.py, file-backed flash,
 the optical server on a pty), at sim.HEAP: it must boot, fill its TID memory with credit tokens (one store
 record per TID slot), keep taking newer tokens once the memory is full (the oldest TID drops out), answer a
@@ -10,8 +10,7 @@ The heap figures themselves are measured by `make bench` (bench/bench_heap.py), 
 """
 import pytest
 
-import sim
-import sts
+from ststools import sim, sts
 
 TID_SLOTS = 84  # MeterConfig.tid_slots default
 BOARD_BUDGET = "64wK"  # the issue's 64 KB heap of a 32-bit board, word-scaled for this host

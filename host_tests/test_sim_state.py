@@ -1,4 +1,4 @@
-"""tools/sim.py's state folder and provisioning (issue 16 items 2, 3, 5), in script and headless mode.
+"""The simulator's state folder and provisioning (issue 16 items 2, 3, 5), in script and headless mode.
 
 - One simulator per state folder: a second one on the same folder refuses with a clear message (exit 2);
   the lock is an flock, so a simulator killed with SIGKILL does not leave a lock that blocks the next one.
@@ -13,11 +13,9 @@ import subprocess
 import time
 
 
-from conformance_sim import PYTHON, SIM, SimProcess
+from conformance_sim import PROVISION, PYTHON, SIM, STS, SimProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STS = os.path.join(ROOT, "tools", "sts.py")
-PROVISION = os.path.join(ROOT, "tools", "provision.py")
 
 
 def script(state, text, *extra):

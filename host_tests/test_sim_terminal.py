@@ -1,4 +1,4 @@
-"""`make sim` as a user drives it: tools/sim.py in a real terminal (a pty), a token made with
+"""`make sim` as a user drives it: tools/sim/ in a real terminal (a pty), a token made with
 `tools/sts.py encode credit --meter sim`, typed on the keyboard; "Accept" and the new credit on the drawn
 display, the same token again gives Used, quit, restart: the same credit. Plus script mode and bad scripts."""
 import os
@@ -13,8 +13,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-SIM = os.path.join(ROOT, "tools", "sim.py")
-STS = os.path.join(ROOT, "tools", "sts.py")
+SIM = os.path.join(os.path.dirname(PY), "sts-sim")  # the console scripts beside this python (.venv/bin)
+STS = os.path.join(os.path.dirname(PY), "sts")
 FAST = ["--load-kw", "0", "--config", "rt.result_ms=1500"]
 # `sts.py --meter sim` takes TIDs from the TID ledger: the tests' own, not the user's build/vending-tids.json
 os.environ.setdefault("STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json"))
@@ -29,7 +29,7 @@ def sim_token(kwh, meter="sim"):
 
 
 class Terminal:
-    """tools/sim.py on the slave side of a pty; `screen()` is the last full frame it drew."""
+    """tools/sim/ on the slave side of a pty; `screen()` is the last full frame it drew."""
 
     def __init__(self, args):
         self.master, slave = os.openpty()

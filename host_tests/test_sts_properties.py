@@ -7,8 +7,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import vending as V
-import token_fields as describe
+from ststools import token_fields as describe, vending as V
 from stscore import sta, token as T
 
 from conftest import load_json_or_skip

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-import sts as sts_cli  # tools/sts.py (the firmware's package is `stscore`, so the names do not clash)
-import vending as V
+from ststools import sts as sts_cli, vending as V  # tools/sts.py, tools/vending.py
 
 from conftest import ROOT, shared_path
 
@@ -221,7 +220,7 @@ def test_bad_tables_file_is_reported(tmp_path, capsys):
 
 def test_command_line_entry_point():
     """The real executable: a subprocess, exit codes and output as a user sees them."""
-    tool = os.path.join(ROOT, "tools", "sts.py")
+    tool = os.path.join(os.path.dirname(sys.executable), "sts")  # the console script (.venv/bin/sts)
     ok = subprocess.run([sys.executable, tool, "decode", "56493153725450313471", "--json"],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and json.loads(ok.stdout)["control36"] == 68719476735

@@ -9,7 +9,7 @@ VTC_FUZZ_FRAMES sets the frame count (default 100000); VTC_FUZZ_SEED the seed.
 import os
 import random
 
-import vending as V
+from ststools import vending as V
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.pipeline import TokenPipeline

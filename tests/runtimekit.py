@@ -4,9 +4,9 @@ they use. Kept apart so that each test file compiles only its own tests into the
 
 Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json for the
 EA07 one), made on the host with
-    python tools/sts.py encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
-    python tools/sts.py encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
-    python tools/sts.py encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
+    .venv/bin/sts encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
+    .venv/bin/sts encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
+    .venv/bin/sts encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
 """
 import asyncio
 import json

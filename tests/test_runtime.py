@@ -3,9 +3,9 @@ short codes, pulses and the load switch, tamper, power-fail save, faults, and th
 
 Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json for the
 EA07 one), made on the host with
-    python tools/sts.py encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
-    python tools/sts.py encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
-    python tools/sts.py encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
+    .venv/bin/sts encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
+    .venv/bin/sts encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
+    .venv/bin/sts encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
 Most tests run the EA11 identity: EA07's STA tables need two 2 KB blocks, which the test runner's heap,
 fragmented by the tests before, may not have (the simulator's EA07 path is covered by
 host_tests/test_sim_terminal.py).

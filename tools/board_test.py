@@ -17,7 +17,9 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from ststools import paths  # absolute: the Makefile runs this file by path
+
+ROOT = paths.ROOT
 TOTALS = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped\s*$")
 # What the board runs for one file: tests/run.py's main() on that file alone, from the mounted repository.
 EXEC = "import os, sys\nsys.path.insert(0, os.getcwd() + '/tests')\nimport run\nrun.main([%r])\n"
@@ -57,14 +59,17 @@ def run_file(mpremote, port, name, timeout):
     return 0, 1, 0, out + "\nFAIL %s (no totals line; mpremote exit status %d)\n" % (name, proc.returncode)
 
 
-def main(argv):
+def main(argv=None):
     port, timeout, mpremote, wanted = None, 600, None, []
-    args = list(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     while args:
         a = args.pop(0)
         if a in ("--port", "--timeout", "--mpremote") and not args:
             print("board_test: %s needs a value" % a)
             return 2
+        if a == "--version":
+            print("board_test " + paths.version())
+            return 0
         if a == "--port":
             port = args.pop(0)
         elif a == "--timeout":
@@ -104,4 +109,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

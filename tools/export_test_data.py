@@ -11,6 +11,8 @@ import os
 import shutil
 import sys
 
+from ststools import paths  # absolute: the Makefile runs this file by path
+
 KEEP = ("id", "type", "token", "class", "subclass", "tid", "data16", "algorithm", "decoder_key_hex",
         "plaintext_block_hex", "ciphertext_block_hex", "expected_decoded", "expected", "key_hex",
         "plaintext_hex", "ciphertext_hex", "input_7_bytes_hex", "crc_modbus_raw", "crc_field_hex_byteswapped",
@@ -18,7 +20,9 @@ KEEP = ("id", "type", "token", "class", "subclass", "tid", "data16", "algorithm"
 
 
 def main(argv=None):
+    paths.setup()  # the vending code and the firmware's token core make the meter tests' tokens
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version="export_test_data " + paths.version())
     ap.add_argument("--shared", default="../shared")
     ap.add_argument("--out", default="build/testdata")
     args = ap.parse_args(argv)
@@ -53,7 +57,7 @@ METER_PROVISION = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1
 def export_meter_tokens(path):
     """Named tokens for the meter tests: credit in 0.1 kWh with a TID, wrong-key credit, a class 1 test token,
     a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
-    import vending as V
+    from ststools import vending as V
 
     vk, vk2 = V.VendingKey(7, bytes.fromhex(METER_KEY)), V.VendingKey(7, bytes.fromhex(METER_KEY2))
     tokens = {"credit": {}, "credit_key2": {}}

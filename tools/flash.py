@@ -28,7 +28,9 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from ststools import paths  # absolute: the Makefile runs this file by path
+
+ROOT = paths.ROOT
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin"}
 BOARD_SKIP = {"main.py", "manifest.py", "_boot.py"}  # main.py goes last as source; the others are build-time
 LIB = "lib"
@@ -39,11 +41,8 @@ class FlashError(Exception):
     pass
 
 
-def check_provisioning(path, root=ROOT):
+def check_provisioning(path):
     """The meter's own first-boot validation of a provisioning file; FlashError with its reason."""
-    fw = os.path.join(root, "firmware")
-    if fw not in sys.path:
-        sys.path.insert(0, fw)
     from meter.boot import from_provisioning
     try:
         with open(path) as f:
@@ -134,9 +133,20 @@ def plan(compiled, main_py, provision, frozen, reset):
 
 
 def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
+    """Run the mpremote steps in order; each copy's files are listed with a running count first (`copy
+    3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
+    total = sum(len(args) - 3 for args, _ in steps if args[:2] == ["fs", "cp"])  # fs cp SRC... :DEST
+    copied = 0
     for args, tolerated in steps:
         cmd = [mpremote, "connect", port] + args
         print("+ " + " ".join(shlex.quote(a) for a in cmd), file=out)
+        if args[:2] == ["fs", "cp"]:
+            dest = args[-1][1:]
+            for src in args[2:-1]:
+                copied += 1
+                print("  copy %d/%d %s" % (copied, total, dest + os.path.basename(src) if dest.endswith("/")
+                                            else dest), file=out)
+        out.flush()
         if dry_run:
             continue
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -151,7 +161,9 @@ def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
 
 
 def main(argv=None):
+    paths.setup()  # the firmware's provisioning check
     ap = argparse.ArgumentParser(description="Compile the meter firmware for a board and copy it with mpremote.")
+    ap.add_argument("--version", action="version", version="flash " + paths.version())
     ap.add_argument("--board", required=True, choices=sorted(ARCH))
     ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0 (mpremote `connect` name)")
     ap.add_argument("--provision", help="provisioning file (tools/provision.py), copied as :%s" % PROVISION_NAME)
@@ -170,14 +182,16 @@ def main(argv=None):
         if args.provision and not os.path.isfile(args.provision):
             raise FlashError("provisioning file %s does not exist" % args.provision)
         if args.provision:
-            check_provisioning(args.provision, args.root)
+            check_provisioning(args.provision)
         mpremote = None if args.dry_run else find_mpremote()
         build = args.build or os.path.join(args.root, "build", "flash", args.board)
         compiled = []
         if not args.frozen:
             if os.path.isdir(build):
                 shutil.rmtree(build)
-            compiled = compile_all(find_mpy_cross(), ARCH[args.board], sources(args.root, args.board), build)
+            todo = sources(args.root, args.board)
+            print("flash: compiling %d modules for %s (mpy-cross)" % (len(todo), ARCH[args.board]), flush=True)
+            compiled = compile_all(find_mpy_cross(), ARCH[args.board], todo, build)
             print("mpy-cross -march=%s: %d modules -> %s" % (ARCH[args.board], len(compiled), build))
         steps = plan(compiled, main_py, args.provision, args.frozen, not args.no_reset)
         run_steps(mpremote or "mpremote", args.port, steps, args.dry_run)

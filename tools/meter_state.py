@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """A meter's state from its record-store image, printed the way `tools/sts.py decode` prints a token.
 
-    python tools/meter_state.py build/sim/flash.bin             # the simulator's meter (make sim)
-    python tools/meter_state.py --meter sim                     # the same
-    python tools/meter_state.py dump.bin --base 1993 --json     # a dump of a board's record-store region
+    sts-meter-state build/sim/flash.bin             # the simulator's meter (make sim)
+    sts-meter-state --meter sim                     # the same
+    sts-meter-state dump.bin --base 1993 --json     # a dump of a board's record-store region
 
 It mounts the image with the firmware's own record store and loads it with the firmware's own Meter (no second
 reader), on a copy in RAM: the file is never written. It shows the identity (never the decoder key), credit
@@ -18,15 +17,14 @@ import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "firmware"))
+from meter.app import Meter, MeterConfig
+from norflash import SECTOR, NorFlash
+from recstore import FORMATTED, REFUSED, RecordStore
+from stscore import tid as tidmod
 
-from meter.app import Meter, MeterConfig  # noqa: E402
-from norflash import SECTOR, NorFlash  # noqa: E402
-from recstore import FORMATTED, REFUSED, RecordStore  # noqa: E402
-from stscore import tid as tidmod  # noqa: E402
+from . import paths
 
-SIM_FLASH = os.path.join(ROOT, "build", "sim", "flash.bin")
+SIM_FLASH = os.path.join(paths.ROOT, "build", "sim", "flash.bin")
 KT_NAMES = {0: "DITK", 1: "DDTK", 2: "DUTK", 3: "DCTK"}
 
 
@@ -122,6 +120,7 @@ def _print_text(state):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="meter_state.py", description="a meter's state from its record-store image")
+    ap.add_argument("--version", action="version", version="sts-meter-state " + paths.version())
     ap.add_argument("image", nargs="?", help="the record-store image (the simulator's build/sim/flash.bin, a dump)")
     ap.add_argument("--meter", choices=["sim"], help="the simulator's meter (build/sim/flash.bin)")
     ap.add_argument("--base", type=int, default=2014, choices=tidmod.BASE_YEARS,
@@ -143,6 +142,3 @@ def main(argv=None):
         _print_text(state)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,18 @@
 import os
 import sys
 
+from ststools import paths  # absolute: the Makefile runs this file by path
 
-def main(folder):
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:
+        print("mpy_size " + paths.version())
+        return 0
+    if len(argv) != 1:
+        print("usage: mpy_size.py FOLDER", file=sys.stderr)
+        return 2
+    folder = argv[0]
     total = 0
     rows = []
     for root, _dirs, files in os.walk(folder):
@@ -16,7 +26,8 @@ def main(folder):
     for rel, size in rows:
         print("  %-32s %6d bytes" % (rel, size))
     print("%s: %d bytes of .mpy (%.1f KB)" % (folder, total, total / 1024))
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    sys.exit(main())

@@ -16,7 +16,7 @@ opens the port). Both sides are put in raw mode: no echo, no CR/LF translation, 
 The link carries 7-bit characters without parity (OpticalPort MODE_RAW7), like the protocol notes'
 hex examples.
 
-Opening the pty at 300 Bd 7E1 (IEC 62056-21's sign-on settings, what tools/conformance.py and the
+Opening the pty at 300 Bd 7E1 (IEC 62056-21's sign-on settings, what tools/conformance/ and the
 iec62056-21 client ask for): a Linux pty keeps CS8 without parity whatever is asked, and this kernel (6.x)
 then answers a request that changes nothing else with EINVAL. The first client's request also changes the
 speed and succeeds; a second client asking for 300 Bd 7E1 while the pty is still at 300 Bd fails in
@@ -31,6 +31,8 @@ import sys
 import termios
 import threading
 import tty
+
+from ststools import paths  # absolute: this file also runs by path
 
 PARK_SPEED = termios.B50  # no IEC 62056-21 client asks for it (mode C: 300..19200 Bd)
 
@@ -111,6 +113,7 @@ def spawn(argv, master, env=None, **kwargs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", action="version", version="optical_pty " + paths.version())
     ap.add_argument("--link", help="also make this symlink to the pty's slave side")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- micropython ... (the simulator)")
     args = ap.parse_args(argv)

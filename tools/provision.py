@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """provision.py: build a meter's provisioning file (JSON) from a vending key, with DKGA02 or DKGA04.
 
   provision.py --vk HEX --pan PAN18 --sgc NNNNNN --ti NN [--krn 1] [--kt 2] [--ea 07|11] [--dkga 02|04]
@@ -14,14 +13,12 @@ drives; the meter deletes it after use.
 """
 import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from meter.boot import ProvisioningError, from_provisioning
+from stscore import tid as tidmod
 
-import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
-from meter.boot import ProvisioningError, from_provisioning  # noqa: E402
-from stscore import tid as tidmod  # noqa: E402
+from . import paths, vending as V
 
 
 def _int(text, name):
@@ -96,10 +93,11 @@ def build_parser():
         description="Build a meter's provisioning file (JSON): the decoder key derived from a vending key\n"
                     "(DKGA02 or DKGA04) and the meter's identity, checked with the firmware's own validation.\n"
                     "`make flash ... PROVISION=FILE` puts it on a board, `make sim SIM_ARGS=\"--provision FILE\"`\n"
-                    "on the simulator; `tools/sts.py encode credit --provision FILE` vends for it.",
+                    "on the simulator; `sts encode credit --provision FILE` vends for it.",
         epilog="Example (the simulator's identity):\n"
                "  provision.py --vk abababababababab --pan 600727000000000009 --sgc 123456 --ti 01 --krn 1 \\\n"
                "      --kt 2 --mfr-code 12 -o provision.json")
+    ap.add_argument("--version", action="version", version="sts-provision " + paths.version())
     ap.add_argument("--vk", required=True, metavar="HEX",
                     help="the vending key, hex: 16 digits (64 bits) for DKGA02; any length for DKGA04 (the "
                          "compliance suite uses 160 bits)")
@@ -119,7 +117,7 @@ def build_parser():
                          "default 02 for EA07, 04 for EA11")
     ap.add_argument("--base", choices=("1993", "2014", "2035"),
                     help="the meter's TID base date (default: the one in service today, %d); DKGA04 binds it "
-                         "into the key; tools/sts.py --provision counts TIDs from it" % V.current_base())
+                         "into the key; sts --provision counts TIDs from it" % V.current_base())
     ap.add_argument("--ken", default="255", metavar="N", help="key expiry number, 0..255 (default 255: no expiry)")
     ap.add_argument("--mfr-code", dest="mfr_code", required=True, metavar="N",
                     help="manufacturer code (2 digits with IIN 600727, 4 with 0000); class 1 test tokens carry it")
@@ -151,6 +149,3 @@ def main(argv=None):
                                                                        obj["decoder_key"][:4]))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """sts.py: STS test vending and decoding from the command line (CPython).
 
   sts.py derive --dkga 02|04 --vk HEX --pan PAN18 --sgc NNNNNN --ti NN --krn N --kt N [--ea 07|11] [--base Y]
@@ -22,11 +21,9 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
 from stscore import sta, tid as tidmod, token as T
-import token_fields as describe  # noqa: E402
+
+from . import paths, token_fields as describe, vending as V
 
 STATUS_NAMES = {T.OK: "OK", T.FORMAT: "FormatError", T.FUNCTION: "FunctionError", T.CRC: "CRCError",
                 T.NO_KEY: "NoKey"}
@@ -149,8 +146,7 @@ def _units(args):
     return V.units_from_main(args.amount)
 
 
-# --- a meter's identity: the simulator's (tools/sim.py) or a provisioning file --------------------------------
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# --- a meter's identity: the simulator's (tools/sim/) or a provisioning file --------------------------------
 SIM_METERS = {"sim": "sim_provision.json", "sim-ea11": "sim_provision_ea11.json"}
 
 
@@ -178,7 +174,7 @@ def meter_file(args):
     if getattr(args, "meter", None) and getattr(args, "provision", None):
         raise UsageError("give --meter or --provision, not both")
     if getattr(args, "meter", None):
-        return os.path.join(ROOT, "boards", "unix", SIM_METERS[args.meter]), "simulator's identity"
+        return os.path.join(paths.ROOT, "boards", "unix", SIM_METERS[args.meter]), "simulator's identity"
     if getattr(args, "provision", None):
         return args.provision, "provisioning file"
     return None, None
@@ -317,6 +313,7 @@ def cmd_decode(args):
 
 def build_parser():
     ap = argparse.ArgumentParser(prog="sts.py", description="STS (IEC 62055-41) test vending and decoding")
+    ap.add_argument("--version", action="version", version="sts " + paths.version())
     sub = ap.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("derive", help="decoder key generation (DKGA02, DKGA04)")
@@ -395,6 +392,3 @@ def main(argv=None):
         print("sts.py: error: %s" % exc, file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,15 +10,14 @@ import hashlib
 import hmac
 import os
 import struct
-import sys
 from decimal import Decimal, ROUND_CEILING
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "firmware"))
+from Crypto.Cipher import DES  # pycryptodome
 
-from Crypto.Cipher import DES  # noqa: E402  (pycryptodome)
+from meter.identity import luhn_check_digit  # noqa: F401  (one Luhn for meter and vending side)
+from stscore import misty1, sta, tid as tidmod, token as T
 
-from meter.identity import luhn_check_digit  # noqa: E402,F401  (one Luhn for meter and vending side)
-from stscore import misty1, sta, tid as tidmod, token as T  # noqa: E402
+from . import paths
 
 
 class VendingError(ValueError):
@@ -349,12 +348,12 @@ def current_base(now=None):
     return base_for(now.year, now.month, now.day, now.hour, now.minute)
 
 
-LEDGER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "vending-tids.json")
+LEDGER = os.path.join(paths.ROOT, "build", "vending-tids.json")
 
 
 class TidLedger:
     """The last TID this machine vended for each meter (by PAN), in a small JSON file shared by tools/sts.py
-    (--meter, --provision) and tools/conformance.py: each takes its TIDs after the last one recorded (or from
+    (--meter, --provision) and tools/conformance/: each takes its TIDs after the last one recorded (or from
     the current minute, whichever is later), so tokens vended by one tool are never Used or Old on the meter
     because of tokens the other made (IEC 62055-51 TID+1 rule). Updates hold an exclusive flock on the file.
     $STS_TID_LEDGER names another file."""

@@ -9,7 +9,8 @@ Command line (tools/sim.py passes it; `boards/unix/main.py --help` lists it):
     --flash PATH  --provision PATH  --display 7seg6|7seg4|lcd1602  --keypad 4x3|4x4
     --load-kw X  --speed N  --config NAME=VALUE (MeterConfig; vtc.NAME: optical server; rt.NAME: runtime)
 stdin, one command a line:                          stdout, one record a line:
-    key <keys>       press keys (0-9 * # A-D)            panel <JSON list of the panel's text lines>
+    key <keys>       press keys (0-9 * # A-D)            panel <JSON object: lines (the panel's text
+                                                           lines), segments (7-segment: a byte a digit)>
     hold <key>       a key held down (* = clear)         status <JSON object: credit, relay, load, ...>
     load <kW>        the simulated load                  log <text>
     tamper 1|0       open / close the cover              sync <id>
@@ -155,7 +156,12 @@ class Sim:
     def flush(self):
         if self._panel_dirty:
             self._panel_dirty = False
-            out("panel", json.dumps(self.hw.panel.lines()))
+            panel = self.hw.panel
+            record = {"lines": panel.lines()}
+            segs = getattr(panel, "segs", None)  # a 7-segment panel: what it shows, so no one reads the art back
+            if segs is not None:
+                record["segments"] = list(segs)
+            out("panel", json.dumps(record))
         m = self.meter
         st = {"credit": format_units(m.credit), "relay": "closed" if self.hw.relay.is_connected() else "open",
               "load_kw": format_units(self.load_w // 100), "result": R.text(m.last_result),
