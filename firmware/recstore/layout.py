@@ -43,13 +43,14 @@ class StoreFull(StoreError):
 
 
 def _tables():
-    # CRC-32 (reflected polynomial 0xEDB88320) table split into 16-bit halves: no int ever >= 2**16
-    lo = array("H", [0] * 256)
-    hi = array("H", [0] * 256)
-    for n in range(256):
+    # CRC-32 (reflected polynomial 0xEDB88320) of each 4-bit value, split into 16-bit halves: no int ever
+    # >= 2**16. Nibble tables: 64 bytes of RAM where byte tables took 1 KB, for two steps per byte.
+    lo = array("H", [0] * 16)
+    hi = array("H", [0] * 16)
+    for n in range(16):
         cl = n
         ch = 0
-        for _ in range(8):
+        for _ in range(4):
             carry = cl & 1
             cl = (cl >> 1) | ((ch & 1) << 15)
             ch >>= 1
@@ -71,9 +72,13 @@ def crc32_into(buf, start, end, out, pos):
     tlo = _TLO
     thi = _THI
     for i in range(start, end):
-        x = (lo ^ buf[i]) & 0xFF
-        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[x]
-        hi = (hi >> 8) ^ thi[x]
+        b = buf[i]
+        x = (lo ^ b) & 0x0F  # the low nibble, then the high one
+        lo = ((lo >> 4) | ((hi & 0x0F) << 12)) ^ tlo[x]
+        hi = (hi >> 4) ^ thi[x]
+        x = (lo ^ (b >> 4)) & 0x0F
+        lo = ((lo >> 4) | ((hi & 0x0F) << 12)) ^ tlo[x]
+        hi = (hi >> 4) ^ thi[x]
     hi ^= 0xFFFF
     lo ^= 0xFFFF
     out[pos] = hi >> 8
