@@ -13,11 +13,14 @@ _IOCTL_ERASE = const(6)     # block-device ioctl: erase one block (sector)
 
 
 class LogWriter:
-    """Appends to the ring of `sectors` sectors of `sector_size` bytes on bdev, serializing `live_map`."""
+    """Appends to the ring of `sectors` sectors of `sector_size` bytes on bdev, serializing `live_map`.
+    `traffic` counts what it does in its `erases`, `programs`, `bytes_written` and `rolls` attributes (the
+    RecordStore, whose public counters they are)."""
 
-    def __init__(self, bdev, sectors, sector_size, reserve, page_writes, live_map):
+    def __init__(self, bdev, sectors, sector_size, reserve, page_writes, live_map, traffic):
         self.bdev = bdev
         self.live_map = live_map
+        self.traffic = traffic
         self.sectors = sectors
         self.sector_size = sector_size
         shift = 0
@@ -50,11 +53,6 @@ class LogWriter:
         self.deferred = False                  # erases deferred (defer_erase)
         self.failed = None                     # why the store must be remounted, or None
         self.repair_pending = False            # mount found the head's header or snapshot damaged: roll it away
-        # traffic counters (this instance)
-        self.erases = 0
-        self.programs = 0
-        self.bytes_written = 0
-        self.rolls = 0
 
     def reset(self):
         """Forget the log's position (before a mount or a fresh format)."""
@@ -220,7 +218,7 @@ class LogWriter:
         self._program(0, 0, pos)
         u32_increment(self.head_seq, 0)
         self.repair_pending = False
-        self.rolls += 1
+        self.traffic.rolls += 1
 
     def apply_record(self, changes, live):
         """A record is on flash: apply its changes to the live map (live: the map's size after it) and make
@@ -252,7 +250,7 @@ class LogWriter:
                 if page_programs[first + i] < _MAX_PROGRAMS:
                     page_programs[first + i] += 1
                 self.bdev.writeblocks(self.head, self.stage_pages[i], page_start + i * PAGE)
-                self.programs += 1
+                self.traffic.programs += 1
         except Exception as e:
             self.failed = "program failed (%s); remount" % (e,)
             raise
@@ -261,7 +259,7 @@ class LogWriter:
             for i in range(start, start + length):
                 stage[i] = 0xFF
         self.write_pos = page_start + start + length
-        self.bytes_written += length
+        self.traffic.bytes_written += length
 
     # --- erasing ------------------------------------------------------------------------------------------
     def erase(self, sector):
@@ -275,7 +273,7 @@ class LogWriter:
             self.failed = "erase failed (%s); remount" % (e,)
             raise
         self.erased[sector] = 1
-        self.erases += 1
+        self.traffic.erases += 1
 
     def restore_reserve(self):
         """Erase the `reserve` sectors after the head that are not erased yet; returns how many."""

@@ -46,31 +46,19 @@ class RecordStore:
         if max_live < 0 or HEADER_LEN + RECORD_OVERHEAD + max_live > sector_size:
             raise ValueError("max_live must be 0..%d" % (sector_size - HEADER_LEN - RECORD_OVERHEAD))
         self._live_map = LiveMap(max_live)
-        self._writer = LogWriter(bdev, sectors, sector_size, reserve, page_writes, self._live_map)
+        self._writer = LogWriter(bdev, sectors, sector_size, reserve, page_writes, self._live_map, self)
         # mount result
         self.status = REFUSED
         self.reason = "not mounted"
         self.skipped = 0
         self.gaps = 0
         self.pages_read = 0
-        self.commits = 0  # commits made through this instance
-
-    # traffic counters (this instance), kept by the log writer
-    @property
-    def erases(self):
-        return self._writer.erases
-
-    @property
-    def programs(self):
-        return self._writer.programs
-
-    @property
-    def bytes_written(self):
-        return self._writer.bytes_written
-
-    @property
-    def rolls(self):
-        return self._writer.rolls
+        # traffic counters (this instance); the log writer counts erases, programs, bytes and rolls here
+        self.erases = 0
+        self.programs = 0
+        self.bytes_written = 0
+        self.commits = 0
+        self.rolls = 0
 
     # --- reading ---------------------------------------------------------------------------------------
     def get(self, key, default=None):
@@ -198,13 +186,13 @@ class RecordStore:
         writer = self._writer
         if self.status == REFUSED or writer.failed is not None or writer.deferred:
             return 0
-        erases = writer.erases
+        erases = self.erases
         if writer.repair_pending:  # a damaged head header or snapshot: roll the map into a fresh sector now
             live = self._live_map.used
             writer.roll({}, live)
             writer.apply_record({}, live)
         writer.restore_reserve()
-        return writer.erases - erases
+        return self.erases - erases
 
     def commits_without_erase(self, record_len):
         """How many commits whose record is record_len bytes (11 + entries) fit without any erase now."""
@@ -250,8 +238,8 @@ class RecordStore:
         writer = self._writer
         counts = [u32_at(writer.erase_counts, 4 * k) for k in range(writer.sectors)]
         return {
-            "erases": writer.erases, "programs": writer.programs, "bytes_written": writer.bytes_written,
-            "commits": self.commits, "rolls": writer.rolls, "skipped": self.skipped, "gaps": self.gaps,
+            "erases": self.erases, "programs": self.programs, "bytes_written": self.bytes_written,
+            "commits": self.commits, "rolls": self.rolls, "skipped": self.skipped, "gaps": self.gaps,
             "pages_read": self.pages_read, "head": writer.head, "live_bytes": self._live_map.used,
             "erase_counts": counts, "erased_ahead": sum(writer.erased),
         }
