@@ -34,6 +34,7 @@ class Mount:
         self.window_len = 0
 
     def run(self, format_foreign):
+        """Read the headers, choose and load the head: (status, reason), as the class says."""
         writer = self.writer
         sectors = writer.sectors
         header = bytearray(HEADER_LEN)
@@ -58,21 +59,22 @@ class Mount:
         if not valid:
             return self._run_headless(damaged, zero, format_foreign)
         valid.sort()
-        seq0, k0 = valid[-1]
+        newest_seq, newest = valid[-1]
         prev = -1
-        if len(valid) > 1 and valid[-2][0] == seq0 - 1 and valid[-2][1] == (k0 - 1) % sectors:
+        if len(valid) > 1 and valid[-2][0] == newest_seq - 1 and valid[-2][1] == (newest - 1) % sectors:
             prev = valid[-2][1]
-        head = k0
+        head = newest
         note = "mounted"
-        if self._load(k0, False):
+        if self._load(newest, False):
             # the ring is used in order: only the sector after the newest valid header can be a newer head
             # whose header was damaged (bit rot); its snapshot or its commits carry later sequence numbers
-            after = (k0 + 1) % sectors
+            after = (newest + 1) % sectors
             if after in damaged:
                 if self._load(after, True):
-                    writer.erase_counts[4 * after:4 * after + 4] = writer.erase_counts[4 * k0:4 * k0 + 4]
+                    counts = writer.erase_counts
+                    counts[4 * after:4 * after + 4] = counts[4 * newest:4 * newest + 4]
                     head = after
-                    seq0 += 1
+                    newest_seq += 1
                     writer.repair_pending = True
                     note = _HEADER_DAMAGED % after
                 else:
@@ -82,30 +84,31 @@ class Mount:
         else:
             found = self.found  # valid commit records after the newest sector's bad snapshot
             if prev >= 0 and self._load(prev, False):
-                if found and self._load(k0, True):
+                if found and self._load(newest, True):
                     # damage, not a cut roll: keep the newest sector's commits on top of the sector before;
                     # the commit the snapshot carried is lost and reported (skipped, and a sequence gap)
                     writer.repair_pending = True
-                    note = "mounted; sector %d's snapshot damaged: its commit lost, %d later kept" % (k0, found)
+                    note = ("mounted; sector %d's snapshot damaged: its commit lost, %d later kept"
+                            % (newest, found))
                 else:
                     # a cut roll: the newest sector's opening is torn and nothing was committed in it yet
                     head = prev
-                    seq0 -= 1
+                    newest_seq -= 1
                     self.skipped += 1
-                    note = "mounted; sector %d: a cut roll, ignored" % k0
-            elif seq0 <= 1 and k0 == 0 and len(valid) == 1 and not found and self._torn_format():
+                    note = "mounted; sector %d: a cut roll, ignored" % newest
+            elif newest_seq <= 1 and newest == 0 and len(valid) == 1 and not found and self._torn_format():
                 return FORMATTED, "interrupted format completed"
             elif found:
                 return REFUSED, ("corrupt store: sector %d's snapshot damaged, no older sector for its %d "
-                                 "later commits" % (k0, found))
+                                 "later commits" % (newest, found))
             else:
                 return REFUSED, "corrupt store: no complete snapshot in the newest sectors"
         writer.head = head
         head_seq = writer.head_seq
-        head_seq[0] = (seq0 >> 24) & 0xFF
-        head_seq[1] = (seq0 >> 16) & 0xFF
-        head_seq[2] = (seq0 >> 8) & 0xFF
-        head_seq[3] = seq0 & 0xFF
+        head_seq[0] = (newest_seq >> 24) & 0xFF
+        head_seq[1] = (newest_seq >> 16) & 0xFF
+        head_seq[2] = (newest_seq >> 8) & 0xFF
+        head_seq[3] = newest_seq & 0xFF
         # sectors whose header is gone (erased, torn, foreign): assume the head's wear
         known = [k for s, k in valid]
         counts = writer.erase_counts
