@@ -14,7 +14,8 @@ Two key layouts for the store: "slots" (each TID slot its own 3-byte key: a toke
 and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's example layout).
 All on an 8-sector (32 KB) region. Printed per run: erases and page programs per 1,000 commits, bytes
 sent to the flash per commit (whole pages) and bytes actually programmed (non-0xFF), erase-count spread
-(max/mean over the sectors), pages read by a mount (littlefs: mount + reading the state file), timing.
+(max/mean over the sectors), pages read by a mount (littlefs: mount + reading the state file), timing;
+then the heap a mounted store holds (the store object, its buffers and its map, with the meter's keys).
 """
 import gc
 import os
@@ -113,9 +114,14 @@ def run_store(n, page_writes, blob, seed):
     dt = time.ticks_diff(time.ticks_ms(), t0)
     res = result(nor, n, dt)
     nor.page_reads = 0
+    gc.collect()
+    before = gc.mem_alloc()
     st2 = recstore.RecordStore(nor, page_writes=page_writes)
     ok = st2.mount() == recstore.OK and st2.get("cr") == bytes(stream.state["cr"])
     res["mount_pages"] = nor.page_reads
+    gc.collect()
+    res["heap"] = gc.mem_alloc() - before
+    res["keys"] = len(st2)
     res["ok"] = ok
     res["record"] = st.record_len(stream.next()) if not blob else 0
     return res
@@ -196,6 +202,8 @@ def main():
           " us/c = time per commit on this host, NOR model included (not board timing).")
     print("store mount bound N + 2*P = %d pages (N = %d sectors, P = 16 pages per sector)"
           % (SECTORS + 32, SECTORS))
+    print("heap of a mounted store (max_live=1024, %d keys as in the pw=8 slots run): %d bytes"
+          % (rows[1]["keys"], rows[1]["heap"]))
     bad = [x for x in rows if not x["ok"]] or (not r["ok"])
     if bad:
         print("FAILED: a state read back wrong")

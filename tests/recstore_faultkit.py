@@ -534,7 +534,7 @@ class DamageRun:
                 self._close()
             ops += 1
             if ops % self.every == 0:
-                self._case(st._head)
+                self._case(st._writer.head)
                 self.dev.nor = self.nor  # (the fork is dropped)
                 if _TIGHT_HEAP:
                     gc.collect()

@@ -257,7 +257,7 @@ def test_max_live_bound():
     finally:
         micropython.heap_unlock()
     want = {2: b"e" * 87, "x": b"d" * 4, 3: b"ff"}
-    eq((_state(st), st.live_bytes(), len(st._map)), (want, 100, 100), "map at max_live")
+    eq((_state(st), st.live_bytes(), len(st._live_map.entries)), (want, 100, 100), "map at max_live")
     st2, res = _remount(nor)
     eq((res, _state(st2)), (recstore.OK, want), "remounted")
 
@@ -491,7 +491,7 @@ def test_mount_reads_a_bounded_number_of_pages():
             raise AssertionError("%d sectors: %d pages read, bound %d" % (sectors, nor.page_reads, bound))
         # the worst case: the newest sector's opening torn, so the one before is read as well
         ch = {0: b"A" * 30, "cr": b"12345678"}
-        while st2._place(st2.record_len(ch)) >= 0:
+        while st2._writer.place(st2.record_len(ch)) >= 0:
             st2.commit(ch)
         before = _state(st2)
         st2.maintain()  # the next sector is erased already: the roll's steps are its 2 snapshot pages
@@ -737,7 +737,7 @@ def test_failed_commit_leaves_the_map_unchanged():
             before = _meter_map(st)
             if roll:
                 ch = {0: b"A" * 30, "cr": b"12345678"}
-                while st._place(st.record_len(ch)) >= 0:
+                while st._writer.place(st.record_len(ch)) >= 0:
                     st.commit(ch)
                 before = recstore_faultkit.applied(before, ch)
             st.maintain()
@@ -811,7 +811,7 @@ def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
     for roll in (False, True):
         nor, st = _fresh(3, page_writes=8)
         if roll:  # fill the head so that the failing commit is a roll's snapshot
-            while st._place(st.record_len({"fill": b"f" * 200})) >= 0:
+            while st._writer.place(st.record_len({"fill": b"f" * 200})) >= 0:
                 st.commit({"fill": b"f" * 200})
         wide = memoryview(array.array("H", [0x4142, 0x4344]))
         refused = False
@@ -830,7 +830,7 @@ def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
 
 # --- flash damage (issue 15): no silent loss, no silent rollback -------------------------------------
 def _head_base(st):
-    return st._head * SECTOR
+    return st._writer.head * SECTOR
 
 
 def _flip(nor, addr, bit=0):
@@ -862,7 +862,7 @@ def test_damage_in_the_erased_tail_loses_no_later_commit():
             nor = st = st2 = st3 = None
             nor, st = _fresh(sectors=3, page_writes=pw)
             st.commit({"cr": b"1" * 8, 1: b"tid"})
-            hurt = st._head
+            hurt = st._writer.head
             _flip(nor, hurt * SECTOR + page * PAGE + 17, 3)
             st2, res = _remount(nor, pw)
             eq((res, st2.get("cr")), (recstore.OK, b"1" * 8), "mount over the damaged tail")
@@ -871,7 +871,7 @@ def test_damage_in_the_erased_tail_loses_no_later_commit():
             want = _state(st2)
             st3, res = _remount(nor, pw)
             eq((res, _state(st3)), (recstore.OK, want), "commits after the damage (pw %d page %d)" % (pw, page))
-            if st2.skipped < 1 or (st3._head == hurt and st3.skipped < 1):
+            if st2.skipped < 1 or (st3._writer.head == hurt and st3.skipped < 1):
                 raise AssertionError("the damaged page is not reported (pw %d page %d)" % (pw, page))
 
 
@@ -915,12 +915,12 @@ def test_head_header_damage_is_no_rollback():
                 st3, res = _remount(nor, pw, reserve)
                 eq((res, _state(st3), st3.skipped), (recstore.OK, want, 1), "deferred commit on the damaged head")
                 st2.defer_erase(False)
-            st2_head = st2._head
+            st2_head = st2._writer.head
             st2.commit({"cr": b"after!!!"})  # rolls: the damaged header is left behind
             want["cr"] = b"after!!!"
             st3, res = _remount(nor, pw, reserve)
             eq((res, _state(st3)), (recstore.OK, want), "the commit after the damaged mount")
-            if st3._head == st2_head or "header" in st3.reason:
+            if st3._writer.head == st2_head or "header" in st3.reason:
                 raise AssertionError("not repaired by the roll: %r" % st3.reason)
 
 
@@ -966,7 +966,7 @@ def test_torn_roll_falls_back_and_reports_it():
     # (the roll's commit was in flight), and the torn snapshot is counted like any torn record
     nor, st = _fresh(sectors=3, page_writes=8)
     ch = {"fill": b"f" * 200}
-    while st._place(st.record_len(ch)) >= 0:
+    while st._writer.place(st.record_len(ch)) >= 0:
         st.commit(ch)
     st.maintain()
     before = _state(st)

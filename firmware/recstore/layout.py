@@ -1,8 +1,8 @@
-"""On-flash layout of the record store: format constants, CRC-32, key codec, byte helpers.
+"""The record store's on-flash vocabulary: format constants, CRC-32, key and value codec, byte helpers.
 
-Owns the bytes-on-flash vocabulary shared by recstore.core (writing) and recstore.store (mounting); the
-format itself is described in the package docstring (recstore/__init__.py). Everything here works on
-byte buffers and small ints only: on the 32-bit boards no value of the commit path reaches 2**30.
+Shared by recstore.livemap, recstore.logwriter and recstore.mount; the format they implement is described in
+docs/recstore-format.md. Everything here works on byte buffers and small ints only: on the 32-bit boards no
+value of the commit path reaches 2**30.
 """
 from array import array
 
@@ -21,16 +21,16 @@ OK = const(0)
 FORMATTED = const(1)
 REFUSED = const(2)
 
-VERSION = const(1)
-PAGE = const(256)
-HDR = const(20)
-OVH = const(11)       # record type + length + seq + CRC
-T_SNAP = const(0x5A)
-T_COMMIT = const(0xC3)
-DELETED = const(0xFF)
-MAXVAL = const(254)
-INTKEYS = const(128)  # int keys 0..127
-BUFTYPES = (bytes, bytearray, memoryview)
+VERSION = const(1)           # the layout version this firmware writes and reads
+PAGE = const(256)            # program unit; records are placed by page
+HEADER_LEN = const(20)       # sector header: magic, version, sectors, sector seq, erase count, geometry, CRC
+RECORD_OVERHEAD = const(11)  # record type + length + commit seq + CRC
+TYPE_SNAPSHOT = const(0x5A)
+TYPE_COMMIT = const(0xC3)
+DELETED = const(0xFF)        # value length of a key a commit deletes
+MAX_VALUE = const(254)       # longest value, in bytes
+INT_KEYS = const(128)        # int keys 0..127
+BYTES_TYPES = (bytes, bytearray, memoryview)
 
 
 class StoreError(Exception):
@@ -43,13 +43,14 @@ class StoreFull(StoreError):
 
 
 def _tables():
-    # CRC-32 (reflected polynomial 0xEDB88320) table split into 16-bit halves: no int ever >= 2**16
-    lo = array("H", [0] * 256)
-    hi = array("H", [0] * 256)
-    for n in range(256):
+    # CRC-32 (reflected polynomial 0xEDB88320) of each 4-bit value, split into 16-bit halves: no int ever
+    # >= 2**16. Nibble tables: 64 bytes of RAM where byte tables took 1 KB, for two steps per byte.
+    lo = array("H", [0] * 16)
+    hi = array("H", [0] * 16)
+    for n in range(16):
         cl = n
         ch = 0
-        for _ in range(8):
+        for _ in range(4):
             carry = cl & 1
             cl = (cl >> 1) | ((ch & 1) << 15)
             ch >>= 1
@@ -71,9 +72,13 @@ def crc32_into(buf, start, end, out, pos):
     tlo = _TLO
     thi = _THI
     for i in range(start, end):
-        x = (lo ^ buf[i]) & 0xFF
-        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ tlo[x]
-        hi = (hi >> 8) ^ thi[x]
+        b = buf[i]
+        x = (lo ^ b) & 0x0F  # the low nibble, then the high one
+        lo = ((lo >> 4) | ((hi & 0x0F) << 12)) ^ tlo[x]
+        hi = (hi >> 4) ^ thi[x]
+        x = (lo ^ (b >> 4)) & 0x0F
+        lo = ((lo >> 4) | ((hi & 0x0F) << 12)) ^ tlo[x]
+        hi = (hi >> 4) ^ thi[x]
     hi ^= 0xFFFF
     lo ^= 0xFFFF
     out[pos] = hi >> 8
@@ -92,13 +97,14 @@ def crc_ok(buf, start, end, scratch):
             and scratch[3] == buf[end + 3])
 
 
-def enc_key(key):
+def encode_key(key):
+    """The encoded key (one byte for an int key, 0x80|n then n bytes for a name); ValueError if no key."""
     if isinstance(key, int) and not isinstance(key, bool):
         if 0 <= key <= 127:
             return bytes((key,))
     elif isinstance(key, str):
         b = key.encode()
-        if 1 <= len(b) <= 15 and all_name(b, 0, len(b)):
+        if 1 <= len(b) <= 15 and is_name(b, 0, len(b)):
             return bytes((0x80 | len(b),)) + b
     raise ValueError("key must be an int 0..127 or a name of 1..15 printable ASCII chars: %r" % (key,))
 
@@ -107,14 +113,23 @@ def key_len(key):
     """Encoded length of `key` (ValueError if it is no valid key); allocation-free for int keys."""
     if isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= 127:
         return 1
-    return len(enc_key(key))
+    return len(encode_key(key))
 
 
-def be32(buf, pos):
+def put_value(buf, pos, value):
+    """Encode value (length byte, then its bytes) at buf[pos:]; returns the position after it."""
+    n = len(value)
+    buf[pos] = n
+    buf[pos + 1:pos + 1 + n] = value
+    return pos + 1 + n
+
+
+def u32_at(buf, pos):
+    """The big-endian 32-bit number at buf[pos:pos+4] (may allocate on 32-bit boards: mount only)."""
     return (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
 
 
-def inc32(buf, pos):
+def u32_increment(buf, pos):
     """buf[pos:pos+4] += 1 (big-endian, in place, no int wider than a byte)."""
     i = pos + 3
     while i >= pos:
@@ -127,13 +142,15 @@ def inc32(buf, pos):
 
 
 def all_equal(buf, start, end, value):
+    """Is every byte of buf[start:end] equal to value?"""
     for i in range(start, end):
         if buf[i] != value:
             return False
     return True
 
 
-def all_name(b, start, end):
+def is_name(b, start, end):
+    """Are b[start:end] all printable ASCII name characters (0x21..0x7E)?"""
     for i in range(start, end):
         if not (0x21 <= b[i] <= 0x7E):
             return False
