@@ -170,6 +170,9 @@ micropython.qstr_info()
 def sta_outputs(tokens, prov):
     """{ciphertext block: plaintext block} of each token under the provisioned key (CPython, plain twin)."""
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
+    sys.path.insert(0, os.path.join(ROOT, "hostmodels"))
+    import mpshim  # MicroPython's const and ticks for the firmware modules under CPython
+    mpshim.install()
     from stscore import sta, token as T
 
     key = T.DecoderKey(T.EA07, bytes.fromhex(prov["decoder_key"]), sta.sample_tables(), plain=True)

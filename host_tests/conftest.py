@@ -1,6 +1,8 @@
 """pytest setup for the host tests (CPython): import paths and the shared reference data.
 
-firmware/ and tools/ go on sys.path so tests import the very modules the meter and the tools run.
+firmware/, hostmodels/ and tools/ go on sys.path so tests import the very modules the meter and the tools run;
+hostmodels/mpshim.py stands in for MicroPython's `micropython` module and tick functions (installed here, before
+any firmware module is imported).
 Reference data comes from ../shared (or $SHARED); tests needing a file that is absent skip with a message.
 """
 import json
@@ -10,10 +12,14 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("firmware", "tools"):
+for sub in ("firmware", "hostmodels", "tools"):
     path = os.path.join(ROOT, sub)
     if path not in sys.path:
         sys.path.insert(0, path)
+
+import mpshim  # noqa: E402  (hostmodels/, on the path above)
+
+mpshim.install()
 
 SHARED = os.environ.get("SHARED") or os.path.join(ROOT, "..", "shared")
 if not os.path.isabs(SHARED):

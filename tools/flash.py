@@ -41,9 +41,11 @@ class FlashError(Exception):
 
 def check_provisioning(path, root=ROOT):
     """The meter's own first-boot validation of a provisioning file; FlashError with its reason."""
-    fw = os.path.join(root, "firmware")
-    if fw not in sys.path:
-        sys.path.insert(0, fw)
+    for sub in ("firmware", "hostmodels"):
+        if os.path.join(root, sub) not in sys.path:
+            sys.path.insert(0, os.path.join(root, sub))
+    import mpshim  # MicroPython's const and ticks for the firmware modules under CPython
+    mpshim.install()
     from meter.boot import from_provisioning
     try:
         with open(path) as f:

@@ -20,6 +20,11 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
+sys.path.insert(0, os.path.join(ROOT, "hostmodels"))
+
+import mpshim  # noqa: E402  (MicroPython's const and ticks for the firmware modules under CPython)
+
+mpshim.install()
 
 from meter.app import Meter, MeterConfig  # noqa: E402
 from norflash import SECTOR, NorFlash  # noqa: E402

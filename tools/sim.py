@@ -492,9 +492,11 @@ def provisioning_source(args):
 def check_provisioning(path):
     """The firmware's own validation of a provisioning file (meter.boot.from_provisioning), under CPython:
     a file the meter would refuse is reported here, before the state is touched. None or the reason."""
-    fw = os.path.join(ROOT, "firmware")
-    if fw not in sys.path:
-        sys.path.insert(0, fw)
+    for sub in ("firmware", "hostmodels"):
+        if os.path.join(ROOT, sub) not in sys.path:
+            sys.path.insert(0, os.path.join(ROOT, sub))
+    import mpshim  # MicroPython's const and ticks for the firmware modules under CPython
+    mpshim.install()
     from meter.boot import from_provisioning
     try:
         with open(path) as f:

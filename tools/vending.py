@@ -13,7 +13,14 @@ import struct
 import sys
 from decimal import Decimal, ROUND_CEILING
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "firmware"))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _sub in ("firmware", "hostmodels"):
+    if os.path.join(_ROOT, _sub) not in sys.path:
+        sys.path.insert(0, os.path.join(_ROOT, _sub))
+
+import mpshim  # noqa: E402  (hostmodels/: MicroPython's const and ticks for the firmware modules under CPython)
+
+mpshim.install()
 
 from Crypto.Cipher import DES  # noqa: E402  (pycryptodome)
 

@@ -29,38 +29,29 @@ The store is any object with `get(name) -> bytes or None` and `commit({name: byt
 """
 import gc
 import struct
+from micropython import const
+from time import ticks_diff, ticks_ms
 
 from stscore import token as T
 from meter import results as R
 from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK
 from meter.tidmem import TidMemory
 
-try:
-    from time import ticks_diff, ticks_ms  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython (host tools, host tests)
-    import time as _time
-
-    def ticks_ms():  # pyright: ignore[reportRedeclaration]
-        return int(_time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
-
-    def ticks_diff(a, b):  # pyright: ignore[reportRedeclaration]
-        return a - b
-
 # Store record names
-REC_IDENT = "ident"
+_REC_IDENT = const("ident")
 # TID memory: one record per slot, int keys 0..tid_slots-1 (TidMemory.record); names are for the rest
-REC_CREDIT = "credit"
-REC_SETTINGS = "settings"
-REC_LOCK = "lock"
-REC_FLOOR = "floor"  # the TID floor (3 bytes): TIDs below it are Old
+_REC_CREDIT = const("credit")
+_REC_SETTINGS = const("settings")
+_REC_LOCK = const("lock")
+_REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
-_CREDIT_FMT = ">iIIH"  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
-_SETTINGS_FMT = ">IIBHH"  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
-_LOCK_FMT = ">BH"  # consecutive authentication failures, lockout seconds still to serve
+_CREDIT_FMT = const(">iIIH")  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
+_SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
+_LOCK_FMT = const(">BH")  # consecutive authentication failures, lockout seconds still to serve
 
-NO_LIMIT = 0
+_NO_LIMIT = const(0)
 
 
 class MeterConfig:
@@ -111,8 +102,8 @@ class Meter:
         self.total_purchased = 0
         self._pulse_acc = 0  # impulses * 10 not yet worth 0.1 unit
         self._unsaved_units = 0
-        self.mpl_w = NO_LIMIT
-        self.mppul_w = NO_LIMIT
+        self.mpl_w = _NO_LIMIT
+        self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.tariff_rate = 0
         self.water_factor = 0
@@ -129,23 +120,23 @@ class Meter:
     def _load_state(self):
         s = self.store
         try:
-            self.ident = Identity.from_record(s.get(REC_IDENT))
+            self.ident = Identity.from_record(s.get(_REC_IDENT))
             self.key = self.ident.decoder_key()
             self.fault = None
         except (ValueError, TypeError) as exc:  # ProvisioningError, KeyFormatError, TableError, bad record
             self.ident, self.key = None, None
-            self.fault = "not provisioned" if s.get(REC_IDENT) is None else "bad identity: %s" % exc
+            self.fault = "not provisioned" if s.get(_REC_IDENT) is None else "bad identity: %s" % exc
         self.tids.load_slots(s.get)
-        rec = s.get(REC_FLOOR)
+        rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
-        rec = s.get(REC_CREDIT)
+        rec = s.get(_REC_CREDIT)
         if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
             self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
-        rec = s.get(REC_SETTINGS)
+        rec = s.get(_REC_SETTINGS)
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
             self.tamper = bool(tamper)
-        rec = s.get(REC_LOCK)
+        rec = s.get(_REC_LOCK)
         if rec and len(rec) == struct.calcsize(_LOCK_FMT):
             self.failures, remaining = struct.unpack(_LOCK_FMT, rec)
             # The time served before the power cut is unknown: serve the stored remainder again.
@@ -185,15 +176,15 @@ class Meter:
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
-        self.mpl_w = self.mppul_w = NO_LIMIT
+        self.mpl_w = self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.failures, self._lock_until, self._lock_unsaved = 0, None, False
         records = self.tids.records({})  # deletes every stored TID slot
-        records[REC_FLOOR] = self._floor_record()
-        records[REC_IDENT] = ident.to_record()
-        records[REC_CREDIT] = self._credit_record()
-        records[REC_SETTINGS] = self._settings_record()
-        records[REC_LOCK] = self._lock_record()
+        records[_REC_FLOOR] = self._floor_record()
+        records[_REC_IDENT] = ident.to_record()
+        records[_REC_CREDIT] = self._credit_record()
+        records[_REC_SETTINGS] = self._settings_record()
+        records[_REC_LOCK] = self._lock_record()
         self.store.commit(records)
         self.ident, self.key, self.fault = ident, key, None
         return None
@@ -239,7 +230,7 @@ class Meter:
         CRC), tried again by `tick` and carried by the next commit."""
         if not self._lock_unsaved:
             return True
-        records = {REC_LOCK: self._lock_record()}
+        records = {_REC_LOCK: self._lock_record()}
         try:
             try:
                 self.store.commit(records)
@@ -253,10 +244,10 @@ class Meter:
 
     def _commit(self, records):
         """Every commit of the token path: carries an unsaved lockout along."""
-        if self._lock_unsaved and REC_LOCK not in records:
-            records[REC_LOCK] = self._lock_record()
+        if self._lock_unsaved and _REC_LOCK not in records:
+            records[_REC_LOCK] = self._lock_record()
         self.store.commit(records)
-        if REC_LOCK in records:
+        if _REC_LOCK in records:
             self._lock_unsaved = False
 
     # --- the token pipeline --------------------------------------------------------------------------------
@@ -347,7 +338,7 @@ class Meter:
         records[slot] = self.tids.record(slot)
         if self.failures or self._lock_until is not None:
             self.failures, self._lock_until = 0, None
-            records[REC_LOCK] = self._lock_record()
+            records[_REC_LOCK] = self._lock_record()
         self._commit(records)
 
     def _credit_token(self, tok):
@@ -365,7 +356,7 @@ class Meter:
             return R.OVERFLOW
         self.credit += tok.amount
         self.total_purchased += tok.amount
-        self._commit_accepted({REC_CREDIT: self._credit_record()})
+        self._commit_accepted({_REC_CREDIT: self._credit_record()})
         self._update_relay()
         return R.ACCEPT
 
@@ -386,7 +377,7 @@ class Meter:
             if reg != 0xFFFF and reg != SERVICE_SUBCLASS[self.cfg.service]:
                 return R.RANGE
             self.credit = 0
-            records[REC_CREDIT] = self._credit_record()
+            records[_REC_CREDIT] = self._credit_record()
         elif sub == 5:
             if tok.data16 != 0:
                 return R.RANGE
@@ -395,7 +386,7 @@ class Meter:
             self.mppul_w = tok.amount
         elif sub == 7:
             self.water_factor = tok.data16
-        records[REC_SETTINGS] = self._settings_record()
+        records[_REC_SETTINGS] = self._settings_record()
         self._commit_accepted(records)
         self._update_relay()
         return R.ACCEPT
@@ -425,7 +416,7 @@ class Meter:
         if any(self._kct[i] is None for i in range(need)):
             if self.failures:  # an authenticated meter-specific token ends the failure streak
                 self.failures, self._lock_until = 0, None
-                self._commit({REC_LOCK: self._lock_record()})
+                self._commit({_REC_LOCK: self._lock_record()})
             return R.KCT_FIRST if self._kct[0] is not None else R.KCT_SECOND
         first, second, third, fourth = self._kct
         self._kct = [None, None, None, None]
@@ -445,16 +436,16 @@ class Meter:
             new_key = new.decoder_key()
         except ValueError:
             return R.KEY_TYPE
-        records = {REC_IDENT: new.to_record()}
+        records = {_REC_IDENT: new.to_record()}
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
             # date, so the memory and its floor (both on the old base date) are cleared
             self.tids.clear()
             self.tids.set_floor(0)
             self.tids.records(records)
-            records[REC_FLOOR] = self._floor_record()
+            records[_REC_FLOOR] = self._floor_record()
         self.failures, self._lock_until = 0, None
-        records[REC_LOCK] = self._lock_record()
+        records[_REC_LOCK] = self._lock_record()
         self._commit(records)
         self.ident, self.key = new, new_key
         return R.ACCEPT
@@ -487,7 +478,7 @@ class Meter:
 
     def save(self):
         """Persist the credit register now (also called by a power-fail warning input)."""
-        self.store.commit({REC_CREDIT: self._credit_record()})
+        self.store.commit({_REC_CREDIT: self._credit_record()})
         self._unsaved_units = 0
 
     def set_load(self, watts, unbalance_watts=0):
@@ -499,7 +490,7 @@ class Meter:
     def tamper_detected(self):
         if not self.tamper:
             self.tamper = True
-            self.store.commit({REC_SETTINGS: self._settings_record()})
+            self.store.commit({_REC_SETTINGS: self._settings_record()})
 
     def _update_relay(self):
         now = self.clock()

@@ -1,10 +1,6 @@
 """Token results: the IEC 62055-52 tokenStatus values (../shared/docs/iec62055-52-server.md §1.2) and the texts
 the display shows for them. One numbering for the keypad, the display and the optical port's TokenStatus."""
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 NONE = const(0)  # no token since power-up
 ACCEPT = const(1)
@@ -51,7 +47,7 @@ def fault_text(what, exc):
 # Class 1 InitiateMeterTest/Display control bits (IEC 62055-41 §6.3.8; the reference C firmware's header in
 # ../shared/docs/sts-application-layer.md §12 item 7 numbers bits 1-10 the same way). Bit 0 asks for all of
 # them; Meter.test_request holds the requested bits, the runtime shows each in turn.
-TEST_ALL = const(0)
+_TEST_ALL = const(0)
 TEST_LOAD_SWITCH = const(1)  # the relay is switched over and back
 TEST_DISPLAY = const(2)  # every segment / every cell lit
 TEST_ENERGY = const(3)  # total energy consumed
