@@ -20,6 +20,10 @@ MFR_CODE = const(14)
 LOCKOUT = const(15)
 BUSY = const(16)
 
+# The carriers a token comes through (TokenPipeline.submit's `source`, handed on to on_result)
+SOURCE_KEYPAD = "keypad"
+SOURCE_OPTICAL = "optical"
+
 # Short enough for a 16x2 LCD line; the 7-segment display scrolls them.
 TEXTS = ("----", "Accept", "1st KCT ok", "2nd KCT ok", "Overflow", "Key type", "Format", "Range", "Function",
          "Old", "Used", "Key expired", "DDTK", "CRC error", "Mfr code", "Lockout", "Busy")
@@ -30,10 +34,6 @@ def text(code):
     if 0 <= code < len(TEXTS):
         return TEXTS[code]
     return "Result %d" % code
-
-
-def accepted(code):
-    return code == ACCEPT or code == KCT_FIRST or code == KCT_SECOND
 
 
 def fault_text(what, exc):

@@ -14,7 +14,7 @@ The receive path (feed, including reads, writes and error replies) allocates not
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
-from meter.pipeline import SOURCE_OPTICAL
+from meter.results import SOURCE_OPTICAL
 from vtc.config import (A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_STATUS, S_TOKEN_STATUS,
                         S_VERSION, VtcConfig, baud_index)
 from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
