@@ -36,19 +36,20 @@ ROOT = paths.ROOT
 
 TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
 # What the simulator's firmware process imports once it runs an EA07 meter (provisioned, optical server up);
-# meter.boot (first boot only) and the MISTY1 modules (EA11) are not among them.
+# meter.boot (first boot only), the MISTY1 modules (EA11), meter.keychange (the first key change token) and
+# device.texts (the first short code or class 1 item shown) are not among them.
 _ORDER = (("asyncio", ("asyncio",)),
           ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.sta_viper")),
           ("recstore", ("recstore",)),
-          ("drivers", ("drivers.keypad", "drivers.glyphs", "drivers.display", "drivers.keyentry",
+          ("drivers", ("drivers.keypad", "drivers.glyphs", "drivers.display",
                        "drivers.textpanel", "drivers.sevenseg", "drivers.optical", "drivers.relay",
                        "drivers.pulse", "drivers.tamper", "drivers.powerfail", "drivers.hardware")),
-          ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.app", "meter.pipeline",
-                     "meter.runtime")),
+          ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.lockout", "meter.app")),
           ("vtc", ("vtc", "vtc.port")),
+          ("device", ("device.keyentry", "device.supervise", "device.pipeline", "device.runtime", "device.boot")),
           ("unix board", ("simflash", "ptyuart", "simpins", "board", "simulator")))
 # imported by those (packages and their modules), for counting raw codes
-_IMPLIED = ("stscore", "drivers", "meter", "recstore.layout", "recstore.core", "recstore.store", "vtc.config",
+_IMPLIED = ("stscore", "drivers", "meter", "device", "recstore.layout", "recstore.core", "recstore.store", "vtc.config",
             "vtc.frame", "vtc.server")
 # Every probe script starts in the meter process's set-up: the ROMFS image mounted and on sys.path (as
 # boards/unix/main.py does); GROW_QSTRS (a count) first grows the qstr pools, so that what follows measures its

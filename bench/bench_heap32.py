@@ -33,11 +33,11 @@ PACKAGES = (
     ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.misty1")),
     ("recstore", ("recstore",)),
     ("drivers", ("drivers.keypad", "drivers.matrixkeypad", "drivers.glyphs", "drivers.display",
-                 "drivers.keyentry", "drivers.sevenseg", "drivers.tm1637", "drivers.optical", "drivers.relay",
+                 "drivers.sevenseg", "drivers.tm1637", "drivers.optical", "drivers.relay",
                  "drivers.pulse", "drivers.tamper", "drivers.powerfail", "drivers.hardware")),
-    ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.app", "meter.pipeline",
-               "meter.runtime")),
+    ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.lockout", "meter.app")),
     ("vtc", ("vtc", "vtc.port")),
+    ("device", ("device.keyentry", "device.supervise", "device.pipeline", "device.runtime", "device.boot")),
 )
 SCRIPT = '''
 import sys, gc
@@ -133,7 +133,7 @@ print("provision", meter.provision(PROV))
 #--step--
 meter = store = None
 #--step--
-sys.modules.pop("meter.boot")  # a meter in service does not load it (meter.runtime.bring_up)
+sys.modules.pop("meter.boot")  # a meter in service does not load it (device.boot.bring_up)
 sys.modules.pop("json", None)
 %(boot)s
 print("fault", meter.fault)
@@ -185,7 +185,7 @@ def sta_outputs(tokens, prov):
     return out
 
 
-# The meter in service as boards/rp2040/main.py brings it up (meter.runtime.board_main, without running the
+# The meter in service as boards/rp2040/main.py brings it up (device.boot.board_main, without running the
 # tasks): the RP2040 board's make_hardware() over stand-ins of machine and rp2 (tests/fakes/ports.py), the
 # record store on the flash stand-in, the meter and its pipeline (bring_up), the optical server, the runtime.
 BOOT = r"""
@@ -193,7 +193,8 @@ BOOT = r"""
 import os
 os.chdir("/fw")
 from fakes import ports
-from meter import runtime as RT
+from device import boot as B
+from device.runtime import Runtime
 import asyncio
 if not hasattr(asyncio, "ThreadSafeFlag"):  # not in this port's asyncio (a board's is a small object too)
     asyncio.ThreadSafeFlag = asyncio.Event
@@ -204,11 +205,11 @@ with ports.Board("rp2040") as board:
 hw.flash_bdev = FLASH
 board = None
 #--step--
-meter, pipeline = RT.bring_up(hw, page_writes=8, meter_config=MeterConfig(tid_slots=%(slots)d))
+meter, pipeline = B.bring_up(hw, page_writes=8, meter_config=MeterConfig(tid_slots=%(slots)d))
 #--step--
-server = RT.make_server(meter, pipeline)
+server = B.make_server(meter, pipeline)
 #--step--
-rt = RT.Runtime(hw, meter, pipeline, server)
+rt = Runtime(hw, meter, pipeline, server)
 """
 
 

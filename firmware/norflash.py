@@ -47,16 +47,12 @@ path allocates nothing (the record store's heap_lock test runs through it). The 
 256-byte bytearray per page (a 192 KB test heap never needs a large contiguous block); tests get flat
 views through read(), peek(), poke(), find() and image().
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython: the host harness
-    def const(x):
-        return x
+from micropython import const
 
 PAGE = const(256)
 SECTOR = const(4096)
 STEP_PROGRAM = const(0)
-STEP_ERASE = const(1)
+_STEP_ERASE = const(1)
 
 
 class NorError(OSError):
@@ -275,7 +271,7 @@ class NorFlash:
             if arg < 0 or arg >= self.sectors:
                 raise NorError("erase outside the device")
             if self.on_step is not None:
-                self.on_step(self, STEP_ERASE, arg, 0, None, 0)
+                self.on_step(self, _STEP_ERASE, arg, 0, None, 0)
             cut = self.step == self.cut_at
             self.step += 1
             mode = "full"

@@ -285,7 +285,7 @@ def test_lockout_holds_when_no_commit_can_be_made(clock):
     assert m.enter(credit(10, 5001)) == R.LOCKOUT  # even a good token waits
     assert m.enter(foreign) == R.LOCKOUT
     clock.advance(11)
-    assert m.enter(foreign) == R.CRC and m.failures == 4  # 4th failure: 20 s, still only in RAM
+    assert m.enter(foreign) == R.CRC and m.lockout.failures == 4  # 4th failure: 20 s, still only in RAM
     assert m.lockout_remaining_s() == 20
     m.tick()
     assert store.data["lock"][0] == 0  # flash is behind (no commit goes through)
@@ -293,7 +293,7 @@ def test_lockout_holds_when_no_commit_can_be_made(clock):
     m.tick()  # the flash takes commits again: the lockout reaches flash at the next tick
     assert store.data["lock"][0] == 4
     again = reboot(m, clock)
-    assert again.failures == 4 and again.lockout_remaining_s() == 20
+    assert again.lockout.failures == 4 and again.lockout_remaining_s() == 20
 
 
 def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
@@ -301,15 +301,15 @@ def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
     store.broken = True
     m.enter(foreign)
     m.enter(foreign)
-    assert m.failures == 2 and store.data["lock"][0] == 0
+    assert m.lockout.failures == 2 and store.data["lock"][0] == 0
     assert m.enter(credit(10, 5001)) == R.FUNCTION  # its commit fails: refused, state reloaded
-    assert m.failures == 2  # the reload did not undo the failures held in RAM
+    assert m.lockout.failures == 2  # the reload did not undo the failures held in RAM
     assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 10
     store.broken = False
     assert m.enter(credit(10, 5002)) == R.LOCKOUT
     clock.advance(11)
-    assert m.enter(credit(10, 5002)) == R.ACCEPT and m.failures == 0
-    assert store.data["lock"][0] == 0 and reboot(m, clock).failures == 0
+    assert m.enter(credit(10, 5002)) == R.ACCEPT and m.lockout.failures == 0
+    assert store.data["lock"][0] == 0 and reboot(m, clock).lockout.failures == 0
 
 
 def test_lockout_on_the_real_store_with_erases_deferred(clock):
@@ -336,4 +336,4 @@ def test_lockout_on_the_real_store_with_erases_deferred(clock):
     remount = RecordStore(nor, reserve=1, page_writes=8)  # a power cut now
     remount.mount()
     again = Meter(remount, MeterConfig(), clock)
-    assert again.failures == 3 and again.lockout_remaining_s() == 10
+    assert again.lockout.failures == 3 and again.lockout_remaining_s() == 10

@@ -133,7 +133,7 @@ def test_crc_wrong_key_and_lockout_escalation(clock):
     assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 1280
     clock.advance(1280)
     assert m.enter(good) == R.ACCEPT  # an accepted meter-specific token resets the count
-    assert m.failures == 0
+    assert m.lockout.failures == 0
     assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 0
 
 
@@ -148,7 +148,7 @@ def test_lockout_survives_reboot(clock):
     assert m.lockout_remaining_s() == 20
     clock.advance(5)
     rebooted = Meter(store, MeterConfig(), clock)
-    assert rebooted.failures == 4
+    assert rebooted.lockout.failures == 4
     assert rebooted.lockout_remaining_s() == 20  # the stored remainder is served again after power-up
     assert rebooted.enter(credit(10, 5001)) == R.LOCKOUT
     clock.advance(20)
@@ -161,7 +161,7 @@ def test_format_errors(clock):
     assert m.enter("99999999999999999999") == R.FORMAT
     assert m.enter("1234567890123456789x") == R.FORMAT
     assert m.enter("123456789012345678901") == R.FORMAT
-    assert m.failures == 0  # format errors are not authentication failures
+    assert m.lockout.failures == 0  # format errors are not authentication failures
 
 
 def test_class1_mfr_code_and_functions(clock):
@@ -352,7 +352,7 @@ def test_failed_state_reload_refuses_tokens_until_a_restart(clock):
 
 
 def test_pipeline_never_wedges(clock):
-    from meter.pipeline import TokenPipeline
+    from device.pipeline import TokenPipeline
 
     class Broken:
         error = None

@@ -12,7 +12,7 @@ import random
 from ststools import vending as V
 from meter import results as R
 from meter.app import Meter, MeterConfig
-from meter.pipeline import TokenPipeline
+from device.pipeline import TokenPipeline
 from vtc import VtcConfig, VtcServer
 from vtc import server as S
 from vtc.frame import PARITY_ERROR, bcc

@@ -14,7 +14,7 @@ import os
 import sys
 
 from testkit import eq
-from meter import runtime as RT
+from device import runtime as RT
 from meter.app import Meter, MeterConfig
 from norflash import NorFlash
 from recstore import RecordStore
@@ -110,7 +110,7 @@ def make(display="lcd1602", config=None, prov="sim_provision_ea11.json", nor=Non
     meter = Meter(store, config or MeterConfig(low_credit_units=5), clock)
     if prov and meter.ident is None:
         eq(meter.provision(provisioning(prov)), None)
-    from meter.pipeline import TokenPipeline
+    from device.pipeline import TokenPipeline
     pipeline = TokenPipeline(meter)
     rt = RT.Runtime(hw, meter, pipeline, clock=clock)
     return hw, meter, pipeline, rt, clock, nor

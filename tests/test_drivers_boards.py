@@ -6,7 +6,8 @@ from testkit import eq, need_unix_board, run_async as run
 from fakes import ports
 from fakes.machine import scrub_schedule_queue
 from drivers.optical import MODE_HW, MODE_RAW7
-from drivers.keyentry import KeyEntry
+from device.keyentry import KeyEntry
+from device.supervise import supervised
 from drivers.sevenseg import SevenSegDisplay
 from drivers.charlcd import CharDisplay
 
@@ -88,17 +89,18 @@ def test_unix_board_wiring_like_main_py():
         eq(hw.optical.mode, MODE_RAW7, "pty link: 7-bit, no parity")
         tokens = []
         codes = []
+        faults = []
         entry = KeyEntry(hw.display, tokens.append, codes.append)
         hw.keypad.on_key = entry.key
 
         async def main():
-            hw.start()
+            tasks = [asyncio.create_task(supervised(make, faults.append)) for make in hw.runners()]
             hw.keypad.type("#01#")
             hw.keypad.type("12345678901234567890")
             hw.pulse_pin.pulse(3)
             hw.tamper_pin.drive(1)
             await asyncio.sleep_ms(150)
-            for t in hw.tasks:
+            for t in tasks:
                 t.cancel()
 
         got = []

@@ -4,8 +4,8 @@ from testkit import eq
 from fakes.machine import Clock
 from drivers.display import Display
 from drivers.keypad import KEY_HOLD
-from drivers import keyentry
-from drivers.keyentry import KeyEntry
+from device import keyentry
+from device.keyentry import KeyEntry
 
 TOKEN = "12345678901234567890"
 

@@ -95,7 +95,7 @@ def test_lockout_escalates_and_survives_reboot():
     eq(m.lockout_remaining_s(), 20, "doubles")
     clock.ms += 20000
     eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "accepted meter-specific token")
-    eq(m.failures, 0, "resets the counter")
+    eq(m.lockout.failures, 0, "resets the counter")
 
 
 def test_consumption_opens_and_closes_the_load_switch():

@@ -1,4 +1,4 @@
-"""The meter runtime (firmware/meter/runtime.py) on the unix board's simulated parts: keypad to display, tokens,
+"""The meter runtime (firmware/device/runtime.py, device/boot.py) on the unix board's simulated parts: keypad to display, tokens,
 short codes, pulses and the load switch, tamper, power-fail save, faults, and the asyncio tasks together.
 
 Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json for the
@@ -17,7 +17,7 @@ import gc
 # names from source: MicroPython's qstr pool doubles at about 1,240 names into one block of about 16 KB on
 # x86-64, and a heap shredded by the compiler's garbage of many modules at once has no such hole; collected
 # between modules it has, at any heap size: 240K..320K tested).
-for _m in ("asyncio", "stscore.misty1_viper", "recstore", "norflash", "meter.app", "meter.runtime", "drivers.charlcd",
+for _m in ("asyncio", "stscore.misty1_viper", "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd",
            "drivers.sevenseg", "drivers.textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse",
            "drivers.powerfail", "drivers.relay", "drivers.tamper", "fakes.machine", "runtimekit"):
     __import__(_m)
@@ -32,7 +32,8 @@ from testkit import eq
 from fakes.machine import scrub_schedule_queue
 from drivers import glyphs
 from meter import results as R
-from meter import runtime as RT
+from device import boot
+from device import runtime as RT
 from meter.app import Meter, MeterConfig
 from norflash import NorFlash
 from recstore import RecordStore
@@ -166,7 +167,7 @@ def test_fault_not_provisioned_and_no_flash():
     hw.flash_bdev = None
     hw.flash_note = "littlefs covers the record-store sectors"
     logged = []
-    meter, pipeline = RT.bring_up(hw, log=logged.append)
+    meter, pipeline = boot.bring_up(hw, log=logged.append)
     eq(meter.fault, "flash: littlefs covers the record-store sectors")
     eq(len(logged), 1)
     rt = RT.Runtime(hw, meter, pipeline)
@@ -178,7 +179,7 @@ def test_fault_not_provisioned_and_no_flash():
     with open(path, "w") as f:
         f.write("{not json")
     try:
-        meter, pipeline = RT.bring_up(hw, provision_path=path, log=logged.append)
+        meter, pipeline = boot.bring_up(hw, provision_path=path, log=logged.append)
         eq("not valid JSON" in meter.fault, True)
     finally:
         os.remove(path)
@@ -189,7 +190,7 @@ def test_with_ea07_provisioning_file_and_reboot():
     path = ROOT + "/build/test_runtime_provision.json"
     with open(path, "w") as f:
         f.write(json.dumps(provisioning("sim_provision.json")))
-    meter, pipeline = RT.bring_up(hw, provision_path=path, log=lambda s: None)
+    meter, pipeline = boot.bring_up(hw, provision_path=path, log=lambda s: None)
     if meter.fault and "MemoryError" in meter.fault:  # see the module docstring
         testkit.skip("no room left for the EA07 tables in this heap")
     eq(meter.fault, None)
@@ -200,7 +201,7 @@ def test_with_ea07_provisioning_file_and_reboot():
     except OSError:
         pass
     sys.modules.pop("meter.boot", None)  # what the first boot imported
-    meter2, _ = RT.bring_up(hw, log=lambda s: None)  # a reboot on the same flash
+    meter2, _ = boot.bring_up(hw, log=lambda s: None)  # a reboot on the same flash
     eq((meter2.fault, meter2.credit), (None, 10))
     eq("meter.boot" in sys.modules, False)  # no provisioning file: the first-boot code takes no heap
 
@@ -263,15 +264,15 @@ def test_board_main_survives_a_hardware_failure():
             raise OSError(19)  # ENODEV, as an I2C display that does not answer
 
     lines = []
-    real_print = RT.__dict__.get("print")
-    RT.print = lambda *a: lines.append(" ".join(str(x) for x in a))  # type: ignore
+    real_print = boot.__dict__.get("print")
+    boot.print = lambda *a: lines.append(" ".join(str(x) for x in a))  # type: ignore
     try:
-        eq(RT.board_main(BrokenBoard), None, "returns")
+        eq(boot.board_main(BrokenBoard), None, "returns")
     finally:
         if real_print is None:
-            del RT.print  # type: ignore
+            del boot.print  # type: ignore
         else:
-            RT.print = real_print  # type: ignore
+            boot.print = real_print  # type: ignore
     eq(len(lines), 1, "one message")
     eq(lines[0].startswith("meter: hardware set-up failed"), True, lines[0])
 

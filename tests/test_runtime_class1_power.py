@@ -10,13 +10,13 @@ from testkit import eq
 
 # compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16 KB block)
 for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-        "recstore", "norflash", "meter.app", "meter.runtime", "drivers.charlcd", "drivers.sevenseg",
+        "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd", "drivers.sevenseg",
         "drivers.textpanel", "drivers.hardware", "runtimekit"):
     __import__(_m)
     gc.collect()
 from drivers import glyphs
 from meter import results as R
-from meter import runtime as RT
+from device import runtime as RT
 from meter.app import MeterConfig
 from runtimekit import CREDIT_1KWH, UNIX, enter, lcd, make
 

@@ -8,7 +8,7 @@ from testkit import eq
 
 # compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16 KB block)
 for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-        "recstore", "norflash", "meter.app", "meter.runtime", "drivers.charlcd", "drivers.sevenseg",
+        "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd", "drivers.sevenseg",
         "drivers.textpanel", "drivers.hardware", "runtimekit"):
     __import__(_m)
     gc.collect()
@@ -30,7 +30,7 @@ def test_display_returns_home_after_an_entry_closes():
 
 
 def test_a_result_that_comes_while_typing_is_shown_when_the_entry_closes():
-    from meter.pipeline import SOURCE_OPTICAL
+    from meter.results import SOURCE_OPTICAL
 
     hw, meter, pipeline, rt, clock, _ = make()
     hw.keypad.type("123")  # the user is typing on the keypad ...

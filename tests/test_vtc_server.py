@@ -9,7 +9,7 @@ from testkit import data_path, eq, raises, unhex
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.identity import luhn_check_digit
-from meter.pipeline import TokenPipeline
+from device.pipeline import TokenPipeline
 from norflash import NorFlash
 from recstore import RecordStore
 from vtc import VtcConfig, VtcServer

@@ -74,7 +74,7 @@ def read_state(path, base=2014, tid_slots=50):
                        "smallest": _tid(tids.smallest(), base), "largest": _tid(max(tids.tids() or [-1]), base)},
         "tid_floor": _tid(tids.floor, base),
         "base_date": base,
-        "lockout": {"failures": m.failures, "remaining_s": m.lockout_remaining_s()},
+        "lockout": {"failures": m.lockout.failures, "remaining_s": m.lockout_remaining_s()},
         "mpl_w": m.mpl_w or None,
         "mppul_w": m.mppul_w or None,
         "tamper": m.tamper,

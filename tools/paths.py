@@ -10,17 +10,21 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the checkout: tools/ is its folder
 FIRMWARE = os.path.join(ROOT, "firmware")
+HOSTMODELS = os.path.join(ROOT, "hostmodels")  # the CPython models of the boards' parts, and the shim
 
 
 def setup():
-    """Put firmware/ first on sys.path (once); outside a checkout, exit with a message saying so."""
+    """Put firmware/ and hostmodels/ first on sys.path (once) and install the CPython shim; outside a
+    checkout, exit with a message saying so."""
     if not os.path.isfile(os.path.join(FIRMWARE, "version.py")):
         raise SystemExit("the STS host tools run from a checkout of the firmware repository (with firmware/ "
                          "beside tools/): %s not found" % FIRMWARE)
-    if FIRMWARE not in sys.path:
-        sys.path.insert(0, FIRMWARE)
-    # The CPython models of the boards' parts and the micropython/time.ticks_* shim go here as well, this
-    # being the one place: hostmodels/ on sys.path, then hostmodels.mpshim.install().
+    for path in (HOSTMODELS, FIRMWARE):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import mpshim  # hostmodels/: MicroPython's `micropython` module and time.ticks_* for the firmware modules
+
+    mpshim.install()
 
 
 def version():

@@ -29,7 +29,8 @@ from time import ticks_ms, ticks_diff
 import board
 from drivers.display import format_units
 from meter import results as R
-from meter import runtime as RT
+from device import boot
+from device.runtime import Runtime, RuntimeConfig
 from meter.app import MeterConfig
 
 USAGE = (" main.py [--flash PATH|:ram:] [--provision PATH] [--display 7seg6|7seg4|lcd1602] [--keypad 4x3|4x4]"
@@ -129,10 +130,10 @@ class Sim:
         # measured from the pulses it would read `speed` times the load, since simulated time runs faster
         hw.metering = SimMetering()
         opts["meter"].setdefault("impulses_per_kwh", hw.pulses_per_kwh)
-        self.meter, self.pipeline = RT.bring_up(hw, 8, opts["provision"], MeterConfig(**opts["meter"]),
+        self.meter, self.pipeline = boot.bring_up(hw, 8, opts["provision"], MeterConfig(**opts["meter"]),
                                                 log=self.log)
-        self.server = RT.make_server(self.meter, self.pipeline, opts["vtc"], log=self.log)
-        self.rt = RT.Runtime(hw, self.meter, self.pipeline, self.server, RT.RuntimeConfig(**opts["rt"]))
+        self.server = boot.make_server(self.meter, self.pipeline, opts["vtc"], log=self.log)
+        self.rt = Runtime(hw, self.meter, self.pipeline, self.server, RuntimeConfig(**opts["rt"]))
         self._show_result = self.pipeline.on_result
         self.pipeline.on_result = self._on_result
         self.load_w = opts["load_w"]

@@ -15,30 +15,10 @@
     hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / file), or None
     hw.flash_note    why flash_bdev is None, else ""
     hw.pulses_per_kwh, hw.name, hw.keymap
-    hw.start(on_fault)  create the drivers' asyncio tasks (keypad scan, display animation, tamper polling),
-                     each under `supervised` (restarted if it raises; on_fault(exc) is told); call it
-                     inside the running event loop, after wiring the callbacks
+    hw.runners()     the drivers' task coroutine functions (display animation, keypad scan, tamper polling):
+                     the runtime runs each as a supervised asyncio task (device.supervise)
 """
-import asyncio
-
 from drivers.keypad import KEYMAP_4X3, KEYMAP_4X4
-
-
-async def supervised(make, on_fault, pause_ms=100):
-    """Run the coroutine that make() returns for as long as the meter runs: should it raise (a transient fault
-    such as a full heap), on_fault(exc) is told and a new one starts after pause_ms, so that no fault stops
-    the keypad, the display, consumption counting or the load switch for good. Cancelling the task ends it."""
-    while True:
-        try:
-            await make()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            try:
-                on_fault(exc)
-            except Exception:
-                pass
-        await asyncio.sleep_ms(pause_ms)
 
 
 class Hardware:
@@ -60,24 +40,17 @@ class Hardware:
         self.pulses_per_kwh = pulses_per_kwh
         self.phase_pulses = tuple(phase_pulses)
         self.metering = metering
-        self.tasks = []
-        self.last_fault = None
 
-    def start(self, on_fault=None):
-        """Start the drivers' background tasks, each supervised; returns them (asyncio.Task objects)."""
-        report = on_fault or self._fault
+    def runners(self):
+        """The drivers' background tasks as coroutine functions (a new list): the display's animation, the
+        keypad scan (a VirtualKeypad has none) and the tamper polling."""
         makers = [self.display.run]
-        run = getattr(self.keypad, "run", None)  # a VirtualKeypad has no scan task
+        run = getattr(self.keypad, "run", None)
         if run is not None:
             makers.append(run)
         if self.tamper is not None:
             makers.append(self.tamper.run)
-        for make in makers:
-            self.tasks.append(asyncio.create_task(supervised(make, report)))
-        return self.tasks
-
-    def _fault(self, exc):
-        self.last_fault = exc  # without an on_fault (tests, a bare board): kept for a look at the REPL
+        return makers
 
 
 # --- building the drivers from a board's pin map ---------------------------------------------------------------

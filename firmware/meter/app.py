@@ -29,38 +29,29 @@ The store is any object with `get(name) -> bytes or None` and `commit({name: byt
 """
 import gc
 import struct
+from micropython import const
+from time import ticks_diff, ticks_ms
 
 from stscore import token as T
 from meter import results as R
-from meter.identity import Identity, KT_DCTK, KT_DDTK, KT_DITK
+from meter.identity import Identity, KT_DDTK
+from meter.lockout import Lockout
 from meter.tidmem import TidMemory
 
-try:
-    from time import ticks_diff, ticks_ms  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython (host tools, host tests)
-    import time as _time
-
-    def ticks_ms():  # pyright: ignore[reportRedeclaration]
-        return int(_time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
-
-    def ticks_diff(a, b):  # pyright: ignore[reportRedeclaration]
-        return a - b
-
 # Store record names
-REC_IDENT = "ident"
+_REC_IDENT = const("ident")
 # TID memory: one record per slot, int keys 0..tid_slots-1 (TidMemory.record); names are for the rest
-REC_CREDIT = "credit"
-REC_SETTINGS = "settings"
-REC_LOCK = "lock"
-REC_FLOOR = "floor"  # the TID floor (3 bytes): TIDs below it are Old
+_REC_CREDIT = const("credit")
+_REC_SETTINGS = const("settings")
+_REC_LOCK = const("lock")
+_REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
-_CREDIT_FMT = ">iIIH"  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
-_SETTINGS_FMT = ">IIBHH"  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
-_LOCK_FMT = ">BH"  # consecutive authentication failures, lockout seconds still to serve
+_CREDIT_FMT = const(">iIIH")  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
+_SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
 
-NO_LIMIT = 0
+_NO_LIMIT = const(0)
 
 
 class MeterConfig:
@@ -104,21 +95,18 @@ class Meter:
         self.error = None  # the last internal error (a failed commit), for the display and the log
         self.last_result = R.NONE
         self.test_request = 0  # class 1 tests/displays requested, a mask of results.TEST_* bits (runtime takes it)
-        self._kct = [None, None, None, None]  # type: list  # pending sections 2/3, 2/4, 2/8, 2/9 (field tuples)
-        self._kct_start = 0
+        self.kct = None  # the key change collector (meter.keychange), made with the first key change token
         self.credit = 0
         self.total_consumed = 0
         self.total_purchased = 0
         self._pulse_acc = 0  # impulses * 10 not yet worth 0.1 unit
         self._unsaved_units = 0
-        self.mpl_w = NO_LIMIT
-        self.mppul_w = NO_LIMIT
+        self.mpl_w = _NO_LIMIT
+        self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.tariff_rate = 0
         self.water_factor = 0
-        self.failures = 0
-        self._lock_until = None  # clock value when the lockout ends, or None
-        self._lock_unsaved = False  # the lockout in RAM is ahead of flash (its commit failed)
+        self.lockout = Lockout(self.cfg, clock)
         self.load_w = 0
         self.unbalance_w = 0
         self._trip_until = None
@@ -129,27 +117,23 @@ class Meter:
     def _load_state(self):
         s = self.store
         try:
-            self.ident = Identity.from_record(s.get(REC_IDENT))
+            self.ident = Identity.from_record(s.get(_REC_IDENT))
             self.key = self.ident.decoder_key()
             self.fault = None
         except (ValueError, TypeError) as exc:  # ProvisioningError, KeyFormatError, TableError, bad record
             self.ident, self.key = None, None
-            self.fault = "not provisioned" if s.get(REC_IDENT) is None else "bad identity: %s" % exc
+            self.fault = "not provisioned" if s.get(_REC_IDENT) is None else "bad identity: %s" % exc
         self.tids.load_slots(s.get)
-        rec = s.get(REC_FLOOR)
+        rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
-        rec = s.get(REC_CREDIT)
+        rec = s.get(_REC_CREDIT)
         if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
             self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
-        rec = s.get(REC_SETTINGS)
+        rec = s.get(_REC_SETTINGS)
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
             self.tamper = bool(tamper)
-        rec = s.get(REC_LOCK)
-        if rec and len(rec) == struct.calcsize(_LOCK_FMT):
-            self.failures, remaining = struct.unpack(_LOCK_FMT, rec)
-            # The time served before the power cut is unknown: serve the stored remainder again.
-            self._lock_until = self.clock() + remaining * 1000 if remaining else None
+        self.lockout.load(s.get(_REC_LOCK))
         if self.tids.relayout and self.ident is not None:  # slot records of a build with more slots
             try:
                 s.commit(self.tids.records({}))
@@ -163,9 +147,6 @@ class Meter:
     def _settings_record(self):
         return struct.pack(_SETTINGS_FMT, self.mpl_w, self.mppul_w, 1 if self.tamper else 0, self.tariff_rate,
                            self.water_factor)
-
-    def _lock_record(self):
-        return struct.pack(_LOCK_FMT, min(self.failures, 255), self.lockout_remaining_s())
 
     def _floor_record(self):
         f = self.tids.floor
@@ -185,15 +166,16 @@ class Meter:
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
-        self.mpl_w = self.mppul_w = NO_LIMIT
+        self.mpl_w = self.mppul_w = _NO_LIMIT
         self.tamper = False
-        self.failures, self._lock_until, self._lock_unsaved = 0, None, False
+        self.lockout.reset()
+        self.lockout.unsaved = False
         records = self.tids.records({})  # deletes every stored TID slot
-        records[REC_FLOOR] = self._floor_record()
-        records[REC_IDENT] = ident.to_record()
-        records[REC_CREDIT] = self._credit_record()
-        records[REC_SETTINGS] = self._settings_record()
-        records[REC_LOCK] = self._lock_record()
+        records[_REC_FLOOR] = self._floor_record()
+        records[_REC_IDENT] = ident.to_record()
+        records[_REC_CREDIT] = self._credit_record()
+        records[_REC_SETTINGS] = self._settings_record()
+        records[_REC_LOCK] = self.lockout.record()
         self.store.commit(records)
         self.ident, self.key, self.fault = ident, key, None
         return None
@@ -206,30 +188,7 @@ class Meter:
 
     # --- lockout -------------------------------------------------------------------------------------------
     def lockout_remaining_s(self):
-        if self._lock_until is None:
-            return 0
-        left = ticks_diff(self._lock_until, self.clock())
-        if left <= 0:
-            self._lock_until = None
-            return 0
-        return (left + 999) // 1000
-
-    def _lockout_for(self, failures):
-        if failures < self.cfg.lockout_after:
-            return 0
-        seconds = self.cfg.lockout_first_s
-        for _ in range(failures - self.cfg.lockout_after):
-            seconds *= 2
-            if seconds >= self.cfg.lockout_max_s:
-                return self.cfg.lockout_max_s
-        return min(seconds, self.cfg.lockout_max_s)
-
-    def _auth_failed(self):
-        self.failures += 1
-        seconds = self._lockout_for(self.failures)
-        self._lock_until = self.clock() + seconds * 1000 if seconds else None
-        self._lock_unsaved = True
-        self.save_lockout()
+        return self.lockout.remaining_s()
 
     def save_lockout(self):
         """Persist the lockout if RAM is ahead of flash. A commit refused because erases are deferred (an
@@ -237,9 +196,10 @@ class Meter:
         the one sector it needs, so a power cut cannot take the lockout back. Should that fail too (a flash
         error, a full heap, a store without urgent commits) the lockout is held in RAM (the result stays
         CRC), tried again by `tick` and carried by the next commit."""
-        if not self._lock_unsaved:
+        lockout = self.lockout
+        if not lockout.unsaved:
             return True
-        records = {REC_LOCK: self._lock_record()}
+        records = {_REC_LOCK: lockout.record()}
         try:
             try:
                 self.store.commit(records)
@@ -248,16 +208,16 @@ class Meter:
         except Exception as exc:
             self.error = R.fault_text("lockout not saved yet", exc)
             return False
-        self._lock_unsaved = False
+        lockout.unsaved = False
         return True
 
     def _commit(self, records):
         """Every commit of the token path: carries an unsaved lockout along."""
-        if self._lock_unsaved and REC_LOCK not in records:
-            records[REC_LOCK] = self._lock_record()
+        if self.lockout.unsaved and _REC_LOCK not in records:
+            records[_REC_LOCK] = self.lockout.record()
         self.store.commit(records)
-        if REC_LOCK in records:
-            self._lock_unsaved = False
+        if _REC_LOCK in records:
+            self.lockout.unsaved = False
 
     # --- the token pipeline --------------------------------------------------------------------------------
     def enter(self, text):
@@ -273,7 +233,8 @@ class Meter:
 
     def process(self, digits, n):
         """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its result."""
-        failures, lock_until, unsaved = self.failures, self._lock_until, self._lock_unsaved  # before the token
+        lockout = self.lockout
+        failures, lock_until, unsaved = lockout.failures, lockout.until, lockout.unsaved  # before the token
         try:
             result = self._process(digits, n)
         except Exception as exc:  # never an unhandled exception on the meter: refuse, report, keep state
@@ -288,8 +249,8 @@ class Meter:
             except Exception as exc2:  # RAM may now differ from flash: refuse tokens until a restart
                 self.ident, self.key = None, None
                 self.fault = R.fault_text("state reload failed (restart the meter)", exc2)
-            if unsaved or failures > self.failures:
-                self.failures, self._lock_until, self._lock_unsaved = failures, lock_until, True
+            if unsaved or failures > lockout.failures:
+                lockout.failures, lockout.until, lockout.unsaved = failures, lock_until, True
         self.last_result = result
         return result
 
@@ -304,8 +265,9 @@ class Meter:
             return R.LOCKOUT  # meter-specific tokens are not even decrypted during lockout
         status = T.decode_data(tok, self.key)
         if status == T.CRC:
-            if cls != T.CLASS_TEST:
-                self._auth_failed()
+            if cls != T.CLASS_TEST:  # an authentication failure: counted, the lockout it earns saved at once
+                self.lockout.failed()
+                self.save_lockout()
             return R.CRC
         if status != T.OK:
             return R.FUNCTION if status in (T.FUNCTION, T.NO_KEY) else R.FORMAT
@@ -345,9 +307,9 @@ class Meter:
         """Commit an accepted token's effects with its TID and the lockout reset, atomically."""
         slot = self.tids.add(self.token.tid)
         records[slot] = self.tids.record(slot)
-        if self.failures or self._lock_until is not None:
-            self.failures, self._lock_until = 0, None
-            records[REC_LOCK] = self._lock_record()
+        if self.lockout.failures or self.lockout.until is not None:
+            self.lockout.reset()
+            records[_REC_LOCK] = self.lockout.record()
         self._commit(records)
 
     def _credit_token(self, tok):
@@ -365,7 +327,7 @@ class Meter:
             return R.OVERFLOW
         self.credit += tok.amount
         self.total_purchased += tok.amount
-        self._commit_accepted({REC_CREDIT: self._credit_record()})
+        self._commit_accepted({_REC_CREDIT: self._credit_record()})
         self._update_relay()
         return R.ACCEPT
 
@@ -386,7 +348,7 @@ class Meter:
             if reg != 0xFFFF and reg != SERVICE_SUBCLASS[self.cfg.service]:
                 return R.RANGE
             self.credit = 0
-            records[REC_CREDIT] = self._credit_record()
+            records[_REC_CREDIT] = self._credit_record()
         elif sub == 5:
             if tok.data16 != 0:
                 return R.RANGE
@@ -395,76 +357,49 @@ class Meter:
             self.mppul_w = tok.amount
         elif sub == 7:
             self.water_factor = tok.data16
-        records[REC_SETTINGS] = self._settings_record()
+        records[_REC_SETTINGS] = self._settings_record()
         self._commit_accepted(records)
         self._update_relay()
         return R.ACCEPT
 
-    # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4)
+    # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4): the set is collected by meter.keychange
     def _key_change(self, tok):
-        long_key = self._id().ea == T.EA11
-        slot = (3, 4, 8, 9).index(tok.subclass)
-        if slot >= 2 and not long_key:
-            return R.FUNCTION  # 3rd/4th sections belong to 128-bit keys
-        now = self.clock()
-        if any(self._kct) and ticks_diff(now, self._kct_start) > self.cfg.kct_window_s * 1000:
-            self._kct = [None, None, None, None]  # the set timed out: start again
-        if not any(self._kct):
-            self._kct_start = now
-        if tok.subclass == 3:
-            if not 1 <= tok.krn <= 9:
-                return R.RANGE  # KRN is one decimal digit, 1..9 (as provisioning checks it)
-            self._kct[0] = (tok.kenho, tok.krn, tok.ro, tok.kt, bytes(tok.key_part))
-        elif tok.subclass == 4:
-            if tok.ti > 99:
-                return R.RANGE  # TI is two decimal digits, carried in binary (0..255)
-            self._kct[1] = (tok.kenlo, tok.ti, bytes(tok.key_part))
-        else:
-            self._kct[slot] = (tok.sgc12, bytes(tok.key_part))
-        need = 4 if long_key else 2
-        if any(self._kct[i] is None for i in range(need)):
-            if self.failures:  # an authenticated meter-specific token ends the failure streak
-                self.failures, self._lock_until = 0, None
-                self._commit({REC_LOCK: self._lock_record()})
-            return R.KCT_FIRST if self._kct[0] is not None else R.KCT_SECOND
-        first, second, third, fourth = self._kct
-        self._kct = [None, None, None, None]
-        kenho, krn, ro, kt, hi = first
-        kenlo, ti, lo = second
-        if not self._key_type_allowed(kt):
+        from meter.keychange import KeyChangeSet, key_type_allowed  # a meter in service rarely needs them
+
+        ident = self._id()
+        long_key = ident.ea == T.EA11
+        kct = self.kct
+        if kct is None:
+            kct = self.kct = KeyChangeSet(self.cfg.kct_window_s)
+        r = kct.add(tok, long_key, self.clock())
+        if r != R.ACCEPT:
+            if (r == R.KCT_FIRST or r == R.KCT_SECOND) and self.lockout.failures:
+                self.lockout.reset()  # an authenticated meter-specific token ends the failure streak
+                self._commit({_REC_LOCK: self.lockout.record()})
+            return r
+        key, krn, ro, kt, ti, ken, sgc = kct.take(long_key, ident.sgc)
+        if not key_type_allowed(kt, ident.kt):
             return R.KEY_TYPE
-        sgc = self._id().sgc
-        key = hi + lo
-        if long_key:
-            key = hi + third[1] + fourth[1] + lo
-            sgc = (fourth[0] << 12) | third[0]
-        if ro and key == self._id().key:
+        if ro and key == ident.key:
             return R.KEY_TYPE  # a rollover that keeps the key would re-open every old token of that key
-        new = self._id().copy_with_key(key, krn, kt, ti, (kenho << 4) | kenlo, sgc)
+        new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
         try:
             new_key = new.decoder_key()
         except ValueError:
             return R.KEY_TYPE
-        records = {REC_IDENT: new.to_record()}
+        records = {_REC_IDENT: new.to_record()}
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
             # date, so the memory and its floor (both on the old base date) are cleared
             self.tids.clear()
             self.tids.set_floor(0)
             self.tids.records(records)
-            records[REC_FLOOR] = self._floor_record()
-        self.failures, self._lock_until = 0, None
-        records[REC_LOCK] = self._lock_record()
+            records[_REC_FLOOR] = self._floor_record()
+        self.lockout.reset()
+        records[_REC_LOCK] = self.lockout.record()
         self._commit(records)
         self.ident, self.key = new, new_key
         return R.ACCEPT
-
-    def _key_type_allowed(self, new_kt):
-        if new_kt == KT_DITK and self._id().kt != KT_DITK:
-            return False  # back to an initialisation key only from an initialisation key
-        if new_kt == KT_DCTK:
-            return False  # common keys are for card meters
-        return True
 
     # --- consumption, load switch, tamper ------------------------------------------------------------------
     def add_pulses(self, n):
@@ -487,7 +422,7 @@ class Meter:
 
     def save(self):
         """Persist the credit register now (also called by a power-fail warning input)."""
-        self.store.commit({REC_CREDIT: self._credit_record()})
+        self.store.commit({_REC_CREDIT: self._credit_record()})
         self._unsaved_units = 0
 
     def set_load(self, watts, unbalance_watts=0):
@@ -499,7 +434,7 @@ class Meter:
     def tamper_detected(self):
         if not self.tamper:
             self.tamper = True
-            self.store.commit({REC_SETTINGS: self._settings_record()})
+            self.store.commit({_REC_SETTINGS: self._settings_record()})
 
     def _update_relay(self):
         now = self.clock()
@@ -518,7 +453,7 @@ class Meter:
         """Periodic housekeeping (about once a second): trip retries, lockout expiry, an unsaved lockout."""
         self._update_relay()
         self.lockout_remaining_s()
-        if self._lock_unsaved:
+        if self.lockout.unsaved:
             self.save_lockout()
 
     def relay_closed(self):
@@ -530,7 +465,4 @@ class Meter:
 
     def kct_pending(self):
         """A key change set is partly entered (its other tokens are awaited)."""
-        for part in self._kct:
-            if part is not None:
-                return True
-        return False
+        return self.kct is not None and self.kct.pending()

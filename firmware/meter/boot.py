@@ -10,7 +10,7 @@ the file deleted (keys do not stay in the filesystem); invalid data leaves the m
 `meter.fault` saying why, and the file in place for inspection. A provisioned meter ignores a new file
 (re-provisioning would wipe credit and TIDs): the fault text says so.
 
-Only a first boot (meter.runtime.bring_up, when the file is there), Meter.provision and the host tools import
+Only a first boot (device.boot.bring_up, when the file is there), Meter.provision and the host tools import
 this module: a meter in service does not carry it in its heap.
 """
 import json

@@ -16,18 +16,15 @@ window (100 ms / 3 s: about 3 %).
 nothing while pulses x millijoules per pulse stays below 2**30, i.e. power x window below 2**30 W ms: under
 about 350 kW with the 3 s window, at any pulse constant, so a 32-bit board stays on the small-int path.
 """
-try:
-    from time import ticks_diff  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython (host tests)
-    def ticks_diff(a, b):  # pyright: ignore[reportRedeclaration]
-        return a - b
+from micropython import const
+from time import ticks_diff
 
-WINDOW_MS = 3000
-IDLE_MS = 120000  # no pulse for 2 minutes: no load (0 W); also the longest interval measured
+_WINDOW_MS = const(3000)
+_IDLE_MS = const(120000)  # no pulse for 2 minutes: no load (0 W); also the longest interval measured
 
 
 class PulsePower:
-    def __init__(self, impulses_per_kwh, window_ms=WINDOW_MS, idle_ms=IDLE_MS):
+    def __init__(self, impulses_per_kwh, window_ms=_WINDOW_MS, idle_ms=_IDLE_MS):
         if impulses_per_kwh < 1:
             raise ValueError("impulses_per_kwh must be at least 1")
         self.mj_per_pulse = 3600000 * 1000 // impulses_per_kwh  # millijoules (W x ms) per pulse

@@ -1,10 +1,6 @@
 """Token results: the IEC 62055-52 tokenStatus values (../shared/docs/iec62055-52-server.md §1.2) and the texts
 the display shows for them. One numbering for the keypad, the display and the optical port's TokenStatus."""
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 NONE = const(0)  # no token since power-up
 ACCEPT = const(1)
@@ -24,6 +20,10 @@ MFR_CODE = const(14)
 LOCKOUT = const(15)
 BUSY = const(16)
 
+# The carriers a token comes through (TokenPipeline.submit's `source`, handed on to on_result)
+SOURCE_KEYPAD = "keypad"
+SOURCE_OPTICAL = "optical"
+
 # Short enough for a 16x2 LCD line; the 7-segment display scrolls them.
 TEXTS = ("----", "Accept", "1st KCT ok", "2nd KCT ok", "Overflow", "Key type", "Format", "Range", "Function",
          "Old", "Used", "Key expired", "DDTK", "CRC error", "Mfr code", "Lockout", "Busy")
@@ -34,10 +34,6 @@ def text(code):
     if 0 <= code < len(TEXTS):
         return TEXTS[code]
     return "Result %d" % code
-
-
-def accepted(code):
-    return code == ACCEPT or code == KCT_FIRST or code == KCT_SECOND
 
 
 def fault_text(what, exc):
@@ -51,7 +47,7 @@ def fault_text(what, exc):
 # Class 1 InitiateMeterTest/Display control bits (IEC 62055-41 §6.3.8; the reference C firmware's header in
 # ../shared/docs/sts-application-layer.md §12 item 7 numbers bits 1-10 the same way). Bit 0 asks for all of
 # them; Meter.test_request holds the requested bits, the runtime shows each in turn.
-TEST_ALL = const(0)
+_TEST_ALL = const(0)
 TEST_LOAD_SWITCH = const(1)  # the relay is switched over and back
 TEST_DISPLAY = const(2)  # every segment / every cell lit
 TEST_ENERGY = const(3)  # total energy consumed

@@ -19,15 +19,11 @@ whole memory. Slot i in RAM is store key i, always: a reload puts every record b
 slot a later token overwrites is the same slot on flash (a reload that moved TIDs between slots would make the
 next replacement overwrite the wrong record and forget a TID). `check` and `add` allocate nothing.
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
-DEFAULT_SLOTS = const(50)
-TID_MAX = const(0xFFFFFF)
-STORE_KEYS = const(128)  # int keys 0..127 of the record store
+_DEFAULT_SLOTS = const(50)
+_TID_MAX = const(0xFFFFFF)
+_STORE_KEYS = const(128)  # int keys 0..127 of the record store
 
 OK = const(0)
 OLD = const(9)
@@ -35,8 +31,8 @@ USED = const(10)
 
 
 class TidMemory:
-    def __init__(self, slots=DEFAULT_SLOTS):
-        if not 1 <= slots <= STORE_KEYS:
+    def __init__(self, slots=_DEFAULT_SLOTS):
+        if not 1 <= slots <= _STORE_KEYS:
             raise ValueError("TID memory needs 1..128 slots")
         self.slots = slots
         self.buf = bytearray(3 * slots)
@@ -118,7 +114,7 @@ class TidMemory:
         for i in range(self.slots):
             into[i] = self.record(i)
         if self.relayout:
-            for i in range(self.slots, STORE_KEYS):
+            for i in range(self.slots, _STORE_KEYS):
                 into[i] = None
         return into
 
@@ -129,7 +125,7 @@ class TidMemory:
         self.clear()
         self.relayout = False
         extra = None
-        for i in range(STORE_KEYS):
+        for i in range(_STORE_KEYS):
             rec = get(i)
             if rec is None or len(rec) != 3:
                 continue  # absent, or not a slot record: treated as empty
@@ -155,7 +151,7 @@ class TidMemory:
         self.n = 0
 
     def set_floor(self, tid):
-        if not 0 <= tid <= TID_MAX:
+        if not 0 <= tid <= _TID_MAX:
             raise ValueError("TID floor must be 0..0xFFFFFF")
         self.floor = tid
 

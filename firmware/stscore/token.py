@@ -12,11 +12,7 @@ Decode results are status codes numbered like the IEC 62055-52 tokenStatus value
 OK (0, decoded: the meter still has to accept it), FORMAT 6, FUNCTION 8 (class or subclass not supported),
 CRC 13 (authentication failed), plus NO_KEY for an encrypted token when no decoder key is provisioned.
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython (host tools)
-    def const(x):
-        return x
+from micropython import const
 
 import sys
 
@@ -31,7 +27,7 @@ TOKEN_DIGITS = const(20)
 # Classes (IEC 62055-41 §6.3.2)
 CLASS_CREDIT = const(0)
 CLASS_TEST = const(1)
-CLASS_MANAGEMENT = const(2)
+_CLASS_MANAGEMENT = const(2)
 
 # Encryption algorithm codes (EA07 STA, EA11 MISTY1). EA09 (DEA) is deprecated (IEC 62055-41:2018 §6.5.5).
 EA07 = const(7)
@@ -152,7 +148,7 @@ class Token:
         self.kenlo = self.ti = self.sgc12 = _NONE
 
     def is_key_change(self):
-        return self.cls == CLASS_MANAGEMENT and self.subclass in (3, 4, 8, 9)
+        return self.cls == _CLASS_MANAGEMENT and self.subclass in (3, 4, 8, 9)
 
     def has_tid(self):
         return self.tid >= 0
@@ -268,7 +264,7 @@ def _decode_fields(tok):
         else:
             return FUNCTION
         return OK
-    if cls == CLASS_MANAGEMENT and sub in (3, 4, 8, 9):  # key change tokens: no TID
+    if cls == _CLASS_MANAGEMENT and sub in (3, 4, 8, 9):  # key change tokens: no TID
         for i in range(4):
             tok.key_part[i] = b[2 + i]
         if sub == 3:
@@ -283,7 +279,7 @@ def _decode_fields(tok):
         else:
             tok.sgc12 = (nib << 8) | b[1]
         return OK
-    if (cls == CLASS_CREDIT and sub > 7) or (cls == CLASS_MANAGEMENT and sub > 9):
+    if (cls == CLASS_CREDIT and sub > 7) or (cls == _CLASS_MANAGEMENT and sub > 9):
         return FUNCTION
     # Credit and TID-bearing management tokens: nibble 59-56, TID 55-32, data 31-16.
     tok.tid = (b[1] << 16) | (b[2] << 8) | b[3]

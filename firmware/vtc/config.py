@@ -2,11 +2,7 @@
 register table (../shared/docs/iec62055-52-server.md §4.4, §4.7). The design is provisional until the
 IEC 62055-52 text is available (§4.8), so anything that may change lives here and not in the state machine.
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 # Register access bits and value formats (design doc §4.4)
 A_R = const(1)
@@ -19,7 +15,7 @@ F_TOKEN = const(4)  # a 66-bit token: 17 hex / 66 binary / 20 decimal characters
 # Value sources: >= 0 is that constant; the negative ones are read from the meter at request time
 S_STATUS = const(-1)  # ServerStatus bits (design doc §4.4)
 S_VERSION = const(-2)  # MeterConfig.software_version
-S_TOKEN = const(-3)  # BinaryTokenEntry (write only)
+_S_TOKEN = const(-3)  # BinaryTokenEntry (write only)
 S_TOKEN_STATUS = const(-4)  # TokenPipeline.status (§1.2 values; 16 = not ready)
 S_LOCKOUT = const(-5)  # Meter.lockout_remaining_s()
 
@@ -29,7 +25,7 @@ REGISTERS = (
     (0x0001, A_R, F_HEX, 4, 1),  # TableID
     (0x0002, A_R, F_BIN, 14, S_STATUS),  # ServerStatus
     (0x0003, A_R, F_TEXT, 16, S_VERSION),  # SoftwareVersion
-    (0x0004, A_W, F_TOKEN, 0, S_TOKEN),  # BinaryTokenEntry
+    (0x0004, A_W, F_TOKEN, 0, _S_TOKEN),  # BinaryTokenEntry
     (0x0005, A_R, F_DEC, 4, S_TOKEN_STATUS),  # TokenStatus
     (0x0006, A_R, F_DEC, 4, S_LOCKOUT),  # TokenLockoutTimeRemaining, seconds
 )

@@ -10,11 +10,7 @@ Everything else is skipped while hunting (NUL wake-up bytes, garbage, echo). '/'
 anywhere except in the BCC position, which is exactly one byte after ETX/EOT whatever its value (§6.2: it
 may be 0x00, 0x02 or 0x03). A parity error, a wrong BCC or an overflow makes the message BAD (-> NAK).
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
+from micropython import const
 
 SOH = const(0x01)
 STX = const(0x02)
@@ -39,7 +35,7 @@ _CMD = const(2)
 _BCC = const(3)
 
 # C D STX address(<=16) ( value(<=128 in mode C programming, IEC 62056-21 §6.3.14 item 20) * unit(<=16) )
-SIZE = const(168)
+_SIZE = const(168)
 
 
 def bcc(msg, n=-1):
@@ -62,7 +58,7 @@ def bcc(msg, n=-1):
 
 class FrameReader:
     def __init__(self):
-        self.buf = bytearray(SIZE)
+        self.buf = bytearray(_SIZE)
         self.n = 0  # characters in buf
         self.end = 0  # how the last message ended: ETX or EOT (a command), LF (a line)
         self._st = _HUNT
@@ -103,7 +99,7 @@ class FrameReader:
                 self._st = _BCC
                 return NONE
         n = self.n
-        if n < SIZE:
+        if n < _SIZE:
             self.buf[n] = c
             self.n = n + 1
         else:

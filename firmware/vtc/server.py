@@ -11,38 +11,22 @@ clock is injected, so tests drive it character by character:
 No machine, no asyncio here (vtc.port binds it to drivers.optical.OpticalPort), and nothing raises out of it.
 The receive path (feed, including reads, writes and error replies) allocates nothing.
 """
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:
-    def const(x):
-        return x
-try:
-    from time import ticks_add, ticks_diff, ticks_ms  # pyright: ignore[reportAssignmentType]  (CPython below)
-except ImportError:  # CPython (host tests)
-    import time as _time
+from micropython import const
+from time import ticks_add, ticks_diff, ticks_ms
 
-    def ticks_ms():  # pyright: ignore[reportRedeclaration]
-        return int(_time.monotonic() * 1000)  # pyright: ignore[reportAttributeAccessIssue]
-
-    def ticks_diff(a, b):  # pyright: ignore[reportRedeclaration]
-        return a - b
-
-    def ticks_add(a, b):  # pyright: ignore[reportRedeclaration]
-        return a + b
-
-from meter.pipeline import SOURCE_OPTICAL
+from meter.results import SOURCE_OPTICAL
 from vtc.config import (A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_STATUS, S_TOKEN_STATUS,
                         S_VERSION, VtcConfig, baud_index)
 from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
 
 IDLE = const(0)
-IDENT_SENT = const(1)
+_IDENT_SENT = const(1)
 PROG = const(2)
 READOUT = const(3)
 
-_DIGITS = b"0123456789ABCDEF"
-_P0 = b"P0\x02()"  # after SOH: the operand request, empty (IEC 62056-21 §6.4.3 / design §4.2); ETX and BCC follow
-_LIMIT = b"73786976294838206464"  # 2**66: a token value must be below it (design §4.5)
+_DIGITS = const(b"0123456789ABCDEF")
+_P0 = const(b"P0\x02()")  # after SOH: the operand request, empty (IEC 62056-21 §6.4.3 / design §4.2); ETX and BCC follow
+_LIMIT = const(b"73786976294838206464")  # 2**66: a token value must be below it (design §4.5)
 
 
 class VtcServer:
@@ -107,7 +91,7 @@ class VtcServer:
                 return
             if ticks_diff(now, self._t_act) > self.cfg.inactivity_ms:
                 self._idle(False)  # IEC 62056-21 Annex A note 1: back to the start, at 300 Bd
-            elif st == IDENT_SENT and not self._pend and ticks_diff(now, self._t_sent) > self.cfg.tt_ms:
+            elif st == _IDENT_SENT and not self._pend and ticks_diff(now, self._t_sent) > self.cfg.tt_ms:
                 self._readout(now, 0)  # §6.4.3.6 tt: no ack/option message, readout at 300 Bd
         except Exception as exc:
             self._fail(exc)
@@ -155,10 +139,10 @@ class VtcServer:
             if rx.buf[0] == 0x2F:
                 if ev == LINE:
                     self._request(now)
-            elif st == IDENT_SENT:
+            elif st == _IDENT_SENT:
                 self._option(now, ev == LINE)
         elif st != IDLE:  # a command: in IDENT_SENT it is the simplified 62055-52 path
-            if st == IDENT_SENT:
+            if st == _IDENT_SENT:
                 self.state = PROG
             if ev == BAD:
                 self._byte(now, NAK)  # parity, BCC or length (IEC 62056-21 Annex A note 6)
@@ -190,7 +174,7 @@ class VtcServer:
             for k in range(i, n - 3):
                 if buf[k] != ord(pan[j + k - i]):
                     return  # not us: silent
-        self.state = IDENT_SENT
+        self.state = _IDENT_SENT
         self._auth = self.cfg.password is None
         self._start(0x2F)
         self._puts(self._ident)

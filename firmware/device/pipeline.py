@@ -11,12 +11,9 @@ which also serialises keypad and optical entries, so the lockout and the TID mem
 "reserved" in the public table), 16 while a token is pending, otherwise the last result (1..15).
 `on_result(result, source)` runs after each token (the display shows it; the keypad entry closes).
 """
-from meter import results as R
-
 import asyncio
 
-SOURCE_KEYPAD = "keypad"
-SOURCE_OPTICAL = "optical"
+from meter import results as R
 
 
 class TokenPipeline:

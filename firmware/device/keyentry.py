@@ -33,14 +33,13 @@ answers unknown codes with an error display):
 They are entered as `#NN#` (on a 4x3 keypad `#` is also Enter) or as `NN#`; leading zeros do not matter
 (`#1#` = `#01#`), so the code reaches the meter as an int.
 """
-import asyncio
 from micropython import const
 from time import ticks_ms, ticks_diff
 
 from drivers.keypad import KEY_HOLD
 
 TOKEN_DIGITS = const(20)
-SHORT_CODE_MAX_DIGITS = const(3)
+_SHORT_CODE_MAX_DIGITS = const(3)
 
 SC_CREDIT = const(1)
 SC_LAST_RESULT = const(2)
@@ -69,7 +68,7 @@ SHORT_CODES = {
 # entry modes
 IDLE = const(0)
 TOKEN = const(1)
-SHORT = const(2)
+_SHORT = const(2)
 REJECTED = const(3)  # a rejected entry's message on the display; no digits kept
 
 _KEY_BACK = const(0x2A)  # '*'
@@ -136,22 +135,12 @@ class KeyEntry:
         if ticks_diff(now, self._t_last) >= limit:
             self._cancel()
 
-    async def run(self, period_ms=250):
-        while True:
-            self.tick()
-            await asyncio.sleep_ms(period_ms)
-
-    def reset(self):
-        """Forget any open entry without callbacks."""
-        self.mode = IDLE
-        self.n = 0
-
     # --- internals ---------------------------------------------------------------------------------------
     def _digit(self, code):
         if self.mode == IDLE:
             self.mode = TOKEN
             self.n = 0
-        limit = SHORT_CODE_MAX_DIGITS if self.mode == SHORT else TOKEN_DIGITS
+        limit = _SHORT_CODE_MAX_DIGITS if self.mode == _SHORT else TOKEN_DIGITS
         if self.n >= limit:
             return
         self.buf[self.n] = code
@@ -171,17 +160,17 @@ class KeyEntry:
 
     def _enter(self):
         if self.mode == IDLE:
-            self.mode = SHORT
+            self.mode = _SHORT
             self.n = 0
             self._echo()
-        elif self.mode == SHORT:
+        elif self.mode == _SHORT:
             if self.n == 0:  # "##"
                 self._cancel()
             else:
                 self._submit_short()
         elif self.n == TOKEN_DIGITS:
             self._submit_token()
-        elif self.n <= SHORT_CODE_MAX_DIGITS:
+        elif self.n <= _SHORT_CODE_MAX_DIGITS:
             self._submit_short()
         else:
             self.mode = REJECTED  # cleared: the digits typed next are a new entry
@@ -189,7 +178,7 @@ class KeyEntry:
             self.display.show_text(MSG_TOO_SHORT)
 
     def _echo(self):
-        if self.mode == SHORT:
+        if self.mode == _SHORT:
             self.display.show_text("#" + bytes(self.buf[:self.n]).decode())
         else:
             self.display.show_digits(self.buf, self.n)

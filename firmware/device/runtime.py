@@ -27,16 +27,13 @@ blinking with "Lo" below `low_credit_units`. A message (result, short code) stay
 an open key entry owns the display until it closes.
 """
 import asyncio
-import gc
-import os
 from micropython import const
 from time import ticks_ms, ticks_diff
 
+from device import keyentry as K
+from device.supervise import supervised
 from drivers.display import format_units
-from drivers.hardware import supervised
-from drivers import keyentry as K
 from meter import results as R
-from meter.pipeline import SOURCE_KEYPAD
 
 _HOME = const(0)
 _MESSAGE = const(1)
@@ -46,21 +43,6 @@ _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
 _H_FAULT = const(3)
-
-PROVISION_FILE = "provision.json"  # taken in at first boot (meter.boot), then deleted; tools/flash.py copies it
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-# class 1 test bits shown as the short code with the same content shows it (Runtime._test_text)
-_TEST_SHORT_CODES = {R.TEST_DISPLAY: K.SC_DISPLAY_TEST, R.TEST_ENERGY: K.SC_ENERGY, R.TEST_KRN: K.SC_KRN,
-                     R.TEST_TI: K.SC_TI, R.TEST_TAMPER: K.SC_TAMPER, R.TEST_VERSION: K.SC_VERSION}
 
 
 class RuntimeConfig:
@@ -77,20 +59,6 @@ class RuntimeConfig:
             if not hasattr(self, name):
                 raise ValueError("unknown runtime setting %r" % name)
             setattr(self, name, kw[name])
-
-
-class FaultStore:
-    """Stands in for the record store when the flash region is unusable: empty, refuses every commit, so the
-    meter comes up "not provisioned" and refuses tokens (main.py puts the reason in meter.fault)."""
-
-    def __init__(self, reason):
-        self.reason = reason
-
-    def get(self, name, default=None):
-        return default
-
-    def commit(self, changes):
-        raise OSError("no record store: " + self.reason)
 
 
 class Runtime:
@@ -139,7 +107,7 @@ class Runtime:
 
     # --- keypad and tokens -----------------------------------------------------------------------------
     def _on_token(self, buf):
-        if not self.pipeline.submit(buf, K.TOKEN_DIGITS, SOURCE_KEYPAD):
+        if not self.pipeline.submit(buf, K.TOKEN_DIGITS, R.SOURCE_KEYPAD):
             self._message(R.text(R.BUSY), self.cfg.result_ms)  # an optical token is still being processed
 
     def on_result(self, result, source):
@@ -178,49 +146,9 @@ class Runtime:
             self._hold(self.cfg.info_ms)
             self.display.show_credit(self.meter.credit)
             return
-        self._message(self._info_text(code), self.cfg.info_ms)
+        from device.texts import short_code_text  # loaded with the first answer shown
 
-    def _test_text(self, bit):
-        """The text of class 1 test bit `bit` (results.TEST_*): its own, or that of the matching short code."""
-        m = self.meter
-        if bit == R.TEST_LOAD_SWITCH:
-            return "Relay test"
-        if bit == R.TEST_READER:
-            return "Keypad ok"  # this token came through it (an optical token: the port works too)
-        if bit == R.TEST_MPL:
-            return "MPL %d W" % m.mpl_w if m.mpl_w else "MPL none"
-        if bit == R.TEST_POWER:
-            return ("Power %d W" if self.wide else "P %d") % m.load_w
-        if bit == R.TEST_MPPUL:
-            return "MPPUL %d W" % m.mppul_w if m.mppul_w else "MPPUL none"
-        return self._info_text(_TEST_SHORT_CODES[bit])
-
-    def _info_text(self, code):
-        """The text of short code `code` (keyentry.SC_*; SC_CREDIT is drawn by short_code itself)."""
-        m = self.meter
-        ident = m.ident
-        if code == K.SC_LAST_RESULT:
-            text = "%d %s" % (m.last_result, R.text(m.last_result))
-        elif code == K.SC_KRN:
-            text = "KRN %d" % ident.krn if ident else "KRN -"
-        elif code == K.SC_TI:
-            text = "TI %02d" % ident.ti if ident else "TI --"
-        elif code == K.SC_TAMPER:
-            text = ("Tamper" if m.tamper else "No tamper") if self.wide else ("tAMP" if m.tamper else "no tP")
-        elif code == K.SC_VERSION:
-            text = "Ver " + m.cfg.software_version
-        elif code == K.SC_METER_NUMBER:
-            text = ident.pan if ident else "no number"
-        elif code == K.SC_SGC:
-            text = "SGC %06d" % ident.sgc if ident else "SGC -"
-        elif code == K.SC_ENERGY:
-            text = ("Total %s kWh" if self.wide else "E %s") % format_units(m.total_consumed)
-        elif code == K.SC_DISPLAY_TEST:
-            # every segment / every cell: "8." per digit on 7-segment, a full block per LCD cell
-            text = "8." * self.width if not self.wide else "8" * self.width + "\n" + "8" * self.width
-        else:
-            text = "Err %d" % code
-        return text
+        self._message(short_code_text(self.meter, code, self.wide, self.width), self.cfg.info_ms)
 
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay over."""
@@ -232,7 +160,9 @@ class Runtime:
                     self._relay_test = True
                     self._relay_test_until = now + self.cfg.test_ms
                     self.sync_relay()
-                self._message(self._test_text(bit), self.cfg.test_ms)
+                from device.texts import class1_text  # loaded with the first class 1 item shown
+
+                self._message(class1_text(self.meter, bit, self.wide, self.width), self.cfg.test_ms)
                 return
         self._tests = 0
 
@@ -384,12 +314,12 @@ class Runtime:
 
     def start(self):
         """Create every task (drivers, pipeline, runtime, optical server); call inside the running loop."""
-        tasks = self.tasks
-        tasks.extend(self.hw.start(self._task_fault))
-        makers = [self.pipeline.run, self._tick_task, self._pulse_task, self._powerfail_task]
+        makers = self.hw.runners()
+        makers.extend((self.pipeline.run, self._tick_task, self._pulse_task, self._powerfail_task))
         server, optical = self.server, self.hw.optical
         if server is not None:
             makers.append(lambda: server.run(optical))
+        tasks = self.tasks
         for make in makers:  # each restarted should it ever raise: no fault stops counting or switching
             tasks.append(asyncio.create_task(supervised(make, self._task_fault)))
         return tasks
@@ -415,85 +345,3 @@ class Runtime:
         while True:
             await asyncio.sleep_ms(60000)
 
-
-def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ticks_ms, log=print):
-    """What every board's main.py does before the runtime: mount the record store on hw.flash_bdev, take a
-    provisioning file in (meter.boot), build the Meter and its TokenPipeline. Never raises for a bad flash
-    region or bad provisioning: the meter then comes up with `meter.fault` saying why (tokens refused) and
-    the reason is logged. Returns (meter, pipeline)."""
-    from meter.app import Meter, MeterConfig
-    from meter.pipeline import TokenPipeline
-
-    if meter_config is None:
-        meter_config = MeterConfig(impulses_per_kwh=hw.pulses_per_kwh)
-    store = None
-    reason = hw.flash_note or "no flash region for the record store"
-    if hw.flash_bdev is not None:
-        try:
-            from recstore import REFUSED, RecordStore
-
-            store = RecordStore(hw.flash_bdev, page_writes=page_writes)
-            if store.mount() == REFUSED:
-                reason = "record store refused: %s" % store.reason
-                store = None
-            gc.collect()  # mount's scratch freed before the meter's long-lived tables are placed
-        except Exception as exc:  # an I/O error or a wrong geometry: run, refuse tokens, say why
-            reason = "record store: %r" % (exc,)
-            store = None
-    if store is None:
-        meter = Meter(FaultStore(reason), meter_config, clock)
-        meter.fault = "flash: " + reason
-        log("meter: " + meter.fault)
-    else:
-        try:
-            meter = Meter(store, meter_config, clock)
-            why = None
-            path = provision_path or PROVISION_FILE
-            if _exists(path):  # meter.boot only for a first boot: a meter in service does not carry it
-                from meter.boot import provision_from_file
-
-                why = provision_from_file(meter, path)
-        except Exception as exc:  # e.g. MemoryError building the key's tables: run, refuse tokens, say why
-            meter = Meter(FaultStore("meter start failed"), meter_config, clock)
-            why = meter.fault = "start failed: %r" % (exc,)
-        if why:
-            log("meter: " + why)
-        elif meter.fault:
-            log("meter: " + meter.fault)
-    return meter, TokenPipeline(meter)
-
-
-def make_server(meter, pipeline, overrides=None, clock=ticks_ms, log=print):
-    """The optical port's IEC 62055-52 server (firmware/vtc), or None when that package is not there (the
-    meter then runs keypad-only). Bad `overrides` raise ValueError."""
-    try:
-        from vtc import VtcConfig, VtcServer  # pyright: ignore[reportMissingImports]
-    except ImportError:
-        log("optical server: not in this build (no vtc package)")
-        return None
-    return VtcServer(meter, pipeline, VtcConfig(**(overrides or {})), clock=clock)
-
-
-def board_main(board, page_writes=8):
-    """A real board's main.py: build the drivers, bring the meter up, run it (never returns while it runs).
-
-    The start-up order: board.make_hardware(); the record store on hw.flash_bdev with `page_writes` (8 on the
-    RP2040's W25Q16JV and the ESP32 module flash, which may program a page's still-erased bytes again, so
-    several small commits share a page: fewer erases); provisioning from provision.json (deleted once in the
-    store); the Meter and its TokenPipeline; the optical server when the build has it; the runtime's tasks.
-    A bad flash region or bad provisioning does not stop the meter: it prints why, shows the error on the
-    display and refuses tokens."""
-    try:
-        hw = board.make_hardware()
-    except Exception as exc:  # wiring or a missing part: nothing to show it on, so say it on the REPL
-        print("meter: hardware set-up failed: %r" % (exc,))
-        return
-    meter, pipeline = bring_up(hw, page_writes=page_writes)
-    server = None
-    try:
-        server = make_server(meter, pipeline)
-    except Exception as exc:  # the keypad still works without the optical port
-        print("meter: optical server not started: %r" % (exc,))
-    rt = Runtime(hw, meter, pipeline, server)
-    print("meter: %s, %s" % (hw.name, meter.fault or "credit %d.%d" % (meter.credit // 10, meter.credit % 10)))
-    asyncio.run(rt.run())
