@@ -118,6 +118,7 @@ sim: $(STAMP)
 
 # --- a connected board -----------------------------------------------------------------------------------
 # Each test file after a soft reset (tools/board_test.py); TEST_BOARD_ARGS: file names, --timeout S (default 600).
+# A file that times out is stopped and marked so, and the board is reset over its serial port before the next one.
 test-board: $(STAMP) testdata
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0 [TEST_BOARD_ARGS=test_x.py]"; exit 2; }
 	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/board_test.py --port $(PORT) $(TEST_BOARD_ARGS)
