@@ -6,13 +6,15 @@ mounted as /remote (the board reads the tests, the firmware sources and build/te
 
 A file that does not finish within --timeout seconds is stopped: mpremote (its whole process group) is killed,
 the file is marked timed out, with the tests it finished counted as they came out and the one it was in counted
-as failed, and the board is reset before the next file. The reset is needed because the board does not notice
-that mpremote has gone: it goes on running that file, and whenever the file touches /remote, mpremote's mount hook
-on the board waits for the host with Ctrl-C switched off, taking in whatever arrives, so every later mpremote
-fails with "could not enter raw repl". reset_board() gets it out over the serial port itself: Ctrl-C bytes past
-the hook's 30-byte sync window, a pause longer than the hook's 1 s read timeout (which turns Ctrl-C back on), Ctrl-C
-to stop the file, then the raw REPL's soft reset (which unmounts /remote and runs no main.py). Should the board not
-come back, the files left are reported as not run and the run ends.
+as failed, and the board is reset before the next file (and after the last). The reset is needed because the board
+does not notice that mpremote has gone: it goes on running that file, and each time the file touches /remote,
+mpremote's mount hook on the board announces the call (0x18, command) and waits for the host with Ctrl-C switched
+off, taking in whatever arrives; so every later mpremote fails with "could not enter raw repl". Bytes sent blindly
+are no cure: the hook can take them for a length and spin for good (seen on the emulated Pico). reset_board() opens
+the port with pyserial and plays a host on which every call fails (HostGone: each call gets the answer "I/O
+error" or "nothing", of the size the hook reads), so the file fails fast and ends; when the board is quiet it gets
+one sync byte (for a call announced before the port was opened), then Ctrl-C (for a file busy computing); then
+the raw REPL's soft reset (which unmounts /remote and runs no main.py). Should the board not come back, the files left are reported as not run and the run ends.
 
 Prints each file's results, a summary line (files, timed out, not run), then the plain
 "N passed, N failed, N skipped" line over all files run, then which files timed out, were not run or failed;
@@ -35,9 +37,32 @@ TOTALS = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped\s*$")
 # What the board runs for one file: tests/run.py's main() on that file alone, from the mounted repository.
 EXEC = "import os, sys\nsys.path.insert(0, os.getcwd() + '/tests')\nimport run\nrun.main([%r])\n"
 RAW_REPL = b"raw REPL; CTRL-B to exit\r\n"
-HOOK_SYNC_BYTES = 32  # mpremote's mount hook reads up to 30 bytes looking for its sync byte, Ctrl-C off
-HOOK_READ_TIMEOUT_S = 1.2  # its reads give up after 1 s without input, and turn Ctrl-C back on
-RESET_WAIT_S = 60
+RESET_WAIT_S = 180
+QUIET_S = 2.0  # the board silent this long (more than the hook's 1 s read timeout): Ctrl-C may reach the file
+
+# mpremote's mount protocol (mpremote/transport_serial.py, fs_hook_cmds and the board's RemoteCommand): the board
+# announces a call with 0x18 and the command number, waits for 0x18 back, writes the arguments and reads the host's
+# answer. Per command: the arguments ("s" a string: 4-byte length and bytes, "b" 1 byte, "i" 4 bytes) and the answer
+# of a host on which every call fails: -EIO where the command returns a result code, else an empty result (no
+# more entries, end of file, nothing written), so no length the hook reads is ever more than zero.
+_EIO_S8 = b"\xfb"
+_EIO_S32 = b"\xfb\xff\xff\xff"
+_NONE_S32 = b"\x00\x00\x00\x00"
+HOOK_CALLS = {
+    1: ("stat", "s", _EIO_S8),
+    2: ("ilistdir_start", "s", _EIO_S8),
+    3: ("ilistdir_next", "", _NONE_S32),  # no more entries
+    4: ("open", "ss", _EIO_S8),
+    5: ("close", "b", b""),
+    6: ("read", "bi", _NONE_S32),  # read and readinto: end of file
+    7: ("readline", "b", _NONE_S32),
+    8: ("write", "bs", _NONE_S32),  # nothing written
+    9: ("seek", "bib", _EIO_S32),
+    10: ("remove", "s", _EIO_S32),
+    11: ("rename", "ss", _EIO_S32),
+    12: ("mkdir", "s", _EIO_S32),
+    13: ("rmdir", "s", _EIO_S32),
+}
 
 
 def test_files(wanted):
@@ -100,24 +125,56 @@ def open_serial(port):
     return serial.Serial(port, 115200, timeout=0.05)
 
 
-class _Reader:
-    """Output of the board, read until a token; what came after the token is kept for the next wait."""
+class HostGone:
+    """Reads the board's output, answering its mount-hook calls as a host on which every call fails (HOOK_CALLS);
+    `out` keeps the last of the rest (the board's own output)."""
 
     def __init__(self, ser):
         self.ser = ser
-        self.data = b""
+        self.out = b""
+        self.pending = b""
+        self.args = ""  # the arguments of the call being written by the board, still to come
+        self.calls = 0
 
-    def until(self, token, seconds):
-        end = time.monotonic() + seconds
-        while True:
-            i = self.data.find(token)
-            if i >= 0:
-                self.data = self.data[i + len(token):]
-                return True
-            if time.monotonic() >= end:
-                self.data = self.data[-len(token):]  # a token may be arriving in two pieces
-                return False
-            self.data += self.ser.read(4096)
+    def busy(self):
+        """Inside a call: the board is still writing its arguments."""
+        return bool(self.args) or self.pending.endswith(b"\x18")
+
+    def feed(self, data):
+        buf = self.pending + data
+        i = 0
+        while i < len(buf):
+            if self.args:
+                kind = self.args[0]
+                need = 1 if kind == "b" else 4
+                if kind == "s" and len(buf) - i >= 4:
+                    n = int.from_bytes(buf[i:i + 4], "little")
+                    need = 4 + n if n < 4096 else 4  # a string longer than any path: not a call after all
+                if len(buf) - i < need:
+                    break
+                i += need
+                self.args = self.args[1:]
+                continue
+            j = buf.find(b"\x18", i)
+            if j < 0:
+                self.out += buf[i:]
+                i = len(buf)
+                break
+            self.out += buf[i:j]
+            if j + 1 >= len(buf):
+                i = j  # the command number is still to come
+                break
+            call = HOOK_CALLS.get(buf[j + 1])
+            if call is None:
+                self.out += buf[j:j + 1]
+                i = j + 1
+                continue
+            self.ser.write(b"\x18" + call[2])  # the sync byte and the answer, read after the arguments
+            self.args = call[1]
+            self.calls += 1
+            i = j + 2
+        self.pending = buf[i:]
+        self.out = self.out[-256:]
 
 
 def reset_board(port, opener=open_serial, wait_s=RESET_WAIT_S):
@@ -127,25 +184,42 @@ def reset_board(port, opener=open_serial, wait_s=RESET_WAIT_S):
         ser = opener(port)
     except Exception as exc:
         return "cannot open %s: %s" % (port, exc)
-    board = _Reader(ser)
+    host = HostGone(ser)
     try:
-        end = time.monotonic() + wait_s
-        while time.monotonic() < end:
-            ser.write(b"\x03" * HOOK_SYNC_BYTES)  # through a mount hook waiting for its sync byte ...
-            board.until(b"\x00never", HOOK_READ_TIMEOUT_S)  # ... until its read times out (output drained)
-            for _ in range(20):  # Ctrl-C is on again: stop the file (a hook it enters meanwhile eats these)
-                ser.write(b"\x03")
-                time.sleep(0.05)
-            ser.write(b"\x02")  # Ctrl-B: from the raw REPL the exec left, to the friendly one
-            if not board.until(b">>> ", 1.5):
+        now = time.monotonic()
+        end, last, quiet, nudges, reboot = now + wait_s, now, QUIET_S, 0, 0.0
+        while now < end:
+            data = ser.read(4096)
+            now = time.monotonic()
+            if data:
+                last = now
+                host.feed(data)
+            if host.busy():
+                if now - last > 10:  # arguments that never came: not a call after all
+                    host.args, host.pending = "", b""
                 continue
-            ser.write(b"\x01")  # the raw REPL, whose soft reset runs no main.py
-            if not board.until(RAW_REPL + b">", 3):
-                continue
-            ser.write(b"\x04")
-            if board.until(b"soft reboot", 5) and board.until(RAW_REPL, 10):
-                ser.write(b"\x02")
-                return ""
+            tail = host.out
+            if reboot:
+                if b"soft reboot" in tail and tail.endswith(RAW_REPL + b">"):
+                    ser.write(b"\x02")  # back to the friendly REPL, as mpremote leaves a board
+                    return ""
+                if now - reboot > 15:
+                    reboot = 0.0
+            elif tail.endswith(b"\x04>") or tail.endswith(RAW_REPL + b">"):
+                ser.write(b"\x04")  # the raw REPL's prompt: Ctrl-D is a soft reset there
+                host.out, reboot = b"", now
+            elif tail.endswith(b">>> "):
+                ser.write(b"\x01")  # the friendly REPL: to the raw one first
+                host.out = b""
+            elif now - last >= quiet:
+                # the board quiet: first one sync byte, for a hook that announced its call before the port was
+                # opened (pyserial drops what came before; the hook then writes its arguments and times out on
+                # the answer, as we stay quiet); a stray one costs at most one such timeout, more could be taken
+                # for a length, so there is only one. Then Ctrl-C, for a file that is computing.
+                nudges += 1
+                ser.write(b"\x18" if nudges == 1 else b"\x03")
+                last = now
+                quiet = min(2 * quiet, 10.0)  # a slow board (an emulator) times out later
         return "no REPL within %d s" % wait_s
     finally:
         ser.close()
