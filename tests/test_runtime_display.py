@@ -42,3 +42,34 @@ def test_a_result_that_comes_while_typing_is_shown_when_the_entry_closes():
     clock.ms += 3000
     rt.tick()
     eq(lcd(hw), ["Credit", "         1.0 kWh"])
+
+
+def test_the_store_in_use_is_shown_at_boot():
+    """board_main calls show_store(): the raw flash region or the sector files of a stock image (drivers.fsflash),
+    for info_ms, then the home display."""
+    from drivers import glyphs
+
+    for display, flash, files in (("lcd1602", "Store: flash", "Store: file"), ("7seg6", "FLASH", "FILE")):
+        for in_files, text in ((False, flash), (True, files)):
+            hw, meter, pipeline, rt, clock, nor = make(display=display)
+            if in_files:
+                nor.in_files = True  # what drivers.fsflash.FsFlash says of itself
+            rt.show_store()
+            if display == "lcd1602":
+                eq(lcd(hw)[0], text, "the store's place")
+            else:
+                seg = bytearray(6)
+                glyphs.encode7(text, seg)
+                eq(bytes(hw.display.frame()), bytes(seg), "the store's place on 7 segments")
+            clock.ms += rt.cfg.info_ms
+            rt.tick()
+            if display == "lcd1602":
+                eq(lcd(hw)[0], "Credit", "then the home display")
+            else:
+                eq(bytes(hw.display.frame()) == bytes(seg), False, "then the home display")
+    from device.boot import FaultStore
+
+    hw, meter, pipeline, rt, clock, nor = make()
+    rt.store = FaultStore("no region")
+    rt.show_store()
+    eq(lcd(hw)[0], "Credit", "no store: nothing to say (the fault is the home display)")

@@ -55,8 +55,11 @@ POWERFAIL_ACTIVE = const(0)
 PIN_TAMPER = const(39)  # input-only: external pull-up; normally-closed cover switch to GND
 TAMPER_ACTIVE = const(1)
 
-# Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs" one
+# Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs" one; with the
+# stock partition table, RECORD_STORE_SECTORS files of one 4 KB sector each in STORE_DIR on littlefs instead
 RECORD_STORE_LABEL = "meter"
+RECORD_STORE_SECTORS = const(16)
+STORE_DIR = "/meter_store"
 
 # Checked with the rp2 stubs too (one pyright config covers all boards), where `esp32` is no module.
 Partition = esp32.Partition  # pyright: ignore[reportAttributeAccessIssue]
@@ -76,12 +79,15 @@ def make_optical():
 
 
 def record_store():
-    """(esp32.Partition, "") for the record store, or (None, reason) if the partition table has none."""
+    """(block device, "") for the record store, or (None, reason): the "meter" data partition when the partition
+    table has one, else (the stock table) sector files on littlefs (drivers.fsflash)."""
     found = Partition.find(Partition.TYPE_DATA, label=RECORD_STORE_LABEL)
     if found:
         return found[0], ""
-    return None, "no '%s' data partition: write boards/esp32/partitions-meter.csv (boards/README.md)" % (
-        RECORD_STORE_LABEL)
+    from drivers import fsflash
+
+    dev, why = fsflash.open_region(STORE_DIR, RECORD_STORE_SECTORS)
+    return dev, why and why + "; or add the '%s' partition (boards/README.md)" % RECORD_STORE_LABEL
 
 
 def make_hardware(display=DISPLAY, keypad=KEYPAD):

@@ -77,14 +77,19 @@ def fs_bytes():
 
 
 def record_store():
-    """(block device, "") for the record-store sectors, or (None, reason) if the filesystem covers them."""
+    """(block device, "") for the record store, or (None, reason): the raw top sectors of the storage region when
+    littlefs leaves them free (the frozen build's _boot.py), else (a stock image, whose littlefs covers them) the
+    same number of sector files on littlefs (drivers.fsflash)."""
     total = rp2.Flash().ioctl(4, 0) or 0  # block count of the whole storage region
     start = total - flash_layout.RECORD_STORE_BLOCKS
     fs = fs_bytes()
-    if fs < 0 or fs > start * flash_layout.BLOCK_SIZE:
-        return None, "littlefs covers the record-store sectors: flash the frozen build (boards/rp2040/manifest.py)"
-    size = flash_layout.RECORD_STORE_BLOCKS * flash_layout.BLOCK_SIZE
-    return rp2.Flash(start=start * flash_layout.BLOCK_SIZE, len=size), ""
+    if 0 <= fs <= start * flash_layout.BLOCK_SIZE:
+        size = flash_layout.RECORD_STORE_BLOCKS * flash_layout.BLOCK_SIZE
+        return rp2.Flash(start=start * flash_layout.BLOCK_SIZE, len=size), ""
+    from drivers import fsflash
+
+    dev, why = fsflash.open_region(flash_layout.STORE_DIR, flash_layout.RECORD_STORE_BLOCKS)
+    return dev, why and why + "; the frozen build has a raw region (make firmware)"
 
 
 def make_hardware(display=DISPLAY, keypad=KEYPAD):

@@ -126,5 +126,6 @@ def board_main(board, page_writes=8):
     except Exception as exc:  # the keypad still works without the optical port
         print("meter: optical server not started: %r" % (exc,))
     rt = Runtime(hw, meter, pipeline, server)
+    rt.show_store()
     print("meter: %s, %s" % (hw.name, meter.fault or "credit %d.%d" % (meter.credit // 10, meter.credit % 10)))
     asyncio.run(rt.run())

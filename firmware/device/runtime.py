@@ -24,7 +24,8 @@ Wiring:
                deferred erase while the optical server is in a session, maintain() when idle
 Home display: the fault (not provisioned, bad provisioning, no flash) when there is one, else the credit,
 blinking with "Lo" below `low_credit_units`. A message (result, short code) stays `result_ms`/`info_ms`;
-an open key entry owns the display until it closes.
+an open key entry owns the display until it closes. At boot (board_main) the store's place comes first, for
+`info_ms`: "Store: flash" / "Store: file" ("FLASH" / "FILE" on 7 segments), see show_store.
 """
 import asyncio
 from micropython import const
@@ -179,6 +180,20 @@ class Runtime:
     def _message(self, text, ms):
         self._hold(ms)
         self.display.show_text(text)
+
+    def show_store(self):
+        """At boot, for info_ms: where the record store is, the raw flash region or sector files on the board's
+        filesystem (drivers.fsflash: a stock MicroPython image). Nothing without a store (the fault says why)."""
+        from device.boot import FaultStore  # at boot only; boot imports this module
+
+        if isinstance(self.store, FaultStore):
+            return
+        files = getattr(self.hw.flash_bdev, "in_files", False)
+        if self.wide:
+            text = "Store: file" if files else "Store: flash"
+        else:
+            text = "FILE" if files else "FLASH"
+        self._message(text, self.cfg.info_ms)
 
     # --- home display ----------------------------------------------------------------------------------
     def show_home(self):

@@ -12,7 +12,8 @@
                      `watts` and `unbalance_w` attributes kept up to date by a metering chip (or the simulator)
     hw.tamper        Tamper
     hw.powerfail     PowerFail or None
-    hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / file), or None
+    hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / drivers.fsflash sector
+                     files on a stock image / the simulator's file), or None
     hw.flash_note    why flash_bdev is None, else ""
     hw.pulses_per_kwh, hw.name, hw.keymap
     hw.runners()     the drivers' task coroutine functions (display animation, keypad scan, tamper polling):
