@@ -58,7 +58,7 @@ def viper_modules():
 
 def test_the_viper_modules_are_found():
     names = [os.path.basename(p) for p in viper_modules()]
-    assert {"sta_viper.py", "misty1_viper.py"} <= set(names), names
+    assert {"token_viper.py", "sta_viper.py", "misty1_viper.py"} <= set(names), names
 
 
 @pytest.mark.parametrize("path", viper_modules(), ids=os.path.basename)
