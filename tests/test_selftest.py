@@ -1,0 +1,131 @@
+"""stscore.selftest: the start-up check of the decode path's cores, with a wrong core injected into each part.
+
+A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one bit, nothing
+written, an exception) is found, reported in the mask and put back on its plain twin, after which every
+reference vector decodes right. Runs on a board too (no machine), and on the WebAssembly port (plain twins).
+"""
+import testkit
+from testkit import eq, unhex
+
+from stscore import selftest, sta, token as T
+
+_PARTS = (T.PART_PARSE, T.PART_UNTRANSPOSE, T.PART_CRC, T.PART_FIELDS, T.PART_STA, T.PART_MISTY1)
+
+
+def _restore():
+    T.use_plain(0)
+    selftest.last_fault = 0
+
+
+def _wrong(part, how):
+    """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one output bit,
+    1 writes nothing (returns 0), 2 raises."""
+    right = T.core(part)
+
+    def first_buffer(args):  # the buffer the part writes (data, block or the fields array)
+        return args[{T.PART_PARSE: 2, T.PART_UNTRANSPOSE: 1, T.PART_FIELDS: 3}.get(part, 0)]
+
+    def wrong(*args):
+        if how == 2:
+            raise ValueError("injected")
+        if how == 1:
+            return 0
+        r = right(*args)
+        if part == T.PART_CRC:
+            return r ^ 1
+        buf = first_buffer(args)
+        buf[len(buf) - 1] ^= 1 << 4
+        return r
+    return wrong
+
+
+def test_healthy_cores_pass_and_stay():
+    try:
+        before = [T.core(p) for p in _PARTS]
+        eq(selftest.run(), 0, "fault mask")
+        eq(selftest.last_fault, 0, "last_fault")
+        eq(selftest.describe(0), "", "no text")
+        for p, fn in zip(_PARTS, before):
+            eq(T.core(p) is fn, True, "part %d keeps its core" % p)
+        if testkit.has_viper():
+            from stscore import token_viper
+
+            eq(T.decode_fields is token_viper.decode_fields, True, "viper fields core in use")
+    finally:
+        _restore()
+
+
+def test_a_wrong_core_is_found_and_replaced_by_its_twin():
+    for part in _PARTS:
+        for how in (0, 1, 2):
+            try:
+                T.set_core(part, _wrong(part, how))
+                mask = selftest.run()
+                eq(mask, part, "part %d, wrong answer %d: mask" % (part, how))
+                eq(selftest.last_fault, part, "last_fault")
+                eq(T.core(part) is T.plain_core(part), True, "part %d on its plain twin" % part)
+                _decode_vectors()
+            finally:
+                _restore()
+
+
+def test_two_wrong_cores():
+    try:
+        T.set_core(T.PART_FIELDS, _wrong(T.PART_FIELDS, 0))
+        T.set_core(T.PART_MISTY1, _wrong(T.PART_MISTY1, 1))
+        mask = selftest.run()
+        eq(mask, T.PART_FIELDS | T.PART_MISTY1, "mask")
+        eq(selftest.describe(mask), "self-test: fields misty1 on plain twin", "text")
+        _decode_vectors()
+    finally:
+        _restore()
+
+
+def test_a_wrong_twin_is_a_path_fault():
+    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH says so.
+    saved = T.plain_decode_fields
+
+    def wrong_twin(cls, crc_ok, block, f, key_part):
+        status = saved(cls, crc_ok, block, f, key_part)
+        f[T.F_TID] = 7
+        return status
+    try:
+        T.plain_decode_fields = wrong_twin
+        T.set_core(T.PART_FIELDS, _wrong(T.PART_FIELDS, 1))
+        mask = selftest.run()
+        eq(mask, T.PART_FIELDS | selftest.PATH, "mask")
+        eq("wrong" in selftest.describe(mask), True, "text says wrong")
+    finally:
+        T.plain_decode_fields = saved
+        _restore()
+
+
+def test_the_sample_tables_are_not_kept():
+    # A meter with other tables gets the 4 KB of sample tables back after the run.
+    before = sta._sample
+    try:
+        sta._sample = None
+        eq(selftest.run(), 0, "mask")
+        eq(sta._sample, None, "sample tables not kept")
+    finally:
+        sta._sample = before
+        _restore()
+
+
+def _decode_vectors():
+    """Every EA11, class 1 and sample-table EA07 vector through token.decode with the cores now in use."""
+    tok = T.Token()
+    count = 0
+    for v in testkit.records("vectors.jsonl"):
+        alg = v.get("algorithm") or ""
+        if v["type"] != "token" or not (alg == "EA11" or alg.startswith("none")):
+            continue
+        key = None if alg.startswith("none") else T.DecoderKey(T.EA11, unhex(v["decoder_key_hex"]))
+        eq(T.decode(v["token"].encode(), 20, key, tok), T.OK, v["id"])
+        eq(testkit.tohex(tok.block), v["plaintext_block_hex"], v["id"])
+        eq(tok.tid, v.get("tid", -1), v["id"] + " tid")
+        count += 1
+    key = T.DecoderKey(T.EA07, unhex("0abc12def3456789"), sta.sample_tables())
+    eq(T.decode(b"52531560531826386117", 20, key, tok), T.OK, "EA07 sample-table token")
+    eq((tok.tid, tok.amount), (1000, 100), "its fields")
+    eq(count > 60, True, "vectors decoded (%d)" % count)
