@@ -201,9 +201,13 @@ def run():
     return mask
 
 
+def names(mask):
+    """The failing parts of a fault mask, e.g. "fields misty1" (PATH: "path")."""
+    return " ".join(_NAMES[i] for i in range(len(_NAMES)) if mask & (1 << i))
+
+
 def describe(mask):
     """The text of a fault mask: "" for 0, else e.g. "self-test: misty1 on plain twin"."""
     if not mask:
         return ""
-    names = " ".join(_NAMES[i] for i in range(len(_NAMES)) if mask & (1 << i))
-    return "self-test: " + names + (" wrong" if mask & PATH else " on plain twin")
+    return "self-test: " + names(mask) + (" wrong" if mask & PATH else " on plain twin")
