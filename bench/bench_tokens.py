@@ -71,7 +71,7 @@ def main():
     block = bytearray(b"\x12\x34\x56\x78\x9a\xbc\xde\xf0")
     ek = bytearray(misty1.KEY_SCHEDULE_BYTES)
     misty1.expand_key(bytes(range(16)), ek)
-    f = array("i", range(T.N_FIELDS))
+    f = array("i", range(len(T.FIELD_NAMES)))
     plaintext = bytes(tok.block)
     parts = (
         ("parse", T.PART_PARSE, (decodes[0][1], 20, tok.data), 300),

@@ -14,7 +14,7 @@ _PARTS = (T.PART_PARSE, T.PART_UNTRANSPOSE, T.PART_CRC, T.PART_FIELDS, T.PART_ST
 
 def _restore():
     T.use_plain(0)
-    selftest.last_fault = 0
+    T.selftest_fault = 0
 
 
 def _wrong(part, how):
@@ -43,8 +43,8 @@ def test_healthy_cores_pass_and_stay():
     try:
         before = [T.core(p) for p in _PARTS]
         eq(selftest.run(), 0, "fault mask")
-        eq(selftest.last_fault, 0, "last_fault")
-        eq(selftest.describe(0), "", "no text")
+        eq(T.selftest_fault, 0, "token.selftest_fault")
+        eq(T.fault_text(0), "", "no text")
         for p, fn in zip(_PARTS, before):
             eq(T.core(p) is fn, True, "part %d keeps its core" % p)
         if testkit.has_viper():
@@ -62,7 +62,7 @@ def test_a_wrong_core_is_found_and_replaced_by_its_twin():
                 T.set_core(part, _wrong(part, how))
                 mask = selftest.run()
                 eq(mask, part, "part %d, wrong answer %d: mask" % (part, how))
-                eq(selftest.last_fault, part, "last_fault")
+                eq(T.selftest_fault, part, "token.selftest_fault")
                 eq(T.core(part) is T.plain_core(part), True, "part %d on its plain twin" % part)
                 _decode_vectors()
             finally:
@@ -75,26 +75,26 @@ def test_two_wrong_cores():
         T.set_core(T.PART_MISTY1, _wrong(T.PART_MISTY1, 1))
         mask = selftest.run()
         eq(mask, T.PART_FIELDS | T.PART_MISTY1, "mask")
-        eq(selftest.describe(mask), "self-test: fields misty1 on plain twin", "text")
+        eq(T.fault_text(mask), "self-test: fields misty1 on plain twin", "text")
         _decode_vectors()
     finally:
         _restore()
 
 
 def test_a_wrong_twin_is_a_path_fault():
-    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH says so.
+    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH_FAULT says so.
     saved = T.plain_decode_fields
 
     def wrong_twin(cls, crc_ok, block, f, key_part):
         status = saved(cls, crc_ok, block, f, key_part)
-        f[T.F_TID] = 7
+        f[T.FIELD_NAMES.index("tid")] = 7
         return status
     try:
         T.plain_decode_fields = wrong_twin
         T.set_core(T.PART_FIELDS, _wrong(T.PART_FIELDS, 1))
         mask = selftest.run()
-        eq(mask, T.PART_FIELDS | selftest.PATH, "mask")
-        eq("wrong" in selftest.describe(mask), True, "text says wrong")
+        eq(mask, T.PART_FIELDS | T.PATH_FAULT, "mask")
+        eq(T.fault_text(mask), "self-test: fields path wrong", "text says wrong")
     finally:
         T.plain_decode_fields = saved
         _restore()
@@ -129,3 +129,24 @@ def _decode_vectors():
     eq(T.decode(b"52531560531826386117", 20, key, tok), T.OK, "EA07 sample-table token")
     eq((tok.tid, tok.amount), (1000, 100), "its fields")
     eq(count > 60, True, "vectors decoded (%d)" % count)
+
+
+def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
+    import sys
+
+    misty = T._misty
+    try:
+        T.set_core(T.PART_MISTY1, None)  # an EA07 meter: its key loaded STA only
+        T.core(T.PART_STA)
+        eq(T.loaded_parts(), T.ALL_PARTS & ~T.PART_MISTY1, "the parts in use")
+        T.set_core(T.PART_STA, _wrong(T.PART_STA, 0))
+        eq(selftest.run_at_boot(), T.PART_STA, "mask: STA found")
+        eq(T._misty, None, "MISTY1 neither checked nor loaded")
+        eq("stscore.selftest" in sys.modules, False, "the self-test unloaded")
+        import stscore
+
+        eq(hasattr(stscore, "selftest"), False, "and gone from its package")
+    finally:
+        import stscore.selftest  # noqa: F401  (for the tests after this one)
+        T.set_core(T.PART_MISTY1, misty)
+        _restore()

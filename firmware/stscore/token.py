@@ -45,30 +45,31 @@ EA11 = const(11)
 
 _NONE = const(-1)
 
-# The decoded fields of a Token, in its int32 array Token.f: the index of each (stscore.token_viper repeats them).
-F_CLS = const(0)
-F_SUBCLASS = const(1)
-F_CRC_FIELD = const(2)
-F_CRC_OK = const(3)
-F_RND = const(4)
-F_TID = const(5)
-F_DATA16 = const(6)
-F_AMOUNT = const(7)
-F_SIGN = const(8)
-F_EXPONENT = const(9)
-F_MANTISSA = const(10)
-F_CONTROL_HI = const(11)
-F_CONTROL_LO = const(12)
-F_MFR_CODE = const(13)
-F_KENHO = const(14)
-F_KRN = const(15)
-F_RO = const(16)
-F_RES = const(17)
-F_KT = const(18)
-F_KENLO = const(19)
-F_TI = const(20)
-F_SGC12 = const(21)
-N_FIELDS = const(22)
+# The decoded fields of a Token, in its int32 array Token.f: the index of each (stscore.token_viper repeats them;
+# private, so no names in RAM: FIELD_NAMES.index(name) from outside).
+_F_CLS = const(0)
+_F_SUBCLASS = const(1)
+_F_CRC_FIELD = const(2)
+_F_CRC_OK = const(3)
+_F_RND = const(4)
+_F_TID = const(5)
+_F_DATA16 = const(6)
+_F_AMOUNT = const(7)
+_F_SIGN = const(8)
+_F_EXPONENT = const(9)
+_F_MANTISSA = const(10)
+_F_CONTROL_HI = const(11)
+_F_CONTROL_LO = const(12)
+_F_MFR_CODE = const(13)
+_F_KENHO = const(14)
+_F_KRN = const(15)
+_F_RO = const(16)
+_F_RES = const(17)
+_F_KT = const(18)
+_F_KENLO = const(19)
+_F_TI = const(20)
+_F_SGC12 = const(21)
+_N_FIELDS = const(22)
 # the attribute name of each field, by index
 FIELD_NAMES = ("cls", "subclass", "crc_field", "crc_ok", "rnd", "tid", "data16", "amount", "sign", "exponent",
                "mantissa", "control_hi", "control_lo", "mfr_code", "kenho", "krn", "ro", "res", "kt", "kenlo", "ti",
@@ -83,8 +84,15 @@ PART_FIELDS = const(8)
 PART_STA = const(16)
 PART_MISTY1 = const(32)
 ALL_PARTS = const(63)
+PATH_FAULT = const(64)  # (a self-test fault bit) the known-answer tokens decode wrong even on the plain twins
 # the module global that holds each part's core in use, by bit number
-_CORE_NAMES = ("parse_decimal", "untranspose", "check_crc", "decode_fields", "_sta", "_misty")
+_CORE_NAMES = const(("parse_decimal", "untranspose", "check_crc", "decode_fields", "_sta", "_misty"))
+_PART_NAMES = const(("parse", "untranspose", "crc", "fields", "sta", "misty1", "path"))
+
+# The fault mask of the start-up self-test (stscore.selftest): the parts it put on their plain twins, plus
+# PATH_FAULT; 0: none (or no self-test run). The display and the optical port's ServerStatus report it.
+selftest_fault = 0
+_plain_parts = 0  # the parts on their plain twins by use_plain: a cipher loaded later honours it
 
 
 class KeyFormatError(ValueError):
@@ -147,24 +155,44 @@ def fast_core(part):
 
 
 def core(part):
-    """The core `part` (PART_*) runs on now (for a cipher: its fast core installed on first use)."""
+    """The core `part` (PART_*) runs on now (for a cipher: installed on first use, its fast core unless
+    use_plain put the part on its twin)."""
     name = _CORE_NAMES[_bit(part)]
     fn = globals()[name]
     if fn is None:  # a cipher not used yet
-        fn = fast_core(part) or plain_core(part)
+        fn = (None if part & _plain_parts else fast_core(part)) or plain_core(part)
         globals()[name] = fn
     return fn
 
 
+def loaded_parts():
+    """The parts with a core in use now: the token parts always, a cipher once a key (or core()) loaded it."""
+    return ALL_PARTS & ~((PART_STA if _sta is None else 0) | (PART_MISTY1 if _misty is None else 0))
+
+
+def part_names(mask):
+    """The parts of a fault mask by name, e.g. "fields misty1" (PATH_FAULT: "path")."""
+    return " ".join(_PART_NAMES[i] for i in range(len(_PART_NAMES)) if mask & (1 << i))
+
+
+def fault_text(mask):
+    """A self-test fault mask as text: "" for 0, else e.g. "self-test: misty1 on plain twin"."""
+    if not mask:
+        return ""
+    return "self-test: " + part_names(mask) + (" wrong" if mask & PATH_FAULT else " on plain twin")
+
+
 def set_core(part, fn):
-    """Run `part` (PART_*) on `fn` from now on: the self-test swaps a failing core for its plain twin (and its
-    tests inject a wrong one)."""
+    """Run `part` (PART_*) on `fn` from now on (tests inject a wrong core for the self-test to find); None
+    for a cipher: loaded again on next use."""
     globals()[_CORE_NAMES[_bit(part)]] = fn
 
 
 def use_plain(mask, parts=ALL_PARTS):
     """Of `parts`, those in `mask` (PART_* bits) on their plain twins from now on, the others on their fast
     cores (viper where this port compiles it). Returns the mask of the parts that run a fast core."""
+    global _plain_parts
+    _plain_parts = (_plain_parts & ~parts) | (mask & parts)
     fast = 0
     for i in range(len(_CORE_NAMES)):
         part = 1 << i
@@ -228,7 +256,7 @@ class Token:
 
     data      66-bit TokenData as parsed (9 bytes big-endian, class bits still in 65-64)
     block     64-bit data block: ciphertext after untransposition, plaintext after `decode()`
-    f         the decoded fields, an int32 array indexed by F_* (the decode path writes it without allocating);
+    f         the decoded fields, an int32 array in FIELD_NAMES order (the decode path fills it without allocating);
               read them by name, tok.tid, tok.amount... (FIELD_NAMES; crc_ok reads as a bool):
     cls, subclass, crc_field, crc_ok
     rnd       bits 59-56 where they are random (credit and TID-bearing management tokens)
@@ -248,7 +276,7 @@ class Token:
         self.data = bytearray(9)
         self.block = bytearray(8)
         self.key_part = bytearray(4)
-        self.f = array("i", range(N_FIELDS))
+        self.f = array("i", range(_N_FIELDS))
         self.clear()
 
     def __getattr__(self, name):
@@ -258,20 +286,20 @@ class Token:
         except ValueError:
             raise AttributeError(name)
         v = self.f[i]
-        return v > 0 if i == F_CRC_OK else v
+        return v > 0 if i == _F_CRC_OK else v
 
     def clear(self):
         f = self.f
-        for i in range(N_FIELDS):
+        for i in range(_N_FIELDS):
             f[i] = _NONE
-        f[F_CRC_OK] = 0
+        f[_F_CRC_OK] = 0
 
     def is_key_change(self):
         f = self.f
-        return f[F_CLS] == CLASS_MANAGEMENT and f[F_SUBCLASS] in (3, 4, 8, 9)
+        return f[_F_CLS] == CLASS_MANAGEMENT and f[_F_SUBCLASS] in (3, 4, 8, 9)
 
     def has_tid(self):
-        return self.f[F_TID] >= 0
+        return self.f[_F_TID] >= 0
 
 
 # --- parsing and class-bit transposition (IEC 62055-41 §6.1.3) ---------------------------------------------
@@ -378,25 +406,25 @@ def plain_decode_fields(cls, crc_ok, block, f, key_part):
     key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass and crc_ok set), FUNCTION (class or
     subclass not supported) or OK."""
     b = block
-    for i in range(N_FIELDS):
+    for i in range(_N_FIELDS):
         f[i] = _NONE
     sub = b[0] >> 4
     nib = b[0] & 15
-    f[F_CLS] = cls
-    f[F_SUBCLASS] = sub
-    f[F_CRC_OK] = crc_ok
+    f[_F_CLS] = cls
+    f[_F_SUBCLASS] = sub
+    f[_F_CRC_OK] = crc_ok
     if not crc_ok:
         return CRC
-    f[F_CRC_FIELD] = (b[6] << 8) | b[7]
+    f[_F_CRC_FIELD] = (b[6] << 8) | b[7]
     if cls == CLASS_TEST:
         if sub == 0:  # control bits 59-24 (36), MfrCode 23-16 (8)
-            f[F_CONTROL_HI] = (nib << 16) | (b[1] << 8) | b[2]
-            f[F_CONTROL_LO] = (b[3] << 8) | b[4]
-            f[F_MFR_CODE] = b[5]
+            f[_F_CONTROL_HI] = (nib << 16) | (b[1] << 8) | b[2]
+            f[_F_CONTROL_LO] = (b[3] << 8) | b[4]
+            f[_F_MFR_CODE] = b[5]
         elif sub == 1:  # control bits 59-32 (28), MfrCode 31-16 (16)
-            f[F_CONTROL_HI] = (nib << 8) | b[1]
-            f[F_CONTROL_LO] = (b[2] << 8) | b[3]
-            f[F_MFR_CODE] = (b[4] << 8) | b[5]
+            f[_F_CONTROL_HI] = (nib << 8) | b[1]
+            f[_F_CONTROL_LO] = (b[2] << 8) | b[3]
+            f[_F_MFR_CODE] = (b[4] << 8) | b[5]
         else:
             return FUNCTION
         return OK
@@ -404,31 +432,31 @@ def plain_decode_fields(cls, crc_ok, block, f, key_part):
         for i in range(4):
             key_part[i] = b[2 + i]
         if sub == 3:
-            f[F_KENHO] = nib
-            f[F_KRN] = b[1] >> 4
-            f[F_RO] = (b[1] >> 3) & 1
-            f[F_RES] = (b[1] >> 2) & 1
-            f[F_KT] = b[1] & 3
+            f[_F_KENHO] = nib
+            f[_F_KRN] = b[1] >> 4
+            f[_F_RO] = (b[1] >> 3) & 1
+            f[_F_RES] = (b[1] >> 2) & 1
+            f[_F_KT] = b[1] & 3
         elif sub == 4:
-            f[F_KENLO] = nib
-            f[F_TI] = b[1]
+            f[_F_KENLO] = nib
+            f[_F_TI] = b[1]
         else:
-            f[F_SGC12] = (nib << 8) | b[1]
+            f[_F_SGC12] = (nib << 8) | b[1]
         return OK
     if (cls == CLASS_CREDIT and sub > 7) or (cls == CLASS_MANAGEMENT and sub > 9):
         return FUNCTION
     # Credit and TID-bearing management tokens: nibble 59-56, TID 55-32, data 31-16.
-    f[F_TID] = (b[1] << 16) | (b[2] << 8) | b[3]
+    f[_F_TID] = (b[1] << 16) | (b[2] << 8) | b[3]
     raw = (b[4] << 8) | b[5]
-    f[F_DATA16] = raw
+    f[_F_DATA16] = raw
     if cls == CLASS_CREDIT and sub >= 4:  # currency: S&E nibble = sign, e4, e3, e2; e1 e0 in amount 15-14
-        f[F_SIGN] = nib >> 3
-        f[F_EXPONENT] = ((nib & 7) << 2) | (raw >> 14)
-        f[F_MANTISSA] = raw & 0x3FFF
+        f[_F_SIGN] = nib >> 3
+        f[_F_EXPONENT] = ((nib & 7) << 2) | (raw >> 14)
+        f[_F_MANTISSA] = raw & 0x3FFF
     else:
-        f[F_RND] = nib
+        f[_F_RND] = nib
         if cls == CLASS_CREDIT or sub == 0 or sub == 6:  # amounts, MPL and MPPUL share the encoding
-            f[F_AMOUNT] = amount_value(raw, raw >> 14)
+            f[_F_AMOUNT] = amount_value(raw, raw >> 14)
     return OK
 
 
@@ -441,7 +469,7 @@ def decode_data(tok, key):
     cls = untranspose(tok.data, b)
     if cls == 3 or (cls != CLASS_TEST and key is None):  # 3: reserved for future STS use
         tok.clear()
-        tok.f[F_CLS] = cls
+        tok.f[_F_CLS] = cls
         return FUNCTION if cls == 3 else NO_KEY
     if cls != CLASS_TEST:  # class 1 travels in clear (IEC 62055-41 §6.3.8)
         key.decrypt(b)
