@@ -150,3 +150,23 @@ def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
         import stscore.selftest  # noqa: F401  (for the tests after this one)
         T.set_core(T.PART_MISTY1, misty)
         _restore()
+
+
+def test_no_room_to_check_is_not_a_fault():
+    # MemoryError building the STA sample tables (a full heap at boot) leaves the core as it is, unchecked.
+    before = sta._sample
+    saved = sta.StaTables
+
+    class NoRoom:
+        def __init__(self, *args):
+            raise MemoryError
+    try:
+        sta._sample = None
+        sta.StaTables = NoRoom
+        fast = T.core(T.PART_STA)
+        eq(selftest.run(), 0, "mask")
+        eq(T.core(T.PART_STA) is fast, True, "STA core kept")
+    finally:
+        sta.StaTables = saved
+        sta._sample = before
+        _restore()

@@ -200,9 +200,10 @@ def run(parts=T.ALL_PARTS):
         part = 1 << i
         if not part & parts:
             continue
-        fn = T.core(part)
         try:
-            ok = _CHECKS[i](fn)
+            ok = _CHECKS[i](T.core(part))
+        except MemoryError:  # no room for the check's buffers (the STA sample tables): the core stays, unchecked
+            ok = True
         except Exception:  # a broken core may raise anything: it is a wrong answer
             ok = False
         if not ok:
@@ -210,6 +211,8 @@ def run(parts=T.ALL_PARTS):
             T.use_plain(mask, part)
     try:
         ok = _decodes_ok(parts)
+    except MemoryError:
+        ok = True
     except Exception:
         ok = False
     if not ok:
