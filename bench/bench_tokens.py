@@ -15,7 +15,7 @@ from array import array
 sys.path.insert(0, os.getcwd() + "/firmware")
 
 import cryptolib  # noqa: E402
-from stscore import misty1, sta, token as T  # noqa: E402
+from stscore import cores as C, misty1, sta, token as T  # noqa: E402
 
 ROUNDS = 9
 
@@ -74,18 +74,18 @@ def main():
     f = array("i", range(len(T.FIELD_NAMES)))
     plaintext = bytes(tok.block)
     parts = (
-        ("parse", T.PART_PARSE, (decodes[0][1], 20, tok.data), 300),
-        ("untranspose", T.PART_UNTRANSPOSE, (tok.data, bytearray(8)), 3000),
-        ("CRC check", T.PART_CRC, (0, plaintext), 1000),
-        ("fields", T.PART_FIELDS, (0, 1, plaintext, f, bytearray(4)), 3000),
-        ("STA (EA07)", T.PART_STA, (block, sta_key.key, sta.sample_tables()), 200),
-        ("MISTY1 (EA11)", T.PART_MISTY1, (block, ek), 500),
+        ("parse", C.PART_PARSE, (decodes[0][1], 20, tok.data), 300),
+        ("untranspose", C.PART_UNTRANSPOSE, (tok.data, bytearray(8)), 3000),
+        ("CRC check", C.PART_CRC, (0, plaintext), 1000),
+        ("fields", C.PART_FIELDS, (0, 1, plaintext, f, bytearray(4)), 3000),
+        ("STA (EA07)", C.PART_STA, (block, sta_key.key, sta.sample_tables()), 200),
+        ("MISTY1 (EA11)", C.PART_MISTY1, (block, ek), 500),
     )
     print("token core, unix MicroPython %s" % (sys.version.split(";")[-1].strip(),))
     print("%-16s %12s %12s %9s %12s" % ("part", "viper us", "plain us", "speedup", "viper/AES"))
     for name, part, args, n in parts:
-        fast = T.fast_core(part)
-        plain_us = best(T.plain_core(part), args, n)
+        fast = C.fast_core(part)
+        plain_us = best(C.plain_core(part), args, n)
         if fast is None:
             print("%-16s %12s %12.2f" % (name, "-", plain_us))
             continue

@@ -7,23 +7,23 @@ reference vector decodes right. Runs on a board too (no machine), and on the Web
 import testkit
 from testkit import eq, unhex
 
-from stscore import selftest, sta, token as T
+from stscore import cores as C, selftest, sta, token as T
 
-_PARTS = (T.PART_PARSE, T.PART_UNTRANSPOSE, T.PART_CRC, T.PART_FIELDS, T.PART_STA, T.PART_MISTY1)
+_PARTS = (C.PART_PARSE, C.PART_UNTRANSPOSE, C.PART_CRC, C.PART_FIELDS, C.PART_STA, C.PART_MISTY1)
 
 
 def _restore():
-    T.use_plain(0)
+    C.use_plain(0)
     T.selftest_fault = 0
 
 
 def _wrong(part, how):
     """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one output bit,
     1 writes nothing (returns 0), 2 raises."""
-    right = T.core(part)
+    right = C.core(part)
 
     def first_buffer(args):  # the buffer the part writes (data, block or the fields array)
-        return args[{T.PART_PARSE: 2, T.PART_UNTRANSPOSE: 1, T.PART_FIELDS: 3}.get(part, 0)]
+        return args[{C.PART_PARSE: 2, C.PART_UNTRANSPOSE: 1, C.PART_FIELDS: 3}.get(part, 0)]
 
     def wrong(*args):
         if how == 2:
@@ -31,7 +31,7 @@ def _wrong(part, how):
         if how == 1:
             return 0
         r = right(*args)
-        if part == T.PART_CRC:
+        if part == C.PART_CRC:
             return r ^ 1
         buf = first_buffer(args)
         buf[len(buf) - 1] ^= 1 << 4
@@ -41,12 +41,12 @@ def _wrong(part, how):
 
 def test_healthy_cores_pass_and_stay():
     try:
-        before = [T.core(p) for p in _PARTS]
+        before = [C.core(p) for p in _PARTS]
         eq(selftest.run(), 0, "fault mask")
         eq(T.selftest_fault, 0, "token.selftest_fault")
-        eq(T.fault_text(0), "", "no text")
+        eq(C.fault_text(0), "", "no text")
         for p, fn in zip(_PARTS, before):
-            eq(T.core(p) is fn, True, "part %d keeps its core" % p)
+            eq(C.core(p) is fn, True, "part %d keeps its core" % p)
         if testkit.has_viper():
             from stscore import token_viper
 
@@ -59,11 +59,11 @@ def test_a_wrong_core_is_found_and_replaced_by_its_twin():
     for part in _PARTS:
         for how in (0, 1, 2):
             try:
-                T.set_core(part, _wrong(part, how))
+                C.set_core(part, _wrong(part, how))
                 mask = selftest.run()
                 eq(mask, part, "part %d, wrong answer %d: mask" % (part, how))
                 eq(T.selftest_fault, part, "token.selftest_fault")
-                eq(T.core(part) is T.plain_core(part), True, "part %d on its plain twin" % part)
+                eq(C.core(part) is C.plain_core(part), True, "part %d on its plain twin" % part)
                 _decode_vectors()
             finally:
                 _restore()
@@ -71,11 +71,11 @@ def test_a_wrong_core_is_found_and_replaced_by_its_twin():
 
 def test_two_wrong_cores():
     try:
-        T.set_core(T.PART_FIELDS, _wrong(T.PART_FIELDS, 0))
-        T.set_core(T.PART_MISTY1, _wrong(T.PART_MISTY1, 1))
+        C.set_core(C.PART_FIELDS, _wrong(C.PART_FIELDS, 0))
+        C.set_core(C.PART_MISTY1, _wrong(C.PART_MISTY1, 1))
         mask = selftest.run()
-        eq(mask, T.PART_FIELDS | T.PART_MISTY1, "mask")
-        eq(T.fault_text(mask), "self-test: fields misty1 on plain twin", "text")
+        eq(mask, C.PART_FIELDS | C.PART_MISTY1, "mask")
+        eq(C.fault_text(mask), "self-test: fields misty1 on plain twin", "text")
         _decode_vectors()
     finally:
         _restore()
@@ -91,10 +91,10 @@ def test_a_wrong_twin_is_a_path_fault():
         return status
     try:
         T.plain_decode_fields = wrong_twin
-        T.set_core(T.PART_FIELDS, _wrong(T.PART_FIELDS, 1))
+        C.set_core(C.PART_FIELDS, _wrong(C.PART_FIELDS, 1))
         mask = selftest.run()
-        eq(mask, T.PART_FIELDS | T.PATH_FAULT, "mask")
-        eq(T.fault_text(mask), "self-test: fields path wrong", "text says wrong")
+        eq(mask, C.PART_FIELDS | C.PATH_FAULT, "mask")
+        eq(C.fault_text(mask), "self-test: fields path wrong", "text says wrong")
     finally:
         T.plain_decode_fields = saved
         _restore()
@@ -136,19 +136,20 @@ def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
 
     misty = T._misty
     try:
-        T.set_core(T.PART_MISTY1, None)  # an EA07 meter: its key loaded STA only
-        T.core(T.PART_STA)
-        eq(T.loaded_parts(), T.ALL_PARTS & ~T.PART_MISTY1, "the parts in use")
-        T.set_core(T.PART_STA, _wrong(T.PART_STA, 0))
-        eq(selftest.run_at_boot(), T.PART_STA, "mask: STA found")
+        C.set_core(C.PART_MISTY1, None)  # an EA07 meter: its key loaded STA only
+        C.core(C.PART_STA)
+        eq(C.loaded_parts(), C.ALL_PARTS & ~C.PART_MISTY1, "the parts in use")
+        C.set_core(C.PART_STA, _wrong(C.PART_STA, 0))
+        eq(selftest.run_at_boot(), C.PART_STA, "mask: STA found")
         eq(T._misty, None, "MISTY1 neither checked nor loaded")
         eq("stscore.selftest" in sys.modules, False, "the self-test unloaded")
         import stscore
 
         eq(hasattr(stscore, "selftest"), False, "and gone from its package")
+        eq("stscore.cores" in sys.modules or hasattr(stscore, "cores"), False, "stscore.cores unloaded too")
     finally:
         import stscore.selftest  # noqa: F401  (for the tests after this one)
-        T.set_core(T.PART_MISTY1, misty)
+        C.set_core(C.PART_MISTY1, misty)
         _restore()
 
 
@@ -163,9 +164,9 @@ def test_no_room_to_check_is_not_a_fault():
     try:
         sta._sample = None
         sta.StaTables = NoRoom
-        fast = T.core(T.PART_STA)
+        fast = C.core(C.PART_STA)
         eq(selftest.run(), 0, "mask")
-        eq(T.core(T.PART_STA) is fast, True, "STA core kept")
+        eq(C.core(C.PART_STA) is fast, True, "STA core kept")
     finally:
         sta.StaTables = saved
         sta._sample = before

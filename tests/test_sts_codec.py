@@ -10,7 +10,7 @@ import testkit
 from testkit import eq, unhex, tohex
 
 import token_fields as describe
-from stscore import sta, tid as tidmod, token as T
+from stscore import cores as C, sta, tid as tidmod, token as T
 
 # expected_decoded keys that are commentary, not decoded fields
 _INFO_KEYS = ("amount_main_units", "kct_note", "crc_rule")
@@ -40,8 +40,8 @@ def key_for(v, plain):
 def use_cores(plain):
     """The token parts (parse, untranspose, CRC, fields) on their plain twins or their viper cores; the
     ciphers follow DecoderKey(plain=...)."""
-    parts = T.PART_PARSE | T.PART_UNTRANSPOSE | T.PART_CRC | T.PART_FIELDS
-    T.use_plain(parts if plain else 0, parts)
+    parts = C.PART_PARSE | C.PART_UNTRANSPOSE | C.PART_CRC | C.PART_FIELDS
+    C.use_plain(parts if plain else 0, parts)
 
 
 def check_vector(v, plain):
@@ -128,7 +128,7 @@ def test_crc_vector():
             eq("%04x" % crc, v["crc_modbus_raw"], "CRC register")
             eq("%04x" % T.crc_field(crc), v["crc_field_hex_byteswapped"], "CRC field")
             block = bytearray(raw[1:] + unhex(v["crc_field_hex_byteswapped"]))
-            for name, check in token_cores(T.PART_CRC):
+            for name, check in token_cores(C.PART_CRC):
                 eq(check(raw[0], block), 1, name + " check_crc of the vector")
                 block[7] ^= 0x80
                 eq(check(raw[0], block), 0, name + " check_crc, one bit of the field changed")
@@ -156,8 +156,8 @@ def test_negative_vectors():
 
 def token_cores(part):
     """(name, function) of the plain twin of a token part, and of its viper core where this port has viper."""
-    out = [("plain", T.plain_core(part))]
-    fast = T.fast_core(part)
+    out = [("plain", C.plain_core(part))]
+    fast = C.fast_core(part)
     if fast is not None:
         out.append(("viper", fast))
     return out
@@ -165,7 +165,7 @@ def token_cores(part):
 
 def test_parse_limits():
     data = bytearray(9)
-    for name, parse in token_cores(T.PART_PARSE):
+    for name, parse in token_cores(C.PART_PARSE):
         eq(parse(b"73786976294838206463", 20, data), T.OK, name + " 2**66 - 1")
         eq(tohex(data), "03ffffffffffffffff", name + " 2**66 - 1 bytes")
         eq(parse(b"73786976294838206464", 20, data), T.FORMAT, name + " 2**66")
@@ -241,30 +241,30 @@ def test_decode_allocates_nothing():
 
 def test_token_cores_are_viper_where_it_compiles():
     names = ("parse_decimal", "untranspose", "check_crc", "decode_fields")
-    parts = (T.PART_PARSE, T.PART_UNTRANSPOSE, T.PART_CRC, T.PART_FIELDS)
+    parts = (C.PART_PARSE, C.PART_UNTRANSPOSE, C.PART_CRC, C.PART_FIELDS)
     for name, part in zip(names, parts):
         if testkit.has_viper():
             from stscore import token_viper
 
             eq(getattr(T, name) is getattr(token_viper, name), True, name + " is the viper core")
         else:
-            eq(getattr(T, name) is T.plain_core(part), True, name + " is the plain twin (no viper here)")
-        eq(T.core(part) is getattr(T, name), True, name + " is core(part)")
+            eq(getattr(T, name) is C.plain_core(part), True, name + " is the plain twin (no viper here)")
+        eq(C.core(part) is getattr(T, name), True, name + " is core(part)")
 
 
 def test_use_plain_and_set_core():
     try:
-        eq(T.use_plain(T.PART_CRC | T.PART_STA) & (T.PART_CRC | T.PART_STA), 0, "those two on their twins")
+        eq(C.use_plain(C.PART_CRC | C.PART_STA) & (C.PART_CRC | C.PART_STA), 0, "those two on their twins")
         eq(T.check_crc is T.plain_check_crc, True, "check_crc on its twin")
         from stscore import sta
 
-        eq(T.core(T.PART_STA) is sta.decrypt, True, "STA on its twin")
-        fast = T.use_plain(0)
-        eq(fast, T.ALL_PARTS if testkit.has_viper() else 0, "every part fast where viper compiles")
-        T.set_core(T.PART_FIELDS, T.plain_decode_fields)
+        eq(C.core(C.PART_STA) is sta.decrypt, True, "STA on its twin")
+        fast = C.use_plain(0)
+        eq(fast, C.ALL_PARTS if testkit.has_viper() else 0, "every part fast where viper compiles")
+        C.set_core(C.PART_FIELDS, T.plain_decode_fields)
         eq(T.decode_fields is T.plain_decode_fields, True, "set_core")
-        testkit.raises(ValueError, T.set_core, 3, T.plain_decode_fields)  # two parts at once
-        testkit.raises(ValueError, T.core, 128)
+        testkit.raises(ValueError, C.set_core, 3, T.plain_decode_fields)  # two parts at once
+        testkit.raises(ValueError, C.core, 128)
     finally:
         use_cores(False)
 

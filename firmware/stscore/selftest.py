@@ -3,10 +3,10 @@ fields, the STA and MISTY1 ciphers: viper wherever the port compiles it) runs on
 first token is taken; a core that answers wrong (or raises) is put back on its plain twin, so the meter keeps
 decoding, slower. Then whole tokens (EA07, EA11, class 1) go through `token.decode` with the cores now in use.
 
-Owns `run()` and `run_at_boot()`. The fault mask they return (the failing parts, stscore.token.PART_*, plus
-PATH_FAULT when the known-answer tokens still decode wrong after the swaps: the plain twins wrong too, tokens
+Owns `run()` and `run_at_boot()`. The fault mask they return (the failing parts, stscore.cores.PART_*, plus
+cores.PATH_FAULT when the known-answer tokens still decode wrong after the swaps: the plain twins wrong too, tokens
 will be refused) is kept in stscore.token.selftest_fault, where the display and the optical port's ServerStatus
-read it (token.fault_text is its text). Pure logic: nothing here imports `machine`.
+read it (cores.fault_text is its text). Pure logic: nothing here imports `machine`.
 
 Why: a frozen RP2040 image ran misaligned viper code that decrypted every EA11 token wrong (README, Raspberry
 Pi Pico); whatever a build or a port does to native code, a wrong core must cost speed, never tokens.
@@ -22,7 +22,7 @@ except ImportError:  # CPython
     def const(x):
         return x
 
-from stscore import token as T
+from stscore import cores as C, token as T
 
 # Token.f indexes (stscore.token.FIELD_NAMES order)
 _CLS = const(0)
@@ -178,11 +178,11 @@ def _decodes_ok(parts):
     for t, ea in zip(_TOKENS, _TOKEN_KEYS):
         key = None
         if ea == 7:
-            if not parts & T.PART_STA:
+            if not parts & C.PART_STA:
                 continue
             key = T.DecoderKey(T.EA07, _STA_KEY, _sta_tables())
         elif ea == 11:
-            if not parts & T.PART_MISTY1:
+            if not parts & C.PART_MISTY1:
                 continue
             key = T.DecoderKey(T.EA11, _MISTY_KEY)
         if T.decode(t[0], 20, key, tok) != T.OK or tok.block != t[4] or not _fields_are(tok.f, t[2], t[4], t[5]):
@@ -190,8 +190,8 @@ def _decodes_ok(parts):
     return True
 
 
-def run(parts=T.ALL_PARTS):
-    """Check the cores in use of `parts` (PART_* bits); put a failing one on its plain twin (token.use_plain);
+def run(parts=C.ALL_PARTS):
+    """Check the cores in use of `parts` (PART_* bits); put a failing one on its plain twin (cores.use_plain);
     then decode the known-answer tokens. Returns the fault mask (0: all right), also kept in
     stscore.token.selftest_fault. Never raises."""
     global _tables
@@ -201,14 +201,14 @@ def run(parts=T.ALL_PARTS):
         if not part & parts:
             continue
         try:
-            ok = _CHECKS[i](T.core(part))
+            ok = _CHECKS[i](C.core(part))
         except MemoryError:  # no room for the check's buffers (the STA sample tables): the core stays, unchecked
             ok = True
         except Exception:  # a broken core may raise anything: it is a wrong answer
             ok = False
         if not ok:
             mask |= part
-            T.use_plain(mask, part)
+            C.use_plain(mask, part)
     try:
         ok = _decodes_ok(parts)
     except MemoryError:
@@ -216,7 +216,7 @@ def run(parts=T.ALL_PARTS):
     except Exception:
         ok = False
     if not ok:
-        mask |= T.PATH_FAULT
+        mask |= C.PATH_FAULT
     _tables = None
     T.selftest_fault = mask
     return mask
@@ -225,14 +225,15 @@ def run(parts=T.ALL_PARTS):
 def run_at_boot():
     """run() at a meter's start, once its key is set up and before its first token, on the parts it will use:
     the token parts and the cipher its key loaded (a cipher loaded later, after a new provisioning, is checked
-    at the next start). Then this module is taken out of sys.modules and the stscore package, so its heap
-    returns at the next gc.collect() (the boards' heap budget). Returns the fault mask."""
-    mask = run(T.loaded_parts())
-    sys.modules.pop("stscore.selftest", None)
+    at the next start). Then this module and stscore.cores are taken out of sys.modules and the stscore package,
+    so their heap returns at the next gc.collect() (the boards' heap budget). Returns the fault mask."""
+    mask = run(C.loaded_parts())
     import stscore
 
-    try:
-        delattr(stscore, "selftest")  # the package's attribute for its submodule
-    except AttributeError:
-        pass
+    for name in ("selftest", "cores"):
+        sys.modules.pop("stscore." + name, None)
+        try:
+            delattr(stscore, name)  # the package's attribute for its submodule
+        except AttributeError:
+            pass
     return mask

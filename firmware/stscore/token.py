@@ -6,10 +6,10 @@ it by the meter application. Everything on the decode path works on preallocated
 (all values < 2**30, so no heap ints on 32-bit boards): parse, transposition, decryption, CRC and field
 decoding allocate nothing (tests/test_sts_codec.py runs them under micropython.heap_lock()).
 
-Each part of the decode path (PART_*) has a plain twin here (or in stscore.sta, stscore.misty1), the readable
-reference that also runs under CPython, and a fast viper core (stscore.token_viper, sta_viper, misty1_viper)
-used wherever MicroPython compiles viper; stscore.selftest checks the cores in use at start-up and puts a
-failing one back on its twin (use_plain, set_core).
+Each part of the decode path (stscore.cores.PART_*) has a plain twin here (or in stscore.sta, stscore.misty1),
+the readable reference that also runs under CPython, and a fast viper core (stscore.token_viper, sta_viper,
+misty1_viper) used wherever MicroPython compiles viper; stscore.cores switches them, stscore.selftest checks the
+cores in use at start-up and puts a failing one back on its twin.
 
 Layout (bit 65 = MSB of the 66-bit TokenData; the 64-bit data block is bits 63..0):
   Class 65-64 | SubClass 63-60 | 44 bits of fields 59-16 | CRC 15-0
@@ -75,24 +75,16 @@ FIELD_NAMES = ("cls", "subclass", "crc_field", "crc_ok", "rnd", "tid", "data16",
                "mantissa", "control_hi", "control_lo", "mfr_code", "kenho", "krn", "ro", "res", "kt", "kenlo", "ti",
                "sgc12")
 
-# The parts of the decode path, as bits of a mask (stscore.selftest's fault mask, use_plain): each has a plain
-# twin (this module, stscore.sta, stscore.misty1) and a fast core (stscore.token_viper, sta_viper, misty1_viper).
-PART_PARSE = const(1)
-PART_UNTRANSPOSE = const(2)
-PART_CRC = const(4)
-PART_FIELDS = const(8)
-PART_STA = const(16)
-PART_MISTY1 = const(32)
-ALL_PARTS = const(63)
-PATH_FAULT = const(64)  # (a self-test fault bit) the known-answer tokens decode wrong even on the plain twins
-# the module global that holds each part's core in use, by bit number
-_CORE_NAMES = const(("parse_decimal", "untranspose", "check_crc", "decode_fields", "_sta", "_misty"))
-_PART_NAMES = const(("parse", "untranspose", "crc", "fields", "sta", "misty1", "path"))
+# The two cipher parts of the decode path (the bits stscore.cores.PART_STA, PART_MISTY1; the parts' bits are
+# public there, private here: no names in RAM for the meter in service).
+_PART_STA = const(16)
+_PART_MISTY1 = const(32)
 
-# The fault mask of the start-up self-test (stscore.selftest): the parts it put on their plain twins, plus
-# PATH_FAULT; 0: none (or no self-test run). The display and the optical port's ServerStatus report it.
+# The fault mask of the start-up self-test (stscore.selftest): the parts it put on their plain twins, plus 64
+# (stscore.cores.PATH_FAULT); 0: none, or no self-test run. The display and the optical port's ServerStatus
+# report it.
 selftest_fault = 0
-_plain_parts = 0  # the parts on their plain twins by use_plain: a cipher loaded later honours it
+_plain_parts = 0  # the parts on their plain twins (stscore.cores.use_plain): a cipher loaded later honours it
 
 
 class KeyFormatError(ValueError):
@@ -115,103 +107,39 @@ def _without_viper(exc):
     _no_viper.append(True)
 
 
-def _bit(part):
-    for i in range(len(_CORE_NAMES)):
-        if part == 1 << i:
-            return i
-    raise ValueError("not one part of the decode path: %r" % (part,))
-
-
-def plain_core(part):
-    """The plain twin of `part` (PART_*): the readable reference, on every port and under CPython."""
-    i = _bit(part)
-    if i < 4:
-        return (plain_parse_decimal, plain_untranspose, plain_check_crc, plain_decode_fields)[i]
-    if part == PART_STA:
-        from stscore import sta as impl
-    else:
-        from stscore import misty1 as impl
-    return impl.decrypt
-
-
-def fast_core(part):
-    """The viper core of `part` (PART_*), or None where there is none (CPython, a port without viper)."""
-    i = _bit(part)
-    if not _on_micropython():
-        return None
-    try:
-        if i < 4:
-            from stscore import token_viper as impl
-
-            return getattr(impl, _CORE_NAMES[i])
-        if part == PART_STA:
-            from stscore import sta_viper as impl
+def _cipher(part):
+    """The decrypt function of cipher `part` (_PART_STA, _PART_MISTY1) for a new key: the one in use, else
+    imported now: the viper core unless this port has none or the part is on its plain twin."""
+    global _sta, _misty
+    fn = _sta if part == _PART_STA else _misty
+    if fn is None:
+        if not part & _plain_parts and _on_micropython():
+            try:
+                if part == _PART_STA:
+                    from stscore.sta_viper import decrypt as fn
+                else:
+                    from stscore.misty1_viper import decrypt as fn
+            except SyntaxError as exc:
+                _without_viper(exc)
+        if fn is None:
+            if part == _PART_STA:
+                from stscore.sta import decrypt as fn
+            else:
+                from stscore.misty1 import decrypt as fn
+        if part == _PART_STA:
+            _sta = fn
         else:
-            from stscore import misty1_viper as impl
-        return impl.decrypt
-    except SyntaxError as exc:
-        _without_viper(exc)
-    return None
-
-
-def core(part):
-    """The core `part` (PART_*) runs on now (for a cipher: installed on first use, its fast core unless
-    use_plain put the part on its twin)."""
-    name = _CORE_NAMES[_bit(part)]
-    fn = globals()[name]
-    if fn is None:  # a cipher not used yet
-        fn = (None if part & _plain_parts else fast_core(part)) or plain_core(part)
-        globals()[name] = fn
+            _misty = fn
     return fn
-
-
-def loaded_parts():
-    """The parts with a core in use now: the token parts always, a cipher once a key (or core()) loaded it."""
-    return ALL_PARTS & ~((PART_STA if _sta is None else 0) | (PART_MISTY1 if _misty is None else 0))
-
-
-def part_names(mask):
-    """The parts of a fault mask by name, e.g. "fields misty1" (PATH_FAULT: "path")."""
-    return " ".join(_PART_NAMES[i] for i in range(len(_PART_NAMES)) if mask & (1 << i))
-
-
-def fault_text(mask):
-    """A self-test fault mask as text: "" for 0, else e.g. "self-test: misty1 on plain twin"."""
-    if not mask:
-        return ""
-    return "self-test: " + part_names(mask) + (" wrong" if mask & PATH_FAULT else " on plain twin")
-
-
-def set_core(part, fn):
-    """Run `part` (PART_*) on `fn` from now on (tests inject a wrong core for the self-test to find); None
-    for a cipher: loaded again on next use."""
-    globals()[_CORE_NAMES[_bit(part)]] = fn
-
-
-def use_plain(mask, parts=ALL_PARTS):
-    """Of `parts`, those in `mask` (PART_* bits) on their plain twins from now on, the others on their fast
-    cores (viper where this port compiles it). Returns the mask of the parts that run a fast core."""
-    global _plain_parts
-    _plain_parts = (_plain_parts & ~parts) | (mask & parts)
-    fast = 0
-    for i in range(len(_CORE_NAMES)):
-        part = 1 << i
-        if not part & parts:
-            continue
-        fn = None if part & mask else fast_core(part)
-        if fn is not None:
-            fast |= part
-        set_core(part, fn or plain_core(part))
-    return fast
 
 
 class DecoderKey:
     """The meter's current decoder key, ready to decrypt: EA07 (8-byte key + STA tables) or EA11 (16 bytes).
 
     `plain=True` pins the plain-Python cipher twin (the reference); by default the cipher runs on the core in
-    use for its part (PART_STA, PART_MISTY1): viper wherever MicroPython compiles it, the twin under CPython,
-    on a port without viper (the WebAssembly port `make test-wasm` runs) and after the self-test found the
-    viper core wrong.
+    use for its part (stscore.cores.PART_STA, PART_MISTY1): viper wherever MicroPython compiles it, the twin
+    under CPython, on a port without viper (the WebAssembly port `make test-wasm` runs) and after the self-test
+    found the viper core wrong.
     """
 
     def __init__(self, ea, key, tables=None, plain=False):
@@ -227,7 +155,7 @@ class DecoderKey:
             elif not isinstance(tables, sta.StaTables):
                 raise KeyFormatError("STA tables must be an stscore.sta.StaTables")
             self.tables = tables
-            part = PART_STA
+            part = _PART_STA
         elif ea == EA11:
             from stscore import misty1
             if len(key) != 16:
@@ -235,11 +163,18 @@ class DecoderKey:
                                      % len(key))
             self.schedule = bytearray(misty1.KEY_SCHEDULE_BYTES)  # the same for the viper core and the twin
             misty1.expand_key(key, self.schedule)
-            part = PART_MISTY1
+            part = _PART_MISTY1
         else:
             raise KeyFormatError("unknown encryption algorithm EA%02d (supported: EA07, EA11)" % ea)
-        self._pinned = plain_core(part) if plain else None
-        core(part)  # imported now, not on the first token
+        self._pinned = None
+        if not plain:
+            _cipher(part)  # imported now, not on the first token
+        elif part == _PART_STA:
+            from stscore.sta import decrypt as pinned
+            self._pinned = pinned
+        else:
+            from stscore.misty1 import decrypt as pinned
+            self._pinned = pinned
         self.key = key
 
     def decrypt(self, block):
@@ -484,12 +419,16 @@ def decode(digits, n, key, tok):
     return decode_data(tok, key)
 
 
-# The cores in use (see PART_*): the plain twins, replaced by the viper ones where this port compiles viper.
-# The ciphers' (_sta, _misty) are imported on first use (a DecoderKey, core()): a meter needs one of them.
+# The cores in use (stscore.cores.PART_* and switching): the plain twins, replaced by the viper ones where
+# this port compiles viper. The ciphers' (_sta, _misty) are imported on first use (_cipher): a meter needs one.
 parse_decimal = plain_parse_decimal
 untranspose = plain_untranspose
 check_crc = plain_check_crc
 decode_fields = plain_decode_fields
 _sta = None
 _misty = None
-use_plain(0, PART_PARSE | PART_UNTRANSPOSE | PART_CRC | PART_FIELDS)
+if _on_micropython():
+    try:
+        from stscore.token_viper import check_crc, decode_fields, parse_decimal, untranspose  # noqa: F811
+    except SyntaxError as _exc:
+        _without_viper(_exc)
