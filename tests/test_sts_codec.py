@@ -1,13 +1,16 @@
-"""Token core under MicroPython: every reference vector through the viper ciphers AND the plain twins,
-the decode path allocation-free (heap_lock), parsing limits, CRC, TID dates, key and table validation."""
+"""Token core under MicroPython: every reference vector through the viper cores (parse, untranspose, CRC,
+fields, ciphers) AND their plain twins, the decode path allocation-free (heap_lock) with either, the viper token
+cores against their twins on pseudo-random input, parsing limits, CRC, TID dates, key and table validation.
+On a port without viper (make test-wasm) the plain twins run in both passes."""
 import json
+from array import array
 
 import micropython
 import testkit
 from testkit import eq, unhex, tohex
 
 import token_fields as describe
-from stscore import sta, tid as tidmod, token as T
+from stscore import cores as C, sta, tid as tidmod, token as T
 
 # expected_decoded keys that are commentary, not decoded fields
 _INFO_KEYS = ("amount_main_units", "kct_note", "crc_rule")
@@ -34,6 +37,13 @@ def key_for(v, plain):
     return T.DecoderKey(T.EA07, raw, tables, plain=plain)
 
 
+def use_cores(plain):
+    """The token parts (parse, untranspose, CRC, fields) on their plain twins or their viper cores; the
+    ciphers follow DecoderKey(plain=...)."""
+    parts = C.PART_PARSE | C.PART_UNTRANSPOSE | C.PART_CRC | C.PART_FIELDS
+    C.use_plain(parts if plain else 0, parts)
+
+
 def check_vector(v, plain):
     tok = T.Token()
     digits = v["token"].encode()
@@ -53,14 +63,18 @@ def check_vector(v, plain):
 
 def run_vectors(select):
     count = 0
-    for v in testkit.records("vectors.jsonl"):
-        if v["type"] in ("token", "sta_block") and select(v["algorithm"]):
-            check_vector(v, plain=False)
-            check_vector(v, plain=True)
-            count += 1
+    try:
+        for plain in (False, True):
+            use_cores(plain)
+            for v in testkit.records("vectors.jsonl"):
+                if v["type"] in ("token", "sta_block") and select(v["algorithm"]):
+                    check_vector(v, plain)
+                    count += 1
+    finally:
+        use_cores(False)
     if count == 0:
         raise AssertionError("no vectors selected")
-    return count
+    return count // 2
 
 
 def test_vectors_ea07_production_tables():
@@ -113,6 +127,12 @@ def test_crc_vector():
             crc = T.token_crc(raw[0], raw[1:] + b"\x00\x00", False)
             eq("%04x" % crc, v["crc_modbus_raw"], "CRC register")
             eq("%04x" % T.crc_field(crc), v["crc_field_hex_byteswapped"], "CRC field")
+            block = bytearray(raw[1:] + unhex(v["crc_field_hex_byteswapped"]))
+            for name, check in token_cores(C.PART_CRC):
+                eq(check(raw[0], block), 1, name + " check_crc of the vector")
+                block[7] ^= 0x80
+                eq(check(raw[0], block), 0, name + " check_crc, one bit of the field changed")
+                block[7] ^= 0x80
             return
     raise AssertionError("no CRC vector")
 
@@ -134,18 +154,32 @@ def test_negative_vectors():
     eq(seen, 3, "negative token vectors")
 
 
+def token_cores(part):
+    """(name, function) of the plain twin of a token part, and of its viper core where this port has viper."""
+    out = [("plain", C.plain_core(part))]
+    fast = C.fast_core(part)
+    if fast is not None:
+        out.append(("viper", fast))
+    return out
+
+
 def test_parse_limits():
     data = bytearray(9)
-    eq(T.parse_decimal(b"73786976294838206463", 20, data), T.OK, "2**66 - 1")
-    eq(tohex(data), "03ffffffffffffffff", "2**66 - 1 bytes")
-    eq(T.parse_decimal(b"73786976294838206464", 20, data), T.FORMAT, "2**66")
-    eq(T.parse_decimal(b"99999999999999999999", 20, data), T.FORMAT, "all nines")
-    eq(T.parse_decimal(b"00000000000000000000", 20, data), T.OK, "zero")
-    eq(T.parse_decimal(b"1234567890123456789", 19, data), T.FORMAT, "19 digits")
-    eq(T.parse_decimal(b"123456789012345678901", 21, data), T.FORMAT, "21 digits")
-    eq(T.parse_decimal(b"1234567890123456789a", 20, data), T.FORMAT, "a letter")
-    eq(T.parse_decimal(b"1234 567890123456789", 20, data), T.FORMAT, "a space (the keypad sends digits only)")
-    eq(T.parse_decimal(b"123", 20, data), T.FORMAT, "buffer shorter than n")
+    for name, parse in token_cores(C.PART_PARSE):
+        eq(parse(b"73786976294838206463", 20, data), T.OK, name + " 2**66 - 1")
+        eq(tohex(data), "03ffffffffffffffff", name + " 2**66 - 1 bytes")
+        eq(parse(b"73786976294838206464", 20, data), T.FORMAT, name + " 2**66")
+        eq(parse(b"99999999999999999999", 20, data), T.FORMAT, name + " all nines")
+        eq(parse(b"00000000000000000000", 20, data), T.OK, name + " zero")
+        eq(tohex(data), "000000000000000000", name + " zero bytes")
+        eq(parse(b"1234567890123456789", 19, data), T.FORMAT, name + " 19 digits")
+        eq(parse(b"123456789012345678901", 21, data), T.FORMAT, name + " 21 digits")
+        eq(parse(b"1234567890123456789a", 20, data), T.FORMAT, name + " a letter")
+        eq(parse(b"/234567890123456789:", 20, data), T.FORMAT, name + " the characters around the digits")
+        eq(parse(b"1234 567890123456789", 20, data), T.FORMAT, name + " a space (the keypad sends digits only)")
+        eq(parse(b"123", 20, data), T.FORMAT, name + " buffer shorter than n")
+        eq(parse(bytearray(b"09876543210987654321xyz"), 20, data), T.OK, name + " a longer buffer")
+        eq(tohex(data), "00891087b8e3b70cb1", name + " its first 20 digits")
 
 
 def test_class3_and_unsupported_subclasses():
@@ -177,22 +211,143 @@ def test_decode_allocates_nothing():
         (b"36495265416911568628", T.DecoderKey(T.EA07, unhex("e94023262e9993c2"), production_tables()), T.OK),
         (b"23716100501183194198", sta_key, T.CRC),     # corrupted
         (b"73786976294838206464", sta_key, T.FORMAT),  # too large
+        (b"00000000000402663424", sta_key, T.FUNCTION),  # class 3
+        (b"52531560531826386117", None, T.NO_KEY),     # encrypted, no key
     )
     if not testkit.has_viper():
-        # The plain twins compute in Python ints up to 2**64 (heap objects), so on a port without viper
+        # The plain cipher twins compute in Python ints up to 2**64 (heap objects), so on a port without viper
         # (WebAssembly, 32-bit) everything but the cipher is checked: parse, untranspose, CRC and fields,
         # whose ints must all stay below 2**30. The cipher's output is computed first and replayed.
         cases = tuple((d, None if k is None else testkit.Replay(d, k), want) for d, k, want in cases)
     results = [0] * len(cases)
-    micropython.heap_lock()
+    fields = [0] * len(cases)
     try:
-        for i in range(len(cases)):
-            digits, key, _ = cases[i]
-            results[i] = T.decode(digits, 20, key, tok)
+        for plain in (False, True):  # the token parts on their viper cores, then on their plain twins
+            use_cores(plain)
+            micropython.heap_lock()
+            try:
+                for i in range(len(cases)):
+                    digits, key, _ = cases[i]
+                    results[i] = T.decode(digits, 20, key, tok)
+                    fields[i] = tok.f[T.FIELD_NAMES.index("tid")]
+            finally:
+                micropython.heap_unlock()
+            for i in range(len(cases)):
+                eq(results[i], cases[i][2], "%s (plain %s)" % (cases[i][0], plain))
+            eq(fields[0], 6472570, "the first token's TID (plain %s)" % plain)
     finally:
-        micropython.heap_unlock()
-    for i in range(len(cases)):
-        eq(results[i], cases[i][2], cases[i][0])
+        use_cores(False)
+
+
+def test_token_cores_are_viper_where_it_compiles():
+    names = ("parse_decimal", "untranspose", "check_crc", "decode_fields")
+    parts = (C.PART_PARSE, C.PART_UNTRANSPOSE, C.PART_CRC, C.PART_FIELDS)
+    for name, part in zip(names, parts):
+        if testkit.has_viper():
+            from stscore import token_viper
+
+            eq(getattr(T, name) is getattr(token_viper, name), True, name + " is the viper core")
+        else:
+            eq(getattr(T, name) is C.plain_core(part), True, name + " is the plain twin (no viper here)")
+        eq(C.core(part) is getattr(T, name), True, name + " is core(part)")
+
+
+def test_use_plain_and_set_core():
+    try:
+        eq(C.use_plain(C.PART_CRC | C.PART_STA) & (C.PART_CRC | C.PART_STA), 0, "those two on their twins")
+        eq(T.check_crc is T.plain_check_crc, True, "check_crc on its twin")
+        from stscore import sta
+
+        eq(C.core(C.PART_STA) is sta.decrypt, True, "STA on its twin")
+        fast = C.use_plain(0)
+        eq(fast, C.ALL_PARTS if testkit.has_viper() else 0, "every part fast where viper compiles")
+        C.set_core(C.PART_FIELDS, T.plain_decode_fields)
+        eq(T.decode_fields is T.plain_decode_fields, True, "set_core")
+        testkit.raises(ValueError, C.set_core, 3, T.plain_decode_fields)  # two parts at once
+        testkit.raises(ValueError, C.core, 128)
+    finally:
+        use_cores(False)
+
+
+class _Lcg:
+    """Deterministic pseudo-random bytes (a 31-bit LCG): the same cases on the host and on a board."""
+
+    def __init__(self, seed):
+        self.x = seed
+
+    def byte(self):
+        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
+        return self.x >> 16 & 0xFF
+
+
+def test_viper_token_cores_equal_plain_twins():
+    testkit.need_viper()
+    from stscore import token_viper as V
+
+    rng = _Lcg(62055)
+    digits = bytearray(20)
+    data = [bytearray(9), bytearray(9)]
+    block = [bytearray(8), bytearray(8)]
+    f = [array("i", range(len(T.FIELD_NAMES))), array("i", range(len(T.FIELD_NAMES)))]
+    kp = [bytearray(4), bytearray(4)]
+    for n in range(600):
+        for i in range(20):  # mostly digits; now and then a character next to them
+            c = rng.byte()
+            digits[i] = 48 + c % 10 if c < 250 else (47, 58, 32, 0, 255, 48)[c - 250]
+        if n % 3 == 0:
+            digits[0] = 48 + rng.byte() % 8  # 20-digit values above 2**66 (73786976294838206464) often
+        parsed = []
+        for k, parse in enumerate((T.plain_parse_decimal, V.parse_decimal)):
+            parsed.append(parse(digits, 20, data[k]))
+        eq(parsed[1], parsed[0], "parse %s" % digits)
+        if parsed[0] == T.OK:
+            eq(tohex(data[1]), tohex(data[0]), "parsed %s" % digits)
+        for i in range(9):
+            data[0][i] = data[1][i] = rng.byte()
+        data[0][0] &= 3
+        data[1][0] &= 3
+        eq(V.untranspose(data[1], block[1]), T.plain_untranspose(data[0], block[0]), "class of " + tohex(data[0]))
+        eq(tohex(block[1]), tohex(block[0]), "untransposed " + tohex(data[0]))
+        cls = n % 3
+        if n % 4:  # a right CRC field three times in four: the fields get decoded
+            c = T.crc_field(T.token_crc(cls, block[0], T.uses_crc_c(cls, block[0][0] >> 4)))
+            block[0][6] = block[1][6] = c >> 8
+            block[0][7] = block[1][7] = c & 0xFF
+        ok = T.plain_check_crc(cls, block[0])
+        eq(V.check_crc(cls, block[1]), ok, "check_crc %d %s" % (cls, tohex(block[0])))
+        eq(ok, 1 if n % 4 else ok, "the CRC made right")
+        for k in range(4):
+            kp[0][k] = kp[1][k] = k
+        status = T.plain_decode_fields(cls, ok, block[0], f[0], kp[0])
+        eq(V.decode_fields(cls, ok, block[1], f[1], kp[1]), status, "status of %d %s" % (cls, tohex(block[0])))
+        eq(list(f[1]), list(f[0]), "fields of %d %s" % (cls, tohex(block[0])))
+        eq(tohex(kp[1]), tohex(kp[0]), "key part of %d %s" % (cls, tohex(block[0])))
+
+
+def test_viper_token_cores_check_what_they_write():
+    testkit.need_viper()
+    from stscore import token_viper as V
+
+    testkit.raises(ValueError, V.parse_decimal, b"12345678901234567890", 20, bytearray(8))
+    testkit.raises(ValueError, V.untranspose, bytearray(9), bytearray(7))
+    testkit.raises(ValueError, V.decode_fields, 0, 1, bytearray(8), array("i", range(len(T.FIELD_NAMES) - 1)),
+                   bytearray(4))
+    key_change = bytearray(b"\x3f\x4a\x1d\x7b\x71\x9a\x76\x4f")  # 2/3: its key part is written
+    testkit.raises(ValueError, V.decode_fields, 2, 1, key_change, array("i", range(len(T.FIELD_NAMES))), bytearray(3))
+    eq(V.decode_fields(0, 1, key_change, array("i", range(len(T.FIELD_NAMES))), bytearray(3)), T.OK, "no key part")
+
+
+def test_token_fields_by_name():
+    tok = T.Token()
+    eq(T.decode(b"52531560531826386117", 20, T.DecoderKey(T.EA07, unhex("0abc12def3456789")), tok), T.OK, "decode")
+    eq((tok.cls, tok.subclass, tok.tid, tok.amount, tok.rnd, tok.kenho), (0, 0, 1000, 100, 3, -1), "fields")
+    eq(tok.crc_ok is True, True, "crc_ok is a bool")
+    for i in range(len(T.FIELD_NAMES)):
+        eq(getattr(tok, T.FIELD_NAMES[i]), tok.f[i] if i != T.FIELD_NAMES.index("crc_ok") else True, T.FIELD_NAMES[i])
+    testkit.raises(AttributeError, getattr, tok, "no_such_field")
+    eq(hasattr(tok, "tid"), True, "hasattr")
+    eq(T.decode(b"1234", 4, None, tok), T.FORMAT, "format")
+    eq((tok.cls, tok.tid, tok.crc_ok), (-1, -1, False), "cleared")
 
 
 def test_amount_formula():

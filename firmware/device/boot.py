@@ -48,9 +48,9 @@ class FaultStore:
 
 def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ticks_ms, log=print):
     """What every board's main.py does before the runtime: mount the record store on hw.flash_bdev, take a
-    provisioning file in (meter.boot), build the Meter and its TokenPipeline. Never raises for a bad flash
-    region or bad provisioning: the meter then comes up with `meter.fault` saying why (tokens refused) and
-    the reason is logged. Returns (meter, pipeline)."""
+    provisioning file in (meter.boot), build the Meter and its TokenPipeline, self-test the decode path
+    (stscore.selftest). Never raises for a bad flash region or bad provisioning: the meter then comes up with
+    `meter.fault` saying why (tokens refused) and the reason is logged. Returns (meter, pipeline)."""
     from meter.app import Meter, MeterConfig
     from device.pipeline import TokenPipeline
 
@@ -91,6 +91,17 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
             log("meter: " + why)
         elif meter.fault:
             log("meter: " + meter.fault)
+    # the cores the meter decodes with, checked before its first token (a wrong one goes on its plain twin);
+    # run_at_boot unloads the self-test module, whose heap goes with the collection below
+    from stscore import selftest
+
+    fault = selftest.run_at_boot()
+    del selftest
+    if fault:
+        from stscore.cores import fault_text
+
+        log("meter: " + fault_text(fault))
+    gc.collect()
     return meter, TokenPipeline(meter)
 
 

@@ -105,6 +105,13 @@ class Runtime:
         hw.pulses.on_pulses = None  # polled with take(), see the module docstring
         self.sync_relay()
         self.show_home()
+        from stscore import token as T
+
+        f = T.selftest_fault
+        if f:  # shown at boot: the meter decodes tokens, slower (or, PATH_FAULT, not at all)
+            from stscore.cores import part_names
+
+            self._message("Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f, self.cfg.info_ms)
 
     # --- keypad and tokens -----------------------------------------------------------------------------
     def _on_token(self, buf):

@@ -13,10 +13,13 @@ Written for 32-bit boards but tested on a 64-bit host, so no result may depend o
   hence little-endian ek words. ek must be 2-byte aligned: a bytearray is (its data is a heap block).
 - The S-boxes are read with ptr8 only, so their bytes may sit anywhere (frozen or ROMFS .mpy data in flash
   need not be aligned, and an unaligned ptr16 load faults on Cortex-M0 and Xtensa).
+- No constant wider than 16 bits: on ARMv6-M it would come from a literal pool that a frozen image misaligns.
 """
 import micropython
 
 from stscore.misty1 import KEY_SCHEDULE_BYTES, S7, S9_HI, S9_LO, expand_key  # noqa: F401  (the shared API)
+
+_len = len  # viper finds a module global faster than a builtin: a length check costs 20 ns instead of 60 (host)
 
 
 @micropython.viper
@@ -25,7 +28,7 @@ def decrypt(block, ek):
 
     Raises ValueError (no message, to save flash) if block is not 8 bytes or ek not 64.
     """
-    if int(len(block)) != 8 or int(len(ek)) != 64:  # the stores below must stay inside block
+    if int(_len(block)) != 8 or int(_len(ek)) != 64:  # the stores below must stay inside block
         raise ValueError
     b = ptr8(block)
     k = ptr16(ek)
@@ -54,10 +57,14 @@ def decrypt(block, ek):
         while True:
             # FO(D1, r): three steps "t0 ^= KO; t0 = FI(t0, KI); t0 ^= t1; swap t0/t1" with
             # KO = EK[(r + 0, 2, 7) % 8] and KI = EK[8 + (r + 5, 1, 3) % 8]: those offsets are the nibbles
-            # of o, one byte a step (KO offset low nibble), consumed low byte first.
+            # of o = 0x371250, one byte a step (KO offset low nibble), consumed low byte first. o is built
+            # from two 16-bit halves: a constant wider than 16 bits would be loaded from a literal pool,
+            # which assumes a 4-byte aligned function; frozen ARMv6-M code is only 2-byte aligned
+            # (README, Raspberry Pi Pico; host_tests/test_viper_thumb.py).
             t0 = ch
             t1 = cl
-            o = 0x371250
+            o = 0x37
+            o = (o << 16) | 0x1250
             while o:
                 x = t0 ^ k[(r + o) & 7]
                 i = (r + (o >> 4)) & 7

@@ -128,12 +128,17 @@ _sample = None
 _provisioned = None  # the provisioned tables last built (see StaTables.from_json_obj)
 
 
-def sample_tables():
-    """The IEC informative sample tables (built once, on first use: at boot on a sample-table meter)."""
+def sample_tables(keep=True):
+    """The IEC informative sample tables (built once, on first use: at boot on a sample-table meter). With
+    keep=False, a set built now is not kept (stscore.selftest on a meter with other tables: its 4 KB go back
+    to the heap after the test)."""
     global _sample
-    if _sample is None:
-        _sample = StaTables(SAMPLE_S1, SAMPLE_S2, SAMPLE_P, "sample")
-    return _sample
+    if _sample is not None:
+        return _sample
+    tables = StaTables(SAMPLE_S1, SAMPLE_S2, SAMPLE_P, "sample")
+    if keep:
+        _sample = tables
+    return tables
 
 
 def _block_int(buf):

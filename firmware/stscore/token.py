@@ -6,6 +6,11 @@ it by the meter application. Everything on the decode path works on preallocated
 (all values < 2**30, so no heap ints on 32-bit boards): parse, transposition, decryption, CRC and field
 decoding allocate nothing (tests/test_sts_codec.py runs them under micropython.heap_lock()).
 
+Each part of the decode path (stscore.cores.PART_*) has a plain twin here (or in stscore.sta, stscore.misty1),
+the readable reference that also runs under CPython, and a fast viper core (stscore.token_viper, sta_viper,
+misty1_viper) used wherever MicroPython compiles viper; stscore.cores switches them, stscore.selftest checks the
+cores in use at start-up and puts a failing one back on its twin.
+
 Layout (bit 65 = MSB of the 66-bit TokenData; the 64-bit data block is bits 63..0):
   Class 65-64 | SubClass 63-60 | 44 bits of fields 59-16 | CRC 15-0
 Decode results are status codes numbered like the IEC 62055-52 tokenStatus values they become:
@@ -15,6 +20,7 @@ CRC 13 (authentication failed), plus NO_KEY for an encrypted token when no decod
 from micropython import const
 
 import sys
+from array import array
 
 OK = const(0)
 FORMAT = const(6)
@@ -34,6 +40,47 @@ EA07 = const(7)
 EA11 = const(11)
 
 _NONE = const(-1)
+
+# The decoded fields of a Token, in its int32 array Token.f: the index of each (stscore.token_viper repeats them;
+# private, so no names in RAM: FIELD_NAMES.index(name) from outside).
+_F_CLS = const(0)
+_F_SUBCLASS = const(1)
+_F_CRC_FIELD = const(2)
+_F_CRC_OK = const(3)
+_F_RND = const(4)
+_F_TID = const(5)
+_F_DATA16 = const(6)
+_F_AMOUNT = const(7)
+_F_SIGN = const(8)
+_F_EXPONENT = const(9)
+_F_MANTISSA = const(10)
+_F_CONTROL_HI = const(11)
+_F_CONTROL_LO = const(12)
+_F_MFR_CODE = const(13)
+_F_KENHO = const(14)
+_F_KRN = const(15)
+_F_RO = const(16)
+_F_RES = const(17)
+_F_KT = const(18)
+_F_KENLO = const(19)
+_F_TI = const(20)
+_F_SGC12 = const(21)
+_N_FIELDS = const(22)
+# the attribute name of each field, by index
+FIELD_NAMES = ("cls", "subclass", "crc_field", "crc_ok", "rnd", "tid", "data16", "amount", "sign", "exponent",
+               "mantissa", "control_hi", "control_lo", "mfr_code", "kenho", "krn", "ro", "res", "kt", "kenlo", "ti",
+               "sgc12")
+
+# The two cipher parts of the decode path (the bits stscore.cores.PART_STA, PART_MISTY1; the parts' bits are
+# public there, private here: no names in RAM for the meter in service).
+_PART_STA = const(16)
+_PART_MISTY1 = const(32)
+
+# The fault mask of the start-up self-test (stscore.selftest): the parts it put on their plain twins, plus 64
+# (stscore.cores.PATH_FAULT); 0: none, or no self-test run. The display and the optical port's ServerStatus
+# report it.
+selftest_fault = 0
+_plain_parts = 0  # the parts on their plain twins (stscore.cores.use_plain): a cipher loaded later honours it
 
 
 class KeyFormatError(ValueError):
@@ -56,17 +103,43 @@ def _without_viper(exc):
     _no_viper.append(True)
 
 
+def _cipher(part):
+    """The decrypt function of cipher `part` (_PART_STA, _PART_MISTY1) for a new key: the one in use, else
+    imported now: the viper core unless this port has none or the part is on its plain twin."""
+    global _sta, _misty
+    fn = _sta if part == _PART_STA else _misty
+    if fn is None:
+        if not part & _plain_parts and _on_micropython():
+            try:
+                if part == _PART_STA:
+                    from stscore.sta_viper import decrypt as fn
+                else:
+                    from stscore.misty1_viper import decrypt as fn
+            except SyntaxError as exc:
+                _without_viper(exc)
+        if fn is None:
+            if part == _PART_STA:
+                from stscore.sta import decrypt as fn
+            else:
+                from stscore.misty1 import decrypt as fn
+        if part == _PART_STA:
+            _sta = fn
+        else:
+            _misty = fn
+    return fn
+
+
 class DecoderKey:
     """The meter's current decoder key, ready to decrypt: EA07 (8-byte key + STA tables) or EA11 (16 bytes).
 
-    `plain=True` selects the plain-Python cipher twins (the reference); by default the viper cores are
-    used wherever MicroPython compiles them, the twins under CPython and on a port without viper (the
-    WebAssembly port `make test-wasm` runs).
+    `plain=True` pins the plain-Python cipher twin (the reference); by default the cipher runs on the core in
+    use for its part (stscore.cores.PART_STA, PART_MISTY1): viper wherever MicroPython compiles it, the twin
+    under CPython, on a port without viper (the WebAssembly port `make test-wasm` runs) and after the self-test
+    found the viper core wrong.
     """
 
     def __init__(self, ea, key, tables=None, plain=False):
         key = bytes(key)
-        use_viper = _on_micropython() and not plain
         self.ea = ea
         if ea == EA07:
             from stscore import sta
@@ -78,39 +151,35 @@ class DecoderKey:
             elif not isinstance(tables, sta.StaTables):
                 raise KeyFormatError("STA tables must be an stscore.sta.StaTables")
             self.tables = tables
-            impl = sta
-            if use_viper:
-                try:
-                    from stscore import sta_viper as impl
-                except SyntaxError as exc:
-                    _without_viper(exc)
-            self._sta = impl.decrypt
+            part = _PART_STA
         elif ea == EA11:
+            from stscore import misty1
             if len(key) != 16:
                 raise KeyFormatError("EA11 (MISTY1) needs a 128-bit decoder key (32 hex digits), got %d bytes"
                                      % len(key))
-            impl = None
-            if use_viper:
-                try:
-                    from stscore import misty1_viper as impl
-                except SyntaxError as exc:
-                    _without_viper(exc)
-            if impl is None:
-                from stscore import misty1 as impl
-            self.schedule = bytearray(impl.KEY_SCHEDULE_BYTES)
-            impl.expand_key(key, self.schedule)
-            self._misty = impl.decrypt
+            self.schedule = bytearray(misty1.KEY_SCHEDULE_BYTES)  # the same for the viper core and the twin
+            misty1.expand_key(key, self.schedule)
+            part = _PART_MISTY1
         else:
             raise KeyFormatError("unknown encryption algorithm EA%02d (supported: EA07, EA11)" % ea)
+        self._pinned = None
+        if not plain:
+            _cipher(part)  # imported now, not on the first token
+        elif part == _PART_STA:
+            from stscore.sta import decrypt as pinned
+            self._pinned = pinned
+        else:
+            from stscore.misty1 import decrypt as pinned
+            self._pinned = pinned
         self.key = key
 
     def decrypt(self, block):
         """Decrypt the 8-byte bytearray `block` in place."""
         if self.ea == EA07:
             # viper ptr8 parameters take any buffer; the stubs type them as ptr8 only
-            self._sta(block, self.key, self.tables)  # pyright: ignore[reportArgumentType]
+            (self._pinned or _sta)(block, self.key, self.tables)  # pyright: ignore
         else:
-            self._misty(block, self.schedule)
+            (self._pinned or _misty)(block, self.schedule)  # pyright: ignore
 
 
 class Token:
@@ -118,6 +187,8 @@ class Token:
 
     data      66-bit TokenData as parsed (9 bytes big-endian, class bits still in 65-64)
     block     64-bit data block: ciphertext after untransposition, plaintext after `decode()`
+    f         the decoded fields, an int32 array in FIELD_NAMES order (the decode path fills it without allocating);
+              read them by name, tok.tid, tok.amount... (FIELD_NAMES; crc_ok reads as a bool):
     cls, subclass, crc_field, crc_ok
     rnd       bits 59-56 where they are random (credit and TID-bearing management tokens)
     tid       bits 55-32, minutes since the base date
@@ -136,27 +207,37 @@ class Token:
         self.data = bytearray(9)
         self.block = bytearray(8)
         self.key_part = bytearray(4)
+        self.f = array("i", range(_N_FIELDS))
         self.clear()
 
+    def __getattr__(self, name):
+        # only for names that are not attributes: the fields
+        try:
+            i = FIELD_NAMES.index(name)
+        except ValueError:
+            raise AttributeError(name)
+        v = self.f[i]
+        return v > 0 if i == _F_CRC_OK else v
+
     def clear(self):
-        self.cls = self.subclass = self.crc_field = _NONE
-        self.crc_ok = False
-        self.rnd = self.tid = self.data16 = self.amount = _NONE
-        self.sign = self.exponent = self.mantissa = _NONE
-        self.control_hi = self.control_lo = self.mfr_code = _NONE
-        self.kenho = self.krn = self.ro = self.res = self.kt = _NONE
-        self.kenlo = self.ti = self.sgc12 = _NONE
+        f = self.f
+        for i in range(_N_FIELDS):
+            f[i] = _NONE
+        f[_F_CRC_OK] = 0
 
     def is_key_change(self):
-        return self.cls == _CLASS_MANAGEMENT and self.subclass in (3, 4, 8, 9)
+        f = self.f
+        return f[_F_CLS] == _CLASS_MANAGEMENT and f[_F_SUBCLASS] in (3, 4, 8, 9)
 
     def has_tid(self):
-        return self.tid >= 0
+        return self.f[_F_TID] >= 0
 
 
 # --- parsing and class-bit transposition (IEC 62055-41 §6.1.3) ---------------------------------------------
+# The plain twins below are the readable reference; parse_decimal, untranspose, check_crc and decode_fields (the
+# names the decode path calls) are the cores in use, set at the end of this module.
 
-def parse_decimal(digits, n, data):
+def plain_parse_decimal(digits, n, data):
     """Parse `n` ASCII digits from the buffer `digits` into the 9-byte big-endian `data`.
 
     FORMAT unless there are exactly 20 decimal digits with a value below 2**66.
@@ -180,7 +261,7 @@ def parse_decimal(digits, n, data):
     return OK
 
 
-def untranspose(data, block):
+def plain_untranspose(data, block):
     """Split TokenData into class and the 64-bit block: the class sits in block bits 28-27 on the wire, and
     the block's own bits 28-27 travel in TokenData bits 65-64. Returns the class."""
     for i in range(8):
@@ -230,6 +311,12 @@ def uses_crc_c(cls, subclass):
     return cls == CLASS_CREDIT and 4 <= subclass <= 7
 
 
+def plain_check_crc(cls, block):
+    """1 if the CRC field of the plaintext `block` of class `cls` is right, else 0."""
+    return 1 if ((block[6] << 8) | block[7]) == crc_field(token_crc(cls, block, uses_crc_c(cls, block[0] >> 4))) \
+        else 0
+
+
 # --- fields -------------------------------------------------------------------------------------------------
 
 def amount_value(raw, exponent):
@@ -245,82 +332,99 @@ def amount_value(raw, exponent):
     return value + offset
 
 
-def _decode_fields(tok):
-    b = tok.block
-    cls = tok.cls
+def plain_decode_fields(cls, crc_ok, block, f, key_part):
+    """The plaintext `block` of class `cls` -> the fields array `f` (Token.f) and, for a key change token, its 4
+    key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass and crc_ok set), FUNCTION (class or
+    subclass not supported) or OK."""
+    b = block
+    for i in range(_N_FIELDS):
+        f[i] = _NONE
     sub = b[0] >> 4
-    tok.subclass = sub
     nib = b[0] & 15
-    tok.crc_field = (b[6] << 8) | b[7]
+    f[_F_CLS] = cls
+    f[_F_SUBCLASS] = sub
+    f[_F_CRC_OK] = crc_ok
+    if not crc_ok:
+        return CRC
+    f[_F_CRC_FIELD] = (b[6] << 8) | b[7]
     if cls == CLASS_TEST:
         if sub == 0:  # control bits 59-24 (36), MfrCode 23-16 (8)
-            tok.control_hi = (nib << 16) | (b[1] << 8) | b[2]
-            tok.control_lo = (b[3] << 8) | b[4]
-            tok.mfr_code = b[5]
+            f[_F_CONTROL_HI] = (nib << 16) | (b[1] << 8) | b[2]
+            f[_F_CONTROL_LO] = (b[3] << 8) | b[4]
+            f[_F_MFR_CODE] = b[5]
         elif sub == 1:  # control bits 59-32 (28), MfrCode 31-16 (16)
-            tok.control_hi = (nib << 8) | b[1]
-            tok.control_lo = (b[2] << 8) | b[3]
-            tok.mfr_code = (b[4] << 8) | b[5]
+            f[_F_CONTROL_HI] = (nib << 8) | b[1]
+            f[_F_CONTROL_LO] = (b[2] << 8) | b[3]
+            f[_F_MFR_CODE] = (b[4] << 8) | b[5]
         else:
             return FUNCTION
         return OK
     if cls == _CLASS_MANAGEMENT and sub in (3, 4, 8, 9):  # key change tokens: no TID
         for i in range(4):
-            tok.key_part[i] = b[2 + i]
+            key_part[i] = b[2 + i]
         if sub == 3:
-            tok.kenho = nib
-            tok.krn = b[1] >> 4
-            tok.ro = (b[1] >> 3) & 1
-            tok.res = (b[1] >> 2) & 1
-            tok.kt = b[1] & 3
+            f[_F_KENHO] = nib
+            f[_F_KRN] = b[1] >> 4
+            f[_F_RO] = (b[1] >> 3) & 1
+            f[_F_RES] = (b[1] >> 2) & 1
+            f[_F_KT] = b[1] & 3
         elif sub == 4:
-            tok.kenlo = nib
-            tok.ti = b[1]
+            f[_F_KENLO] = nib
+            f[_F_TI] = b[1]
         else:
-            tok.sgc12 = (nib << 8) | b[1]
+            f[_F_SGC12] = (nib << 8) | b[1]
         return OK
     if (cls == CLASS_CREDIT and sub > 7) or (cls == _CLASS_MANAGEMENT and sub > 9):
         return FUNCTION
     # Credit and TID-bearing management tokens: nibble 59-56, TID 55-32, data 31-16.
-    tok.tid = (b[1] << 16) | (b[2] << 8) | b[3]
+    f[_F_TID] = (b[1] << 16) | (b[2] << 8) | b[3]
     raw = (b[4] << 8) | b[5]
-    tok.data16 = raw
+    f[_F_DATA16] = raw
     if cls == CLASS_CREDIT and sub >= 4:  # currency: S&E nibble = sign, e4, e3, e2; e1 e0 in amount 15-14
-        tok.sign = nib >> 3
-        tok.exponent = ((nib & 7) << 2) | (raw >> 14)
-        tok.mantissa = raw & 0x3FFF
+        f[_F_SIGN] = nib >> 3
+        f[_F_EXPONENT] = ((nib & 7) << 2) | (raw >> 14)
+        f[_F_MANTISSA] = raw & 0x3FFF
     else:
-        tok.rnd = nib
+        f[_F_RND] = nib
         if cls == CLASS_CREDIT or sub == 0 or sub == 6:  # amounts, MPL and MPPUL share the encoding
-            tok.amount = amount_value(raw, raw >> 14)
+            f[_F_AMOUNT] = amount_value(raw, raw >> 14)
     return OK
 
+
+# --- decoding -----------------------------------------------------------------------------------------------
 
 def decode_data(tok, key):
     """Decode `tok.data` (already parsed): untranspose, decrypt with `key` (a DecoderKey, or None if the
     meter has none), check the CRC, decode the fields. Returns a status code; fields are in `tok`."""
-    tok.clear()
-    cls = untranspose(tok.data, tok.block)
-    tok.cls = cls
-    if cls == 3:  # reserved for future STS use
-        return FUNCTION
-    if cls != CLASS_TEST:  # class 1 travels in clear (IEC 62055-41 §6.3.8)
-        if key is None:
-            return NO_KEY
-        key.decrypt(tok.block)
     b = tok.block
-    crc = token_crc(cls, b, uses_crc_c(cls, b[0] >> 4))
-    tok.crc_ok = ((b[6] << 8) | b[7]) == crc_field(crc)
-    if not tok.crc_ok:
-        tok.subclass = b[0] >> 4
-        return CRC
-    return _decode_fields(tok)
+    cls = untranspose(tok.data, b)
+    if cls == 3 or (cls != CLASS_TEST and key is None):  # 3: reserved for future STS use
+        tok.clear()
+        tok.f[_F_CLS] = cls
+        return FUNCTION if cls == 3 else NO_KEY
+    if cls != CLASS_TEST:  # class 1 travels in clear (IEC 62055-41 §6.3.8)
+        key.decrypt(b)
+    return decode_fields(cls, check_crc(cls, b), b, tok.f, tok.key_part)
 
 
 def decode(digits, n, key, tok):
     """The one decode entry point: `n` ASCII digits in `digits` -> status; fields in the Token `tok`."""
-    status = parse_decimal(digits, n, tok.data)
-    if status != OK:
+    if parse_decimal(digits, n, tok.data) != OK:
         tok.clear()
-        return status
+        return FORMAT
     return decode_data(tok, key)
+
+
+# The cores in use (stscore.cores.PART_* and switching): the plain twins, replaced by the viper ones where
+# this port compiles viper. The ciphers' (_sta, _misty) are imported on first use (_cipher): a meter needs one.
+parse_decimal = plain_parse_decimal
+untranspose = plain_untranspose
+check_crc = plain_check_crc
+decode_fields = plain_decode_fields
+_sta = None
+_misty = None
+if _on_micropython():
+    try:
+        from stscore.token_viper import check_crc, decode_fields, parse_decimal, untranspose  # noqa: F811
+    except SyntaxError as _exc:
+        _without_viper(_exc)
