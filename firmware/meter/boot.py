@@ -13,6 +13,7 @@ the file deleted (keys do not stay in the filesystem); invalid data leaves the m
 Only a first boot (device.boot.bring_up, when the file is there), Meter.provision and the host tools import
 this module: a meter in service does not carry it in its heap.
 """
+import gc
 import json
 import os
 
@@ -105,6 +106,8 @@ def provision_from_file(meter, path):
     except ValueError:
         meter.fault = "%s is not valid JSON" % path
         return meter.fault
+    text = None
+    gc.collect()  # the file's text goes before the key's tables are built (first boot's heap peak)
     reason = meter.provision(obj)
     if reason:
         meter.fault = "%s rejected: %s" % (path, reason)
