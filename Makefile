@@ -97,7 +97,7 @@ bench: $(STAMP) testdata build-mpy
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 	@# the meter: last digit -> committed result, heap; modules as this host's .mpy files, as a board loads them
-	@set -e; for src in $$(find firmware -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
+	@set -e; for src in $$(find firmware hostmodels -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
 	  mkdir -p $$(dirname $$out); $(MPYCROSS) -march=x64 -O1 -o $$out $$src; done
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
 	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap

@@ -29,7 +29,7 @@ mpshim.install()
 from meter.app import Meter, MeterConfig  # noqa: E402
 from norflash import SECTOR, NorFlash  # noqa: E402
 from recstore import FORMATTED, REFUSED, RecordStore  # noqa: E402
-from stscore import tid as tidmod  # noqa: E402
+import tid as tidmod  # noqa: E402  (tools/tid.py)
 
 SIM_FLASH = os.path.join(ROOT, "build", "sim", "flash.bin")
 KT_NAMES = {0: "DITK", 1: "DDTK", 2: "DUTK", 3: "DCTK"}

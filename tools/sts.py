@@ -25,7 +25,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import vending as V  # noqa: E402  (also puts firmware/ on sys.path)
-from stscore import sta, tid as tidmod, token as T
+from stscore import sta, token as T
+import tid as tidmod  # noqa: E402
 import token_fields as describe  # noqa: E402
 
 STATUS_NAMES = {T.OK: "OK", T.FORMAT: "FormatError", T.FUNCTION: "FunctionError", T.CRC: "CRCError",

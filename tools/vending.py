@@ -25,7 +25,8 @@ mpshim.install()
 from Crypto.Cipher import DES  # noqa: E402  (pycryptodome)
 
 from meter.identity import luhn_check_digit  # noqa: E402,F401  (one Luhn for meter and vending side)
-from stscore import misty1, sta, tid as tidmod, token as T  # noqa: E402
+from stscore import misty1, sta, token as T  # noqa: E402
+import tid as tidmod  # noqa: E402  (tools/tid.py)
 
 
 class VendingError(ValueError):

@@ -1,12 +1,12 @@
-"""A strict NOR-flash block-device model, its file-backed variant, and power-cut fault injection.
+"""A strict NOR-flash block-device model and power-cut fault injection, for the tests and benchmarks.
 
 Owns the rules a NOR flash imposes, enforced exactly, so that code which only works on a forgiving RAM
 buffer fails here instead of on a meter. It speaks the MicroPython block-device protocol the way
 `rp2.Flash` and `esp32.Partition` do: `readblocks(block, buf, offset)`, `writeblocks(block, buf, offset)`
 (program only, never erase), `ioctl(op, arg)` with 4 = block count, 5 = block size, 6 = erase one block.
-A block is one 4096-byte erase sector. The record store's tests and benchmarks run on `NorFlash`;
-`FileNorFlash` keeps the strict model's image in a file across runs (the simulator uses the lighter
-boards/unix/simflash.FileFlash instead, which does not hold the image in the heap).
+A block is one 4096-byte erase sector. The record store's tests and benchmarks run on `NorFlash`; the flash kept
+in a file (the unix board's, across simulator runs) is fileflash.FileFlash, which does not hold the image in the
+heap.
 
 The rules (W25Q16JV, the RP2040 Pico's flash; ESP32 module flash behaves the same):
   E   `ioctl(6, block)` erases the whole sector: every byte reads 0xFF. It is the only way a bit goes 0->1.
@@ -170,9 +170,6 @@ class NorFlash:
             self.own[pg] = 1
         return self.pages[pg]
 
-    def _sync(self, page):
-        """Persistence hook: page `page` (global index) changed (FileNorFlash writes it through)."""
-
     def reset_counters(self):
         self.erases = self.programs = self.page_reads = 0
         self.bytes_sent = self.bytes_programmed = 0
@@ -324,8 +321,6 @@ class NorFlash:
             self.pcount[pg] += 1
         else:
             self.cut_blind[pg] = 1
-        if changed or mode == "full":
-            self._sync(pg)
 
     def apply_erase(self, block, mode, rng):
         """Erase one sector completely, or leave it half erased ("partial"), or untouched ("none")."""
@@ -338,7 +333,6 @@ class NorFlash:
                 m = self._writable(pg)
                 for i in range(PAGE):
                     m[i] = m[i] | (rng.next() & 0xFF)
-                self._sync(pg)
             return
         ff = b"\xff" * PAGE
         for pg in range(p0, p0 + SECTOR // PAGE):
@@ -349,7 +343,6 @@ class NorFlash:
                 self.own[pg] = 1
             self.pcount[pg] = 0
             self.cut_blind[pg] = 0
-            self._sync(pg)
         self.erases += 1
         self.sector_erases[block] += 1
 
@@ -359,51 +352,3 @@ class NorFlash:
         else:
             self.apply_erase(block, mode, rng)
 
-
-class FileNorFlash(NorFlash):
-    """NorFlash whose image lives in a file (the unix simulator's flash region): loaded at start (a missing
-    or wrong-sized file becomes an erased region), every program and erase written through at once, so a
-    killed simulator leaves the file exactly as a power cut leaves the chip. Page program counts are not
-    stored: on load every page holding a programmed byte counts as programmed once."""
-
-    def __init__(self, path, sectors, page_programs=1):
-        NorFlash.__init__(self, sectors, page_programs)
-        self.path = path
-        self._file = None
-        size = -1
-        try:
-            f = open(path, "rb")
-            try:
-                f.seek(0, 2)
-                size = f.tell()
-                if size == self.size:
-                    f.seek(0)
-                    for b in self.pages:
-                        f.readinto(b)
-            finally:
-                f.close()
-        except OSError:
-            pass
-        if size == self.size:
-            self.mark_programmed_pages()
-        else:
-            f = open(path, "wb")
-            try:
-                for b in self.pages:
-                    f.write(b)
-            finally:
-                f.close()
-        self._file = open(path, "r+b")
-
-    def _sync(self, page):
-        f = self._file
-        if f is None:  # (during __init__ the file is not open yet)
-            return
-        f.seek(page * PAGE)
-        f.write(self.pages[page])
-        f.flush()
-
-    def close(self):
-        if self._file is not None:
-            self._file.close()
-            self._file = None
