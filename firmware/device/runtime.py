@@ -33,7 +33,7 @@ from time import ticks_ms, ticks_diff
 from device import keyentry as K
 from device.supervise import supervised
 from drivers.display import format_units
-from meter import results as R
+from meter import override, results as R
 
 _HOME = const(0)
 _MESSAGE = const(1)
@@ -55,10 +55,7 @@ class RuntimeConfig:
         self.pulse_ms = 100  # pulse counter polling period
         self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
         self.test_ms = 3000  # each class 1 test/display item, and the load switch test's switched-over time
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown runtime setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "runtime")
 
 
 class Runtime:

@@ -33,7 +33,7 @@ from micropython import const
 from time import ticks_diff, ticks_ms
 
 from stscore import token as T
-from meter import results as R
+from meter import override, results as R
 from meter.identity import Identity, KT_DDTK
 from meter.lockout import Lockout
 from meter.tidmem import TidMemory
@@ -71,10 +71,7 @@ class MeterConfig:
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
         self.software_version = "0.1.0"
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown meter setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "meter")
         if self.service not in SERVICE_SUBCLASS or self.service == "time":
             raise ValueError("service must be electricity, water or gas")
         if not 50 <= self.tid_slots <= 84:  # 3 bytes a TID in one store record of at most 254 bytes
