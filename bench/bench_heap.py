@@ -39,15 +39,15 @@ TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
 # meter.boot (first boot only), the MISTY1 modules (EA11), meter.keychange (the first key change token) and
 # device.texts (the first short code or class 1 item shown) are not among them.
 _ORDER = (("asyncio", ("asyncio",)),
-          ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.sta_viper")),
+          ("stscore", ("stscore.token", "stscore.sta", "stscore.sta_viper")),
           ("recstore", ("recstore",)),
           ("drivers", ("drivers.keypad", "drivers.glyphs", "drivers.display",
-                       "drivers.textpanel", "drivers.sevenseg", "drivers.optical", "drivers.relay",
+                       "drivers.sevenseg", "drivers.optical", "drivers.relay",
                        "drivers.pulse", "drivers.tamper", "drivers.powerfail", "drivers.hardware")),
           ("meter", ("meter.results", "meter.tidmem", "meter.identity", "meter.lockout", "meter.app")),
           ("vtc", ("vtc", "vtc.port")),
           ("device", ("device.keyentry", "device.supervise", "device.pipeline", "device.runtime", "device.boot")),
-          ("unix board", ("simflash", "ptyuart", "simpins", "board", "simulator")))
+          ("unix board", ("fileflash", "ptyuart", "pins", "textpanel", "board", "simulator")))
 # imported by those (packages and their modules), for counting raw codes
 _IMPLIED = ("stscore", "drivers", "meter", "device", "recstore.layout", "recstore.core", "recstore.store", "vtc.config",
             "vtc.frame", "vtc.server")
@@ -195,7 +195,8 @@ def count_raw_codes(modules):
     total = 0
     for name in modules:
         rel = name.replace(".", "/")
-        for base in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix")):
+        for base in (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix"),
+                     os.path.join(ROOT, "hostmodels")):
             for path in (os.path.join(base, rel + ".py"), os.path.join(base, rel, "__init__.py")):
                 if os.path.exists(path):
                     with open(path) as f:

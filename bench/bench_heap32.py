@@ -30,7 +30,7 @@ SAMPLES = {
 }
 PACKAGES = (
     ("asyncio", ("asyncio",)),
-    ("stscore", ("stscore.token", "stscore.tid", "stscore.sta", "stscore.misty1")),
+    ("stscore", ("stscore.token", "stscore.sta", "stscore.misty1")),
     ("recstore", ("recstore",)),
     ("drivers", ("drivers.keypad", "drivers.matrixkeypad", "drivers.glyphs", "drivers.display",
                  "drivers.sevenseg", "drivers.tm1637", "drivers.optical", "drivers.relay",
@@ -158,11 +158,11 @@ print("restart", meter.fault, meter.credit == credit, R.TEXTS[meter.enter(TOK[-2
 print("mark restart")
 #--step--
 mods = [m for m in sys.modules.values() if getattr(m, "__file__", "").startswith("/fw/")
-        and not m.__file__.startswith("/fw/fakes/") and m.__file__ != "/fw/machine.mpy"]
+        and not m.__file__.startswith("/fw/fakes/") and m.__file__ not in ("/fw/machine.mpy", "/fw/pins.mpy")]
 import os
 print("mpy_bytes", sum(os.stat(m.__file__)[6] for m in mods), len(mods))
 print("mpy_files", " ".join(m.__file__ for m in mods))
-fakes = [m for m in sys.modules.values() if getattr(m, "__file__", "").startswith("/fw/fakes/")]
+fakes = [m for m in sys.modules.values() if getattr(m, "__file__", "").startswith(("/fw/fakes/", "/fw/pins.mpy"))]
 print("fake_bytes", sum(os.stat(m.__file__)[6] for m in fakes))
 import micropython
 micropython.qstr_info()
@@ -271,7 +271,7 @@ def build_mpy():
     for src, rel in (("boards/rp2040/board.py", "boards/rp2040/board.mpy"),
                      ("boards/rp2040/flash_layout.py", "boards/rp2040/flash_layout.mpy"),
                      ("tests/fakes/__init__.py", "fakes/__init__.mpy"), ("tests/fakes/machine.py", "fakes/machine.mpy"),
-                     ("tests/fakes/ports.py", "fakes/ports.mpy")):
+                     ("tests/fakes/ports.py", "fakes/ports.mpy"), ("hostmodels/pins.py", "pins.mpy")):
         sources.append((os.path.join(ROOT, src), os.path.join(MPY_DIR, rel)))
     for name, text in dict(SAMPLES, machine=MACHINE_STUB).items():
         path = os.path.join(tmp, name + ".py")

@@ -24,6 +24,7 @@ import time
 
 MODULE_DIR = sys.argv[1] if len(sys.argv) > 1 else os.getcwd() + "/firmware"
 sys.path.insert(0, MODULE_DIR)
+sys.path.insert(0, MODULE_DIR + "/../hostmodels")  # the NOR model beside firmware/ (make bench compiles both)
 
 import micropython  # noqa: E402
 

@@ -27,6 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.getcwd() + "/firmware")
+sys.path.insert(0, os.getcwd() + "/hostmodels")
 
 import recstore  # noqa: E402
 from norflash import NorFlash, XorShift  # noqa: E402

@@ -1,5 +1,5 @@
 """The unix board's optical port over a real pty: CPython makes the pty (tools/optical_pty.py), unix
-MicroPython runs boards/unix's PtyUART + OpticalPort on the inherited master fd, this test is the HHU."""
+MicroPython runs the unix board's PtyUART (hostmodels/ptyuart.py) + OpticalPort on the inherited master fd, this test is the HHU."""
 import os
 import select
 import time
@@ -53,7 +53,8 @@ def test_optical_port_over_a_pty(tmp_path):
     link = str(tmp_path / "optical")
     master, slave, name = optical_pty.open_pty(link)
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(
-        [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix"), ".frozen"]))
+        [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "hostmodels"), os.path.join(ROOT, "boards", "unix"),
+         ".frozen"]))
     try:
         proc = optical_pty.spawn([MICROPYTHON, "-X", "heapsize=192K", str(script)], master, env=env, cwd=ROOT)
         os.close(master)  # the child holds it now

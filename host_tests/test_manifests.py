@@ -87,13 +87,14 @@ def firmware_modules():
 def test_board_manifest_freezes_the_firmware(board):
     m = Manifest()
     m.run(os.path.join(ROOT, "boards", board, "manifest.py"))
-    want = firmware_modules() - {"norflash"}
+    want = firmware_modules()
     assert want <= set(m.frozen), "not frozen: %s" % sorted(want - set(m.frozen))
     assert "norflash" not in m.frozen, "the tests' NOR model is not firmware"
     assert "board" in m.frozen and m.frozen["board"] == os.path.join(ROOT, "boards", board, "board.py")
     assert "main" not in m.frozen, "main.py stays a file (make flash --frozen copies it)"
     for mod, src in m.frozen.items():
         assert not src.startswith(os.path.join(ROOT, "tests")) and "/boards/unix/" not in src, (mod, src)
+        assert not src.startswith(os.path.join(ROOT, "hostmodels")), (mod, src)
     if board == "rp2040":
         assert m.frozen["_boot"] == os.path.join(ROOT, "boards", "rp2040", "_boot.py"), "our _boot.py"
         assert ("include", "$(MPY_DIR)/extmod/asyncio") in m.external, "asyncio, as the stock build has it"
@@ -105,7 +106,7 @@ def test_board_manifest_freezes_the_firmware(board):
 
 
 def test_frozen_set_matches_what_make_flash_installs():
-    # the frozen build and a make flash install run the same firmware modules (less the NOR model)
+    # the frozen build and a make flash install run the same firmware modules
     from ststools import flash  # tools/flash.py
 
     m = Manifest()
@@ -113,3 +114,8 @@ def test_frozen_set_matches_what_make_flash_installs():
     board_files = {f[:-3] for f in os.listdir(os.path.join(ROOT, "boards", "rp2040"))
                    if f.endswith(".py") and f not in flash.BOARD_SKIP}
     assert board_files <= set(m.frozen)
+    # make flash copies exactly the frozen set's modules of firmware/ and the board: nothing a board does not run
+    copied = {rel[:-3].replace(os.sep, ".") for _, rel in flash.sources(ROOT, "rp2040")}
+    copied = {mod[:-9] if mod.endswith(".__init__") else mod for mod in copied}
+    assert copied == {mod for mod, src in m.frozen.items()
+                      if src.startswith(os.path.join(ROOT, "firmware") + os.sep) or mod in board_files}

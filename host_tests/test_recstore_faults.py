@@ -1,7 +1,7 @@
 """Power-cut and flash-damage fault injection for the record store under CPython (>= 10,000 cut points
 and 4,000 damage cases per `make test`).
 
-Drives the very same modules the meter runs (firmware/recstore/ over firmware/norflash.py) through the
+Drives the very same modules the meter runs (firmware/recstore over hostmodels/norflash.py) through the
 shared harness tests/recstore_faultkit.py: a seeded random meter workload, power cut at every page
 program and every sector erase in every torn form (cut before the step, a prefix of the page
 programmed, random bits half-programmed, a half-erased sector), plus real cuts the run recovers from

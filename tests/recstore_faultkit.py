@@ -1,7 +1,7 @@
 """Fault injection for the record store: a seeded workload, cut at every flash step or damaged, checked.
 
 Shared by tests/test_recstore.py (unix MicroPython, a moderate run) and host_tests/test_recstore_faults.py
-(CPython, >= 10,000 cut points); both drive the very same firmware modules (recstore, norflash).
+(CPython, >= 10,000 cut points); both drive the very same modules (firmware/recstore, hostmodels/norflash).
 
 How one run works. A random meter-like workload (token commits of TID slot + credit, credit-only
 updates, lockout and key changes, values that change size, keys created and deleted, records bigger than

@@ -20,7 +20,7 @@ import os
 import sys
 
 ROOT = os.getcwd()
-for _sub in ("/tools", "/tests", "/firmware"):  # tools/ for its MicroPython-safe helpers (token_fields)
+for _sub in ("/tools", "/hostmodels", "/tests", "/firmware"):  # tools/: its MicroPython-safe helpers (token_fields, tid)
     if ROOT + _sub not in sys.path:
         sys.path.insert(0, ROOT + _sub)
 

@@ -11,7 +11,6 @@ EA07 one), made on the host with
 import asyncio
 import json
 import os
-import sys
 
 from testkit import eq
 from device import runtime as RT
@@ -52,21 +51,17 @@ class Clock:
 
 class _Board:
     """The unix board's simulated parts without its optical port and file flash (less to compile in the
-    test runner's heap): SimPins under the same drivers boards/unix/board.py uses."""
+    test runner's heap): pin models (hostmodels/pins.py) under the same drivers boards/unix/board.py uses."""
 
     def make_hardware(self, display="lcd1602", flash_path=None):
-        sys.path.insert(0, UNIX)
-        try:
-            from simpins import SimPin, IRQ_FALLING
-        finally:
-            sys.path.remove(UNIX)
+        from pins import Pin, IRQ_FALLING
         from drivers.hardware import Hardware
         from drivers.keypad import VirtualKeypad, KEYMAP_4X3
         from drivers.pulse import PulseCounter
         from drivers.powerfail import PowerFail
         from drivers.relay import Relay
         from drivers.tamper import Tamper
-        from drivers.textpanel import SegmentArt, TextLcd
+        from textpanel import SegmentArt, TextLcd
         if display == "7seg6":
             from drivers.sevenseg import SevenSegDisplay
             panel = SegmentArt(6)
@@ -75,7 +70,7 @@ class _Board:
             from drivers.charlcd import CharDisplay
             panel = TextLcd(16, 2)
             disp = CharDisplay(panel, 16, 2)
-        pins = [SimPin(0), SimPin(1), SimPin(0), SimPin(1)]
+        pins = [Pin(0), Pin(1), Pin(0), Pin(1)]
         hw = Hardware("test", keypad=VirtualKeypad(KEYMAP_4X3), display=disp, optical=None,
                       relay=Relay(pins[0]), pulses=PulseCounter(pins[1], IRQ_FALLING),
                       tamper=Tamper(pins[2], 1), powerfail=PowerFail(pins[3], IRQ_FALLING, 0),

@@ -109,7 +109,7 @@ def unix_board():
 
 def test_unix_board_wiring_like_main_py():
     import sys
-    need_unix_board(pty=True)  # boards/unix/ptyuart.py: the optical port on a pty
+    need_unix_board(pty=True)  # hostmodels/ptyuart.py: the optical port on a pty
     if "board" in sys.modules:
         del sys.modules["board"]
     board = unix_board()
@@ -150,13 +150,8 @@ def test_unix_board_wiring_like_main_py():
 
 
 def test_unix_flash_nor_semantics_and_file():
-    import sys
     need_unix_board()  # the simulator's file-backed flash (a board's flash is rp2.Flash / esp32.Partition)
-    sys.path.insert(0, UNIX)
-    try:
-        from simflash import FileFlash
-    finally:
-        sys.path.remove(UNIX)
+    from fileflash import FileFlash
     f = FileFlash(None, blocks=4)
     eq((f.ioctl(4, 0), f.ioctl(5, 0)), (4, 4096), "geometry")
     buf = bytearray(4)
@@ -179,7 +174,7 @@ def test_unix_flash_nor_semantics_and_file():
         pass
     f.readblocks(3, buf, 0)
     eq(bytes(buf), b"\x00\x00\xff\xff", "half-written at the power cut")
-    path = "build/test_simflash.bin"
+    path = "build/test_fileflash.bin"
     try:
         os.mkdir("build")
     except OSError:

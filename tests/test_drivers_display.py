@@ -7,7 +7,7 @@ from drivers.tm1637 import TM1637, GRID_MAP_6
 from drivers.hd44780 import Hd44780Pcf8574
 from drivers.sevenseg import SevenSegDisplay
 from drivers.charlcd import CharDisplay
-from drivers.textpanel import SegmentArt, TextLcd
+from textpanel import SegmentArt, TextLcd
 from drivers.display import format_units
 from drivers import glyphs
 

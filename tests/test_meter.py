@@ -241,3 +241,18 @@ def test_refused_tokens_allocate_nothing():
     finally:
         micropython.heap_unlock()
     eq(lock_result, R.LOCKOUT, "lockout under heap_lock")
+
+
+def test_settings_objects_take_known_names_and_refuse_others():
+    from device.runtime import RuntimeConfig
+    from vtc.config import VtcConfig
+
+    for cls, what in ((MeterConfig, "meter"), (RuntimeConfig, "runtime"), (VtcConfig, "vtc")):
+        try:
+            cls(no_such=1)
+            raise AssertionError("%s took an unknown name" % what)
+        except ValueError as exc:
+            eq(str(exc), "unknown %s setting 'no_such'" % what)
+    eq(MeterConfig(tid_slots=60).tid_slots, 60, "meter")
+    eq(RuntimeConfig(result_ms=1500).result_ms, 1500, "runtime")
+    eq(VtcConfig(tr_ms=300).tr_ms, 300, "vtc")

@@ -18,7 +18,7 @@ import gc
 # x86-64, and a heap shredded by the compiler's garbage of many modules at once has no such hole; collected
 # between modules it has, at any heap size: 240K..320K tested).
 for _m in ("asyncio", "stscore.misty1_viper", "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd",
-           "drivers.sevenseg", "drivers.textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse",
+           "drivers.sevenseg", "textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse",
            "drivers.powerfail", "drivers.relay", "drivers.tamper", "fakes.machine", "runtimekit"):
     __import__(_m)
     gc.collect()

@@ -1,7 +1,6 @@
 """The runtime's class 1 tests/displays (IEC 62055-41 §6.3.8: each control bit shown on the display, the load
 switch test) and the maximum power / phase power unbalance limits measured from the pulse inputs, as every
 board runs them (meter.power), with a fake pulse source and a fake clock."""
-import sys
 
 import gc
 
@@ -11,14 +10,14 @@ from testkit import eq
 # compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16 KB block)
 for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
         "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd", "drivers.sevenseg",
-        "drivers.textpanel", "drivers.hardware", "runtimekit"):
+        "textpanel", "drivers.hardware", "runtimekit"):
     __import__(_m)
     gc.collect()
 from drivers import glyphs
 from meter import results as R
 from device import runtime as RT
 from meter.app import MeterConfig
-from runtimekit import CREDIT_1KWH, UNIX, enter, lcd, make
+from runtimekit import CREDIT_1KWH, enter, lcd, make
 
 
 # class 1 tokens for manufacturer code 12 (tools/sts.py encode test --control C --mfr 12), by control value
@@ -106,13 +105,9 @@ def test_mpl_trips_the_load_switch_from_the_pulse_input():
 
 def test_mppul_trips_from_the_phase_pulse_inputs():
     hw, meter, pipeline, rt, clock, _ = make()
-    sys.path.insert(0, UNIX)
-    try:
-        from simpins import SimPin, IRQ_FALLING
-    finally:
-        sys.path.remove(UNIX)
+    from pins import Pin, IRQ_FALLING
     from drivers.pulse import PulseCounter
-    l1, l2 = SimPin(1), SimPin(1)
+    l1, l2 = Pin(1), Pin(1)
     hw.phase_pulses = (PulseCounter(l1, IRQ_FALLING), PulseCounter(l2, IRQ_FALLING))
     rt = RT.Runtime(hw, meter, pipeline, clock=clock)
     eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)

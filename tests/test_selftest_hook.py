@@ -7,7 +7,7 @@ import gc
 # needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
 for _m in ("asyncio", "stscore.selftest", "stscore.sta", "stscore.misty1", "recstore", "norflash", "meter.app",
            "device.boot", "drivers.charlcd", "drivers.sevenseg",
-           "drivers.textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse", "drivers.powerfail",
+           "textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse", "drivers.powerfail",
            "drivers.relay", "drivers.tamper", "vtc.server", "runtimekit"):
     __import__(_m)
     gc.collect()

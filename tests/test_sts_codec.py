@@ -10,7 +10,8 @@ import testkit
 from testkit import eq, unhex, tohex
 
 import token_fields as describe
-from stscore import cores as C, sta, tid as tidmod, token as T
+import tid as tidmod  # tools/tid.py (the vending side's TID dates)
+from stscore import cores as C, sta, token as T
 
 # expected_decoded keys that are commentary, not decoded fields
 _INFO_KEYS = ("amount_main_units", "kct_note", "crc_rule")

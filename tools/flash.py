@@ -34,7 +34,7 @@ ROOT = paths.ROOT
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin"}
 BOARD_SKIP = {"main.py", "manifest.py", "_boot.py"}  # main.py goes last as source; the others are build-time
 LIB = "lib"
-PROVISION_NAME = "provision.json"  # device/boot.py's PROVISION_FILE
+PROVISION_NAME = "provision.json"  # device/boot.py's _PROVISION_FILE
 
 
 class FlashError(Exception):

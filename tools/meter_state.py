@@ -20,9 +20,9 @@ import sys
 from meter.app import Meter, MeterConfig
 from norflash import SECTOR, NorFlash
 from recstore import FORMATTED, REFUSED, RecordStore
-from stscore import tid as tidmod
 
-from . import paths
+
+from . import paths, tid as tidmod
 
 SIM_FLASH = os.path.join(paths.ROOT, "build", "sim", "flash.bin")
 KT_NAMES = {0: "DITK", 1: "DDTK", 2: "DUTK", 3: "DCTK"}

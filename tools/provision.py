@@ -16,9 +16,9 @@ import json
 import sys
 
 from meter.boot import ProvisioningError, from_provisioning
-from stscore import tid as tidmod
 
-from . import paths, vending as V
+
+from . import paths, tid as tidmod, vending as V
 
 
 def _int(text, name):

@@ -21,9 +21,9 @@ import os
 import random
 import sys
 
-from stscore import sta, tid as tidmod, token as T
+from stscore import sta, token as T
 
-from . import paths, token_fields as describe, vending as V
+from . import paths, tid as tidmod, token_fields as describe, vending as V
 
 STATUS_NAMES = {T.OK: "OK", T.FORMAT: "FormatError", T.FUNCTION: "FunctionError", T.CRC: "CRCError",
                 T.NO_KEY: "NoKey"}

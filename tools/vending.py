@@ -15,9 +15,9 @@ from decimal import Decimal, ROUND_CEILING
 from Crypto.Cipher import DES  # pycryptodome
 
 from meter.identity import luhn_check_digit  # noqa: F401  (one Luhn for meter and vending side)
-from stscore import misty1, sta, tid as tidmod, token as T
+from stscore import misty1, sta, token as T
 
-from . import paths
+from . import paths, tid as tidmod
 
 
 class VendingError(ValueError):

@@ -1,37 +1,6 @@
-"""Token entry on the keypad: the state machine between key presses and the meter.
-
-Keys (ASCII codes from the board's keymap; see keypad.py):
-
-    0-9           a digit; echoed at once through display.show_digits()
-    *             backspace; on an empty entry it closes the entry (on_cancel)
-    * held        clear the whole entry (KEY_HOLD, reported after the keypad's hold_ms)
-    #             Enter: 20 digits -> on_token; 1-3 digits -> on_short_code; on an empty entry it opens
-                  a short code (Conlog style "#01#"); 4-19 digits -> "Too short" and the entry is cleared
-    C (4x4)       clear the whole entry
-    A, B, D (4x4) quick keys for short codes 01, 02 and 88 (only when no entry is open)
-
-The 20th digit submits the token by itself (`auto_submit`, default on); otherwise Enter is needed and a
-21st digit is ignored.
-
-A rejected entry ("Too short") is cleared at once, so the next digit starts a new token (kept, the digits
-typed next would join the rejected ones and reach the meter as a wrong token, counting towards the lockout).
-The message stays `reject_ms` (3 s; mode REJECTED, so the meter's runtime, which leaves the display to an
-entry that is not IDLE, does not draw over it); a digit starts the next entry at once, any other key or the
-end of `reject_ms` closes it (on_cancel). An open entry with no key for `timeout_ms` (20 s, as commercial meters) is
-dropped (on_cancel). The token reaches the meter as `on_token(buf)`: a bytearray of 20 ASCII digits that
-is reused, so the meter must copy it if it keeps it past the call.
-
-Short codes (documented list, shared with the meter application; the meter decides what each shows and
-answers unknown codes with an error display):
-
-    01  credit balance                       06  software version
-    02  last token result (code and text)    07  meter number (scrolls)
-    03  key revision number (KRN)            08  supplier group code (SGC)
-    04  tariff index (TI)                    09  total energy imported (kWh)
-    05  tamper status                        88  display test (all segments on)
-
-They are entered as `#NN#` (on a 4x3 keypad `#` is also Enter) or as `NN#`; leading zeros do not matter
-(`#1#` = `#01#`), so the code reaches the meter as an int.
+"""Token entry on the keypad: the state machine between key presses and the meter (digits, backspace, Enter,
+auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's message, the timeout). The keys and
+the short code list: docs/device.md.
 """
 from micropython import const
 from time import ticks_ms, ticks_diff

@@ -1,31 +1,7 @@
-"""The meter's runtime: the asyncio tasks that tie one board's drivers to the Meter, the same on every board.
-
-Owns the wiring between `hw` (drivers.hardware.Hardware, built by boards/<board>/board.py), the Meter, its
-TokenPipeline and, when present, the optical (VTC) server; and what the display shows when.
-
-    rt = Runtime(hw, meter, pipeline, server=None, config=None)
-    await rt.run()          # or rt.start() inside a running loop: returns the tasks
-
-Wiring:
-    keypad -> KeyEntry: digits echoed; a token -> pipeline.submit(..., SOURCE_KEYPAD); short codes (#NN#)
-              -> short_code(): credit, last result, KRN, TI, tamper, version, meter number, SGC, kWh, test
-    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display; an accepted
-               class 1 token's tests/displays (meter.test_request, results.TEST_*) follow one by one, each
-               for `test_ms`; the load switch test switches the relay over for that long and back
-    pulses  -> polled with take() every `pulse_ms` -> meter.add_pulses (never from the scheduled hand-off:
-               that could interrupt a store commit in progress, and the store is not re-entrant); the same
-               pulses (and the per-phase ones, hw.phase_pulses) measure the present power (meter.power) ->
-               meter.set_load, which trips the load switch above the MPL / MPPUL, on every board; a board
-               with a metering chip (hw.metering: the simulator) reports its power instead
-    relay   -> follows meter.relay_closed() after every token, pulse batch and tick
-    tamper  -> meter.tamper_detected() (the tamper task runs in the loop); a cleared flag re-arms the latch
-    powerfail -> a flag set by the scheduled hand-off; a task saves the credit register (meter.save())
-    tick (1 s) -> meter.tick(), relay, home display (credit, low-credit warning, fault), record-store
-               deferred erase while the optical server is in a session, maintain() when idle
-Home display: the fault (not provisioned, bad provisioning, no flash) when there is one, else the credit,
-blinking with "Lo" below `low_credit_units`. A message (result, short code) stays `result_ms`/`info_ms`;
-an open key entry owns the display until it closes. At boot (board_main) the store's place comes first, for
-`info_ms`: "Store: flash" / "Store: file" ("FLASH" / "FILE" on 7 segments), see show_store.
+"""The meter's runtime: the asyncio tasks that tie one board's drivers (`hw`, drivers.hardware.Hardware) to the
+Meter, its TokenPipeline and the optical server, and what the display shows when (home display, results, short
+code answers, the class 1 test sequence); the same on every board. The wiring and the display policy:
+docs/device.md. At boot (board_main) the store's place is shown first (show_store).
 """
 import asyncio
 from micropython import const
@@ -34,7 +10,7 @@ from time import ticks_ms, ticks_diff
 from device import keyentry as K
 from device.supervise import supervised
 from drivers.display import format_units
-from meter import results as R
+from meter import override, results as R
 
 _HOME = const(0)
 _MESSAGE = const(1)
@@ -56,10 +32,7 @@ class RuntimeConfig:
         self.pulse_ms = 100  # pulse counter polling period
         self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
         self.test_ms = 3000  # each class 1 test/display item, and the load switch test's switched-over time
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown runtime setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "runtime")
 
 
 class Runtime:

@@ -1,31 +1,8 @@
-"""The meter: one token pipeline for the keypad and the optical port, credit, consumption, load switch, key change,
-token lockout, tamper, all persisted through the record store.
+"""The meter: one token path for the keypad and the optical port (`Meter.process`), credit, consumption, load switch,
+tamper, and the TID memory, key change and lockout state, all persisted through the record store (any object with
+`get(name) -> bytes or None` and an atomic `commit({name: bytes})`); `MeterConfig`, its settings.
 
-Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs/sts-application-layer.md):
-- §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and is checked against the meter's
-  manufacturer code (§7.3.6); class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
-- §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old
-  (below the TID floor, i.e. vended before the meter was provisioned, or below the smallest stored TID once
-  the memory is full), Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`). A token this
-  meter does not support (credit for another service, currency credit, 2/2 tariff rate, 2/7 water factor on a
-  meter that is not a water meter) gives Function before the TID checks: its TID is not used up.
-- §7.3.1.2/3 key change: the 2 (64-bit) or 4 (128-bit) key change tokens are decrypted with the current key,
-  collected in any order within `kct_window_s`, validated and applied atomically only when the set is complete;
-  KT rules of §6.5.2.4 as the reference C firmware applies them (no DITK unless from DITK; DCTK is for card
-  meters, §6.5.2.3.5); KRN 1..9 and TI 0..99 or Range; RO = 1 clears the TID memory and its floor (the TID
-  rollover onto a new base date) and is refused (KeyType) when the new key is the current one, because it
-  would only make every old token of that key acceptable again.
-- A DDTK meter (KT 1) refuses TransferCredit (DDTKError).
-- Token lockout (manufacturer practice, ../shared/docs/iec62055-52-server.md §1.3): after 3 consecutive
-  authentication failures, 10 s doubling per failure up to 1280 s; class 1 still processed; reset by an
-  accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted). The
-  failure count is kept in RAM first and committed at once; when the store is full while erases are deferred
-  (an optical session) the commit is made urgent (the store erases one sector for it). Should even that fail
-  (a flash error) the lockout still holds in RAM and reaches flash with the next commit that succeeds
-  (`tick` retries), and no state reload lowers it.
-- An accepted token's effects (TID, credit, setting, new key) are committed to the store in one atomic commit
-  before the result is returned, so "Accept" is never shown for something a power cut can undo.
-The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
+The rules, the IEC 62055-41 clauses they come from and the tests that show them: docs/meter-rules.md.
 """
 import gc
 import struct
@@ -33,7 +10,7 @@ from micropython import const
 from time import ticks_diff, ticks_ms
 
 from stscore import token as T
-from meter import results as R
+from meter import override, results as R
 from meter.identity import Identity, KT_DDTK
 from meter.lockout import Lockout
 from meter.tidmem import TidMemory
@@ -71,10 +48,7 @@ class MeterConfig:
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
         self.software_version = "0.1.0"
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown meter setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "meter")
         if self.service not in SERVICE_SUBCLASS or self.service == "time":
             raise ValueError("service must be electricity, water or gas")
         if not 50 <= self.tid_slots <= 84:  # 3 bytes a TID in one store record of at most 254 bytes

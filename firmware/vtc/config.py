@@ -4,6 +4,8 @@ IEC 62055-52 text is available (§4.8), so anything that may change lives here a
 """
 from micropython import const
 
+from meter import override
+
 # Register access bits and value formats (design doc §4.4)
 A_R = const(1)
 A_W = const(2)
@@ -48,10 +50,7 @@ class VtcConfig:
         self.poll_ms = 10  # port task period (the UART's receive buffer holds what arrives meanwhile)
         self.test_timings = False  # True allows inactivity_ms below 60 s: for bench tests of the timeout only
         self.registers = REGISTERS
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown vtc setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "vtc")
         m, i = self.mfr_id, self.ident
         if len(m) != 3 or not m.isalpha() or len(i) > 16 or "/" in i or "!" in i or not _printable(i):
             raise ValueError("mfr_id must be 3 letters, ident <= 16 printable chars without / or !")

@@ -1,49 +1,11 @@
 """Fakes of the `machine` objects the drivers take (Pin, I2C, UART), plus bus decoders for the tests.
 
-The drivers receive these as constructor arguments, so no module shadowing is needed. Everything a test
-calls under micropython.heap_lock() (pin value(), I2C writeto(), the matrix model) records into buffers
-allocated beforehand; decoding happens afterwards.
+Pin is the host's one pin model (hostmodels/pins.py, the unix board's too). The drivers receive these as
+constructor arguments, so no module shadowing is needed. Everything a test calls under micropython.heap_lock()
+(pin value(), I2C writeto(), the matrix model) records into buffers allocated beforehand; decoding happens
+afterwards.
 """
-
-
-class Pin:
-    IN = 0
-    OUT = 1
-    OPEN_DRAIN = 2
-    PULL_UP = 1
-    IRQ_FALLING = 4
-    IRQ_RISING = 8
-
-    def __init__(self, value=1):
-        self._v = value
-        self.handler = None
-        self.trigger = 0
-        self.hard = False
-        self.writes = 0
-
-    def value(self, v=None):  # no *args: a varargs call allocates a tuple
-        if v is None:
-            return self._v
-        self._v = 1 if v else 0
-        self.writes += 1
-        return None
-
-    def __call__(self, v=None):
-        return self.value(v)
-
-    def irq(self, handler=None, trigger=0, hard=False):
-        self.handler = handler
-        self.trigger = trigger
-        self.hard = hard
-
-    def drive(self, level):
-        """Change an input from outside, running the IRQ handler on a matching edge."""
-        old = self._v
-        self._v = 1 if level else 0
-        if self.handler is None or old == self._v:
-            return
-        if (self._v == 0 and self.trigger & Pin.IRQ_FALLING) or (self._v == 1 and self.trigger & Pin.IRQ_RISING):
-            self.handler(self)
+from pins import Pin  # noqa: F401  (machine.Pin for the tests)
 
 
 # --- keypad matrix ---------------------------------------------------------------------------------------

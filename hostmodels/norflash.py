@@ -1,51 +1,7 @@
-"""A strict NOR-flash block-device model, its file-backed variant, and power-cut fault injection.
-
-Owns the rules a NOR flash imposes, enforced exactly, so that code which only works on a forgiving RAM
-buffer fails here instead of on a meter. It speaks the MicroPython block-device protocol the way
-`rp2.Flash` and `esp32.Partition` do: `readblocks(block, buf, offset)`, `writeblocks(block, buf, offset)`
-(program only, never erase), `ioctl(op, arg)` with 4 = block count, 5 = block size, 6 = erase one block.
-A block is one 4096-byte erase sector. The record store's tests and benchmarks run on `NorFlash`;
-`FileNorFlash` keeps the strict model's image in a file across runs (the simulator uses the lighter
-boards/unix/simflash.FileFlash instead, which does not hold the image in the heap).
-
-The rules (W25Q16JV, the RP2040 Pico's flash; ESP32 module flash behaves the same):
-  E   `ioctl(6, block)` erases the whole sector: every byte reads 0xFF. It is the only way a bit goes 0->1.
-  P1  A program covers whole, aligned 256-byte pages: `offset` and `len(buf)` are multiples of 256 and the
-      write stays inside the device (the rp2 SDK's flash_range_program contract). `writeblocks` without an
-      offset is refused: on rp2 it would erase the sector first, which a power-fail-safe store must never
-      do implicitly.
-  P2  A 0xFF byte in `buf` is "not programmed": the chip leaves that cell alone (so 0xFF written over old
-      data does not restore it; the old byte reads back). Every other byte must land on a cell that still
-      reads 0xFF (erased): programming a byte already programmed since the last erase is an error, even
-      with the same value and even if it would only clear more bits. Hence no bit ever goes 0->1 without
-      an erase, and no cell is programmed twice ("Page Program ... at previously erased (FFh) memory
-      locations", W25Q16JV datasheet, Page Program instruction).
-  P3  A page accepts at most `page_programs` program operations between two erases of its sector.
-      1 (the default) is the strict rule "a page is programmed once between erases" that parts with
-      on-chip ECC impose; the W25Q16JV itself states no such limit (pass 0 = unlimited, or a number).
-A rejected write raises NorError and changes nothing.
-
-Power cuts. Every page program and every sector erase is one *step* (a multi-page `writeblocks` is one
-step per page, as the SDK programs page by page). `cut_at = n` cuts power at step n: the step is applied
-in the torn form `cut_mode` names, then PowerCut is raised and the device refuses everything until
-`revive()` (the reboot). Torn forms of a program: "none" (not started), "prefix" (the first k bytes of the
-page buffer programmed, the rest left as they were), "bits" (each bit the program would clear is cleared
-with probability 1/2), "full" (finished just before the cut). Of an erase: "none", "partial" (each 0 bit
-comes back as 1 with probability 1/2, so old data is half gone), "full" ("prefix"/"bits" aimed at an
-erase step mean "partial", "partial" aimed at a program means "bits"). A torn program that changed no
-byte cannot be told from one that never started, and is treated as not started (it does not count toward
-P3; real cells could be left weakly programmed, which no read-back can detect). Such a page reads erased
-after the reboot, so a store that appends at the first erased page programs it a second time: the model
-allows that (nothing on the page says otherwise) and counts it in `reprograms_after_cut` (the harness
-reports the figure), so the exposure is measured rather than hidden. `on_step(nor, kind,
-block, offset, buf, boff)` is called before each step, so a harness can fork the image (`clone()` +
-`apply_step()`) and check every cut point in one pass.
-
-Counters: erases, programs (page programs), reprograms_after_cut (above), page_reads (pages touched by reads), bytes_sent (bytes in
-program buffers), bytes_programmed (bytes that were not 0xFF), sector_erases (per sector). The program
-path allocates nothing (the record store's heap_lock test runs through it). The image is held as one
-256-byte bytearray per page (a 192 KB test heap never needs a large contiguous block); tests get flat
-views through read(), peek(), poke(), find() and image().
+"""A strict NOR-flash block-device model and power-cut fault injection, for the tests and benchmarks: `NorFlash`
+speaks the block-device protocol of rp2.Flash / esp32.Partition and refuses what a real NOR flash cannot do
+(NorError), cuts power at a chosen step in a chosen torn form (PowerCut), and counts erases and programs. The rules
+(E, P1-P3), the torn forms and the counters: docs/host-models.md.
 """
 from micropython import const
 
@@ -169,9 +125,6 @@ class NorFlash:
             self.pages[pg] = bytearray(self.pages[pg])
             self.own[pg] = 1
         return self.pages[pg]
-
-    def _sync(self, page):
-        """Persistence hook: page `page` (global index) changed (FileNorFlash writes it through)."""
 
     def reset_counters(self):
         self.erases = self.programs = self.page_reads = 0
@@ -324,8 +277,6 @@ class NorFlash:
             self.pcount[pg] += 1
         else:
             self.cut_blind[pg] = 1
-        if changed or mode == "full":
-            self._sync(pg)
 
     def apply_erase(self, block, mode, rng):
         """Erase one sector completely, or leave it half erased ("partial"), or untouched ("none")."""
@@ -338,7 +289,6 @@ class NorFlash:
                 m = self._writable(pg)
                 for i in range(PAGE):
                     m[i] = m[i] | (rng.next() & 0xFF)
-                self._sync(pg)
             return
         ff = b"\xff" * PAGE
         for pg in range(p0, p0 + SECTOR // PAGE):
@@ -349,7 +299,6 @@ class NorFlash:
                 self.own[pg] = 1
             self.pcount[pg] = 0
             self.cut_blind[pg] = 0
-            self._sync(pg)
         self.erases += 1
         self.sector_erases[block] += 1
 
@@ -359,51 +308,3 @@ class NorFlash:
         else:
             self.apply_erase(block, mode, rng)
 
-
-class FileNorFlash(NorFlash):
-    """NorFlash whose image lives in a file (the unix simulator's flash region): loaded at start (a missing
-    or wrong-sized file becomes an erased region), every program and erase written through at once, so a
-    killed simulator leaves the file exactly as a power cut leaves the chip. Page program counts are not
-    stored: on load every page holding a programmed byte counts as programmed once."""
-
-    def __init__(self, path, sectors, page_programs=1):
-        NorFlash.__init__(self, sectors, page_programs)
-        self.path = path
-        self._file = None
-        size = -1
-        try:
-            f = open(path, "rb")
-            try:
-                f.seek(0, 2)
-                size = f.tell()
-                if size == self.size:
-                    f.seek(0)
-                    for b in self.pages:
-                        f.readinto(b)
-            finally:
-                f.close()
-        except OSError:
-            pass
-        if size == self.size:
-            self.mark_programmed_pages()
-        else:
-            f = open(path, "wb")
-            try:
-                for b in self.pages:
-                    f.write(b)
-            finally:
-                f.close()
-        self._file = open(path, "r+b")
-
-    def _sync(self, page):
-        f = self._file
-        if f is None:  # (during __init__ the file is not open yet)
-            return
-        f.seek(page * PAGE)
-        f.write(self.pages[page])
-        f.flush()
-
-    def close(self):
-        if self._file is not None:
-            self._file.close()
-            self._file = None

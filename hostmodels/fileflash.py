@@ -1,4 +1,6 @@
-"""A NOR-flash block device for the unix board, with rp2.Flash / esp32.Partition semantics.
+"""The one file-backed flash of the host: a NOR-flash block device with rp2.Flash / esp32.Partition semantics,
+the unix board's record-store region (kept across simulator runs) and the tests' flash in a file. The strict NOR
+rules and power-cut tearing are norflash.NorFlash's (kept apart: the simulator's heap does not carry that model).
 
 `FileFlash(path=None, blocks=16, block_size=4096)`: kept in a file (it survives simulator restarts; the
 file is created, erased, when missing) or in RAM when path is None (a block takes memory only once
