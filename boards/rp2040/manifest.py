@@ -1,7 +1,7 @@
 # pyright: reportUndefinedVariable=false, reportAttributeAccessIssue=false
-# Freeze the meter firmware into a MicroPython build for the Raspberry Pi Pico:
-#   cd micropython/ports/rp2
-#   make BOARD=RPI_PICO FROZEN_MANIFEST=/path/to/repo/boards/rp2040/manifest.py
+# Freeze the meter firmware into a MicroPython build for the Raspberry Pi Pico: `make firmware BOARD=rp2040`
+# (tools/build_firmware.py; the port's own `make BOARD=RPI_PICO FROZEN_MANIFEST=...` drops this manifest when a
+# CMAKE_ARGS is given on its command line, and needs picotool from the network).
 # Paths here are relative to this file. The port's own boards/manifest.py is not included because it
 # freezes the port's _boot.py, which formats the whole storage region as littlefs; ours leaves the top
 # sectors to the record store (flash_layout.py). What else the stock build freezes is listed explicitly.

@@ -21,7 +21,8 @@ when the filesystem holding `directory` is littlefs (FAT, which some ESP32 image
 no such guarantee) and creates the missing sector files erased.
 
 Heap: one open file at a time (littlefs gives it a cache of 4 x progsize bytes, 1 KB on rp2) and one 256-byte
-page buffer; switching to another sector's file closes the last one and opens that one (a few small objects).
+page buffer; switching to another sector's file closes the last one and opens that one, and each call makes a
+memoryview or two: small, short-lived objects (unlike the raw region, a commit here is not allocation-free).
 """
 from micropython import const
 import os
@@ -72,13 +73,14 @@ class FsFlash:
             self._k = -1
 
     def _file(self, k):
-        if k != self._k:
+        f = self._f
+        if f is None or k != self._k:
             self.close()
             if k < 0 or k >= self.sectors:
                 raise OSError(22)  # EINVAL
-            self._f = open(self._names[k], "r+b")
-            self._k = k
-        return self._f
+            f = open(self._names[k], "r+b")
+            self._f, self._k = f, k
+        return f
 
     # --- block-device protocol ---------------------------------------------------------------------------
     def readblocks(self, block, buf, offset=0):
