@@ -136,6 +136,13 @@ class Runtime:
         hw.pulses.on_pulses = None  # polled with take(), see the module docstring
         self.sync_relay()
         self.show_home()
+        from stscore import token as T
+
+        f = T.selftest_fault
+        if f:  # shown at boot: the meter decodes tokens, slower (or, PATH_FAULT, not at all)
+            from stscore.cores import part_names
+
+            self._message("Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f, self.cfg.info_ms)
 
     # --- keypad and tokens -----------------------------------------------------------------------------
     def _on_token(self, buf):
@@ -418,9 +425,9 @@ class Runtime:
 
 def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ticks_ms, log=print):
     """What every board's main.py does before the runtime: mount the record store on hw.flash_bdev, take a
-    provisioning file in (meter.boot), build the Meter and its TokenPipeline. Never raises for a bad flash
-    region or bad provisioning: the meter then comes up with `meter.fault` saying why (tokens refused) and
-    the reason is logged. Returns (meter, pipeline)."""
+    provisioning file in (meter.boot), build the Meter and its TokenPipeline, self-test the decode path
+    (stscore.selftest). Never raises for a bad flash region or bad provisioning: the meter then comes up with
+    `meter.fault` saying why (tokens refused) and the reason is logged. Returns (meter, pipeline)."""
     from meter.app import Meter, MeterConfig
     from meter.pipeline import TokenPipeline
 
@@ -460,6 +467,17 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
             log("meter: " + why)
         elif meter.fault:
             log("meter: " + meter.fault)
+    # the cores the meter decodes with, checked before its first token (a wrong one goes on its plain twin);
+    # run_at_boot unloads the self-test module, whose heap goes with the collection below
+    from stscore import selftest
+
+    fault = selftest.run_at_boot()
+    del selftest
+    if fault:
+        from stscore.cores import fault_text
+
+        log("meter: " + fault_text(fault))
+    gc.collect()
     return meter, TokenPipeline(meter)
 
 

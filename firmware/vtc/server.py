@@ -31,6 +31,7 @@ except ImportError:  # CPython (host tests)
         return a + b
 
 from meter.pipeline import SOURCE_OPTICAL
+from stscore import token as _token
 from vtc.config import (A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_STATUS, S_TOKEN_STATUS,
                         S_VERSION, VtcConfig, baud_index)
 from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
@@ -397,9 +398,10 @@ class VtcServer:
         w = reg[3]
         v = reg[4]
         m = self.meter
-        if v == S_STATUS:  # ServerStatus bits 0..6 (design §4.4)
+        if v == S_STATUS:  # ServerStatus bits 0..6 (design §4.4); reserved bit 7: a decode-path self-test fault
             v = ((m.lockout_remaining_s() > 0) | self.pipeline.busy() << 1 | m.kct_pending() << 2
-                 | bool(m.tamper) << 3 | (not m.relay_closed()) << 4 | m.low_credit() << 5 | (m.credit <= 0) << 6)
+                 | bool(m.tamper) << 3 | (not m.relay_closed()) << 4 | m.low_credit() << 5 | (m.credit <= 0) << 6
+                 | (_token.selftest_fault != 0) << 7)
         elif v == S_TOKEN_STATUS:
             v = self.pipeline.status
         elif v == S_LOCKOUT:
