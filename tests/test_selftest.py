@@ -83,20 +83,20 @@ def test_two_wrong_cores():
 
 def test_a_wrong_twin_is_a_path_fault():
     # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH_FAULT says so.
-    saved = T.plain_decode_fields
+    saved = T._PLAIN[3]
 
-    def wrong_twin(cls, crc_ok, block, f, key_part):
-        status = saved(cls, crc_ok, block, f, key_part)
-        f[T.FIELD_NAMES.index("tid")] = 7
+    def wrong_twin(cls, crc_ok, block, values, key_part):
+        status = saved(cls, crc_ok, block, values, key_part)
+        values[T.FIELD_NAMES.index("tid")] = 7
         return status
     try:
-        T.plain_decode_fields = wrong_twin
+        T._PLAIN[3] = wrong_twin
         C.set_core(C.PART_FIELDS, _wrong(C.PART_FIELDS, 1))
         mask = selftest.run()
         eq(mask, C.PART_FIELDS | C.PATH_FAULT, "mask")
         eq(C.fault_text(mask), "self-test: fields path wrong", "text says wrong")
     finally:
-        T.plain_decode_fields = saved
+        T._PLAIN[3] = saved
         _restore()
 
 
@@ -140,13 +140,15 @@ def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
         C.core(C.PART_STA)
         eq(C.loaded_parts(), C.ALL_PARTS & ~C.PART_MISTY1, "the parts in use")
         C.set_core(C.PART_STA, _wrong(C.PART_STA, 0))
+        sys.modules.pop("stscore.cores")  # as at boot: only the tests and a fault report import it
         eq(selftest.run_at_boot(), C.PART_STA, "mask: STA found")
         eq(T._misty, None, "MISTY1 neither checked nor loaded")
         eq("stscore.selftest" in sys.modules, False, "the self-test unloaded")
         import stscore
 
         eq(hasattr(stscore, "selftest"), False, "and gone from its package")
-        eq("stscore.cores" in sys.modules or hasattr(stscore, "cores"), False, "stscore.cores unloaded too")
+        eq("stscore.cores" in sys.modules, False, "stscore.cores not imported by the self-test")
+        eq(T._sta is C.plain_core(C.PART_STA), True, "STA on its plain twin")
     finally:
         import stscore.selftest  # noqa: F401  (for the tests after this one)
         C.set_core(C.PART_MISTY1, misty)

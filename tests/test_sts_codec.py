@@ -230,7 +230,7 @@ def test_decode_allocates_nothing():
                 for i in range(len(cases)):
                     digits, key, _ = cases[i]
                     results[i] = T.decode(digits, 20, key, tok)
-                    fields[i] = tok.f[T.FIELD_NAMES.index("tid")]
+                    fields[i] = tok.values[T.FIELD_NAMES.index("tid")]
             finally:
                 micropython.heap_unlock()
             for i in range(len(cases)):
@@ -256,15 +256,16 @@ def test_token_cores_are_viper_where_it_compiles():
 def test_use_plain_and_set_core():
     try:
         eq(C.use_plain(C.PART_CRC | C.PART_STA) & (C.PART_CRC | C.PART_STA), 0, "those two on their twins")
-        eq(T.check_crc is T.plain_check_crc, True, "check_crc on its twin")
+        eq(T.check_crc is C.plain_core(C.PART_CRC), True, "check_crc on its twin")
         from stscore import sta
 
         eq(C.core(C.PART_STA) is sta.decrypt, True, "STA on its twin")
         fast = C.use_plain(0)
         eq(fast, C.ALL_PARTS if testkit.has_viper() else 0, "every part fast where viper compiles")
-        C.set_core(C.PART_FIELDS, T.plain_decode_fields)
-        eq(T.decode_fields is T.plain_decode_fields, True, "set_core")
-        testkit.raises(ValueError, C.set_core, 3, T.plain_decode_fields)  # two parts at once
+        plain_fields = C.plain_core(C.PART_FIELDS)
+        C.set_core(C.PART_FIELDS, plain_fields)
+        eq(T.decode_fields is plain_fields, True, "set_core")
+        testkit.raises(ValueError, C.set_core, 3, plain_fields)  # two parts at once
         testkit.raises(ValueError, C.core, 128)
     finally:
         use_cores(False)
@@ -285,6 +286,8 @@ def test_viper_token_cores_equal_plain_twins():
     testkit.need_viper()
     from stscore import token_viper as V
 
+    plain_parse, plain_untranspose, plain_crc, plain_fields = [C.plain_core(p) for p in (
+        C.PART_PARSE, C.PART_UNTRANSPOSE, C.PART_CRC, C.PART_FIELDS)]
     rng = _Lcg(62055)
     digits = bytearray(20)
     data = [bytearray(9), bytearray(9)]
@@ -298,7 +301,7 @@ def test_viper_token_cores_equal_plain_twins():
         if n % 3 == 0:
             digits[0] = 48 + rng.byte() % 8  # 20-digit values above 2**66 (73786976294838206464) often
         parsed = []
-        for k, parse in enumerate((T.plain_parse_decimal, V.parse_decimal)):
+        for k, parse in enumerate((plain_parse, V.parse_decimal)):
             parsed.append(parse(digits, 20, data[k]))
         eq(parsed[1], parsed[0], "parse %s" % digits)
         if parsed[0] == T.OK:
@@ -307,19 +310,19 @@ def test_viper_token_cores_equal_plain_twins():
             data[0][i] = data[1][i] = rng.byte()
         data[0][0] &= 3
         data[1][0] &= 3
-        eq(V.untranspose(data[1], block[1]), T.plain_untranspose(data[0], block[0]), "class of " + tohex(data[0]))
+        eq(V.untranspose(data[1], block[1]), plain_untranspose(data[0], block[0]), "class of " + tohex(data[0]))
         eq(tohex(block[1]), tohex(block[0]), "untransposed " + tohex(data[0]))
         cls = n % 3
         if n % 4:  # a right CRC field three times in four: the fields get decoded
             c = T.crc_field(T.token_crc(cls, block[0], T.uses_crc_c(cls, block[0][0] >> 4)))
             block[0][6] = block[1][6] = c >> 8
             block[0][7] = block[1][7] = c & 0xFF
-        ok = T.plain_check_crc(cls, block[0])
+        ok = plain_crc(cls, block[0])
         eq(V.check_crc(cls, block[1]), ok, "check_crc %d %s" % (cls, tohex(block[0])))
         eq(ok, 1 if n % 4 else ok, "the CRC made right")
         for k in range(4):
             kp[0][k] = kp[1][k] = k
-        status = T.plain_decode_fields(cls, ok, block[0], f[0], kp[0])
+        status = plain_fields(cls, ok, block[0], f[0], kp[0])
         eq(V.decode_fields(cls, ok, block[1], f[1], kp[1]), status, "status of %d %s" % (cls, tohex(block[0])))
         eq(list(f[1]), list(f[0]), "fields of %d %s" % (cls, tohex(block[0])))
         eq(tohex(kp[1]), tohex(kp[0]), "key part of %d %s" % (cls, tohex(block[0])))
@@ -344,7 +347,8 @@ def test_token_fields_by_name():
     eq((tok.cls, tok.subclass, tok.tid, tok.amount, tok.rnd, tok.kenho), (0, 0, 1000, 100, 3, -1), "fields")
     eq(tok.crc_ok is True, True, "crc_ok is a bool")
     for i in range(len(T.FIELD_NAMES)):
-        eq(getattr(tok, T.FIELD_NAMES[i]), tok.f[i] if i != T.FIELD_NAMES.index("crc_ok") else True, T.FIELD_NAMES[i])
+        name = T.FIELD_NAMES[i]
+        eq(getattr(tok, name), True if name == "crc_ok" else tok.values[i], name)
     testkit.raises(AttributeError, getattr, tok, "no_such_field")
     eq(hasattr(tok, "tid"), True, "hasattr")
     eq(T.decode(b"1234", 4, None, tok), T.FORMAT, "format")

@@ -16,7 +16,8 @@ PART_STA = 16  # = stscore.token._PART_STA
 PART_MISTY1 = 32  # = stscore.token._PART_MISTY1
 ALL_PARTS = 63
 PATH_FAULT = 64  # a self-test fault bit: the known-answer tokens decode wrong even on the plain twins
-# the stscore.token global that holds each part's core in use, and each part's name, by bit number
+# the stscore.token global that holds each part's core in use (as in stscore.selftest), and each part's name,
+# by bit number
 _CORE_NAMES = ("parse_decimal", "untranspose", "check_crc", "decode_fields", "_sta", "_misty")
 _PART_NAMES = ("parse", "untranspose", "crc", "fields", "sta", "misty1", "path")
 
@@ -32,7 +33,7 @@ def plain_core(part):
     """The plain twin of `part` (PART_*): the readable reference, on every port and under CPython."""
     i = _bit(part)
     if i < 4:
-        return getattr(T, "plain_" + _CORE_NAMES[i])
+        return T._PLAIN[i]
     if part == PART_STA:
         from stscore import sta as impl
     else:
@@ -64,7 +65,7 @@ def core(part):
     """The core `part` (PART_*) runs on now (a cipher is loaded as a key would load it)."""
     i = _bit(part)
     if i >= 4:
-        return T._cipher(part)
+        return T._cipher(T.EA07 if part == PART_STA else T.EA11)
     return getattr(T, _CORE_NAMES[i])
 
 

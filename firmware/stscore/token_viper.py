@@ -2,7 +2,7 @@
 twins of the plain functions of the same names in stscore.token (same arguments, same results, same vectors).
 
 stscore.token installs these as its cores wherever MicroPython compiles viper; the plain twins run under CPython
-and on a port without viper. The status codes and the field indexes of Token.f are stscore.token's (repeated
+and on a port without viper. The status codes and the field indexes of Token.values are stscore.token's (repeated
 here as const() because viper compiles only constants, not imported names; the tests run both twins on the same
 vectors, so a mismatch fails them).
 
@@ -52,8 +52,8 @@ _len = len  # viper finds a module global faster than a builtin: a length check 
 
 # CRC-16/MODBUS (reflected 0xA001) a nibble at a time: entry n (little-endian 16 bits) is the register after
 # shifting the 4 bits n out; crc = (crc >> 4) ^ entry[crc & 15].
-_CRC_NIBBLE = (b"\x00\x00\x01\xcc\x01\xd8\x00\x14\x01\xf0\x00\x3c\x00\x28\x01\xe4"
-               b"\x01\xa0\x00\x6c\x00\x78\x01\xb4\x00\x50\x01\x9c\x01\x88\x00\x44")
+_CRC_NIBBLE = const(b"\x00\x00\x01\xcc\x01\xd8\x00\x14\x01\xf0\x00\x3c\x00\x28\x01\xe4"
+                    b"\x01\xa0\x00\x6c\x00\x78\x01\xb4\x00\x50\x01\x9c\x01\x88\x00\x44")
 
 
 @micropython.viper
@@ -156,15 +156,15 @@ def check_crc(cls: int, block) -> int:
 
 
 @micropython.viper
-def decode_fields(cls: int, crc_ok: int, block, f, key_part) -> int:
-    """The plaintext `block` of class `cls` -> the int32 array `f` (Token.f, -1 where a token lacks a field) and,
-    for a key change token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass and
-    crc_ok are set), FUNCTION for a class or subclass the meter does not support, else OK.
-    ValueError unless `f` has N_FIELDS entries and (for a key change token) `key_part` 4 bytes."""
-    if int(_len(f)) != _N_FIELDS:
+def decode_fields(cls: int, crc_ok: int, block, values, key_part) -> int:
+    """The plaintext `block` of class `cls` -> the int32 array `values` (Token.values, -1 where a token lacks a
+    field) and, for a key change token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0: only class,
+    subclass and crc_ok are set), FUNCTION for a class or subclass the meter does not support, else OK.
+    ValueError unless `values` has 22 entries and (for a key change token) `key_part` 4 bytes."""
+    if int(_len(values)) != _N_FIELDS:
         raise ValueError
     b = ptr8(block)
-    o = ptr32(f)
+    o = ptr32(values)
     i = 0
     while i < _N_FIELDS:
         o[i] = -1
