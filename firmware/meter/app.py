@@ -131,6 +131,7 @@ class Meter:
         meter then keeps its previous state). Fresh TID memory, credit and settings."""
         from meter.boot import from_provisioning, tid_floor  # first boot and tools only: not in service
 
+        gc.collect()  # the key's 4 KB of tables are built next: first boot's heap peak
         try:
             ident = from_provisioning(obj)
             key = ident.decoder_key()
