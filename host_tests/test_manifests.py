@@ -18,9 +18,16 @@ class Manifest:
     def __init__(self):
         self.frozen = {}  # module name -> source path
         self.external = []  # what comes from the MicroPython tree
+        self.libraries = {}  # add_library(name, path)
+        self.metadata = {}  # required package -> its metadata() keywords
+        self._required = [None]  # the package whose manifest runs now (None: the top-level one)
+        self._visited = set()  # as MicroPython's: a manifest file included twice runs once
 
-    def run(self, path):
+    def run(self, path, options=None):
         path = os.path.abspath(path)
+        if path in self._visited:
+            return
+        self._visited.add(path)
         here = os.path.dirname(path)
         saved = os.getcwd()
         os.chdir(here)  # manifest code (os.listdir) sees paths relative to its own file
@@ -28,24 +35,49 @@ class Manifest:
             api = {
                 "module": lambda name, base_path=".", opt=None: self.module(here, name, base_path),
                 "package": lambda name, files=None, base_path=".", opt=None: self.package(here, name, base_path),
-                "include": lambda p, **kw: self.include(here, p),
+                "include": lambda p, **kw: self.include(here, p, kw),
                 "freeze": lambda p, script=None, opt=None: self.external.append(("freeze", p, script)),
-                "require": lambda name, **kw: self.external.append(("require", name)),
+                "require": lambda name, library=None, **kw: self.require(name, library),
+                "add_library": lambda name, p, prepend=False: self.libraries.update({name: self._local(here, p)}),
+                "metadata": self.set_metadata,
+                "options": type("IncludeOptions", (), dict(options or {})),
             }
             with open(path) as f:
                 exec(compile(f.read(), path, "exec"), api)
         finally:
             os.chdir(saved)
 
+    def require(self, name, library):
+        """As MicroPython's: {library}/**/{name}/manifest.py, with a metadata() of its own; else the
+        MicroPython tree's micropython-lib."""
+        if library is None:
+            self.external.append(("require", name))
+            return
+        assert library in self.libraries, "unknown library %r" % library
+        for dirpath, _dirs, files in os.walk(self.libraries[library]):
+            if os.path.basename(dirpath) == name and "manifest.py" in files:
+                self._required.append(name)
+                try:
+                    self.run(os.path.join(dirpath, "manifest.py"))
+                finally:
+                    self._required.pop()
+                return
+        raise AssertionError("package %r not found in library %r" % (name, library))
+
+    def set_metadata(self, **kw):
+        owner = self._required[-1]
+        assert owner not in self.metadata, "Duplicate call to metadata() for %r" % (owner,)
+        self.metadata[owner] = kw
+
     def _local(self, here, p):
         return None if p.startswith("$(") else os.path.normpath(os.path.join(here, p))
 
-    def include(self, here, p):
+    def include(self, here, p, options):
         local = self._local(here, p)
         if local is None:
             self.external.append(("include", p))
         else:
-            self.run(local if local.endswith(".py") else os.path.join(local, "manifest.py"))
+            self.run(local if local.endswith(".py") else os.path.join(local, "manifest.py"), options)
 
     def module(self, here, name, base_path):
         base = self._local(here, base_path)
@@ -119,3 +151,19 @@ def test_frozen_set_matches_what_make_flash_installs():
     copied = {mod[:-9] if mod.endswith(".__init__") else mod for mod in copied}
     assert copied == {mod for mod, src in m.frozen.items()
                       if src.startswith(os.path.join(ROOT, "firmware") + os.sep) or mod in board_files}
+
+
+def test_every_firmware_package_has_its_manifest_with_metadata():
+    """Each firmware package is frozen through boards/packages/<name>/manifest.py, whose metadata() carries the
+    one version number (firmware/version.py) and a description."""
+    from ststools import paths
+
+    m = Manifest()
+    m.run(os.path.join(ROOT, "boards", "rp2040", "manifest.py"))
+    fw = os.path.join(ROOT, "firmware")
+    packages = {d for d in os.listdir(fw) if os.path.isfile(os.path.join(fw, d, "__init__.py"))}
+    assert set(m.metadata) - {None} == packages
+    for name in packages:
+        meta = m.metadata[name]
+        assert meta["version"] == paths.version() and meta["license"] == "MIT", (name, meta)
+        assert len(meta["description"]) > 20, name

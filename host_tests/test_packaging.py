@@ -1,6 +1,7 @@
 """The host tools as installed (pyproject.toml, requirements.lock): the one version number everywhere, the
 console scripts, and a lock that pins everything requirements-dev.txt names."""
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -77,3 +78,17 @@ def test_lock_pins_everything_with_hashes():
         if "==" in block.split("\n", 1)[0]:
             assert "--hash=sha256:" in block, block.split("\n", 1)[0]
     assert len(locked) > len(wanted), "the transitive dependencies are pinned too"
+
+
+def test_every_driver_has_a_current_mip_package_file():
+    """firmware/drivers/<driver>.package.json (for `mpremote mip install github:...`): one per driver, listing the
+    driver, the drivers it imports and the package's __init__.py, at the one version number."""
+    from ststools import driver_packages as D
+
+    assert D.check() == []
+    pkg = json.load(open(D.package_path("sevenseg")))
+    assert [target for target, _ in pkg["urls"]] == ["drivers/__init__.py", "drivers/display.py",
+                                                    "drivers/glyphs.py", "drivers/sevenseg.py"]
+    for name in D.driver_names():
+        for target, url in json.load(open(D.package_path(name)))["urls"]:
+            assert os.path.isfile(os.path.join(D.DRIVERS, url)), (name, url)
