@@ -23,6 +23,9 @@ page a second time since its erase. The model allows this and counts it (NorFlas
 in the summary): a chip that kept weak cells from the cut is the one case the run cannot judge.
 
 DamageRun (below) does the same for flash damage instead of power cuts: bit flips and garbage ranges.
+FirstFormatRun cuts the first format of a region (foreign data, a store that is refused, a format a cut
+interrupted earlier) at every step and boots after each cut; young_snapshot_damage damages the snapshot of the
+first sector after a format, bit by bit, with commits after it (issue 20 item 5).
 """
 import gc
 import sys
@@ -547,3 +550,295 @@ class DamageRun:
                 "after damage, %d losses"
                 % (self.seed, self.sectors, self.page_writes, self.reserve, self.cases, self.outside, self.inside,
                    self.reported, self.refused, self.rolled_back, self.after_commits, self.losses))
+
+
+# --- the first format: a power cut at every step --------------------------------------------------------
+# Regions are NorFlash objects that are never written themselves: each case works on a clone (pages shared
+# until written), so no image needs one large contiguous block in a small heap.
+_SECTOR = 4096
+_PAGES = _SECTOR // 256
+_ERASE_CUTS = ("none", "partial", "full")
+_PROGRAM_CUTS = ("none", "prefix", "bits", "full")
+
+
+def garbage_region(sectors, seed):
+    """Random bytes in every sector: someone else's data (no valid header of ours)."""
+    r = XorShift(seed)
+    nor = NorFlash(sectors)
+    for page in nor.pages:
+        for i in range(256):
+            page[i] = r.next() & 0xFF
+    nor.mark_programmed_pages()
+    return nor
+
+
+def zero_region(sectors):
+    nor = NorFlash(sectors)
+    for page in nor.pages:
+        for i in range(256):
+            page[i] = 0
+    nor.mark_programmed_pages()
+    return nor
+
+
+def refused_store_region(sectors, page_writes):
+    """A store of ours that mount() refuses: only its head holds data (reserve = N - 1), and a bit flip in the
+    head's snapshot (which carries a non-empty map) leaves nothing to rebuild it from."""
+    nor = NorFlash(sectors, page_programs=page_writes)
+    st = recstore.RecordStore(nor, reserve=sectors - 1, page_writes=page_writes)
+    st.mount()
+    i = 0
+    while st.rolls < 2:
+        st.commit({i % 30: bytes((i & 0xFF,)) * 3, "cr": bytes((i & 0xFF,)) * 8})
+        i += 1
+    st.commit({"x": b"after the roll"})
+    a = st._writer.head * _SECTOR + 20 + 9  # inside the head's snapshot record
+    nor.poke(a, nor.peek(a) ^ 0x10)
+    return nor
+
+
+def other_version_region(sectors, page_writes):
+    """A store in use whose every header says layout version 2 (a newer firmware's store): mount() refuses it."""
+    nor = NorFlash(sectors, page_programs=page_writes)
+    st = recstore.RecordStore(nor, reserve=0, page_writes=page_writes)
+    st.mount()
+    i = 0
+    while st.rolls < sectors + 1:  # every sector holds a header
+        st.commit({"blob": bytes((i & 0xFF,)) * 200, "cr": bytes((i & 0xFF,)) * 8})
+        i += 1
+    for k in range(sectors):
+        h = nor.pages[k * _PAGES]
+        if h[0:2] == b"RS":
+            h[2] = 2
+            recstore.crc32_into(h, 0, 16, h, 16)
+    return nor
+
+
+def torn_marker_region(sectors, length, leftovers_seed=None):
+    """What a format cut while programming sector 0 leaves: the first `length` bytes of the header and empty
+    snapshot a format writes there, the other sectors erased (as the earlier firmware, which erased every
+    sector first, left them) or still holding what was there before (leftovers_seed: random bytes)."""
+    fresh = NorFlash(sectors)
+    recstore.RecordStore(fresh).mount()
+    nor = garbage_region(sectors, leftovers_seed) if leftovers_seed is not None else NorFlash(sectors)
+    for p in range(_PAGES):
+        page = nor.pages[p]
+        for i in range(256):
+            page[i] = 0xFF
+    nor.pages[0][0:length] = fresh.pages[0][0:length]
+    nor.mark_programmed_pages()
+    return nor
+
+
+def copy_region(nor):
+    """An independent copy of a region (its pages and program counts)."""
+    c = NorFlash(nor.sectors, page_programs=nor.page_programs)
+    for p in range(len(nor.pages)):
+        c.pages[p][:] = nor.pages[p]
+    c.pcount[:] = nor.pcount
+    return c
+
+
+def _sector_changed(nor, region, sector):
+    for p in range(sector * _PAGES, (sector + 1) * _PAGES):
+        if nor.pages[p] != region.pages[p]:
+            return True
+    return False
+
+
+class FirstFormatRun:
+    """The first format of a region, cut by a power cut at every flash step in every torn form, each cut followed
+    by a boot: a plain mount(), as the meter's bring_up does.
+
+    `region` (a NorFlash, never written: every case runs on a clone of it) holds what was there before.
+    `request` is what started the format: "format_foreign" (mount(format_foreign=True): a tool taking over a
+    region that held foreign data), "format" (format() on a store that is not mounted, e.g. one refused) or
+    "mount" (the boot itself, on a region holding a format a cut interrupted earlier). Every erase is cut not
+    started, half done (random cells back to 1, so a sector keeps programmed bytes in its header area) and done;
+    every page program not started, as a prefix, as random bits and done. After each cut the boot must give a
+    usable store (OK or FORMATTED, empty, a commit made on it found by the next mount); it may refuse only while
+    the format has changed nothing but sector 0 (whose erase has to come first: nothing can be written before
+    it), and only for a region that was not already ours mid-format (`torn_format` False); then the request,
+    made again, must format it. `nested` also runs a FirstFormatRun ("mount", torn_format) on the image each
+    cut left (a format interrupted, then the boot that completes it cut too), unless that image was refused.
+    Counts: cases, refused (allowed ones), torn_headers (cuts that left a half-erased sector with programmed
+    bytes in its header area), losses with the first few failures described."""
+
+    def __init__(self, region, page_writes, request, torn_format=False, nested=False, name="", seed=1):
+        self.region = region
+        self.seed = seed
+        self.sectors = region.sectors
+        self.page_writes = page_writes
+        self.request = request
+        self.torn_format = torn_format
+        self.nested = nested
+        self.name = name
+        self.cases = 0
+        self.refused = 0
+        self.torn_headers = 0
+        self.losses = 0
+        self.failures = []
+
+    def _store(self, nor):
+        return recstore.RecordStore(nor, page_writes=self.page_writes)
+
+    def _clone(self):
+        nor = self.region.clone()
+        nor.page_programs = self.page_writes or 255  # the model enforces the store's page-program budget
+        return nor
+
+    def _do(self, st):
+        if self.request == "format_foreign":
+            return st.mount(format_foreign=True)
+        if self.request == "format":
+            return st.format()
+        return st.mount()
+
+    def _fail(self, where, text):
+        self.losses += 1
+        if len(self.failures) < 10:
+            self.failures.append("%s pw %d, %s: %s" % (self.name, self.page_writes, where, text))
+
+    def steps(self):
+        """The flash steps of the request made without a cut: a list of (kind, sector)."""
+        nor = self._clone()
+        seen = []
+
+        def hook(n, kind, block, offset, buf, boff):
+            seen.append((kind, block))
+        nor.on_step = hook
+        self._do(self._store(nor))
+        return seen
+
+    def run(self):
+        self.case(-1, None, -1)  # the request without a cut, then a boot
+        steps = self.steps()
+        for i in range(len(steps)):
+            kind, block = steps[i]
+            for mode in (_PROGRAM_CUTS if kind == STEP_PROGRAM else _ERASE_CUTS):
+                self.case(i, mode, block if kind != STEP_PROGRAM else -1)
+                if _TIGHT_HEAP:
+                    gc.collect()
+        return self
+
+    def case(self, step, mode, erased_block):
+        where = "no cut" if step < 0 else "cut %s at step %d" % (mode, step)
+        self.cases += 1
+        nor = self._clone()
+        nor.rng = XorShift(self.seed * 1009 + step * 7 + len(mode or ""))  # the torn bits and prefix length
+        nor.cut_at = nor.step + step if step >= 0 else -1
+        nor.cut_mode = mode or "prefix"
+        try:
+            self._do(self._store(nor))
+        except PowerCut:
+            pass
+        except Exception as e:
+            self._fail(where, "the request raised %s %s" % (type(e).__name__, e))
+            return
+        nor.revive()
+        if erased_block >= 0 and mode == "partial":
+            h = nor.read(erased_block * _SECTOR, 20)
+            if h != b"\xff" * 20 and h[0:2] != b"RS":
+                self.torn_headers += 1
+        left = copy_region(nor) if self.nested and step >= 0 else None
+        boot = self._store(nor)
+        res = boot.mount()
+        if res == recstore.REFUSED:
+            changed = False
+            for k in range(1, self.sectors):
+                if _sector_changed(nor, self.region, k):
+                    changed = True
+            if self.torn_format or changed:
+                self._fail(where, "boot refused (%s)%s"
+                           % (boot.reason, " with sectors besides 0 changed" if changed else ""))
+                return
+            self.refused += 1
+            boot = self._store(nor)
+            res = self._do(boot)
+            if res != recstore.FORMATTED:
+                self._fail(where, "the request made again gave %d (%s)" % (res, boot.reason))
+                return
+        elif res not in (recstore.OK, recstore.FORMATTED) or len(boot) != 0:
+            self._fail(where, "boot gave %d (%s) with %d keys" % (res, boot.reason, len(boot)))
+            return
+        elif self.nested and step >= 0:
+            inner = FirstFormatRun(left, self.page_writes, "mount", torn_format=True,
+                                   name=self.name + " then " + where, seed=self.seed + step + 1).run()
+            self.cases += inner.cases
+            self.torn_headers += inner.torn_headers
+            self.losses += inner.losses
+            for f in inner.failures:
+                if len(self.failures) < 10:
+                    self.failures.append(f)
+        try:
+            boot.commit({"cr": b"after the cut"})
+        except Exception as e:
+            self._fail(where, "commit after the boot raised %s %s" % (type(e).__name__, e))
+            return
+        again = self._store(nor)
+        res = again.mount()
+        if res != recstore.OK or again.get("cr") != b"after the cut" or len(again) != 1:
+            self._fail(where, "the commit after the boot not found (%d, %s)" % (res, again.reason))
+
+    def summary(self):
+        return ("%s, %d sectors, page_writes %d, request %s: %d cut cases, %d refused while only sector 0 had "
+                "changed, %d half-erased sectors with programmed header bytes, %d losses"
+                % (self.name, self.sectors, self.page_writes, self.request, self.cases, self.refused,
+                   self.torn_headers, self.losses))
+
+
+# --- a young store's snapshot damaged -------------------------------------------------------------------
+def young_snapshot_damage(sectors, page_writes, after_format, commits=5, garbage=False):
+    """A young store: the first sector after a format (a fresh one, or format() on a store in use), its snapshot
+    holding the empty map, `commits` commits after it in the same sector (0: an empty store; after a fresh
+    format it may also be formatted again, having held nothing). Each bit of the snapshot record is flipped in
+    turn (or, garbage=True, the whole 11-byte record overwritten with random bytes: only after a fresh format,
+    whose snapshot is known from the first commit's sequence number), and the store mounted: every committed key
+    must come back (they are all in the log after the snapshot) and the damage be reported (skipped, reason); a
+    mount must never refuse. Then a commit on the damaged mount, found by the next one. Returns (cases,
+    failures)."""
+    nor = NorFlash(sectors, page_programs=page_writes)
+    st = recstore.RecordStore(nor, page_writes=page_writes)
+    st.mount()
+    if after_format:
+        for i in range(40):
+            st.commit({i: b"old", "cr": bytes((i,)) * 8})
+        st.format()
+    state = {}
+    for i in range(commits):
+        ch = {i: bytes((0x40 + i,)) * 3, "cr": bytes((i,)) * 8}
+        st.commit(ch)
+        state = applied(state, ch)
+    base = st._writer.head * _SECTOR + 20
+    failures = []
+    cases = 0
+    flips = [(0, 0)] if garbage else [(i, b) for i in range(11) for b in range(8)]
+    for i, b in flips:
+        cases += 1
+        c = nor.clone()
+        if garbage:
+            r = XorShift(page_writes * 7 + sectors)
+            for a in range(base, base + 11):
+                c.poke(a, r.next() & 0xFF)
+            what = "garbage"
+        else:
+            c.poke(base + i, c.peek(base + i) ^ (1 << b))
+            what = "byte %d bit %d" % (i, b)
+        m = recstore.RecordStore(c, page_writes=page_writes)
+        res = m.mount()
+        if not commits and not after_format and res == recstore.FORMATTED and len(m) == 0:
+            pass  # a fresh store's marker damaged, nothing committed: completed as a cut format (nothing to keep)
+        elif res != recstore.OK or not store_matches(m, state):
+            failures.append("%s: mount %d (%s), %d keys of %d" % (what, res, m.reason, len(m), len(state)))
+        elif m.skipped < 1 or "snapshot" not in m.reason:
+            failures.append("%s: not reported (skipped %d, %r)" % (what, m.skipped, m.reason))
+        else:
+            m.commit({"cr": b"after damage"})
+            m2 = recstore.RecordStore(c, page_writes=page_writes)
+            want = applied(state, {"cr": b"after damage"})
+            if m2.mount() != recstore.OK or not store_matches(m2, want):
+                failures.append("%s: the commit after the damaged mount lost (%s)" % (what, m2.reason))
+        c = m = None
+        if _TIGHT_HEAP:
+            gc.collect()
+    return cases, failures

@@ -5,8 +5,9 @@ Covers the strict NOR model's rules and power-cut forms, mount results on bad da
 commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page bound,
 even wear, the allocation-free commits (heap_lock), the RAM map against a model and after failed commits,
 flash damage (a damaged head header, snapshot or erased tail: no silent loss or rollback; fits_without_erase
-and urgent commits), and moderate power-cut and damage fault-injection runs (the >= 10,000-cut and
-4,000-damage runs are host_tests/test_recstore_faults.py, same modules under CPython).
+and urgent commits), the first format cut at every step on foreign, refused and cut-format regions, a young
+store's damaged snapshot rebuilt from its commits, and moderate power-cut and damage fault-injection runs
+(the >= 10,000-cut and 4,000-damage runs are host_tests/test_recstore_faults.py, same modules under CPython).
 """
 import gc
 import os
@@ -439,6 +440,118 @@ def test_interrupted_first_format_recovers():
                     raise AssertionError("pw %d %s cut %d: %d %s" % (pw, mode, cut, res, st2.reason))
 
 
+def _littlefs_region(sectors):
+    """A littlefs filesystem holding a file: someone else's data in the region. None without VfsLfs2."""
+    try:
+        import vfs
+        lfs = vfs.VfsLfs2
+    except (ImportError, AttributeError):
+        return None
+    nor = NorFlash(sectors)
+    lfs.mkfs(nor, readsize=32, progsize=256, lookahead=32)
+    vfs.mount(lfs(nor, readsize=32, progsize=256, lookahead=32, mtime=False), "/lfsregion")
+    try:
+        with open("/lfsregion/state", "wb") as f:
+            f.write(b"someone else's file " * 40)
+    finally:
+        vfs.umount("/lfsregion")
+    return nor
+
+
+def test_a_foreign_region_is_refused_and_left_alone():
+    # a region holding someone else's data (a littlefs filesystem where the port has it, random bytes) is never
+    # erased by a plain mount: refused, nothing written
+    for name in ("littlefs", "garbage"):
+        region = nor = st = None
+        gc.collect()
+        region = _littlefs_region(3) if name == "littlefs" else recstore_faultkit.garbage_region(3, 7)
+        if region is None:
+            continue
+        nor = region.clone()
+        st = RecordStore(nor)
+        eq(st.mount(), recstore.REFUSED, name)
+        if "foreign" not in st.reason:
+            raise AssertionError("%s: %r" % (name, st.reason))
+        changed = [k for k in range(3) if recstore_faultkit._sector_changed(nor, region, k)]
+        eq((nor.step, changed), (region.step, []), name + ": nothing written")
+
+
+def _first_format_region(i, pw):
+    """(name, region, what starts the format) number i for the first-format cut tests, or None."""
+    if i == 0:
+        return "garbage", recstore_faultkit.garbage_region(3, 7), "format_foreign"
+    if i == 1:
+        return "all-zero", recstore_faultkit.zero_region(3), "format_foreign"
+    if i == 2:
+        region = _littlefs_region(3)
+        return None if region is None else ("littlefs", region, "format_foreign")
+    if i == 3:
+        return "refused store", recstore_faultkit.refused_store_region(3, pw), "format"
+    if i == 4:
+        return "layout version 2", recstore_faultkit.other_version_region(3, pw), "format"
+    if i == 5:
+        return "torn marker over leftovers", recstore_faultkit.torn_marker_region(3, 25, 9), "mount"
+    return "torn marker (earlier firmware)", recstore_faultkit.torn_marker_region(3, 25), "mount"
+
+
+def test_first_format_survives_a_cut_at_every_step():
+    # issue 20 item 5: a power cut at every erase (not started, half done: programmed bytes left in a header area,
+    # done) and every program of the first format, then a boot: the store formats or recovers and commits; a
+    # region may stay refused only while nothing but sector 0 has changed (and then the request, made again,
+    # formats it); a region holding our own interrupted format is never refused
+    torn_headers = 0
+    losses = 0
+    for pw in (1, 8):
+        for i in range(7):
+            run = case = None
+            gc.collect()
+            case = _first_format_region(i, pw)
+            if case is None:
+                continue
+            name, region, request = case
+            run = recstore_faultkit.FirstFormatRun(region, pw, request, torn_format=request == "mount",
+                                                   name=name).run()
+            print("    " + run.summary())
+            for f in run.failures:
+                print("    " + f)
+            losses += run.losses
+            torn_headers += run.torn_headers
+    eq(losses, 0, "losses")
+    if not torn_headers:
+        raise AssertionError("no cut left a half-erased sector with programmed bytes in its header area")
+
+
+def test_a_cut_format_then_a_cut_completion_recover():
+    # every region a cut first format leaves, booted with a cut at every step of the boot's completion too
+    gc.collect()
+    run = recstore_faultkit.FirstFormatRun(recstore_faultkit.garbage_region(3, 11), 8, "format_foreign",
+                                           nested=True, name="garbage").run()
+    print("    " + run.summary())
+    for f in run.failures:
+        print("    " + f)
+    eq(run.losses, 0, "losses")
+    if run.cases < 100:
+        raise AssertionError("only %d cases" % run.cases)
+
+
+def test_young_store_snapshot_damage_keeps_every_commit():
+    # issue 20 item 5: one bit flipped in each bit of a young store's snapshot (the first sector after a fresh
+    # format, or after format() on a store in use), commits after it: every commit comes back from the log and
+    # the damage is reported; never refused. After a fresh format even a snapshot overwritten with garbage.
+    for pw in (1, 8):
+        for after_format in (False, True):
+            gc.collect()
+            cases, failures = recstore_faultkit.young_snapshot_damage(3, pw, after_format)
+            for f in failures[:5]:
+                print("    pw %d after_format %s: %s" % (pw, after_format, f))
+            eq((cases, len(failures)), (88, 0), "pw %d after_format %s" % (pw, after_format))
+        cases, failures = recstore_faultkit.young_snapshot_damage(3, pw, False, garbage=True)
+        eq(failures, [], "garbage over a fresh store's snapshot, pw %d" % pw)
+        for after_format in (False, True):  # nothing committed yet: an empty store, still never refused
+            cases, failures = recstore_faultkit.young_snapshot_damage(3, pw, after_format, commits=0)
+            eq(failures, [], "empty young store, pw %d after_format %s" % (pw, after_format))
+
+
 def test_format_is_atomic_on_a_mounted_store():
     for cut in range(8):
         for mode in ("prefix", "bits", "full"):
@@ -461,6 +574,26 @@ def test_format_is_atomic_on_a_mounted_store():
                 eq(got, {}, "formatted")
             elif got != before and got != {}:
                 raise AssertionError("half format")
+
+
+def test_a_cut_roll_out_of_a_fresh_format_mounts_ok():
+    # format() right after the first format, nothing committed yet, cut at every step: a torn sector 1 beside the
+    # fresh format's sector 0 is a roll in flight, not what a cut format left behind: OK and empty, never a format
+    for pw in (1, 8):
+        for cut in range(3):
+            for mode in ("none", "prefix", "bits", "full"):
+                nor = st = st2 = None
+                nor, st = _fresh(sectors=3, page_writes=pw)
+                nor.cut_at = nor.step + cut
+                nor.cut_mode = mode
+                nor.rng = XorShift(cut * 5 + len(mode))
+                try:
+                    st.format()
+                except PowerCut:
+                    pass
+                nor.revive()
+                st2, res = _remount(nor, pw)
+                eq((res, _state(st2)), (recstore.OK, {}), "pw %d cut %d %s: %s" % (pw, cut, mode, st2.reason))
 
 
 # --- rolling, wear, mount bound ---------------------------------------------------------------------

@@ -129,6 +129,14 @@ def u32_at(buf, pos):
     return (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
 
 
+def put_u32(buf, pos, value):
+    """buf[pos:pos+4] = value, big-endian (mount and format only: value may be a big int on 32-bit boards)."""
+    buf[pos] = (value >> 24) & 0xFF
+    buf[pos + 1] = (value >> 16) & 0xFF
+    buf[pos + 2] = (value >> 8) & 0xFF
+    buf[pos + 3] = value & 0xFF
+
+
 def u32_increment(buf, pos):
     """buf[pos:pos+4] += 1 (big-endian, in place, no int wider than a byte)."""
     i = pos + 3

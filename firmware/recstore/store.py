@@ -6,7 +6,7 @@ recstore.logwriter writes flash, recstore.mount reads it back. Format and guaran
 docs/recstore-format.md.
 """
 from .layout import (BYTES_TYPES, FORMATTED, HEADER_LEN, INT_KEYS, MAX_VALUE, OK, PAGE, RECORD_OVERHEAD,
-                     REFUSED, StoreError, const, key_len, u32_at)
+                     REFUSED, StoreError, const, key_len, put_u32, u32_at)
 from .livemap import LiveMap
 from .logwriter import LogWriter
 from .mount import Mount
@@ -268,15 +268,17 @@ class RecordStore:
             self.gaps = scan.gaps
             self.pages_read = scan.pages_read
         if status == FORMATTED:
-            return self._format_fresh(reason)
+            return self._format_fresh(reason, scan)
         if status == REFUSED:
             return self._refuse(reason)
         return self._set_status(OK, reason)
 
     def format(self):
         """Make the store empty. On a mounted store this is atomic (an empty snapshot is rolled in like
-        a commit, then every other sector is erased); otherwise every sector is erased and sector 0
-        written fresh. Ignores defer_erase. Returns FORMATTED."""
+        a commit, then every other sector is erased); otherwise the region is formatted fresh (every sector
+        erased, sector 0 written; a power cut part way leaves what the next mount completes, or, before
+        anything of the format is on flash, the region as it was but for sector 0). Ignores defer_erase.
+        Returns FORMATTED."""
         writer = self._writer
         if self.status != REFUSED and writer.failed is None:
             deferred = writer.deferred
@@ -295,7 +297,9 @@ class RecordStore:
                 writer.deferred = deferred
             self._set_status(FORMATTED, "formatted on request")
             return FORMATTED
-        return self._format_fresh("formatted on request")
+        scan = Mount(writer)
+        scan.survey()
+        return self._format_fresh("formatted on request", scan)
 
     def _set_status(self, status, reason):
         self.status = status
@@ -313,16 +317,28 @@ class RecordStore:
         self.skipped = 0
         self.gaps = 0
 
-    def _format_fresh(self, why):
-        """Erase every sector, write sector 0: header seq 1 + empty snapshot (commit seq 0)."""
+    def _format_fresh(self, why, scan):
+        """Format the region fresh, in the order that lets no power cut strand it (docs/recstore-format.md,
+        "Formatting"): erase sector 0, write its header and an empty snapshot (commit seq 1), the format's
+        marker, numbered above every sector sequence number on flash (scan.top_seq), then erase the other
+        sectors. If sector 0 already holds a format's marker (scan.marker: this completes a cut format), the
+        other sectors are erased first and sector 0 last, so that the marker stays until nothing else is left."""
         self._reset()
         writer = self._writer
-        for k in range(writer.sectors):
-            writer.erase(k)
-        # open sector 0 as a roll from a virtual head N-1 with sector seq 0 and commit seq 0:
-        # sector 0 gets sector seq 1 and an empty snapshot with commit seq 1
-        writer.head = writer.sectors - 1
+        sectors = writer.sectors
+        if scan.marker:
+            for k in range(1, sectors):
+                writer.erase(k)
+        writer.erase(0)
+        # sector 0 opens as a roll from a virtual head N-1 whose sector seq is the highest on flash + 1 (0 on
+        # a region without headers; 0 also past 2**32 - 256, beyond any real store) and whose commit seq is 0
+        top = scan.top_seq
+        writer.head = sectors - 1
+        put_u32(writer.head_seq, 0, top + 1 if 0 < top < 0xFFFFFF00 else 0)
         empty = {}
         writer.roll(empty, 0)
         writer.apply_record(empty, 0)
+        if not scan.marker:
+            for k in range(1, sectors):
+                writer.erase(k)
         return self._set_status(FORMATTED, why)
