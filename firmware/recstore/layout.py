@@ -6,11 +6,7 @@ value of the commit path reaches 2**30.
 """
 from array import array
 
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython: the host fault harness drives this same module
-    def const(x):
-        return x
+from micropython import const
 
 try:  # the C CRC-32, used only where allocation is fine (mount); commits use the table below
     from binascii import crc32 as _hwcrc

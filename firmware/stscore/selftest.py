@@ -18,11 +18,7 @@ switching, is not imported here).
 import sys
 from array import array
 
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython
-    def const(x):
-        return x
+from micropython import const
 
 from stscore import token as T
 
