@@ -21,14 +21,19 @@ end of `reject_ms` closes it (on_cancel). An open entry with no key for `timeout
 dropped (on_cancel). The token reaches the meter as `on_token(buf)`: a bytearray of 20 ASCII digits that
 is reused, so the meter must copy it if it keeps it past the call.
 
-Short codes (documented list, shared with the meter application; the meter decides what each shows and
-answers unknown codes with an error display):
+Short codes (`#NN#`; the meter decides what each shows, device.texts, and answers unknown codes with an error
+display; the README's table has an example of each on both displays; 03-17 and 88 show what the class 1
+tests show):
 
-    01  credit balance                       06  software version
-    02  last token result (code and text)    07  meter number (scrolls)
-    03  key revision number (KRN)            08  supplier group code (SGC)
-    04  tariff index (TI)                    09  total energy imported (kWh)
-    05  tamper status                        88  display test (all segments on)
+    01  credit balance                       10  maximum power limit (MPL)
+    02  last token result (code and text)    11  present power
+    03  KRN and KT ("4.2")                   12  phase power unbalance limit (MPPUL)
+    04  tariff index (TI)                    13  encryption algorithm (EA)
+    05  tamper status                        14  key change tokens the meter takes (2 or 4)
+    06  software version                     15  key expiry number (KEN)
+    07  PAN (scrolls)                        16  meter number (DRN)
+    08  supply group code (SGC)              17  token reading device
+    09  total energy imported (kWh)          88  display test (all segments on)
 
 They are entered as `#NN#` (on a 4x3 keypad `#` is also Enter) or as `NN#`; leading zeros do not matter
 (`#1#` = `#01#`), so the code reaches the meter as an int.
@@ -41,29 +46,10 @@ from drivers.keypad import KEY_HOLD
 TOKEN_DIGITS = const(20)
 _SHORT_CODE_MAX_DIGITS = const(3)
 
+# Short codes the keypad itself knows (the 4x4 quick keys) and the runtime draws; the rest: device.texts
 SC_CREDIT = const(1)
 SC_LAST_RESULT = const(2)
-SC_KRN = const(3)
-SC_TI = const(4)
-SC_TAMPER = const(5)
-SC_VERSION = const(6)
-SC_METER_NUMBER = const(7)
-SC_SGC = const(8)
-SC_ENERGY = const(9)
 SC_DISPLAY_TEST = const(88)
-
-SHORT_CODES = {
-    SC_CREDIT: "credit balance",
-    SC_LAST_RESULT: "last token result",
-    SC_KRN: "key revision number",
-    SC_TI: "tariff index",
-    SC_TAMPER: "tamper status",
-    SC_VERSION: "software version",
-    SC_METER_NUMBER: "meter number",
-    SC_SGC: "supplier group code",
-    SC_ENERGY: "total energy imported",
-    SC_DISPLAY_TEST: "display test",
-}
 
 # entry modes
 IDLE = const(0)

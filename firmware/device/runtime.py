@@ -8,10 +8,11 @@ TokenPipeline and, when present, the optical (VTC) server; and what the display 
 
 Wiring:
     keypad -> KeyEntry: digits echoed; a token -> pipeline.submit(..., SOURCE_KEYPAD); short codes (#NN#)
-              -> short_code(): credit, last result, KRN, TI, tamper, version, meter number, SGC, kWh, test
-    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display; an accepted
-               class 1 token's tests/displays (meter.test_request, results.TEST_*) follow one by one, each
-               for `test_ms`; the load switch test switches the relay over for that long and back
+              -> short_code(): credit, last result, PAN and every item a class 1 token shows (device.texts)
+    pipeline.on_result -> the result text (results.text; a token refused by the lockout: the seconds left)
+               for `result_ms`, then the home display; an accepted class 1 token's tests/displays
+               (meter.test_request, results.TEST_*) follow one by one, each for `test_ms`; the load switch
+               test switches the relay over for that long and back
     pulses  -> polled with take() every `pulse_ms` -> meter.add_pulses (never from the scheduled hand-off:
                that could interrupt a store commit in progress, and the store is not re-entrant); the same
                pulses (and the per-phase ones, hw.phase_pulses) measure the present power (meter.power) ->
@@ -85,6 +86,7 @@ class Runtime:
         self._pf_flag = asyncio.ThreadSafeFlag()
         self.saves = 0  # power-fail saves done (tests, status)
         self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
+        self._test_source = None  # the carrier of the class 1 token (the reading device test)
         self._pending_result = -1  # a result that came while a key entry was open: shown when it closes
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
@@ -123,6 +125,7 @@ class Runtime:
         m = self.meter
         if m.test_request:  # an accepted class 1 token: its tests follow the result (tick)
             self._tests |= m.test_request
+            self._test_source = source
             m.test_request = 0
         self.sync_relay()
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
@@ -161,7 +164,7 @@ class Runtime:
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay over."""
         tests = self._tests
-        for bit in range(1, R.TEST_LAST + 1):
+        for bit in range(R.TEST_LAST + 1):
             if tests >> bit & 1:
                 self._tests = tests & ~(1 << bit)
                 if bit == R.TEST_LOAD_SWITCH:
@@ -170,7 +173,8 @@ class Runtime:
                     self.sync_relay()
                 from device.texts import class1_text  # loaded with the first class 1 item shown
 
-                self._message(class1_text(self.meter, bit, self.wide, self.width), self.cfg.test_ms)
+                self._message(class1_text(self.meter, bit, self.wide, self.width, self._test_source),
+                              self.cfg.test_ms)
                 return
         self._tests = 0
 

@@ -2,8 +2,9 @@
 token lockout, tamper, all persisted through the record store.
 
 Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs/sts-application-layer.md):
-- §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and is checked against the meter's
-  manufacturer code (§7.3.6); class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
+- §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and carries the meter's manufacturer
+  code or 0 (§7.3.6; every published class 1 token carries 0, ../shared/docs/sts-application-layer.md §12
+  item 7), else MfrCode; class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
 - §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old
   (below the TID floor, i.e. vended before the meter was provisioned, or below the smallest stored TID once
   the memory is full), Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`). A token this
@@ -279,16 +280,18 @@ class Meter:
             return self._credit_token(tok)
         return self._management_token(tok)
 
-    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
+    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6; ../shared/docs/sts-application-layer.md
+    # §12 item 7)
     def _class1(self, tok):
-        """Every control bit this meter knows (results.TEST_*) is requested; bit 0 ("test all") or a low byte
-        of all ones (the reference C firmware's convention) requests them all. The runtime shows them one by
-        one on the display (and runs the load switch test). No known bit set: Function."""
-        if tok.mfr_code != self._id().mfr_code:
+        """MfrCode 0 (every published class 1 token) or the meter's own, else MfrCode error. Test No. n is
+        control bit n-1 (results.TEST_*) and test No. 0 sets every bit, so the bits this meter can serve
+        (TEST_KNOWN) are requested as they stand: the runtime shows them one by one (and runs the load switch
+        test). Control bits 16 and 17 (tests 17, 18) are the low bits of control_hi. Only reserved bits, or
+        none: Function."""
+        mfr = tok.mfr_code
+        if mfr and mfr != self._id().mfr_code:
             return R.MFR_CODE
-        bits = tok.control_lo & R.TEST_KNOWN
-        if tok.control_lo & 1 or tok.control_lo & 0xFF == 0xFF:
-            bits = R.TEST_KNOWN
+        bits = (tok.control_lo | (tok.control_hi & 3) << 16) & R.TEST_KNOWN
         if not bits:
             return R.FUNCTION  # only reserved control bits: nothing this meter can run
         self.test_request = bits
