@@ -23,10 +23,14 @@ Wiring:
     powerfail -> a flag set by the scheduled hand-off; a task saves the credit register (meter.save())
     tick (1 s) -> meter.tick(), relay, home display (credit, low-credit warning, fault), record-store
                deferred erase while the optical server is in a session, maintain() when idle
-Home display: the fault (not provisioned, bad provisioning, no flash) when there is one, else the credit,
-blinking with "Lo" below `low_credit_units`. A message (result, short code) stays `result_ms`/`info_ms`;
-an open key entry owns the display until it closes. At boot (board_main) the store's place comes first, for
-`info_ms`: "Store: flash" / "Store: file" ("FLASH" / "FILE" on 7 segments), see show_store.
+Home display, the first that applies: the fault (not provisioned, bad provisioning, no flash); during a token
+lockout the seconds left counting down, alternating every 2 s with the reason ("Locked"; the LCD shows both);
+while a key change set is partly entered and its window open, the token to enter next ("Enter 2nd": 3rd, 4th
+for a 4-token set, "1st" if a later one came first); the credit, blinking with "Lo" below the meter's
+low-credit threshold (a setting: provisioning file, optical register F000). A message (result, short code)
+stays `result_ms`/`info_ms`; an open key entry owns the display until it closes. At boot (board_main) the
+store's place comes first, for `info_ms`: "Store: flash" / "Store: file" ("FLASH" / "FILE" on 7 segments), see
+show_store.
 """
 import asyncio
 from micropython import const
@@ -45,6 +49,8 @@ _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
 _H_FAULT = const(3)
+_H_LOCK = const(4)
+_H_KCT = const(5)
 
 
 class RuntimeConfig:
@@ -139,7 +145,11 @@ class Runtime:
     def _show_result(self, result):
         self._pending_result = -1
         self._hold(self.cfg.result_ms)
-        self.display.show_result(result, R.text(result))
+        text = R.text(result)
+        left = self.meter.lockout_remaining_s() if result == R.LOCKOUT else 0
+        if left:  # a token typed during the lockout: refused, and for how long still
+            text = ("Token locked out\nTry in %d s" if self.wide else "Locked %d") % left
+        self.display.show_result(result, text)
 
     def _entry_closed(self):
         """The key entry closed without a token (cleared, timed out, a rejected entry's message put away): the
@@ -208,23 +218,42 @@ class Runtime:
 
     # --- home display ----------------------------------------------------------------------------------
     def show_home(self):
-        """The resting display: fault, low-credit warning or credit. Rewrites only what changed."""
+        """The resting display: fault, lockout countdown, the key change token to enter next, low-credit
+        warning or credit (the module docstring). Rewrites only what changed."""
         self._mode = _HOME
         m = self.meter
+        wide = self.wide
         if m.fault:
             if self._home != _H_FAULT or self._home_value != m.fault:
                 self._home, self._home_value = _H_FAULT, m.fault
-                self.display.show_warning(("Error: " if self.wide else "Err ") + m.fault)
+                self.display.show_warning(("Error: " if wide else "Err ") + m.fault)
+            return
+        left = m.lockout_remaining_s()
+        if left:
+            if self._home != _H_LOCK or self._home_value != left:
+                self._home, self._home_value = _H_LOCK, left
+                reason = left >> 1 & 1  # the countdown and the reason take turns, 2 s each
+                if wide:
+                    text = ("Wrong tokens" if reason else "Token lockout") + "\nWait %d s" % left
+                else:
+                    text = "Locked" if reason else "L %d" % left
+                self.display.show_text(text)
+            return
+        nth = m.kct_awaited()
+        if nth:
+            if self._home != _H_KCT or self._home_value != nth:
+                self._home, self._home_value = _H_KCT, nth
+                nth = "1st2nd3rd4th"[3 * nth - 3:3 * nth]
+                self.display.show_text(("Enter %s token\nof key change" if wide else "Enter %s") % nth)
             return
         credit = m.credit
-        if self._home_value == credit and self._home != _H_FAULT and self._home != _H_NONE:
+        home = _H_LOW if m.low_credit() else _H_CREDIT  # the threshold is a setting: it may change too
+        if self._home_value == credit and self._home == home:
             return
-        self._home_value = credit
-        if m.low_credit():
-            self._home = _H_LOW
-            self.display.show_warning(("Low credit " if self.wide else "Lo ") + format_units(credit))
+        self._home, self._home_value = home, credit
+        if home == _H_LOW:
+            self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
         else:
-            self._home = _H_CREDIT
             self.display.show_credit(credit)
 
     # --- inputs ----------------------------------------------------------------------------------------
