@@ -407,6 +407,7 @@ def test_receive_path_allocates_nothing():
     h = H()
     h.prog()
     msgs = [cmd(b"R1", b"0005()"), cmd(b"R1", b"0002()"), cmd(b"R1", b"0003()"), cmd(b"W1", b"0005(1)"),
+            cmd(b"R1", b"F000()"), cmd(b"W1", b"F000(" + b"9" * 100 + b")"), cmd(b"W1", b"F000(12x)"),
             cmd(b"X1", b"0000()"), unhex("015231023030303528290367"), NAK,
             cmd(b"W1", b"0004(" + _hexs(h.tok["credit"]["5000"], 16, 17) + b")"),
             cmd(b"W1", b"0004(" + h.tok["credit"]["5001"].encode() + b")")]

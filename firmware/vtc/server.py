@@ -14,9 +14,8 @@ The receive path (feed, including reads, writes and error replies) allocates not
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
-from meter.results import SOURCE_OPTICAL
+from meter.results import ACCEPT, RANGE, SOURCE_OPTICAL
 from stscore import token as _token
-from meter.results import ACCEPT, RANGE
 from vtc.config import (A_PW, A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_LOW_CREDIT, S_STATUS,
                         S_TOKEN_STATUS, S_VERSION, VtcConfig, baud_index)
 from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
@@ -290,15 +289,13 @@ class VtcServer:
         """W1 of a setting register: 1..width decimal digits, stored by the meter at once (a record store
         commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range: ER03; not stored
         (a flash fault): ER04, try again. Either way nothing changes."""
-        n = v1 - v0
-        value = 0
-        for k in range(v0, v1):
+        value = 0 if 0 < v1 - v0 <= reg[3] else -1  # at most 8 digits: a small int on every board
+        k = v0
+        while value >= 0 and k < v1:
             c = buf[k]
-            if not 0x30 <= c <= 0x39:
-                n = 0
-                break
-            value = value * 10 + c - 0x30
-        if not 0 < n <= reg[3]:
+            value = value * 10 + c - 0x30 if 0x30 <= c <= 0x39 else -1
+            k += 1
+        if value < 0:
             self._error(now, 3)
             return
         r = self.meter.set_low_credit(value)
