@@ -216,25 +216,72 @@ def test_water_factor_on_a_water_meter(clock):
     assert m.enter(V.management_token(vkey(), 2, 5, 8001, 1)) == R.FUNCTION  # no currency mode
 
 
-# --- 5. class 1 control bits ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("bit", range(R.TEST_LOAD_SWITCH, R.TEST_LAST + 1))
+# --- 5. class 1 (../shared/docs/sts-application-layer.md §12 item 7, corrected) --------------------------------
+KNOWN_BITS = [b for b in range(36) if R.TEST_KNOWN >> b & 1]
+# the published tables' test numbers this meter serves (meter/results.py); test No. n is control bit n-1
+SERVED = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18)  # not 12, 13 (reserved)
+DISPLAY, KRN_KT, KEN = 1 << 1, 1 << 3, 1 << 16  # test No. 2, 4, 17
+
+
+def test_class1_test_numbers_are_bit_n_minus_1():
+    assert KNOWN_BITS == [n - 1 for n in SERVED]
+    assert R.TEST_LOAD_SWITCH == 0 and R.TEST_LAST == 17  # No. 1 and No. 18
+
+
+@pytest.mark.parametrize("bit", KNOWN_BITS)
 @pytest.mark.parametrize("subclass", (0, 1))
-def test_class1_each_control_bit_is_requested(clock, bit, subclass):
+@pytest.mark.parametrize("mfr", (0, 12))
+def test_class1_each_control_bit_is_requested(clock, bit, subclass, mfr):
     m = make_meter(clock, mfr=12)
-    assert m.enter(V.test_token(1 << bit, 12, subclass)) == R.ACCEPT
+    assert m.enter(V.test_token(1 << bit, mfr, subclass)) == R.ACCEPT
     assert m.test_request == 1 << bit
 
 
-def test_class1_test_all_several_and_reserved(clock):
+@pytest.mark.parametrize("bit", [b for b in range(36) if b not in KNOWN_BITS])
+def test_class1_reserved_bit_alone_is_a_function_error(clock, bit):
+    """Tests 12 and 13 (water meter factor, tariff rate: reserved) and bits 18.. (none in the tables)."""
     m = make_meter(clock, mfr=12)
-    assert m.enter(V.test_token(1, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # bit 0: all
-    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # C firmware
-    assert m.enter(V.test_token((1 << 4) | (1 << 9), 12, 0)) == R.ACCEPT
-    assert m.test_request == (1 << 4) | (1 << 9)
+    subclass = 0 if bit >= 28 else bit % 2
+    assert m.enter(V.test_token(1 << bit, 0, subclass)) == R.FUNCTION and m.test_request == 0
+
+
+@pytest.mark.parametrize("subclass", (0, 1))
+def test_class1_manufacturer_code_zero_own_other(clock, subclass):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(V.test_token(DISPLAY, 0, subclass)) == R.ACCEPT  # every published token
+    assert m.enter(V.test_token(DISPLAY, 12, subclass)) == R.ACCEPT  # the meter's own
     m.test_request = 0
-    assert m.enter(V.test_token(1 << 20, 12, 0)) == R.FUNCTION and m.test_request == 0  # reserved bits only
-    assert m.enter(V.test_token(0, 12, 0)) == R.FUNCTION
-    assert m.enter(V.test_token(1 << 4, 13, 0)) == R.MFR_CODE and m.test_request == 0
+    for other in (13, 99) if subclass == 0 else (13, 1234, 65535):
+        assert m.enter(V.test_token(DISPLAY, other, subclass)) == R.MFR_CODE, other
+        assert m.test_request == 0
+    m4 = make_meter(clock, mfr=1234)  # a 4-digit manufacturer code (IIN 0000 meters)
+    assert m4.enter(V.test_token(DISPLAY, 1234, 1)) == R.ACCEPT
+    assert m4.enter(V.test_token(DISPLAY, 0, subclass)) == R.ACCEPT
+    assert m4.enter(V.test_token(DISPLAY, 12, subclass)) == R.MFR_CODE
+
+
+# The published class 1 tokens (../shared/vectors/sts_vectors.json, from the STS 531 compliance suite's CTSA02
+# and CTSA10/11 as transcribed by a peer implementation): every one carries MfrCode 0
+PUBLISHED = (("56493153725450313471", R.TEST_KNOWN),  # V0054: 1/0, test No. 0 (all 36 bits)
+             ("02305843005052951967", R.TEST_KNOWN),  # V0055: 1/1, test No. 0 (all 28 bits)
+             ("18446744073843772416", KRN_KT),  # V0131: 1/0, control 8, test No. 4 (the KRN check)
+             ("01152921539100838034", KRN_KT),  # V0132: 1/1, control 8
+             ("00000000000150997584", 1),  # V0107: control 1, test No. 1
+             ("00000001099645848124", KEN))  # V0111: control 0x10000, test No. 17
+
+
+@pytest.mark.parametrize("digits, wanted", PUBLISHED)
+def test_class1_published_tokens_on_a_meter_of_another_make(clock, digits, wanted):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(digits) == R.ACCEPT and m.test_request == wanted
+
+
+def test_class1_several_bits_and_none(clock):
+    m = make_meter(clock, mfr=12)
+    assert m.enter(V.test_token((1 << 4) | (1 << 9) | (1 << 11), 12, 0)) == R.ACCEPT
+    assert m.test_request == (1 << 4) | (1 << 9)  # the reserved bit 11 is skipped
+    m.test_request = 0
+    assert m.enter(V.test_token(0, 12, 0)) == R.FUNCTION and m.test_request == 0
 
 
 # --- the lockout when its commit cannot be made (issue 15 item 3) ---------------------------------------------

@@ -37,6 +37,7 @@ def test_state_shows_identity_credit_tids_and_floor(tmp_path, capsys):
     assert meter_state.main([path, "--base", "1993"]) == 0
     text = capsys.readouterr().out
     assert "tid_floor          6000000 (2004-05-29T16:00:00 on base 1993): a TID below it is Old" in text
+    assert state["low_credit"] == "5.0" and "low_credit         warning below 5.0" in text  # the build default
 
 
 def test_blank_and_foreign_images(tmp_path, capsys):

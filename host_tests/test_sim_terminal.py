@@ -138,7 +138,8 @@ def test_script_mode(state, tmp_path):
     lines = out.stdout.splitlines()
     assert lines[0].startswith("optical port: /dev/pts/")
     displays = [line.split(" display ", 1)[1] for line in lines if " display " in line]
-    assert '"AccEPT"' in displays and '"USED  "' in displays and '"KRN 1 "' in displays, displays
+    # short code 03: KRN 1, KT 2 as the KRN, a point, the KT ("1.2"; the point lights the 1's dp)
+    assert '"AccEPT"' in displays and '"USED  "' in displays and '"1.2    "' in displays, displays
     assert any("status credit=2.5 relay=closed" in line for line in lines)
     # the same script from stdin, on the state the first run left: both tokens are Used now
     out = subprocess.run([PY, SIM, "--state", state, "--script", "-"] + FAST, input=script.read_text(),

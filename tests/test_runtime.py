@@ -79,9 +79,9 @@ def test_seven_segment_result_and_credit():
 def test_short_codes():
     hw, meter, pipeline, rt, clock, _ = make()
     enter(hw, pipeline, CREDIT_1KWH[0])
-    cases = (("#1#", "Credit"), ("#02#", "1 Accept"), ("#3#", "KRN 4"), ("#4#", "TI 01"), ("#5#", "No tamper"),
-             ("#6#", "Ver " + meter.cfg.software_version), ("#8#", "SGC 123457"), ("#9#", "Total 0.0 kWh"),
-             ("#88#", "8" * 16), ("#77#", "Err 77"), ("2#", "1 Accept"))
+    cases = (("#1#", "Credit"), ("#02#", "1 Accept"), ("#3#", "KRN.KT 4.2"), ("#4#", "TI 01"),
+             ("#5#", "No tamper"), ("#6#", "Ver " + meter.cfg.software_version), ("#8#", "SGC 123457"),
+             ("#9#", "Total 0.0 kWh"), ("#88#", "8" * 16), ("#77#", "Err 77"), ("2#", "1 Accept"))
     for keys, first_line in cases:
         hw.keypad.type(keys)
         eq(lcd(hw)[0], first_line, keys)

@@ -212,7 +212,7 @@ def test_readout_mode_and_tt_fallback():
     h = H()
     h.ask(SIGN_ON)
     readout = (b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
-               b"0006(0000)\r\n!\r\n\x03")
+               b"0006(0000)\r\nF000(00000050)\r\n!\r\n\x03")
     readout += bytes([bcc(readout)])
     eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout)], "ACK 0 5 0: readout at 9600 Bd")
     eq(h.bauds, [(0, 9600)], "switched")
@@ -345,6 +345,45 @@ def test_password_option():
     eq(h.one(w), ACK, "now the write")
 
 
+def test_low_credit_threshold_register():
+    """F000 LowCreditThreshold (0.1 units): read by anyone; written only in a password session (after an ACKed
+    P1/P2), 1..8 decimal digits up to the meter's credit_max, stored at once (a reboot keeps it); a bad value
+    (ER03) or a commit that fails (ER04) changes nothing."""
+    h = H()
+    h.ask(SIGN_ON)
+    eq(h.one(cmd(b"R1", b"F000()")), data(b"F000(00000050)"), "the build default, 5.0 kWh")
+    eq(h.one(cmd(b"W1", b"F000(120)")), ER[2], "the simplified path has no password session")
+    eq(h.one(cmd(b"W1", b"0004(" + h.tok["credit"]["5000"].encode() + b")")), ACK, "a token needs none")
+    h.p.process_pending()
+    eq(h.ask(B0), [], "B0: a new session")
+    h.prog()
+    eq(h.one(cmd(b"W1", b"F000(120)")), ACK, "in a password session")
+    eq((h.m.low_credit_units, h.one(cmd(b"R1", b"f000()"))), (120, data(b"F000(00000120)")), "12.0 kWh")
+    for bad in (b"", b"12a", b"-1", b"1.5", b"123456789", b" 12"):
+        eq(h.one(cmd(b"W1", b"F000(" + bad + b")")), ER[3], "ER03 for %r" % bad)
+    eq(h.one(cmd(b"W2", b"F000(0)")), ACK, "0: no warning")
+    eq(h.m.low_credit_units, 0)
+    again = Meter(h.m.store, MeterConfig(), h.clock)  # a reboot on the same flash
+    eq(again.low_credit_units, 0, "persisted")
+    h.m.cfg.credit_max = 1000
+    eq(h.one(cmd(b"W1", b"F000(1001)")), ER[3], "above credit_max")
+
+    def broken(records, urgent=False):
+        raise OSError("flash")
+    h.m.store.commit = broken
+    eq(h.one(cmd(b"W1", b"F000(77)")), ER[4], "not stored: try again")
+    eq(h.m.low_credit_units, 0, "unchanged")
+    h = None
+    h = H(password="1234")
+    h.ask(SIGN_ON)
+    h.ask(OPT_PROG_9600, 1100)
+    eq(h.one(cmd(b"P1", b"(0000)")), ER[2], "wrong password")
+    eq(h.one(cmd(b"W1", b"F000(99)")), ER[2], "no password session")
+    eq(h.one(cmd(b"P1", b"(1234)")), ACK, "right password")
+    eq(h.one(cmd(b"W1", b"F000(99)")), ACK, "now the write")
+    eq(h.m.low_credit_units, 99)
+
+
 def test_config():
     for bad in ({"tr_ms": 100}, {"bogus": 1}, {"tt_ms": 1500}, {"inactivity_ms": 30000}, {"baud": 1000},
                 {"ident": "A/B"}, {"mfr_id": "OS"}, {"first_reply_delay_ms": 2000}):
@@ -368,6 +407,7 @@ def test_receive_path_allocates_nothing():
     h = H()
     h.prog()
     msgs = [cmd(b"R1", b"0005()"), cmd(b"R1", b"0002()"), cmd(b"R1", b"0003()"), cmd(b"W1", b"0005(1)"),
+            cmd(b"R1", b"F000()"), cmd(b"W1", b"F000(" + b"9" * 100 + b")"), cmd(b"W1", b"F000(12x)"),
             cmd(b"X1", b"0000()"), unhex("015231023030303528290367"), NAK,
             cmd(b"W1", b"0004(" + _hexs(h.tok["credit"]["5000"], 16, 17) + b")"),
             cmd(b"W1", b"0004(" + h.tok["credit"]["5001"].encode() + b")")]

@@ -78,6 +78,7 @@ def read_state(path, base=2014, tid_slots=50):
         "mpl_w": m.mpl_w or None,
         "mppul_w": m.mppul_w or None,
         "tamper": m.tamper,
+        "low_credit": _units(m.low_credit_units),  # the warning threshold (provisioning, optical register F000)
     }
     if ident is not None:
         state["identity"] = {"pan": ident.pan, "ea": "%02d" % ident.ea, "kt": "%d (%s)" % (ident.kt, KT_NAMES[ident.kt]),
@@ -116,6 +117,7 @@ def _print_text(state):
     line("mpl", "%d W" % state["mpl_w"] if state["mpl_w"] else "none")
     line("mppul", "%d W" % state["mppul_w"] if state["mppul_w"] else "none")
     line("tamper", "yes" if state["tamper"] else "no")
+    line("low_credit", "warning below %s" % state["low_credit"])
 
 
 def main(argv=None):

@@ -2,14 +2,15 @@
 
   provision.py --vk HEX --pan PAN18 --sgc NNNNNN --ti NN [--krn 1] [--kt 2] [--ea 07|11] [--dkga 02|04]
                [--base 1993|2014|2035] [--ken 255] --mfr-code N [--tables FILE] [--tid-floor now|N|DATE|0]
-               [-o provision.json]
+               [--low-credit KWH] [-o provision.json]
 
 The decoder key is derived with the same functions as `sts.py derive` (tools/vending.py), and the result is
 validated with the firmware's own provisioning check (meter.boot.from_provisioning) before it is written, so
 a file this tool writes is one the meter accepts. The base date defaults to the one in service today (2014
 since the 1993 TIDs ran out on 2024-11-24 20:15). `tid_floor` is the TID of the provisioning minute on that
-base date: the meter treats tokens vended before it as Old. The file holds a secret key: keep it off shared
-drives; the meter deletes it after use.
+base date: the meter treats tokens vended before it as Old. `--low-credit` sets the low-credit warning
+threshold (`low_credit_units`, in 0.1 units; without it the build's default, 5.0, applies). The file holds a
+secret key: keep it off shared drives; the meter deletes it after use.
 """
 import argparse
 import json
@@ -52,6 +53,16 @@ def tid_floor(text, base):
                              % (base, exc))
 
 
+def low_credit(text):
+    """--low-credit: the warning threshold in the main unit with at most one decimal (5, 5.0, 12.5; 0 = no
+    warning) -> 0.1 units, as the provisioning file holds it."""
+    whole, dot, tenth = str(text).strip().partition(".")
+    if not whole.isdigit() or (dot and (len(tenth) != 1 or not tenth.isdigit())):
+        raise V.VendingError("--low-credit must be a number of kWh with at most one decimal (e.g. 5.0), got %r"
+                             % text)
+    return int(whole) * 10 + (int(tenth) if tenth else 0)
+
+
 def build(args):
     ea = int(args.ea)
     dkga = args.dkga or ("02" if ea == 7 else "04")
@@ -80,6 +91,8 @@ def build(args):
         floor = tid_floor(args.tid_floor, base)
     if floor:
         obj["tid_floor"] = floor
+    if args.low_credit is not None:
+        obj["low_credit_units"] = low_credit(args.low_credit)
     if args.tables:
         with open(args.tables) as f:
             obj["sta_tables"] = json.load(f)
@@ -128,6 +141,10 @@ def build_parser():
                     help="tokens with a TID below this are Old on the meter: 'now' (the provisioning minute on "
                          "the base date; the default, left out with a warning on a base date that ended), a "
                          "TID, a date 'YYYY-MM-DD HH:MM', or 0 for no floor")
+    ap.add_argument("--low-credit", dest="low_credit", metavar="KWH",
+                    help="the low-credit warning threshold in the meter's unit (kWh; m3 on a water meter), one "
+                         "decimal at most; 0 = no warning (default: the firmware's 5.0). The optical port's "
+                         "register F000 changes it later")
     ap.add_argument("-o", "--output", default="provision.json", metavar="FILE",
                     help="where to write the file (default provision.json); it holds a secret key")
     return ap

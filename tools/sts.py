@@ -353,7 +353,8 @@ def build_parser():
     e.add_argument("--register", help="clear-credit: 0 electricity ... 0xFFFF all")
     e.add_argument("--rate", help="tariff-rate: 16-bit rate")
     e.add_argument("--factor", help="water-factor: 16-bit factor")
-    e.add_argument("--control", help="test: control bits (e.g. 0xFF test all)")
+    e.add_argument("--control", help="test: control bits; test No. n is bit n-1 (0x8: No. 4, KRN.KT), every bit is "
+                                     "No. 0 (0xFFFFFFFFF with a 2-digit --mfr); published tokens carry --mfr 0")
     e.add_argument("--mfr", help="test: manufacturer code")
     e.add_argument("--new-key", dest="new_key", help="kct: the new decoder key, hex (8 or 16 bytes)")
     e.add_argument("--new-provision", dest="new_provision", metavar="FILE",

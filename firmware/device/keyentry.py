@@ -10,29 +10,10 @@ from drivers.keypad import KEY_HOLD
 TOKEN_DIGITS = const(20)
 _SHORT_CODE_MAX_DIGITS = const(3)
 
+# Short codes the keypad itself knows (the 4x4 quick keys) and the runtime draws; the rest: device.texts
 SC_CREDIT = const(1)
 SC_LAST_RESULT = const(2)
-SC_KRN = const(3)
-SC_TI = const(4)
-SC_TAMPER = const(5)
-SC_VERSION = const(6)
-SC_METER_NUMBER = const(7)
-SC_SGC = const(8)
-SC_ENERGY = const(9)
 SC_DISPLAY_TEST = const(88)
-
-SHORT_CODES = {
-    SC_CREDIT: "credit balance",
-    SC_LAST_RESULT: "last token result",
-    SC_KRN: "key revision number",
-    SC_TI: "tariff index",
-    SC_TAMPER: "tamper status",
-    SC_VERSION: "software version",
-    SC_METER_NUMBER: "meter number",
-    SC_SGC: "supplier group code",
-    SC_ENERGY: "total energy imported",
-    SC_DISPLAY_TEST: "display test",
-}
 
 # entry modes
 IDLE = const(0)

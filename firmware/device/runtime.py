@@ -20,6 +20,8 @@ _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
 _H_FAULT = const(3)
+_H_LOCK = const(4)
+_H_KCT = const(5)
 
 
 class RuntimeConfig:
@@ -58,6 +60,7 @@ class Runtime:
         self._pf_flag = asyncio.ThreadSafeFlag()
         self.saves = 0  # power-fail saves done (tests, status)
         self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
+        self._test_source = None  # the carrier of the class 1 token (the reading device test)
         self._pending_result = -1  # a result that came while a key entry was open: shown when it closes
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
@@ -96,6 +99,7 @@ class Runtime:
         m = self.meter
         if m.test_request:  # an accepted class 1 token: its tests follow the result (tick)
             self._tests |= m.test_request
+            self._test_source = source
             m.test_request = 0
         self.sync_relay()
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
@@ -109,7 +113,11 @@ class Runtime:
     def _show_result(self, result):
         self._pending_result = -1
         self._hold(self.cfg.result_ms)
-        self.display.show_result(result, R.text(result))
+        text = R.text(result)
+        left = self.meter.lockout_remaining_s() if result == R.LOCKOUT else 0
+        if left:  # a token typed during the lockout: refused, and for how long still
+            text = ("Token locked out\nTry in %d s" if self.wide else "Locked %d") % left
+        self.display.show_result(result, text)
 
     def _entry_closed(self):
         """The key entry closed without a token (cleared, timed out, a rejected entry's message put away): the
@@ -134,7 +142,7 @@ class Runtime:
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay over."""
         tests = self._tests
-        for bit in range(1, R.TEST_LAST + 1):
+        for bit in range(R.TEST_LAST + 1):
             if tests >> bit & 1:
                 self._tests = tests & ~(1 << bit)
                 if bit == R.TEST_LOAD_SWITCH:
@@ -143,7 +151,8 @@ class Runtime:
                     self.sync_relay()
                 from device.texts import class1_text  # loaded with the first class 1 item shown
 
-                self._message(class1_text(self.meter, bit, self.wide, self.width), self.cfg.test_ms)
+                self._message(class1_text(self.meter, bit, self.wide, self.width, self._test_source),
+                              self.cfg.test_ms)
                 return
         self._tests = 0
 
@@ -177,23 +186,42 @@ class Runtime:
 
     # --- home display ----------------------------------------------------------------------------------
     def show_home(self):
-        """The resting display: fault, low-credit warning or credit. Rewrites only what changed."""
+        """The resting display: fault, lockout countdown, the key change token to enter next, low-credit
+        warning or credit (the module docstring). Rewrites only what changed."""
         self._mode = _HOME
         m = self.meter
+        wide = self.wide
         if m.fault:
             if self._home != _H_FAULT or self._home_value != m.fault:
                 self._home, self._home_value = _H_FAULT, m.fault
-                self.display.show_warning(("Error: " if self.wide else "Err ") + m.fault)
+                self.display.show_warning(("Error: " if wide else "Err ") + m.fault)
+            return
+        left = m.lockout_remaining_s()
+        if left:
+            if self._home != _H_LOCK or self._home_value != left:
+                self._home, self._home_value = _H_LOCK, left
+                reason = left >> 1 & 1  # the countdown and the reason take turns, 2 s each
+                if wide:
+                    text = ("Wrong tokens" if reason else "Token lockout") + "\nWait %d s" % left
+                else:
+                    text = "Locked" if reason else "L %d" % left
+                self.display.show_text(text)
+            return
+        nth = m.kct_awaited()
+        if nth:
+            if self._home != _H_KCT or self._home_value != nth:
+                self._home, self._home_value = _H_KCT, nth
+                nth = "1st2nd3rd4th"[3 * nth - 3:3 * nth]
+                self.display.show_text(("Enter %s token\nof key change" if wide else "Enter %s") % nth)
             return
         credit = m.credit
-        if self._home_value == credit and self._home != _H_FAULT and self._home != _H_NONE:
+        home = _H_LOW if m.low_credit() else _H_CREDIT  # the threshold is a setting: it may change too
+        if self._home_value == credit and self._home == home:
             return
-        self._home_value = credit
-        if m.low_credit():
-            self._home = _H_LOW
-            self.display.show_warning(("Low credit " if self.wide else "Lo ") + format_units(credit))
+        self._home, self._home_value = home, credit
+        if home == _H_LOW:
+            self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
         else:
-            self._home = _H_CREDIT
             self.display.show_credit(credit)
 
     # --- inputs ----------------------------------------------------------------------------------------

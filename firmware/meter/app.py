@@ -22,6 +22,7 @@ _REC_CREDIT = const("credit")
 _REC_SETTINGS = const("settings")
 _REC_LOCK = const("lock")
 _REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
+_REC_LOW_CREDIT = const("lowcredit")  # the low-credit warning threshold (>I, 0.1 units); absent: the build default
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
@@ -43,7 +44,7 @@ class MeterConfig:
         self.service = "electricity"  # electricity, water, gas
         self.key_expiry = True  # enforce KEN on TID-bearing tokens
         self.credit_max = 99999999  # 0.1 units (9,999,999.9 kWh); more is Overflow
-        self.low_credit_units = 50  # warning below 5.0 kWh
+        self.low_credit_units = 50  # warning below 5.0 kWh, unless provisioning or the optical port set it
         self.impulses_per_kwh = 1000  # energy source: impulses per main unit
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
@@ -80,6 +81,7 @@ class Meter:
         self.tamper = False
         self.tariff_rate = 0
         self.water_factor = 0
+        self.low_credit_units = self.cfg.low_credit_units  # the warning threshold (0.1 units; 0 = no warning)
         self.lockout = Lockout(self.cfg, clock)
         self.load_w = 0
         self.unbalance_w = 0
@@ -107,6 +109,8 @@ class Meter:
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
             self.tamper = bool(tamper)
+        rec = s.get(_REC_LOW_CREDIT)
+        self.low_credit_units = struct.unpack(">I", rec)[0] if rec and len(rec) == 4 else self.cfg.low_credit_units
         self.lockout.load(s.get(_REC_LOCK))
         if self.tids.relayout and self.ident is not None:  # slot records of a build with more slots
             try:
@@ -129,15 +133,18 @@ class Meter:
     def provision(self, obj):
         """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
         meter then keeps its previous state). Fresh TID memory, credit and settings."""
-        from meter.boot import from_provisioning, tid_floor  # first boot and tools only: not in service
+        from meter.boot import from_provisioning, low_credit, tid_floor  # first boot and tools only
 
         gc.collect()  # the key's 4 KB of tables are built next: first boot's heap peak
         try:
             ident = from_provisioning(obj)
             key = ident.decoder_key()
             floor = tid_floor(obj)
+            low = low_credit(obj)
         except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
+        if low is not None and low > self.cfg.credit_max:
+            return "low_credit_units must not be above the meter's credit_max (%d)" % self.cfg.credit_max
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
@@ -151,9 +158,29 @@ class Meter:
         records[_REC_CREDIT] = self._credit_record()
         records[_REC_SETTINGS] = self._settings_record()
         records[_REC_LOCK] = self.lockout.record()
+        records[_REC_LOW_CREDIT] = None if low is None else struct.pack(">I", low)  # None: the build default
         self.store.commit(records)
         self.ident, self.key, self.fault = ident, key, None
+        self.low_credit_units = self.cfg.low_credit_units if low is None else low
         return None
+
+    def set_low_credit(self, units):
+        """The low-credit warning threshold (0.1 units, 0 = no warning), from the optical port: RANGE (above
+        credit_max or negative) or FUNCTION (not stored: a flash fault) change nothing; ACCEPT once it is on
+        flash. A store full while erases are deferred (an optical session) gets an urgent commit."""
+        if not 0 <= units <= self.cfg.credit_max:
+            return R.RANGE
+        records = {_REC_LOW_CREDIT: struct.pack(">I", units)}
+        try:
+            try:
+                self._commit(records)
+            except Exception:  # StoreFull with erases deferred, or a transient fault: once more, urgent
+                self.store.commit(records, urgent=True)
+        except Exception as exc:
+            self.error = R.fault_text("low-credit setting not saved", exc)
+            return R.FUNCTION
+        self.low_credit_units = units
+        return R.ACCEPT
 
     def _id(self):
         """The identity, for code that only runs once the meter is provisioned."""
@@ -254,16 +281,18 @@ class Meter:
             return self._credit_token(tok)
         return self._management_token(tok)
 
-    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
+    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6; ../shared/docs/sts-application-layer.md
+    # §12 item 7)
     def _class1(self, tok):
-        """Every control bit this meter knows (results.TEST_*) is requested; bit 0 ("test all") or a low byte
-        of all ones (the reference C firmware's convention) requests them all. The runtime shows them one by
-        one on the display (and runs the load switch test). No known bit set: Function."""
-        if tok.mfr_code != self._id().mfr_code:
+        """MfrCode 0 (every published class 1 token) or the meter's own, else MfrCode error. Test No. n is
+        control bit n-1 (results.TEST_*) and test No. 0 sets every bit, so the bits this meter can serve
+        (TEST_KNOWN) are requested as they stand: the runtime shows them one by one (and runs the load switch
+        test). Control bits 16 and 17 (tests 17, 18) are the low bits of control_hi. Only reserved bits, or
+        none: Function."""
+        mfr = tok.mfr_code
+        if mfr and mfr != self._id().mfr_code:
             return R.MFR_CODE
-        bits = tok.control_lo & R.TEST_KNOWN
-        if tok.control_lo & 1 or tok.control_lo & 0xFF == 0xFF:
-            bits = R.TEST_KNOWN
+        bits = (tok.control_lo | (tok.control_hi & 3) << 16) & R.TEST_KNOWN
         if not bits:
             return R.FUNCTION  # only reserved control bits: nothing this meter can run
         self.test_request = bits
@@ -436,8 +465,14 @@ class Meter:
         return self.credit > 0 and self._trip_until is None
 
     def low_credit(self):
-        return 0 < self.credit < self.cfg.low_credit_units
+        return 0 < self.credit < self.low_credit_units
 
     def kct_pending(self):
         """A key change set is partly entered (its other tokens are awaited)."""
         return self.kct is not None and self.kct.pending()
+
+    def kct_awaited(self):
+        """The key change token the display asks for: 1..4 (the first section of the set still missing) while
+        a set is partly entered and its window is open, else 0."""
+        kct = self.kct
+        return 0 if kct is None else kct.awaited(self.clock())

@@ -24,6 +24,17 @@ class KeyChangeSet:
                 return True
         return False
 
+    def awaited(self, now):
+        """For the display: the number (1..4) of the first section still missing while a set is partly entered
+        and its window is open (the order of the vending slip: 2/3, 2/4, 2/8, 2/9), else 0."""
+        parts = self._parts
+        if not any(parts) or ticks_diff(now, self._start) > self.window_s * 1000:
+            return 0
+        for i in range(4):
+            if parts[i] is None:
+                return i + 1
+        return 0
+
     def add(self, tok, long_key, now):
         """Take one decrypted key change token (class 2, subclass 3, 4, 8 or 9). Returns FUNCTION (a 3rd/4th
         section for a 64-bit key) or RANGE (KRN outside 1..9, TI above 99) for a token the set cannot take,

@@ -9,6 +9,7 @@ from meter import override
 # Register access bits and value formats (design doc §4.4)
 A_R = const(1)
 A_W = const(2)
+A_PW = const(4)  # written only in a password session: after an ACKed P1/P2 (a setting, not a token)
 F_DEC = const(0)  # `width` decimal digits, zero-padded, clamped to the largest that fits
 F_HEX = const(1)  # `width` upper-case hex digits
 F_BIN = const(2)  # `width` '0'/'1' characters, MSB first
@@ -20,6 +21,7 @@ S_VERSION = const(-2)  # MeterConfig.software_version
 _S_TOKEN = const(-3)  # BinaryTokenEntry (write only)
 S_TOKEN_STATUS = const(-4)  # TokenPipeline.status (§1.2 values; 16 = not ready)
 S_LOCKOUT = const(-5)  # Meter.lockout_remaining_s()
+S_LOW_CREDIT = const(-6)  # Meter.low_credit_units, written through Meter.set_low_credit
 
 # (ID as a 4-digit hex address, access, format, width, source), in the 62055-52 TOC order (design doc §4.4)
 REGISTERS = (
@@ -30,6 +32,8 @@ REGISTERS = (
     (0x0004, A_W, F_TOKEN, 0, _S_TOKEN),  # BinaryTokenEntry
     (0x0005, A_R, F_DEC, 4, S_TOKEN_STATUS),  # TokenStatus
     (0x0006, A_R, F_DEC, 4, S_LOCKOUT),  # TokenLockoutTimeRemaining, seconds
+    # manufacturer-specific (IEC 62056-21 Annex C: Fxxx), this meter's settings
+    (0xF000, A_R | A_W | A_PW, F_DEC, 8, S_LOW_CREDIT),  # LowCreditThreshold, 0.1 units (0 = no warning)
 )
 
 

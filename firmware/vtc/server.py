@@ -14,10 +14,10 @@ The receive path (feed, including reads, writes and error replies) allocates not
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
-from meter.results import SOURCE_OPTICAL
+from meter.results import ACCEPT, RANGE, SOURCE_OPTICAL
 from stscore import token as _token
-from vtc.config import (A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_STATUS, S_TOKEN_STATUS,
-                        S_VERSION, VtcConfig, baud_index)
+from vtc.config import (A_PW, A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_LOW_CREDIT, S_STATUS,
+                        S_TOKEN_STATUS, S_VERSION, VtcConfig, baud_index)
 from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
 
 IDLE = const(0)
@@ -57,6 +57,7 @@ class VtcServer:
         self._t_act = 0  # last message received or sent (inactivity)
         self._t_sent = 0  # when our last message finished on the wire (tt)
         self._auth = cfg.password is None
+        self._pw = False  # a P1/P2 was ACKed in this session: settings (A_PW) may be written
         self._tok = bytearray(20)
         self._vs = None  # software version str, and its bytes
         self._vb = b""
@@ -123,6 +124,7 @@ class VtcServer:
         """Back to IDLE at 300 Bd; after=True: once the pending reply (B1's ACK) is out (design §4.2)."""
         self.state = IDLE
         self._auth = self.cfg.password is None
+        self._pw = False
         if not after:
             self._pend = False
         self._baud_req = 300 if self.baud != 300 else 0
@@ -177,6 +179,7 @@ class VtcServer:
                     return  # not us: silent
         self.state = _IDENT_SENT
         self._auth = self.cfg.password is None
+        self._pw = False
         self._start(0x2F)
         self._puts(self._ident)
         self._at(now, self.cfg.tr_ms)
@@ -251,6 +254,7 @@ class VtcServer:
                 for k in range(v1 - v0):
                     if self._auth and buf[v0 + k] != ord(pw[k]):
                         self._auth = False
+            self._pw = self._auth
             if self._auth:
                 self._byte(now, ACK)
             else:
@@ -268,8 +272,10 @@ class VtcServer:
                     self._start(STX)
                     self._line(reg)
                     self._end(now, self.cfg.tr_ms)
-            elif not reg[1] & A_W or not self._auth:
+            elif not reg[1] & A_W or not self._auth or (reg[1] & A_PW and not self._pw):
                 self._error(now, 2)
+            elif reg[4] == S_LOW_CREDIT:
+                self._setting(now, reg, buf, v0, v1)
             elif reg[2] != F_TOKEN or not self._token(buf, v0, v1 - v0):
                 self._error(now, 3)
             elif not self.pipeline.submit(self._tok, 20, SOURCE_OPTICAL):
@@ -278,6 +284,25 @@ class VtcServer:
                 self._byte(now, ACK)  # "received for processing"; TokenStatus reads 16 meanwhile
         else:
             self._error(now, 9)
+
+    def _setting(self, now, reg, buf, v0, v1):
+        """W1 of a setting register: 1..width decimal digits, stored by the meter at once (a record store
+        commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range: ER03; not stored
+        (a flash fault): ER04, try again. Either way nothing changes."""
+        value = 0 if 0 < v1 - v0 <= reg[3] else -1  # at most 8 digits: a small int on every board
+        k = v0
+        while value >= 0 and k < v1:
+            c = buf[k]
+            value = value * 10 + c - 0x30 if 0x30 <= c <= 0x39 else -1
+            k += 1
+        if value < 0:
+            self._error(now, 3)
+            return
+        r = self.meter.set_low_credit(value)
+        if r == ACCEPT:
+            self._byte(now, ACK)
+        else:
+            self._error(now, 3 if r == RANGE else 4)
 
     def _register(self, buf, i, j):
         """The table entry for the 4-hex-digit address buf[i:j], or None (-> ER01)."""
@@ -390,6 +415,8 @@ class VtcServer:
             v = self.pipeline.status
         elif v == S_LOCKOUT:
             v = m.lockout_remaining_s()
+        elif v == S_LOW_CREDIT:
+            v = m.low_credit_units
         elif v == S_VERSION:
             s = m.cfg.software_version
             if s is not self._vs:
