@@ -17,7 +17,7 @@ from testkit import eq
 # compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16 KB block)
 for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
         "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd", "drivers.sevenseg",
-        "drivers.textpanel", "drivers.hardware", "runtimekit"):
+        "textpanel", "drivers.hardware", "runtimekit"):
     __import__(_m)
     gc.collect()
 from drivers import glyphs
