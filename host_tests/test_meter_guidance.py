@@ -1,6 +1,10 @@
-"""What the meter tells its display so that it can guide the customer (issue 21 item 4): the key change token
-to enter next (Meter.kct_awaited) and the low-credit warning threshold as a setting (provisioning file,
-Meter.set_low_credit for the optical register F000, persisted). The display itself: tests/test_runtime_guidance.py."""
+"""What the meter tells its display so that it can guide the customer (issue 21 item 4): the key
+change token
+to enter next (Meter.kct_awaited) and the low-credit warning threshold as a setting (provisioning
+file,
+Meter.set_low_credit for the optical register F000, persisted). The display itself:
+tests/test_runtime_guidance.py."""
+
 import json
 
 import pytest
@@ -9,8 +13,16 @@ from ststools import provision
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.boot import ProvisioningError, from_provisioning
-from test_meter_rules import (KEY2, MISTY_KEY, DictStore, clock, credit, kct, make_meter,  # noqa: F401 (clock)
-                              provisioning)
+from test_meter_rules import (
+    KEY2,
+    MISTY_KEY,
+    DictStore,
+    clock,
+    credit,
+    kct,
+    make_meter,  # noqa: F401 (clock)
+    provisioning,
+)
 
 
 def test_kct_awaited_names_the_first_missing_section(clock):
@@ -42,13 +54,17 @@ def test_low_credit_threshold_from_provisioning(clock):
     store = DictStore()
     m = Meter(store, MeterConfig(low_credit_units=50), clock)
     assert m.provision(provisioning()) is None
-    assert m.low_credit_units == 50 and store.get("lowcredit") is None  # absent: the build's default
+    # absent: the build's default
+    assert m.low_credit_units == 50 and store.get("lowcredit") is None
     assert m.provision(provisioning(low_credit_units=120)) is None
     assert m.low_credit_units == 120
     assert m.enter(credit(100, 5000)) == R.ACCEPT and m.low_credit()  # 10.0 below 12.0
-    assert Meter(store, MeterConfig(low_credit_units=50), clock).low_credit_units == 120  # a reboot keeps it
-    assert m.provision(provisioning(low_credit_units=0)) is None and m.low_credit_units == 0  # no warning
-    assert m.provision(provisioning()) is None and m.low_credit_units == 50  # a new file without it: default
+    # a reboot keeps it
+    assert Meter(store, MeterConfig(low_credit_units=50), clock).low_credit_units == 120
+    # no warning
+    assert m.provision(provisioning(low_credit_units=0)) is None and m.low_credit_units == 0
+    # a new file without it: default
+    assert m.provision(provisioning()) is None and m.low_credit_units == 50
     assert Meter(store, MeterConfig(low_credit_units=50), clock).low_credit_units == 50
 
 
@@ -81,8 +97,18 @@ def test_set_low_credit_range_and_failure(clock):
     assert Meter(store, MeterConfig(), clock).low_credit_units == 75
 
 
-ARGS = ["--vk", "abababababababab", "--pan", "600727000000000009", "--sgc", "123456", "--ti", "01",
-        "--mfr-code", "12"]
+ARGS = [
+    "--vk",
+    "abababababababab",
+    "--pan",
+    "600727000000000009",
+    "--sgc",
+    "123456",
+    "--ti",
+    "01",
+    "--mfr-code",
+    "12",
+]
 
 
 def test_provision_tool_low_credit_option(tmp_path, capsys):

@@ -1,8 +1,12 @@
-"""A strict NOR-flash block-device model and power-cut fault injection, for the tests and benchmarks: `NorFlash`
-speaks the block-device protocol of rp2.Flash / esp32.Partition and refuses what a real NOR flash cannot do
-(NorError), cuts power at a chosen step in a chosen torn form (PowerCut), and counts erases and programs. The rules
+"""A strict NOR-flash block-device model and power-cut fault injection, for the tests and
+benchmarks: `NorFlash`
+speaks the block-device protocol of rp2.Flash / esp32.Partition and refuses what a real NOR flash
+cannot do
+(NorError), cuts power at a chosen step in a chosen torn form (PowerCut), and counts erases and
+programs. The rules
 (E, P1-P3), the torn forms and the counters: docs/host-models.md.
 """
+
 from micropython import const
 
 PAGE = const(256)
@@ -16,12 +20,14 @@ class NorError(OSError):
 
 
 class PowerCut(BaseException):
-    """Raised at the injected cut point. A BaseException, so that code catching Exception (a store that
+    """Raised at the injected cut point. A BaseException, so that code catching Exception (a store
+    that
     must never let an error escape mount) cannot swallow it: a power cut ends the program."""
 
 
 class XorShift:
-    """Small deterministic PRNG (xorshift32) for torn patterns and test workloads; the same sequence under
+    """Small deterministic PRNG (xorshift32) for torn patterns and test workloads; the same
+    sequence under
     MicroPython and CPython, so a failing seed reproduces on both."""
 
     def __init__(self, seed=1):
@@ -43,7 +49,8 @@ class NorFlash:
     """RAM model of a NOR flash region of `sectors` 4 KB erase sectors (see the module docstring).
 
     The image is kept as one 256-byte bytearray per page (`pages`), so that a small heap (the tests
-    run in 192 KB) never needs a large contiguous block. `read`, `peek`, `poke`, `find` and `image()`
+    run in 192 KB) never needs a large contiguous block. `read`, `peek`, `poke`, `find` and
+    `image()`
     give tests a flat view by address."""
 
     def __init__(self, sectors, page_programs=1, image=None, _like=None):
@@ -60,7 +67,8 @@ class NorFlash:
         self._origin_step = _like.step if _like is not None else 0
         if _like is not None:
             # a clone shares every page with its original and copies a page before writing it; the
-            # original keeps writing in place, so a clone is valid only until the original's next step
+            # original keeps writing in place, so a clone is valid only until the original's next
+            # step
             self.pages = list(_like.pages)
             self.own = bytearray(npages)
         else:
@@ -69,12 +77,14 @@ class NorFlash:
                 if image is None:
                     self.pages.append(bytearray(ff))
                 else:
-                    self.pages.append(bytearray(memoryview(image)[i * PAGE:(i + 1) * PAGE]))
+                    self.pages.append(bytearray(memoryview(image)[i * PAGE : (i + 1) * PAGE]))
             self.own = bytearray(b"\x01" * npages)  # 1: this device's own copy of the page
         # program operations per page since its sector's last erase (P3)
         self.pcount = bytearray(_like.pcount) if _like is not None else bytearray(npages)
-        # 1: a cut at a program of this page left it reading as before (not started, or a tear that changed
-        # no bit); a later program of it is counted in reprograms_after_cut (real cells could be weak)
+        # 1: a cut at a program of this page left it reading as before (not started, or a tear that
+        # changed
+        # no bit); a later program of it is counted in reprograms_after_cut (real cells could be
+        # weak)
         self.cut_blind = bytearray(_like.cut_blind) if _like is not None else bytearray(npages)
         self.reprograms_after_cut = 0
         self.sector_erases = [0] * sectors
@@ -83,19 +93,21 @@ class NorFlash:
         self.page_reads = 0
         self.bytes_sent = 0
         self.bytes_programmed = 0
-        self.step = 0          # steps started so far; the next step has this index
-        self.cut_at = -1       # step index that gets cut (-1: never)
+        self.step = 0  # steps started so far; the next step has this index
+        self.cut_at = -1  # step index that gets cut (-1: never)
         self.cut_mode = "prefix"
         self.rng = XorShift(12345)
         self.dead = False
         self.on_step = None
 
-    # --- flat views for tests -------------------------------------------------------------------------
+    # --- flat views for tests
+    # -------------------------------------------------------------------------
     def peek(self, addr):
         return self.pages[addr // PAGE][addr % PAGE]
 
     def poke(self, addr, value):
-        """Change a byte behind the flash's back (bit rot, scribbles); program counts stay as they are."""
+        """Change a byte behind the flash's back (bit rot, scribbles); program counts stay as they
+        are."""
         self._writable(addr // PAGE)[addr % PAGE] = value
 
     def read(self, addr, n):
@@ -107,7 +119,7 @@ class NorFlash:
     def image(self):
         out = bytearray(self.size)
         for i in range(len(self.pages)):
-            out[i * PAGE:(i + 1) * PAGE] = self.pages[i]
+            out[i * PAGE : (i + 1) * PAGE] = self.pages[i]
         return out
 
     def find(self, pattern):
@@ -118,7 +130,8 @@ class NorFlash:
                 return i * PAGE + j
         return -1
 
-    # --- helpers ------------------------------------------------------------------------------------
+    # --- helpers
+    # ------------------------------------------------------------------------------------
     def _writable(self, pg):
         """Page pg, copied first if it is still shared with a clone (copy on write)."""
         if not self.own[pg]:
@@ -133,8 +146,10 @@ class NorFlash:
             self.sector_erases[i] = 0
 
     def clone(self):
-        """A copy of the image and its program bookkeeping (counters start at zero) for a fork: pages
-        are shared until the clone writes them, so a fork costs a page list, not an image. The clone is
+        """A copy of the image and its program bookkeeping (counters start at zero) for a fork:
+        pages
+        are shared until the clone writes them, so a fork costs a page list, not an image. The
+        clone is
         usable until the original's next program or erase step (reading it after that raises)."""
         c = NorFlash(self.sectors, self.page_programs, _like=self)
         c.step = self.step
@@ -146,7 +161,8 @@ class NorFlash:
         self.cut_at = -1
 
     def mark_programmed_pages(self):
-        """After loading or editing an image: count every page holding a programmed byte as programmed
+        """After loading or editing an image: count every page holding a programmed byte as
+        programmed
         once (the strictest assumption the image allows)."""
         for i in range(len(self.pages)):
             m = self.pages[i]
@@ -157,7 +173,8 @@ class NorFlash:
                     break
             self.pcount[i] = used
 
-    # --- block-device protocol -----------------------------------------------------------------------
+    # --- block-device protocol
+    # -----------------------------------------------------------------------
     def readblocks(self, block, buf, offset=0):
         if self.dead:
             raise PowerCut()
@@ -172,7 +189,7 @@ class NorFlash:
             a = start + done
             o = a % PAGE
             c = PAGE - o if PAGE - o < n - done else n - done
-            buf[done:done + c] = memoryview(self.pages[a // PAGE])[o:o + c]
+            buf[done : done + c] = memoryview(self.pages[a // PAGE])[o : o + c]
             done += c
         if n:
             self.page_reads += (start + n - 1) // PAGE - start // PAGE + 1
@@ -181,7 +198,9 @@ class NorFlash:
         if self.dead:
             raise PowerCut()
         if offset is None:
-            raise NorError("writeblocks without offset would erase first (rp2); erase with ioctl(6)")
+            raise NorError(
+                "writeblocks without offset would erase first (rp2); erase with ioctl(6)"
+            )
         n = len(buf)
         start = block * SECTOR + offset
         if offset % PAGE or n % PAGE or n == 0:
@@ -240,7 +259,8 @@ class NorFlash:
             return 0
         return None
 
-    # --- one step, whole or torn (also used on clones by the fault harness) ----------------------------
+    # --- one step, whole or torn (also used on clones by the fault harness)
+    # ----------------------------
     def apply_program(self, block, page_off, buf, boff, mode, rng):
         """Program one page (buf[boff:boff+256] at block/page_off) completely or in a torn form."""
         pg = (block * SECTOR + page_off) // PAGE
@@ -279,7 +299,8 @@ class NorFlash:
             self.cut_blind[pg] = 1
 
     def apply_erase(self, block, mode, rng):
-        """Erase one sector completely, or leave it half erased ("partial"), or untouched ("none")."""
+        """Erase one sector completely, or leave it half erased ("partial"), or untouched
+        ("none")."""
         if mode == "none":
             return
         p0 = block * (SECTOR // PAGE)
@@ -307,4 +328,3 @@ class NorFlash:
             self.apply_program(block, offset, buf, boff, mode, rng)
         else:
             self.apply_erase(block, mode, rng)
-

@@ -1,9 +1,14 @@
-"""stscore.selftest: the start-up check of the decode path's cores, with a wrong core injected into each part.
+"""stscore.selftest: the start-up check of the decode path's cores, with a wrong core injected into
+each part.
 
-A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one bit, nothing
-written, an exception) is found, reported in the mask and put back on its plain twin, after which every
-reference vector decodes right. Runs on a board too (no machine), and on the WebAssembly port (plain twins).
+A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one
+bit, nothing
+written, an exception) is found, reported in the mask and put back on its plain twin, after which
+every
+reference vector decodes right. Runs on a board too (no machine), and on the WebAssembly port
+(plain twins).
 """
+
 import testkit
 from testkit import eq, unhex
 
@@ -18,7 +23,8 @@ def _restore():
 
 
 def _wrong(part, how):
-    """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one output bit,
+    """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one
+    output bit,
     1 writes nothing (returns 0), 2 raises."""
     right = C.core(part)
 
@@ -36,6 +42,7 @@ def _wrong(part, how):
         buf = first_buffer(args)
         buf[len(buf) - 1] ^= 1 << 4
         return r
+
     return wrong
 
 
@@ -82,13 +89,15 @@ def test_two_wrong_cores():
 
 
 def test_a_wrong_twin_is_a_path_fault():
-    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH_FAULT says so.
+    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and
+    # PATH_FAULT says so.
     saved = T._PLAIN[3]
 
     def wrong_twin(cls, crc_ok, block, values, key_part):
         status = saved(cls, crc_ok, block, values, key_part)
         values[T.FIELD_NAMES.index("tid")] = 7
         return status
+
     try:
         T._PLAIN[3] = wrong_twin
         C.set_core(C.PART_FIELDS, _wrong(C.PART_FIELDS, 1))
@@ -113,7 +122,8 @@ def test_the_sample_tables_are_not_kept():
 
 
 def _decode_vectors():
-    """Every EA11, class 1 and sample-table EA07 vector through token.decode with the cores now in use."""
+    """Every EA11, class 1 and sample-table EA07 vector through token.decode with the cores now in
+    use."""
     tok = T.Token()
     count = 0
     for v in testkit.records("vectors.jsonl"):
@@ -151,18 +161,21 @@ def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
         eq(T._sta is C.plain_core(C.PART_STA), True, "STA on its plain twin")
     finally:
         import stscore.selftest  # noqa: F401  (for the tests after this one)
+
         C.set_core(C.PART_MISTY1, misty)
         _restore()
 
 
 def test_no_room_to_check_is_not_a_fault():
-    # MemoryError building the STA sample tables (a full heap at boot) leaves the core as it is, unchecked.
+    # MemoryError building the STA sample tables (a full heap at boot) leaves the core as it is,
+    # unchecked.
     before = sta._sample
     saved = sta.StaTables
 
     class NoRoom:
         def __init__(self, *args):
             raise MemoryError
+
     try:
         sta._sample = None
         sta.StaTables = NoRoom

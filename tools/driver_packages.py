@@ -1,11 +1,16 @@
-"""The mip package files of the drivers: `firmware/drivers/<driver>.package.json`, one per driver, so that
-`mpremote mip install github:OWNER/REPO/firmware/drivers/tm1637.package.json` installs that driver alone with
-the drivers it imports (into /lib/drivers/ on the board). URLs are relative to the JSON file (mip resolves them
-against its folder). This module writes them (`--write`) and checks that they match the drivers' imports and
+"""The mip package files of the drivers: `firmware/drivers/<driver>.package.json`, one per driver,
+so that
+`mpremote mip install github:OWNER/REPO/firmware/drivers/tm1637.package.json` installs that driver
+alone with
+the drivers it imports (into /lib/drivers/ on the board). URLs are relative to the JSON file (mip
+resolves them
+against its folder). This module writes them (`--write`) and checks that they match the drivers'
+imports and
 the one version number (`--check`, also run by host_tests/test_packaging.py).
 
     python -m ststools.driver_packages --check | --write
 """
+
 import argparse
 import ast
 import json
@@ -44,7 +49,9 @@ def closure(name):
 
 
 def driver_names():
-    return sorted(f[:-3] for f in os.listdir(DRIVERS) if f.endswith(".py") and f not in NOT_PACKAGED)
+    return sorted(
+        f[:-3] for f in os.listdir(DRIVERS) if f.endswith(".py") and f not in NOT_PACKAGED
+    )
 
 
 def package_json(name):
@@ -76,8 +83,10 @@ def check():
             problems.append("%s is missing" % os.path.relpath(path, paths.ROOT))
             continue
         if have != text:
-            problems.append("%s is out of date (python -m ststools.driver_packages --write)"
-                            % os.path.relpath(path, paths.ROOT))
+            problems.append(
+                "%s is out of date (python -m ststools.driver_packages --write)"
+                % os.path.relpath(path, paths.ROOT)
+            )
     for f in os.listdir(DRIVERS):
         path = os.path.join(DRIVERS, f)
         if f.endswith(".package.json") and path not in wanted:
@@ -88,7 +97,9 @@ def check():
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="driver_packages", description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", action="store_true", help="write every driver's package file")
-    ap.add_argument("--check", action="store_true", help="exit 1 if a package file is missing or stale")
+    ap.add_argument(
+        "--check", action="store_true", help="exit 1 if a package file is missing or stale"
+    )
     ap.add_argument("--version", action="version", version="driver_packages " + paths.version())
     args = ap.parse_args(argv)
     if args.write:

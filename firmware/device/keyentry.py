@@ -1,7 +1,10 @@
-"""Token entry on the keypad: the state machine between key presses and the meter (digits, backspace, Enter,
-auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's message, the timeout). The keys and
+"""Token entry on the keypad: the state machine between key presses and the meter (digits,
+backspace, Enter,
+auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's message, the
+timeout). The keys and
 the short code list: docs/device.md.
 """
+
 from micropython import const
 from time import ticks_ms, ticks_diff
 
@@ -10,7 +13,8 @@ from drivers.keypad import KEY_HOLD
 TOKEN_DIGITS = const(20)
 _SHORT_CODE_MAX_DIGITS = const(3)
 
-# Short codes the keypad itself knows (the 4x4 quick keys) and the runtime draws; the rest: device.texts
+# Short codes the keypad itself knows (the 4x4 quick keys) and the runtime draws; the rest:
+# device.texts
 SC_CREDIT = const(1)
 SC_LAST_RESULT = const(2)
 SC_DISPLAY_TEST = const(88)
@@ -30,8 +34,19 @@ MSG_TOO_SHORT = "Too short"
 
 
 class KeyEntry:
-    def __init__(self, display, on_token, on_short_code, *, on_cancel=None, timeout_ms=20000,
-                 auto_submit=True, quick_keys=QUICK_KEYS_4X4, clock=ticks_ms, reject_ms=3000):
+    def __init__(
+        self,
+        display,
+        on_token,
+        on_short_code,
+        *,
+        on_cancel=None,
+        timeout_ms=20000,
+        auto_submit=True,
+        quick_keys=QUICK_KEYS_4X4,
+        clock=ticks_ms,
+        reject_ms=3000,
+    ):
         self.display = display
         self.on_token = on_token
         self.on_short_code = on_short_code
@@ -85,7 +100,8 @@ class KeyEntry:
         if ticks_diff(now, self._t_last) >= limit:
             self._cancel()
 
-    # --- internals ---------------------------------------------------------------------------------------
+    # --- internals
+    # ---------------------------------------------------------------------------------------
     def _digit(self, code):
         if self.mode == IDLE:
             self.mode = TOKEN
@@ -129,7 +145,7 @@ class KeyEntry:
 
     def _echo(self):
         if self.mode == _SHORT:
-            self.display.show_text("#" + bytes(self.buf[:self.n]).decode())
+            self.display.show_text("#" + bytes(self.buf[: self.n]).decode())
         else:
             self.display.show_digits(self.buf, self.n)
 

@@ -1,7 +1,10 @@
-"""The one token pipeline of the keypad and the optical port: `submit(digits, n, source)` queues a token (one at a
-time) and returns at once, `run()` / `process_pending()` put it through Meter.process; `status` is the optical
+"""The one token pipeline of the keypad and the optical port: `submit(digits, n, source)` queues a
+token (one at a
+time) and returns at once, `run()` / `process_pending()` put it through Meter.process; `status` is
+the optical
 port's TokenStatus register (16 while a token is pending). The design: docs/device.md.
 """
+
 import asyncio
 
 from meter import results as R
@@ -40,7 +43,8 @@ class TokenPipeline:
             return None
         try:
             result = self.meter.process(self._digits, self._n)
-        except Exception as exc:  # Meter.process does not raise; should it ever, the queue must not wedge
+        # Meter.process does not raise; should it ever, the queue must not wedge
+        except Exception as exc:
             result = R.FUNCTION
             self.meter.error = R.fault_text("token processing failed", exc)
         self.status = result
@@ -58,6 +62,7 @@ class TokenPipeline:
         while True:
             await event.wait()
             event.clear()
-            # let the carrier finish its reply (the optical ACK) before the decrypt and the flash commit
+            # let the carrier finish its reply (the optical ACK) before the decrypt and the flash
+            # commit
             await asyncio.sleep(0)
             self.process_pending()

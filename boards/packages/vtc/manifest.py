@@ -8,8 +8,6 @@ with open("../../../firmware/version.py") as _f:
 metadata(
     version=_version["VERSION"],
     license="MIT",
-    description=(
-        "IEC 62055-52 optical-port server (IEC 62056-21 mode C)"
-    ),
+    description=("IEC 62055-52 optical-port server (IEC 62056-21 mode C)"),
 )
 package("vtc", base_path="../../../firmware")
