@@ -2,31 +2,23 @@
 root).
 
 The meter process is started exactly as tools/sim/ starts it (the firmware as x64 .mpy in a ROMFS
-image
-outside the heap, boards/unix/main.py, a file-backed flash, the optical server on a pty) and driven
-through
-its line protocol (`mem`, `memtoken`, `key`, `sync`). Prints:
+image outside the heap, boards/unix/main.py, a file-backed flash, the optical server on a pty) and
+driven through its line protocol (`mem`, `memtoken`, `key`, `sync`). Prints:
 - the heap in use after boot (the `mem` command: gc.collect() then gc.mem_alloc()), and what one
-token
-  allocates (gc held off while it is processed: an upper bound of its peak);
+  token allocates (gc held off while it is processed: an upper bound of its peak);
 - the heap in use with the TID memory full (84 credit tokens accepted, one TID slot record each);
 - the smallest heap (in steps of 2 KB) in which the meter boots, accepts `TOKENS_FULL` + 2 tokens
-(the TID
-  memory full, the oldest TIDs dropping out), answers a replay with Used, and boots again on that
-  full store
-  with its credit (the restart is the tightest point: mount's scratch and the key's tables), in
-  bytes and in
-  MicroPython's word-scaled unit (`-X heapsize=NwK`: N KB on a 32-bit build, 2N KB on this one),
-  against
-  `make sim`'s heap (tools/sim/meterproc.py HEAP);
+  (the TID memory full, the oldest TIDs dropping out), answers a replay with Used, and boots again
+  on that full store with its credit (the restart is the tightest point: mount's scratch and the
+  key's tables), in bytes and in MicroPython's word-scaled unit (`-X heapsize=NwK`: N KB on a
+  32-bit build, 2N KB on this one), against `make sim`'s heap (tools/sim/meterproc.py HEAP);
 - the heap each firmware package costs once imported, with the qstr pools grown beforehand so that
-each
-  figure is the package's own objects (its names' qstr entries are counted apart, below the table);
+  each figure is the package's own objects (its names' qstr entries are counted apart, below the
+  table);
 - what of the heap after boot a frozen build keeps in flash instead: the qstr pool, and one
-raw-code record
-  per function, class body and module (measured on a module of 100 nested functions, times the
-  number of
-  them in the modules a meter in service imports, counted with CPython's ast).
+  raw-code record per function, class body and module (measured on a module of 100 nested
+  functions, times the number of them in the modules a meter in service imports, counted with
+  CPython's ast).
 All figures are for this machine's unix MicroPython (x86-64: 8-byte words, 32-byte GC blocks).
 
     python bench/bench_heap.py [--quick]      (--quick: skip the smallest-heap search)
@@ -49,10 +41,9 @@ ROOT = paths.ROOT
 
 TOKENS_FULL = 84  # the meter's TID slots (MeterConfig.tid_slots default)
 # What the simulator's firmware process imports once it runs an EA07 meter (provisioned, optical
-# server up);
-# meter.boot (first boot only), the MISTY1 modules (EA11), meter.keychange (the first key change
-# token) and
-# device.texts (the first short code or class 1 item shown) are not among them.
+# server up); meter.boot (first boot only), the MISTY1 modules (EA11), meter.keychange (the first
+# key change token) and device.texts (the first short code or class 1 item shown) are not among
+# them.
 _ORDER = (
     ("asyncio", ("asyncio",)),
     ("stscore", ("stscore.token", "stscore.sta", "stscore.sta_viper")),
@@ -100,10 +91,8 @@ _IMPLIED = (
     "vtc.server",
 )
 # Every probe script starts in the meter process's set-up: the ROMFS image mounted and on sys.path
-# (as
-# boards/unix/main.py does); GROW_QSTRS (a count) first grows the qstr pools, so that what follows
-# measures its
-# own objects rather than pool growth.
+# (as boards/unix/main.py does); GROW_QSTRS (a count) first grows the qstr pools, so that what
+# follows measures its own objects rather than pool growth.
 _ROM_PREAMBLE = r"""
 import os, sys, gc, micropython
 a, n = os.getenv("METER_ROMFS").split(":")
@@ -135,10 +124,8 @@ micropython.qstr_info()
 
 def run_meter(heap, toks, folder, restart=False):
     """(boot alloc, token alloc, full alloc, results) or None when the meter failed in this heap.
-    Stops at the
-    first token not accepted. restart=True: then a second boot on that flash must keep the credit
-    and answer
-    a replay with Used (else None)."""
+    Stops at the first token not accepted. restart=True: then a second boot on that flash must keep
+    the credit and answer a replay with Used (else None)."""
     proc = sim.start_meter(folder, heap, fresh=True)
     out = None
     try:
@@ -217,8 +204,7 @@ print("rawcode", (gc.mem_alloc() - b) // 100)
 
 def run_probe(body, grow_qstrs, image=None, heap="2M"):
     """Run a probe script (_ROM_PREAMBLE, then body) in a meter process set up as make sim's, on
-    `image` (the
-    firmware's ROMFS image by default); its stdout."""
+    `image` (the firmware's ROMFS image by default); its stdout."""
     image = image or sim.build_rom()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(_ROM_PREAMBLE.replace("GROW_QSTRS", str(grow_qstrs)) + body)
@@ -237,8 +223,8 @@ def run_probe(body, grow_qstrs, image=None, heap="2M"):
 
 def raw_code_bytes():
     """Heap bytes one bytecode function's raw-code record takes when its module is imported from a
-    ROMFS image
-    (measured: a module of 100 nested functions that are never created, per function)."""
+    ROMFS image (measured: a module of 100 nested functions that are never created, per
+    function)."""
     from mpremote.romfs import VfsRomWriter
 
     with tempfile.TemporaryDirectory() as d:
@@ -311,9 +297,8 @@ micropython.qstr_info()
 
 def qstr_pool_bytes(modules):
     """Heap bytes of the qstr pools that importing these modules (as make sim does) adds: entries
-    only, the
-    names' characters stay in the ROMFS image (qstr_info counts them, the heap does not hold
-    them)."""
+    only, the names' characters stay in the ROMFS image (qstr_info counts them, the heap does not
+    hold them)."""
     out = run_probe(_QSTR_POOL.replace("MODULES", repr(tuple(modules))), 0)
     pools = []
     for line in out.splitlines():

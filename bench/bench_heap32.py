@@ -2,20 +2,14 @@
 cwd = repo root).
 
 There is no 32-bit unix MicroPython here, so the 32-bit figure comes from the WebAssembly port
-(4-byte words,
-16-byte GC blocks) under Node.js (bench/heap32.mjs; `make bench-32` installs the npm package into
-build/wasm).
-Both ports import the same bytecode `.mpy` files (mpy-cross without -march; the viper cores need a
-native
-target, so the token core uses its plain twins, as `stscore.token` does where viper is missing),
-the set of
-modules a keypad board runs (token core, record store, meter, runtime, the RP2040 board's drivers,
-optical
-server), package by package in a fresh interpreter; then, each alone in a fresh interpreter, 100
-small
-functions and 100 empty classes, to show the cost of one of each. Code loaded from `.mpy` files
-sits in the heap on both ports (as on a board flashed with `make flash`), so the figures include
-bytecode.
+(4-byte words, 16-byte GC blocks) under Node.js (bench/heap32.mjs; `make bench-32` installs the npm
+package into build/wasm). Both ports import the same bytecode `.mpy` files (mpy-cross without
+-march; the viper cores need a native target, so the token core uses its plain twins, as
+`stscore.token` does where viper is missing), the set of modules a keypad board runs (token core,
+record store, meter, runtime, the RP2040 board's drivers, optical server), package by package in a
+fresh interpreter; then, each alone in a fresh interpreter, 100 small functions and 100 empty
+classes, to show the cost of one of each. Code loaded from `.mpy` files sits in the heap on both
+ports (as on a board flashed with `make flash`), so the figures include bytecode.
 
     python bench/bench_heap32.py [WASM_PACKAGE_DIR]     (default build/wasm)
 """
@@ -90,14 +84,11 @@ for name, mods in %(packages)r:
 
 
 # The meter on the token path, each step its own top-level call (the port collects only between
-# them):
-# imports (the keypad board's set), the test data, the flash, first boot (provisioning), a restart
-# (the meter
-# in service), TOKENS credit tokens one by one (the TID memory full, the oldest TIDs dropping out),
-# a replay
-# (Used), a restart on that full store. The flash is a bytearray-backed block device standing in
-# for
-# rp2.Flash (which holds nothing in the heap): its 64 KB are measured apart and taken off.
+# them): imports (the keypad board's set), the test data, the flash, first boot (provisioning), a
+# restart (the meter in service), TOKENS credit tokens one by one (the TID memory full, the oldest
+# TIDs dropping out), a replay (Used), a restart on that full store. The flash is a
+# bytearray-backed block device standing in for rp2.Flash (which holds nothing in the heap): its 64
+# KB are measured apart and taken off.
 TOKENS = 86
 TID_SLOTS = 84  # MeterConfig's largest TID memory: the most store records
 FLASH_SECTORS = 16  # the RP2040 board's record store (the top 16 sectors)
@@ -162,8 +153,7 @@ from meter import results as R
 from recstore import RecordStore
 #--step--
 import meter.boot  # what Meter.provision imports (first boot only): its own step, as a board
-collects meanwhile
-import json
+collects meanwhile import json
 #--step--
 store = RecordStore(FLASH, page_writes=8)
 store.mount()
@@ -207,8 +197,7 @@ import os
 print("mpy_bytes", sum(os.stat(m.__file__)[6] for m in mods), len(mods))
 print("mpy_files", " ".join(m.__file__ for m in mods))
 fakes = [m for m in sys.modules.values() if getattr(m, "__file__", "").startswith(("/fw/fakes/",
-"/fw/pins.mpy"))]
-print("fake_bytes", sum(os.stat(m.__file__)[6] for m in fakes))
+"/fw/pins.mpy"))] print("fake_bytes", sum(os.stat(m.__file__)[6] for m in fakes))
 import micropython
 micropython.qstr_info()
 """,
@@ -233,11 +222,9 @@ def sta_outputs(tokens, prov):
 
 
 # The meter in service as boards/rp2040/main.py brings it up (device.boot.board_main, without
-# running the
-# tasks): the RP2040 board's make_hardware() over stand-ins of machine and rp2
-# (tests/fakes/ports.py), the
-# record store on the flash stand-in, the meter and its pipeline (bring_up), the optical server,
-# the runtime.
+# running the tasks): the RP2040 board's make_hardware() over stand-ins of machine and rp2
+# (tests/fakes/ports.py), the record store on the flash stand-in, the meter and its pipeline
+# (bring_up), the optical server, the runtime.
 BOOT = r"""
 #--step--
 import os
@@ -247,8 +234,7 @@ from device import boot as B
 from device.runtime import Runtime
 import asyncio
 if not hasattr(asyncio, "ThreadSafeFlag"):  # not in this port's asyncio (a board's is a small
-object too)
-    asyncio.ThreadSafeFlag = asyncio.Event
+    object too) asyncio.ThreadSafeFlag = asyncio.Event
 #--step--
 with ports.Board("rp2040") as board:
     board.fs_bytes = lambda: 336 * 4096
@@ -324,13 +310,10 @@ def build_mpy():
                 )
     tmp = tempfile.mkdtemp()
     # The viper cores do not compile for this port (no native emitter). Their stand-ins: for MISTY1
-    # the
-    # plain twin; for STA a table of the cipher's outputs for the run's tokens (computed on the
-    # host), because
-    # the plain STA twin works in Python ints up to 2**64, each a heap object here, about 125 KB of
-    # garbage
-    # per token, while the viper core on a board allocates nothing (tests/test_sts_codec.py,
-    # heap_lock).
+    # the plain twin; for STA a table of the cipher's outputs for the run's tokens (computed on the
+    # host), because the plain STA twin works in Python ints up to 2**64, each a heap object here,
+    # about 125 KB of garbage per token, while the viper core on a board allocates nothing
+    # (tests/test_sts_codec.py, heap_lock).
     for name, twin in (
         ("sta_viper", STA_STANDIN),
         ("misty1_viper", "from stscore.misty1 import KEY_SCHEDULE_BYTES, expand_key, decrypt"),
@@ -471,9 +454,8 @@ def meter_figures(wasm_dir):
         flash = marks["flash"][0] - marks["data"][0]
         fw = {k: marks[k][0] - data - flash for k in ("boot", "full", "restart")}
         # least heap: the smallest initial heap (1 KB steps) no step of the run had to grow; inside
-        # a step
-        # nothing is collected here, so this bounds from above what a heap collected at any time
-        # needs
+        # a step nothing is collected here, so this bounds from above what a heap collected at any
+        # time needs
         lo, hi = 16, 512
         while lo < hi:
             mid = (lo + hi) // 2

@@ -3,25 +3,19 @@ root).
 
 Prints:
 - the time from the last digit to the committed result for a credit token: `Meter.process` on 20
-ASCII digits
-  (parse, transposition, STA decrypt, CRC, TID checks, the store commit of TID slot + credit on the
-  strict
-  NOR model with page_writes=8, as the boards use), best and median over 200 tokens, and the same
-  for a
-  replayed token (Used: no commit);
+  ASCII digits (parse, transposition, STA decrypt, CRC, TID checks, the store commit of TID slot +
+  credit on the strict NOR model with page_writes=8, as the boards use), best and median over 200
+  tokens, and the same for a replayed token (Used: no commit);
 - the heap: in use after boot (modules imported from source, store mounted, meter provisioned,
-gc.collect),
-  and the most a token adds on top of that (gc disabled while one token is processed, so nothing is
-  freed:
-  an upper bound of the peak), then `micropython.mem_info()`.
+  gc.collect), and the most a token adds on top of that (gc disabled while one token is processed,
+  so nothing is freed: an upper bound of the peak), then `micropython.mem_info()`.
 Tokens come from build/testdata/meter_tokens.json (`make testdata`).
 
     micropython bench/bench_meter.py [MODULE_DIR]
 
 MODULE_DIR defaults to firmware/ (compiled from source at import); `make bench` also runs it on
 build/mpy/x64/firmware (mpy-cross output for this host, as a board loads .mpy files), which is the
-figure
-to compare with a board: compiling from source leaves the compiler's qstrs on the heap.
+figure to compare with a board: compiling from source leaves the compiler's qstrs on the heap.
 """
 
 import gc

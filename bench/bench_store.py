@@ -3,38 +3,25 @@
 Run from the repository root under unix MicroPython:
     .venv/bin/micropython -X heapsize=192K bench/bench_store.py [commits]      (default 100000)
 The same seeded stream of meter commits (75% token = TID slot + next-slot + credit, 20% credit
-only,
-4% lockout + credit, 1% decoder-key metadata) goes to:
+only, 4% lockout + credit, 1% decoder-key metadata) goes to:
   recstore pw=1  the store with page_writes=1 (every page programmed once), strict model
-  page_programs=1
-  recstore pw=8  the store packing up to 8 programs per page, model page_programs=8
+  page_programs=1 recstore pw=8  the store packing up to 8 programs per page, model page_programs=8
   (W25Q16JV-class)
   littlefs       vfs.VfsLfs2(progsize=256) over the strict model (page_programs=1); the whole meter
-  state
-                 (203 bytes, fixed layout) rewritten as one file per commit: open('wb'), write,
-                 close.
-                 littlefs updates one file atomically, so one state file gives it the same
-                 all-or-nothing
-                 guarantee for a multi-value commit.
+                 state (203 bytes, fixed layout) rewritten as one file per commit: open('wb'),
+                 write, close. littlefs updates one file atomically, so one state file gives it the
+                 same all-or-nothing guarantee for a multi-value commit.
   recstore files the store (page_writes=8) in 8 sector files on littlefs (drivers.fsflash: a stock
-  image's
-                 file store), littlefs over the strict model (page_programs=1) with 12 blocks to
-                 spare:
-                 the erases and programs are littlefs's, per store commit (a tenth of the commits:
-                 it is
-                 slower, and the rate per commit is steady long before).
+                 image's file store), littlefs over the strict model (page_programs=1) with 12
+                 blocks to spare: the erases and programs are littlefs's, per store commit (a tenth
+                 of the commits: it is slower, and the rate per commit is steady long before).
 Two key layouts for the store: "slots" (each TID slot its own 3-byte key: a token commit is ~30
-bytes)
-and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's example
-layout).
-All on an 8-sector (32 KB) region. Printed per run: erases and page programs per 1,000 commits,
-bytes
-sent to the flash per commit (whole pages) and bytes actually programmed (non-0xFF), erase-count
-spread
-(max/mean over the sectors), pages read by a mount (littlefs: mount + reading the state file),
-timing;
-then the heap a mounted store holds (the store object, its buffers and its map, with the meter's
-keys).
+bytes) and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's
+example layout). All on an 8-sector (32 KB) region. Printed per run: erases and page programs per
+1,000 commits, bytes sent to the flash per commit (whole pages) and bytes actually programmed
+(non-0xFF), erase-count spread (max/mean over the sectors), pages read by a mount (littlefs: mount
++ reading the state file), timing; then the heap a mounted store holds (the store object, its
+buffers and its map, with the meter's keys).
 """
 
 import gc

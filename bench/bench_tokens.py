@@ -2,17 +2,12 @@
 root).
 
 Prints microseconds per call of each part of the decode path (parse, untranspose, CRC, fields, STA
-and MISTY1
-block decryption) on its viper core and on its plain twin, one C AES-128 block (`cryptolib.aes`) as
-the
-reference for compiled code on the same interpreter, and a whole 20-digit decode (`token.decode`:
-parse,
-transposition, decrypt, CRC, fields) of an EA07, an EA11 and a class 1 token, as microseconds and
-as AES block
-calls (target: at most 20). Every timing loop has the same shape (a local bound callable called in
-a `for`
-loop) and the AES and decode loops are run in turn, best of each, so that both see the same machine
-load.
+and MISTY1 block decryption) on its viper core and on its plain twin, one C AES-128 block
+(`cryptolib.aes`) as the reference for compiled code on the same interpreter, and a whole 20-digit
+decode (`token.decode`: parse, transposition, decrypt, CRC, fields) of an EA07, an EA11 and a class
+1 token, as microseconds and as AES block calls (target: at most 20). Every timing loop has the
+same shape (a local bound callable called in a `for` loop) and the AES and decode loops are run in
+turn, best of each, so that both see the same machine load.
 """
 
 import os

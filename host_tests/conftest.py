@@ -1,10 +1,9 @@
 """pytest setup for the host tests (CPython): import paths and the shared reference data.
 
 The tools' path helper puts firmware/ and hostmodels/ on sys.path and installs the CPython shim, so
-tests import the very modules the meter runs; the tools
-are the package `ststools` (tools/, installed editable into .venv by the setup).
-Reference data comes from ../shared (or $SHARED); tests needing a file that is absent skip with a
-message.
+tests import the very modules the meter runs; the tools are the package `ststools` (tools/,
+installed editable into .venv by the setup). Reference data comes from ../shared (or $SHARED);
+tests needing a file that is absent skip with a message.
 """
 
 import json

@@ -1,33 +1,22 @@
 """tools/board_test.py (`make test-board`) against a fake board: a fake `mpremote` and, for the
-reset after a
-timeout, a fake board behind a real pty that board_test opens with pyserial.
+reset after a timeout, a fake board behind a real pty that board_test opens with pyserial.
 
 The fake mpremote takes the command line board_test gives it (`connect PORT soft-reset mount DIR
-exec CODE`),
-logs it, and runs CODE in the unix MicroPython with DIR as the current directory, as the board
-would with DIR
-mounted: a fresh interpreter per call stands for the soft reset. Stand-ins for a board that hangs
-or crashes in a
-named file are switched on through the environment. A hang leaves the board "stuck" (a state file
-both fakes
-share): as a real board after its mpremote is killed, it goes on inside mpremote's mount, and every
-later mpremote
-fails with "could not enter raw repl" until the board is reset.
+exec CODE`), logs it, and runs CODE in the unix MicroPython with DIR as the current directory, as
+the board would with DIR mounted: a fresh interpreter per call stands for the soft reset. Stand-ins
+for a board that hangs or crashes in a named file are switched on through the environment. A hang
+leaves the board "stuck" (a state file both fakes share): as a real board after its mpremote is
+killed, it goes on inside mpremote's mount, and every later mpremote fails with "could not enter
+raw repl" until the board is reset.
 
 FakeBoard plays the stuck board on the pty, following mpremote's mount hook on the board
-(RemoteCommand in
-mpremote/transport_serial.py) and MicroPython's REPLs: the file goes on calling the hook (stat,
-open, read ...),
-each call announced with 0x18 and its number, then waiting for the sync byte with Ctrl-C off and
-reading up to 30
-bytes for it, writing its arguments, and reading the answer with a 1 s timeout per read (scaled
-down here) after
-which Ctrl-C is on again; a length read beyond the 249-byte buffer makes it spin for good, as the
-emulated Pico
-did when fed blind Ctrl-C bytes; then the file computes until Ctrl-C. After it: the raw REPL,
-Ctrl-B to the
-friendly one, Ctrl-A back, and Ctrl-D's soft reboot, which is the reset. A `dead` board never
-answers.
+(RemoteCommand in mpremote/transport_serial.py) and MicroPython's REPLs: the file goes on calling
+the hook (stat, open, read ...), each call announced with 0x18 and its number, then waiting for the
+sync byte with Ctrl-C off and reading up to 30 bytes for it, writing its arguments, and reading the
+answer with a 1 s timeout per read (scaled down here) after which Ctrl-C is on again; a length read
+beyond the 249-byte buffer makes it spin for good, as the emulated Pico did when fed blind Ctrl-C
+bytes; then the file computes until Ctrl-C. After it: the raw REPL, Ctrl-B to the friendly one,
+Ctrl-A back, and Ctrl-D's soft reboot, which is the reset. A `dead` board never answers.
 """
 
 import json
@@ -108,10 +97,9 @@ ARGS = {
 
 class FakeBoard(threading.Thread):
     """The board on a pty after a timeout (module docstring); `resets` counts soft reboots.
-    `calls`: the hook
-    calls the stuck file goes on making before it computes; `lost`: the first call's announcement
-    went to the
-    killed mpremote (the board then waits for a sync byte that nothing says it needs)."""
+    `calls`: the hook calls the stuck file goes on making before it computes; `lost`: the first
+    call's announcement went to the killed mpremote (the board then waits for a sync byte that
+    nothing says it needs)."""
 
     def __init__(self, state_path, calls=(1, 4, 6, 6, 5, 1), lost=False, dead=False):
         super().__init__(daemon=True)
@@ -372,8 +360,7 @@ def test_a_call_announced_to_the_killed_mpremote_gets_its_sync_byte(fake, capsys
 
 def test_blind_bytes_wedge_the_board_in_a_read(fake):
     """Why board_test answers the hook instead of sending Ctrl-C bytes blindly (what wedged the
-    emulated Pico):
-    the hook in a read takes them for the length of the data."""
+    emulated Pico): the hook in a read takes them for the length of the data."""
     board = fake.board(calls=(6,))
     with open(fake.state_path, "w") as f:
         f.write("stuck")
@@ -443,8 +430,8 @@ def test_make_test_board_needs_a_port():
 
 def test_the_answers_follow_mpremotes_mount_protocol():
     """HOOK_CALLS against the installed mpremote: the command numbers, and the arguments each call
-    writes as its
-    board-side code writes them (wr_s8 = 1 byte, wr_s32 = 4, wr_str / wr_bytes = a string)."""
+    writes as its board-side code writes them (wr_s8 = 1 byte, wr_s32 = 4, wr_str / wr_bytes = a
+    string)."""
     import inspect
     import re
     from mpremote import transport_serial as ts

@@ -2,12 +2,10 @@
 missing.
 
 The build itself (MicroPython v1.28.0, about 15 minutes) is not run here; these cover everything
-around it:
-the UF2 blocks against the format's rules, the one-line reasons (no source and no network, a tree
-of another
-version or without its submodules, no toolchain), esp32's documented steps, and that `make
-firmware` hands a
-CMAKE_ARGS to the script as extra arguments rather than letting it replace the frozen manifest.
+around it: the UF2 blocks against the format's rules, the one-line reasons (no source and no
+network, a tree of another version or without its submodules, no toolchain), esp32's documented
+steps, and that `make firmware` hands a CMAKE_ARGS to the script as extra arguments rather than
+letting it replace the frozen manifest.
 """
 
 import os

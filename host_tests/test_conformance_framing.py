@@ -1,7 +1,7 @@
 """The conformance runner's own pieces, without a meter: framing against the doc's byte examples
 (../shared/docs/iec62055-52-server.md §2.4, §4.3-§4.5), reply parsing, token spellings and tokens
-made from a
-provisioning file (checked with the firmware's decoder), the JUnit writer and the command line."""
+made from a provisioning file (checked with the firmware's decoder), the JUnit writer and the
+command line."""
 
 import json
 import os

@@ -1,7 +1,6 @@
 """The unix board's optical port over a real pty: CPython makes the pty (tools/optical_pty.py),
-unix
-MicroPython runs the unix board's PtyUART (hostmodels/ptyuart.py) + OpticalPort on the inherited
-master fd, this test is the HHU."""
+unix MicroPython runs the unix board's PtyUART (hostmodels/ptyuart.py) + OpticalPort on the
+inherited master fd, this test is the HHU."""
 
 import os
 import select

@@ -242,8 +242,8 @@ def make(*args, env=None):
 
 def test_make_flash_and_repl(fake, tmp_path):
     """`make flash BOARD=rp2040 PORT=... PROVISION=...` and `make repl PORT=...` as a user runs
-    them, with the
-    fake mpremote first on PATH: the board's files, in the right order, and the REPL call."""
+    them, with the fake mpremote first on PATH: the board's files, in the right order, and the REPL
+    call."""
     prov = write(tmp_path / "prov.json", open(SIM_PROVISION).read())
     r = make(
         "flash", "BOARD=rp2040", "PORT=/dev/ttyACM0", "PROVISION=" + prov, env=dict(os.environ)
@@ -289,8 +289,8 @@ def test_bad_arguments(fake, tmp_path):
 
 def test_provisioning_file_validated_before_copying(fake, tmp_path, capsys):
     """Issue 16: the firmware's own validation (meter.boot.from_provisioning) runs first; a file
-    the meter
-    would refuse at first boot stops the flash with its reason, before any mpremote call."""
+    the meter would refuse at first boot stops the flash with its reason, before any mpremote
+    call."""
     main_py = write(tmp_path / "main.py", "")
     good = json.loads(open(SIM_PROVISION).read())
     for bad, reason in (

@@ -2,15 +2,11 @@
 meter's pty.
 
 A second, independently written IEC 62056-21 implementation talks to the meter: sign-on,
-programming mode
-(ACK 0 5 1 and its baud switch, which re-opens the port about 0.75 s after the option select: the
-server's
-first reply comes after 1000 ms), P1 sent by hand (its send_password() is broken in 0.0.2, design
-doc §3.1
-item 1), every readable register with read_single_value (which always asks for `(1)`), a token
-written to
-0004 with write_single_value, TokenStatus polled until it leaves 16, an error answer (ER01) and the
-break.
+programming mode (ACK 0 5 1 and its baud switch, which re-opens the port about 0.75 s after the
+option select: the server's first reply comes after 1000 ms), P1 sent by hand (its send_password()
+is broken in 0.0.2, design doc §3.1 item 1), every readable register with read_single_value (which
+always asks for `(1)`), a token written to 0004 with write_single_value, TokenStatus polled until
+it leaves 16, an error answer (ER01) and the break.
 """
 
 import re
@@ -53,8 +49,7 @@ def test_pwitab_client_full_session(tmp_path):
         try:
             p0 = client.access_programming_mode()
             # the identification was parsed, the baud offer taken, and the P0 operand request
-            # survived the
-            # client's port re-open (it arrives 1000 ms after the option select)
+            # survived the client's port re-open (it arrives 1000 ms after the option select)
             assert client.manufacturer_id == "OSM" and client.switchover_baudrate == 9600
             assert client.identification
             assert isinstance(p0, messages.CommandMessage)
@@ -88,8 +83,8 @@ def test_pwitab_client_full_session(tmp_path):
             err = client.read_single_value("0007")  # unknown register
             assert (err.address, err.value) == (None, "ER01")
             # a write the meter refuses: the client raises, and the rest of the error message waits
-            # in the
-            # buffer (design doc §3.1 item 6); the next read hunts for the next STX and still works
+            # in the buffer (design doc §3.1 item 6); the next read hunts for the next STX and
+            # still works
             with pytest.raises(ValueError):
                 client.write_single_value(C.REG_PROTOCOL_VERSION, "0002")
             assert (

@@ -1,9 +1,7 @@
 """The firmware's layers, read from its import statements: stscore and recstore import no other
-firmware package,
-meter/ (the rules) only stscore and recstore, drivers/ (hardware) no firmware package above them,
-vtc/ (the optical
-server) only meter and stscore, and device/ (the composition root) sits on top. So no import cycle
-between packages."""
+firmware package, meter/ (the rules) only stscore and recstore, drivers/ (hardware) no firmware
+package above them, vtc/ (the optical server) only meter and stscore, and device/ (the composition
+root) sits on top. So no import cycle between packages."""
 
 import ast
 import os

@@ -1,6 +1,6 @@
 """`make bench` on a fresh clone (issue 16 item 7): bench/bench_meter.py reads build/testdata, so
-the bench
-target makes the test data first (`make -n`: the commands it would run, in order, nothing run)."""
+the bench target makes the test data first (`make -n`: the commands it would run, in order, nothing
+run)."""
 
 import os
 import subprocess

@@ -1,15 +1,12 @@
 """boards/<board>/manifest.py, the frozen builds' manifests, evaluated with a stand-in of
-MicroPython's
-manifest functions (module, package, include, freeze, require): every file they name exists, every
-module a
-meter imports is frozen once, nothing of the tests or the unix board is, and main.py stays a file.
+MicroPython's manifest functions (module, package, include, freeze, require): every file they name
+exists, every module a meter imports is frozen once, nothing of the tests or the unix board is, and
+main.py stays a file.
 
 MicroPython's own tools/manifestfile.py runs them during the port's build (`make BOARD=RPI_PICO
 FROZEN_MANIFEST=...`, README "Memory"); it is not part of this repository, so the semantics used
-here are
-those its documentation gives: paths relative to the manifest's folder, `$(MPY_DIR)` /
-`$(PORT_DIR)` the
-MicroPython tree, `package(name, base_path)` = every .py under base_path/name.
+here are those its documentation gives: paths relative to the manifest's folder, `$(MPY_DIR)` /
+`$(PORT_DIR)` the MicroPython tree, `package(name, base_path)` = every .py under base_path/name.
 """
 
 import os
@@ -60,8 +57,7 @@ class Manifest:
 
     def require(self, name, library):
         """As MicroPython's: {library}/**/{name}/manifest.py, with a metadata() of its own; else
-        the
-        MicroPython tree's micropython-lib."""
+        the MicroPython tree's micropython-lib."""
         if library is None:
             self.external.append(("require", name))
             return
@@ -191,8 +187,7 @@ def test_frozen_set_matches_what_make_flash_installs():
 
 def test_every_firmware_package_has_its_manifest_with_metadata():
     """Each firmware package is frozen through boards/packages/<name>/manifest.py, whose metadata()
-    carries the
-    one version number (firmware/version.py) and a description."""
+    carries the one version number (firmware/version.py) and a description."""
     from ststools import paths
 
     m = Manifest()

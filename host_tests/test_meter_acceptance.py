@@ -1,12 +1,9 @@
 """Token acceptance as a certification lab and an attacker try it (issue 13, and the lockout of
-issue 15):
-TID edges with an empty, half and full memory, the TID floor, rollover key changes that keep the
-key, key types
-and ranges, unsupported management tokens that must not use up their TID, class 1 control bits, and
-the
-lockout when its commit cannot reach flash. Driven through Meter.process, on the RAM store of the
-rule tests
-and on the real record store over the strict NOR model."""
+issue 15): TID edges with an empty, half and full memory, the TID floor, rollover key changes that
+keep the key, key types and ranges, unsupported management tokens that must not use up their TID,
+class 1 control bits, and the lockout when its commit cannot reach flash. Driven through
+Meter.process, on the RAM store of the rule tests and on the real record store over the strict NOR
+model."""
 
 import pytest
 
@@ -66,9 +63,8 @@ def test_edge_tids_with_empty_half_and_full_memory(clock, tid, stored):
 
 def test_tid_ffffff_on_a_full_memory_gives_no_credit_loop(clock):
     """The attack of issue 13: with 0xFFFFFF as the empty marker, accepting TID 0xFFFFFF on a full
-    memory
-    made a slot look free, so the evicted token and then 0xFFFFFF itself were accepted again,
-    forever."""
+    memory made a slot look free, so the evicted token and then 0xFFFFFF itself were accepted
+    again, forever."""
     m = make_meter(clock)
     fill(m, range(1000, 1050))
     assert m.enter(credit(1000, 0xFFFFFF)) == R.ACCEPT
@@ -83,9 +79,8 @@ def test_tid_ffffff_on_a_full_memory_gives_no_credit_loop(clock):
 
 def test_reload_keeps_each_tid_in_its_own_slot(clock):
     """Tokens entered out of order: a reload must not move TIDs between slots, or the next
-    replacement
-    overwrites another TID's record and the evicted one (or the overwritten one) becomes
-    acceptable."""
+    replacement overwrites another TID's record and the evicted one (or the overwritten one)
+    becomes acceptable."""
     m = make_meter(clock)
     fill(m, [2000 - i for i in range(50)])  # descending: slot 0 holds the largest
     m = reboot(m, clock)
@@ -99,8 +94,7 @@ def test_reload_keeps_each_tid_in_its_own_slot(clock):
 
 def test_records_of_a_larger_build_are_merged_and_rewritten(clock):
     """A store written by a build with 84 slots, read by one with 50: the largest 50 TIDs are kept,
-    in the new
-    layout, and the next boot reads the same."""
+    in the new layout, and the next boot reads the same."""
     store = DictStore()
     big = Meter(store, MeterConfig(tid_slots=84), clock)
     assert big.provision(provisioning()) is None
@@ -114,8 +108,7 @@ def test_records_of_a_larger_build_are_merged_and_rewritten(clock):
 
 def test_check_and_add_allocate_nothing_for_any_tid():
     """The rule itself, for every edge, on a full memory (CPython has no heap_lock: the MicroPython
-    twin of
-    this test is in tests/test_meter.py)."""
+    twin of this test is in tests/test_meter.py)."""
     mem = TidMemory(50)
     for t in range(50):
         mem.add(0xFFFFFF - t)
@@ -177,8 +170,7 @@ def test_rollover_with_the_same_key_is_refused_and_changes_nothing(clock):
 
 def test_key_change_that_changes_nothing_is_harmless(clock):
     """RO = 0 with the current key and the same KRN/KT/TI/KEN: accepted (CTSA19 re-loads a key to
-    change KEN),
-    and the TIDs, the floor and the credit stay."""
+    change KEN), and the TIDs, the floor and the credit stay."""
     m = make_meter(clock, tid_floor=1000)
     fill(m, range(2000, 2010))
     first, second = kct(KEY, krn=1, ti=1, ken=255)
@@ -295,8 +287,8 @@ def test_class1_manufacturer_code_zero_own_other(clock, subclass):
 
 
 # The published class 1 tokens (../shared/vectors/sts_vectors.json, from the STS 531 compliance
-# suite's CTSA02
-# and CTSA10/11 as transcribed by a peer implementation): every one carries MfrCode 0
+# suite's CTSA02 and CTSA10/11 as transcribed by a peer implementation): every one carries MfrCode
+# 0
 PUBLISHED = (
     ("56493153725450313471", R.TEST_KNOWN),  # V0054: 1/0, test No. 0 (all 36 bits)
     ("02305843005052951967", R.TEST_KNOWN),  # V0055: 1/1, test No. 0 (all 28 bits)
@@ -325,8 +317,7 @@ def test_class1_several_bits_and_none(clock):
 # ---------------------------------------------
 class FullStore(DictStore):
     """Commits raise StoreFull while `full` (the record store with erases deferred and no erased
-    space); an
-    urgent commit goes through unless `broken` (a flash that takes no commit at all)."""
+    space); an urgent commit goes through unless `broken` (a flash that takes no commit at all)."""
 
     def __init__(self):
         super().__init__()
@@ -351,8 +342,7 @@ def _on_full_store(clock):
 
 def test_lockout_commit_is_urgent_when_the_store_is_full(clock):
     """Erases deferred and no erased space: the lockout commit is made urgent, so a power cut right
-    after the
-    failures cannot take the lockout back."""
+    after the failures cannot take the lockout back."""
     store, m, foreign = _on_full_store(clock)
     store.full = True
     for i in range(3):
@@ -402,8 +392,8 @@ def test_failed_token_commit_never_lowers_an_unsaved_lockout(clock):
 
 def test_lockout_on_the_real_store_with_erases_deferred(clock):
     """The record store itself: erases deferred (an optical session), commits until StoreFull, then
-    CRC
-    failures: each lockout commit is urgent, so the lockout is on flash at once, session or not."""
+    CRC failures: each lockout commit is urgent, so the lockout is on flash at once, session or
+    not."""
     nor = NorFlash(4, page_programs=8)
     store = RecordStore(nor, reserve=1, page_writes=8)
     store.mount()

@@ -1,9 +1,7 @@
 """What the meter tells its display so that it can guide the customer (issue 21 item 4): the key
-change token
-to enter next (Meter.kct_awaited) and the low-credit warning threshold as a setting (provisioning
-file,
-Meter.set_low_credit for the optical register F000, persisted). The display itself:
-tests/test_runtime_guidance.py."""
+change token to enter next (Meter.kct_awaited) and the low-credit warning threshold as a setting
+(provisioning file, Meter.set_low_credit for the optical register F000, persisted). The display
+itself: tests/test_runtime_guidance.py."""
 
 import json
 

@@ -1,11 +1,8 @@
 """A meter's life on the real record store over the strict NOR model: provision, buy credit with
-tokens made by
-`tools/sts.py encode`, consume until the load switch opens, buy more and see it close; reboot
-(clean, and by
-power cuts at random flash steps) at random points and see the same credit (within the stated
-bound: at most
-`save_every_units` of unsaved consumption, which only ever favours the customer) and the same TID
-memory."""
+tokens made by `tools/sts.py encode`, consume until the load switch opens, buy more and see it
+close; reboot (clean, and by power cuts at random flash steps) at random points and see the same
+credit (within the stated bound: at most `save_every_units` of unsaved consumption, which only ever
+favours the customer) and the same TID memory."""
 
 import random
 
@@ -98,8 +95,8 @@ def test_buy_consume_relay_and_reboots(capsys):
 
 def test_power_cut_during_token_commit_never_half_applies(capsys):
     """Cut the power at every flash step of an accepted credit token: afterwards either the credit
-    AND the TID
-    are there (the token was accepted) or neither is (re-entering it is accepted once)."""
+    AND the TID are there (the token was accepted) or neither is (re-entering it is accepted
+    once)."""
     clock = Clock()
     token = encode_credit(capsys, 1, 9000000)
     base = NorFlash(4)

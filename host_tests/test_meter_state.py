@@ -1,6 +1,5 @@
 """tools/meter_state.py: a meter's state from its record-store image (identity, credit, TID memory
-and floor,
-lockout), through the firmware's own store and Meter, without writing the file."""
+and floor, lockout), through the firmware's own store and Meter, without writing the file."""
 
 import json
 import os

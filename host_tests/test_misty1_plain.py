@@ -2,10 +2,8 @@
 encrypt EA11 tokens.
 
 RFC 2994 vectors, every EA11 block in ../shared/vectors/sts_vectors.json (both directions), the
-S-boxes
-against ../shared/fixtures/misty1_sboxes.json, and hypothesis round trips. The viper module is
-tested under
-MicroPython by tests/test_misty1.py.
+S-boxes against ../shared/fixtures/misty1_sboxes.json, and hypothesis round trips. The viper module
+is tested under MicroPython by tests/test_misty1.py.
 """
 
 import json

@@ -1,12 +1,9 @@
 """The simulator's optical pty takes every client's 300 Bd 7E1 open (issue 16 item 8).
 
 A Linux pty keeps CS8 without parity whatever a client asks, and this kernel answers a request that
-then
-changes nothing with EINVAL: a second client opening at 300 Bd 7E1 while the pty is still at 300 Bd
-failed
-in pyserial (termios.error 22). tools/optical_pty.SpeedKeeper parks the pty's speed at 50 Bd after
-every
-client, so each 7E1 request carries a speed change.
+then changes nothing with EINVAL: a second client opening at 300 Bd 7E1 while the pty is still at
+300 Bd failed in pyserial (termios.error 22). tools/optical_pty.SpeedKeeper parks the pty's speed
+at 50 Bd after every client, so each 7E1 request carries a speed change.
 """
 
 import os

@@ -1,6 +1,5 @@
 """The host tools as installed (pyproject.toml, requirements.lock): the one version number
-everywhere, the
-console scripts, and a lock that pins everything requirements-dev.txt names."""
+everywhere, the console scripts, and a lock that pins everything requirements-dev.txt names."""
 
 import importlib.metadata
 import json
@@ -103,8 +102,8 @@ def test_lock_pins_everything_with_hashes():
 
 def test_every_driver_has_a_current_mip_package_file():
     """firmware/drivers/<driver>.package.json (for `mpremote mip install github:...`): one per
-    driver, listing the
-    driver, the drivers it imports and the package's __init__.py, at the one version number."""
+    driver, listing the driver, the drivers it imports and the package's __init__.py, at the one
+    version number."""
     from ststools import driver_packages as D
 
     assert D.check() == []

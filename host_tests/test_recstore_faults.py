@@ -1,40 +1,29 @@
 """Power-cut and flash-damage fault injection for the record store under CPython (>= 10,000 cut
-points
-and 4,000 damage cases per `make test`).
+points and 4,000 damage cases per `make test`).
 
 Drives the very same modules the meter runs (firmware/recstore over hostmodels/norflash.py) through
-the
-shared harness tests/recstore_faultkit.py: a seeded random meter workload, power cut at every page
-program and every sector erase in every torn form (cut before the step, a prefix of the page
+the shared harness tests/recstore_faultkit.py: a seeded random meter workload, power cut at every
+page program and every sector erase in every torn form (cut before the step, a prefix of the page
 programmed, random bits half-programmed, a half-erased sector), plus real cuts the run recovers
-from
-and continues after. Each cut point is remounted and checked: the store mounts, every commit that
-returned is there, and the commit in flight is either wholly there or wholly absent. Zero losses.
+from and continues after. Each cut point is remounted and checked: the store mounts, every commit
+that returned is there, and the commit in flight is either wholly there or wholly absent. Zero
+losses.
 
 Flash damage (recstore_faultkit.DamageRun, same five configurations): bit flips and ranges of
-random
-bytes anywhere in the region, each on a fork of a live image, mounted and checked: damage outside
-every
-committed record loses nothing, a damaged record is skipped and reported (never returned), commits
-made
-after the damaged mount survive the next one. Zero losses.
+random bytes anywhere in the region, each on a fork of a live image, mounted and checked: damage
+outside every committed record loses nothing, a damaged record is skipped and reported (never
+returned), commits made after the damaged mount survive the next one. Zero losses.
 
 The first format (recstore_faultkit.FirstFormatRun, issue 20 item 5): regions holding random bytes,
-zeros, a
-store of ours that mount refuses, a newer layout's store, or a format a cut interrupted earlier,
-formatted with
-a power cut at every erase and page program in every torn form, then booted: the store formats or
-recovers and
-commits; it may stay refused only while nothing but sector 0 has changed, never when it held our
-own cut
-format; every boot that completes a cut format is cut at every step too. A young store's snapshot
-(the first
-sector after a format) damaged bit by bit: every commit comes back from the log, reported, never
-refused.
+zeros, a store of ours that mount refuses, a newer layout's store, or a format a cut interrupted
+earlier, formatted with a power cut at every erase and page program in every torn form, then
+booted: the store formats or recovers and commits; it may stay refused only while nothing but
+sector 0 has changed, never when it held our own cut format; every boot that completes a cut format
+is cut at every step too. A young store's snapshot (the first sector after a format) damaged bit by
+bit: every commit comes back from the log, reported, never refused.
 
 Default: 11,000 cut points and 4,000 damage cases over five store configurations, about 15 s.
-Longer runs:
-    RECSTORE_CUTS=200000 RECSTORE_DAMAGE=100000 .venv/bin/python -m pytest -q
+    Longer runs: RECSTORE_CUTS=200000 RECSTORE_DAMAGE=100000 .venv/bin/python -m pytest -q
     host_tests/test_recstore_faults.py
 (both are totals over the configurations; RECSTORE_SEED changes the base seed.)
 """
@@ -89,10 +78,8 @@ DAMAGE = int(os.environ.get("RECSTORE_DAMAGE", "4000"))
 @pytest.mark.parametrize("index", range(len(CONFIGS)))
 def test_flash_damage_loses_no_commit_outside_the_damage(index):
     # bit flips and garbage ranges anywhere in the region (recstore_faultkit.DamageRun): damage
-    # outside every
-    # committed record costs nothing; a damaged record is skipped and reported, never returned;
-    # commits
-    # made after a damaged mount are all found by the next mount
+    # outside every committed record costs nothing; a damaged record is skipped and reported, never
+    # returned; commits made after a damaged mount are all found by the next mount
     sectors, page_writes, reserve, _ = CONFIGS[index]
     cases = max(1, DAMAGE // len(CONFIGS))
     run = recstore_faultkit.DamageRun(
@@ -141,10 +128,8 @@ def test_first_format_survives_a_cut_at_every_step(sectors, page_writes):
         failures += run.failures
         if request != "mount":
             # the format may leave the region refused only while it has changed nothing but sector
-            # 0: the
-            # erase of sector 0 (not started, half done, done) and the marker's program not started
-            # or torn
-            # beside another store's headers
+            # 0: the erase of sector 0 (not started, half done, done) and the marker's program not
+            # started or torn beside another store's headers
             assert run.refused <= 5, run.summary()
     assert not failures, "\n".join(failures[:10])
     assert torn_headers > 0 and cases >= 150

@@ -1,8 +1,6 @@
 """What the simulator shows (tools/sim/screen.py): a 7-segment panel is read from the segment bytes
-the meter
-process sends beside the drawn art (boards/unix/simulator.py `panel` records), never from the art;
-an LCD's
-rows are shown as they are."""
+the meter process sends beside the drawn art (boards/unix/simulator.py `panel` records), never from
+the art; an LCD's rows are shown as they are."""
 
 import io
 import json

@@ -2,13 +2,11 @@
 mode.
 
 - One simulator per state folder: a second one on the same folder refuses with a clear message
-(exit 2);
-  the lock is an flock, so a simulator killed with SIGKILL does not leave a lock that blocks the
-  next one.
+  (exit 2); the lock is an flock, so a simulator killed with SIGKILL does not leave a lock that
+  blocks the next one.
 - `--provision FILE`: the meter is provisioned from FILE (checked first with the firmware's
-validation), and
-  `sts.py encode credit --provision FILE` vends for it; a state holding another meter is not
-  silently reused.
+  validation), and `sts.py encode credit --provision FILE` vends for it; a state holding another
+  meter is not silently reused.
 - Keypad: "12345", Enter (Too short), then a valid token: the token alone reaches the meter
 (Accept).
 """

@@ -1,8 +1,7 @@
 """`make sim` as a user drives it: tools/sim/ in a real terminal (a pty), a token made with
 `tools/sts.py encode credit --meter sim`, typed on the keyboard; "Accept" and the new credit on the
-drawn
-display, the same token again gives Used, quit, restart: the same credit. Plus script mode and bad
-scripts."""
+drawn display, the same token again gives Used, quit, restart: the same credit. Plus script mode
+and bad scripts."""
 
 import os
 import re
@@ -237,8 +236,7 @@ def test_not_a_terminal_and_bad_config(state):
 
 def test_headless_load_opens_and_closes_the_switch(state):
     """Headless: commands on stdin; a 3 kW load at 3600x eats 0.5 kWh in a fraction of a second:
-    the switch
-    opens; with the load off, new credit closes it again."""
+    the switch opens; with the load off, new credit closes it again."""
     tokens = [sim_token(0.5), sim_token(0.5)]
     proc = subprocess.Popen(
         [

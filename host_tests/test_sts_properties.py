@@ -1,8 +1,7 @@
 """Property tests (hypothesis) of the token core through the vending tool's encoder.
 
 - encode then decode returns every field, for random keys (EA07 sample and production tables,
-EA11),
-  classes, subclasses, TIDs, RNDs and amounts;
+  EA11), classes, subclasses, TIDs, RNDs and amounts;
 - every 20-digit string either decodes or is rejected with a defined status, never an exception.
 """
 

@@ -178,8 +178,7 @@ def encode_args(v):
     if sub == 7:
         return ["water-factor", "--factor", str(d["wmfactor16"])] + tid + common
     # Key change tokens: a new key whose other parts are arbitrary; the set's token for this
-    # section must
-    # equal the vector (sections are independent blocks).
+    # section must equal the vector (sections are independent blocks).
     long_key = v["algorithm"] == "EA11" or sub in (8, 9)
     parts = ["00000000"] * (4 if long_key else 2)
     ken, extra = 0xFF, []

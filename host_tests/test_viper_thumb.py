@@ -2,19 +2,13 @@
 check.
 
 On ARMv6-M, MicroPython's native emitter loads a constant that does not fit 16 bits (nor 8 bits
-shifted) with
-`ldr rN, [pc, #0]; b.n 1f; .word value`, and makes a jump longer than 2 KB with `ldr r1, [pc, #0];
-add pc, r1;
-.word offset`. It pads with a nop so that the word is 4-byte aligned *if the function starts 4-byte
-aligned*;
-a frozen image (mpy-tool.py) aligns native functions to 2 bytes only, so a function at an address 2
-mod 4 reads
-the wrong word: MISTY1 decrypted every EA11 token wrong on the Pico that way (README, Raspberry Pi
-Pico).
-The one such load every viper function with arguments has is the signature in its prelude, read
-only when
-it is called with the wrong number of arguments or with keywords (the meter never does): allowed
-here.
+shifted) with `ldr rN, [pc, #0]; b.n 1f; .word value`, and makes a jump longer than 2 KB with `ldr
+r1, [pc, #0]; add pc, r1; .word offset`. It pads with a nop so that the word is 4-byte aligned *if
+the function starts 4-byte aligned*; a frozen image (mpy-tool.py) aligns native functions to 2
+bytes only, so a function at an address 2 mod 4 reads the wrong word: MISTY1 decrypted every EA11
+token wrong on the Pico that way (README, Raspberry Pi Pico). The one such load every viper
+function with arguments has is the signature in its prelude, read only when it is called with the
+wrong number of arguments or with keywords (the meter never does): allowed here.
 """
 
 import os
@@ -41,8 +35,7 @@ def _mpy_cross():
 
 def literal_loads(path, tmp_path):
     """(register, value, kind) of each literal-pool load in the armv6m code of the module at
-    `path`, the
-    argument-check signature MP_OBJ_FUN_MAKE_SIG(n, n) loaded into r2 left out."""
+    `path`, the argument-check signature MP_OBJ_FUN_MAKE_SIG(n, n) loaded into r2 left out."""
     out = tmp_path / (os.path.basename(path) + ".mpy")
     subprocess.run([_mpy_cross(), "-march=armv6m", "-O1", "-o", str(out), path], check=True)
     found = []

@@ -1,13 +1,11 @@
 """Fuzz the optical server core (vtc.server.VtcServer) under CPython: random and mutated IEC
-62056-21 frames
-into a server over a real provisioned Meter (RAM store) and TokenPipeline, with a fake clock.
+62056-21 frames into a server over a real provisioned Meter (RAM store) and TokenPipeline, with a
+fake clock.
 
 Checked after every frame: no internal error (VtcServer swallows exceptions into `.error`, so that
-must stay
-None), every message sent carries a correct BCC, and the credit changes only when the pipeline
-reports
-Accept for a token that came in through a W1. Afterwards a well-formed session still works.
-VTC_FUZZ_FRAMES sets the frame count (default 100000); VTC_FUZZ_SEED the seed.
+must stay None), every message sent carries a correct BCC, and the credit changes only when the
+pipeline reports Accept for a token that came in through a W1. Afterwards a well-formed session
+still works. VTC_FUZZ_FRAMES sets the frame count (default 100000); VTC_FUZZ_SEED the seed.
 """
 
 import os

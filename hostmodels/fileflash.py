@@ -1,21 +1,18 @@
 """The one file-backed flash of the host: a NOR-flash block device with rp2.Flash / esp32.Partition
-semantics,
-the unix board's record-store region (kept across simulator runs) and the tests' flash in a file.
-The strict NOR
-rules and power-cut tearing are norflash.NorFlash's (kept apart: the simulator's heap does not
-carry that model).
+semantics, the unix board's record-store region (kept across simulator runs) and the tests' flash
+in a file. The strict NOR rules and power-cut tearing are norflash.NorFlash's (kept apart: the
+simulator's heap does not carry that model).
 
 `FileFlash(path=None, blocks=16, block_size=4096)`: kept in a file (it survives simulator restarts;
-the
-file is created, erased, when missing) or in RAM when path is None (a block takes memory only once
-written: erased blocks read as 0xFF without a buffer). Like the boards' block devices:
+the file is created, erased, when missing) or in RAM when path is None (a block takes memory only
+once written: erased blocks read as 0xFF without a buffer). Like the boards' block devices:
     readblocks(n, buf[, offset])
     writeblocks(n, buf)            erases the blocks buf spans, then programs them
     writeblocks(n, buf, offset)    programs only: bits go 1 -> 0, never back (old & new)
     ioctl(op, arg)                 4 = block count, 5 = block size, 6 = erase block arg, 1-3 = 0
 Counters (`erases`, `programs`) help tests and benchmarks of the record store. `fail_after`
-simulates a
-power cut: after that many more programmed bytes a write stops half-way and raises OSError(EIO).
+simulates a power cut: after that many more programmed bytes a write stops half-way and raises
+OSError(EIO).
 """
 
 

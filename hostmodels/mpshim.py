@@ -1,11 +1,10 @@
 """What MicroPython has built in and the firmware uses, for CPython: the `micropython` module
-(const and the
-code-emitter decorators) and MicroPython's tick functions in `time`.
+(const and the code-emitter decorators) and MicroPython's tick functions in `time`.
 
 Every CPython entry point that imports firmware modules (host_tests/conftest.py, the tools, bench
-scripts run
-by CPython) calls install() first, so the firmware imports `from micropython import const` and
-`from time import ticks_ms, ticks_diff` plainly. The ticks wrap as MicroPython's do (period 2**30).
+scripts run by CPython) calls install() first, so the firmware imports `from micropython import
+const` and `from time import ticks_ms, ticks_diff` plainly. The ticks wrap as MicroPython's do
+(period 2**30).
 """
 
 import sys
@@ -48,8 +47,7 @@ def sleep_us(us):
 
 def install():
     """Register a `micropython` module (unless one is there) and add the tick functions to `time`
-    (those
-    missing). Idempotent."""
+    (those missing). Idempotent."""
     if "micropython" not in sys.modules:
         mod = types.ModuleType("micropython")
         mod.__doc__ = "CPython stand-in (hostmodels/mpshim.py)"

@@ -1,10 +1,8 @@
 """A strict NOR-flash block-device model and power-cut fault injection, for the tests and
-benchmarks: `NorFlash`
-speaks the block-device protocol of rp2.Flash / esp32.Partition and refuses what a real NOR flash
-cannot do
-(NorError), cuts power at a chosen step in a chosen torn form (PowerCut), and counts erases and
-programs. The rules
-(E, P1-P3), the torn forms and the counters: docs/host-models.md.
+benchmarks: `NorFlash` speaks the block-device protocol of rp2.Flash / esp32.Partition and refuses
+what a real NOR flash cannot do (NorError), cuts power at a chosen step in a chosen torn form
+(PowerCut), and counts erases and programs. The rules (E, P1-P3), the torn forms and the counters:
+docs/host-models.md.
 """
 
 from micropython import const
@@ -21,14 +19,12 @@ class NorError(OSError):
 
 class PowerCut(BaseException):
     """Raised at the injected cut point. A BaseException, so that code catching Exception (a store
-    that
-    must never let an error escape mount) cannot swallow it: a power cut ends the program."""
+    that must never let an error escape mount) cannot swallow it: a power cut ends the program."""
 
 
 class XorShift:
     """Small deterministic PRNG (xorshift32) for torn patterns and test workloads; the same
-    sequence under
-    MicroPython and CPython, so a failing seed reproduces on both."""
+    sequence under MicroPython and CPython, so a failing seed reproduces on both."""
 
     def __init__(self, seed=1):
         self.s = (seed & 0xFFFFFFFF) or 0x9E3779B9
@@ -50,8 +46,7 @@ class NorFlash:
 
     The image is kept as one 256-byte bytearray per page (`pages`), so that a small heap (the tests
     run in 192 KB) never needs a large contiguous block. `read`, `peek`, `poke`, `find` and
-    `image()`
-    give tests a flat view by address."""
+    `image()` give tests a flat view by address."""
 
     def __init__(self, sectors, page_programs=1, image=None, _like=None):
         if sectors < 1:
@@ -82,9 +77,8 @@ class NorFlash:
         # program operations per page since its sector's last erase (P3)
         self.pcount = bytearray(_like.pcount) if _like is not None else bytearray(npages)
         # 1: a cut at a program of this page left it reading as before (not started, or a tear that
-        # changed
-        # no bit); a later program of it is counted in reprograms_after_cut (real cells could be
-        # weak)
+        # changed no bit); a later program of it is counted in reprograms_after_cut (real cells
+        # could be weak)
         self.cut_blind = bytearray(_like.cut_blind) if _like is not None else bytearray(npages)
         self.reprograms_after_cut = 0
         self.sector_erases = [0] * sectors
@@ -147,10 +141,9 @@ class NorFlash:
 
     def clone(self):
         """A copy of the image and its program bookkeeping (counters start at zero) for a fork:
-        pages
-        are shared until the clone writes them, so a fork costs a page list, not an image. The
-        clone is
-        usable until the original's next program or erase step (reading it after that raises)."""
+        pages are shared until the clone writes them, so a fork costs a page list, not an image.
+        The clone is usable until the original's next program or erase step (reading it after that
+        raises)."""
         c = NorFlash(self.sectors, self.page_programs, _like=self)
         c.step = self.step
         return c
@@ -162,8 +155,7 @@ class NorFlash:
 
     def mark_programmed_pages(self):
         """After loading or editing an image: count every page holding a programmed byte as
-        programmed
-        once (the strictest assumption the image allows)."""
+        programmed once (the strictest assumption the image allows)."""
         for i in range(len(self.pages)):
             m = self.pages[i]
             used = 0

@@ -1,18 +1,12 @@
 """The pin model of the host: the subset of machine.Pin the drivers use, for the unix board (its
-machine module
-has no Pin) and the tests (tests/fakes/machine.py hands it out as `machine.Pin`).
+machine module has no Pin) and the tests (tests/fakes/machine.py hands it out as `machine.Pin`).
 
 `Pin(value, name)` has value(), calling, irq() and the constants of machine.Pin (IRQ_FALLING 4,
-IRQ_RISING 8 as
-on the boards), plus what the outside world does to a pin: `drive(level)` changes an input and runs
-the IRQ
-handler on a matching edge at once, in the caller's context, as the hardware would (drivers hand
-off with
-micropython.schedule); `pulse(n)` gives n low-going pulses (an S0 output). For outputs, `writes`
-counts value()
-writes and `on_change(pin)` runs after a write that changes the level. value() allocates nothing
-(tests run it
-under micropython.heap_lock()).
+IRQ_RISING 8 as on the boards), plus what the outside world does to a pin: `drive(level)` changes
+an input and runs the IRQ handler on a matching edge at once, in the caller's context, as the
+hardware would (drivers hand off with micropython.schedule); `pulse(n)` gives n low-going pulses
+(an S0 output). For outputs, `writes` counts value() writes and `on_change(pin)` runs after a write
+that changes the level. value() allocates nothing (tests run it under micropython.heap_lock()).
 """
 
 IRQ_FALLING = 4

@@ -1,8 +1,7 @@
 """Text stand-ins for the display hardware, for the unix simulator board and for tests.
 
 `SegmentArt` is a 7-segment panel (the same `write_segments` interface as `tm1637.TM1637`) drawn as
-three
-text lines, four columns per digit:
+three text lines, four columns per digit:
 
      _   _       _         segments:   _      a
     |_   _|  |  |_|.                  |_|   f g b

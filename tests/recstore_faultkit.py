@@ -2,52 +2,35 @@
 checked.
 
 Shared by tests/test_recstore.py (unix MicroPython, a moderate run) and
-host_tests/test_recstore_faults.py
-(CPython, >= 10,000 cut points); both drive the very same modules (firmware/recstore,
-hostmodels/norflash).
+host_tests/test_recstore_faults.py (CPython, >= 10,000 cut points); both drive the very same
+modules (firmware/recstore, hostmodels/norflash).
 
 How one run works. A random meter-like workload (token commits of TID slot + credit, credit-only
 updates, lockout and key changes, values that change size, keys created and deleted, records bigger
-than
-a page, deferred-erase sessions that run into StoreFull, maintain() calls, an occasional format())
-runs
-on a strict `NorFlash`. Before every flash step (each page program, each sector erase) the harness
-forks
-the image and cuts power there in every torn form: program "none" (cut just before), "prefix" (a
-prefix
-of the page programmed, the rest left erased), "bits" (random bits half programmed); erase "none"
-and
-"partial" (half erased). It mounts a fresh store on each fork and checks: the mount result is OK,
-and
-the map equals the state after the last commit that returned, or that state plus the whole commit
-in
-flight - nothing else (a commit half applied, or a returned commit missing, is a loss). Every cut
-point
-checked is counted. Besides the forks, the run itself suffers real power cuts at random steps,
-reboots
-(remounts on the torn image, checked the same way) and carries on, so recovery from torn pages,
-torn
-rolls and half-erased sectors is exercised too, including cuts during those recoveries' later
-writes.
-The running store's RAM map (keys, values, live_bytes) is checked too: after every commit, after a
-refused
-one (StoreFull: unchanged) and after each real cut (the state before, or after, the operation in
-flight).
-"Every torn form" therefore includes cuts that leave the page reading exactly as before (program
-"none",
+than a page, deferred-erase sessions that run into StoreFull, maintain() calls, an occasional
+format()) runs on a strict `NorFlash`. Before every flash step (each page program, each sector
+erase) the harness forks the image and cuts power there in every torn form: program "none" (cut
+just before), "prefix" (a prefix of the page programmed, the rest left erased), "bits" (random bits
+half programmed); erase "none" and "partial" (half erased). It mounts a fresh store on each fork
+and checks: the mount result is OK, and the map equals the state after the last commit that
+returned, or that state plus the whole commit in flight - nothing else (a commit half applied, or a
+returned commit missing, is a loss). Every cut point checked is counted. Besides the forks, the run
+itself suffers real power cuts at random steps, reboots (remounts on the torn image, checked the
+same way) and carries on, so recovery from torn pages, torn rolls and half-erased sectors is
+exercised too, including cuts during those recoveries' later writes. The running store's RAM map
+(keys, values, live_bytes) is checked too: after every commit, after a refused one (StoreFull:
+unchanged) and after each real cut (the state before, or after, the operation in flight). "Every
+torn form" therefore includes cuts that leave the page reading exactly as before (program "none",
 or a tear that changed no bit): nothing on flash shows them, so after the reboot the store programs
-that
-page a second time since its erase. The model allows this and counts it
-(NorFlash.reprograms_after_cut,
-in the summary): a chip that kept weak cells from the cut is the one case the run cannot judge.
+that page a second time since its erase. The model allows this and counts it
+(NorFlash.reprograms_after_cut, in the summary): a chip that kept weak cells from the cut is the
+one case the run cannot judge.
 
 DamageRun (below) does the same for flash damage instead of power cuts: bit flips and garbage
-ranges.
-FirstFormatRun cuts the first format of a region (foreign data, a store that is refused, a format a
-cut
-interrupted earlier) at every step and boots after each cut; young_snapshot_damage damages the
-snapshot of the
-first sector after a format, bit by bit, with commits after it (issue 20 item 5).
+ranges. FirstFormatRun cuts the first format of a region (foreign data, a store that is refused, a
+format a cut interrupted earlier) at every step and boots after each cut; young_snapshot_damage
+damages the snapshot of the first sector after a format, bit by bit, with commits after it (issue
+20 item 5).
 """
 
 import gc
@@ -183,9 +166,8 @@ class FaultRun:
 
     def _verify(self, st, res, where):
         """Returns the state found (before/after) or None after recording a loss. `where` is None
-        (a
-        reboot after a real cut) or (kind, mode, block, offset) of a fork; text is built only on a
-        loss."""
+        (a reboot after a real cut) or (kind, mode, block, offset) of a fork; text is built only on
+        a loss."""
         if res != recstore.OK:
             self._loss(where, "mount returned %d (%s)" % (res, st.reason))
             return None
@@ -286,8 +268,7 @@ class FaultRun:
                     self._check_unchanged(st, "live map")  # the RAM map after every commit
             except PowerCut:
                 # the failed store's RAM map: as before the operation, or (a cut after the commit's
-                # record,
-                # while restoring the reserve) as after it
+                # record, while restoring the reserve) as after it
                 if not (
                     store_matches(st, self.expected)
                     or (self.after is not None and store_matches(st, self.after))
@@ -343,8 +324,8 @@ DAMAGE_KINDS = ("bit", "range")
 
 class _Retarget:
     """A block device that forwards to `nor`, which the harness swaps per case: the damage cases
-    reuse two
-    store instances (and their buffers) instead of building two per case in a small heap."""
+    reuse two store instances (and their buffers) instead of building two per case in a small
+    heap."""
 
     def __init__(self, nor):
         self.nor = nor
@@ -365,26 +346,21 @@ class DamageRun:
 
     A meter-like workload runs on a strict NorFlash (commits, maintain(), deferred sessions, a rare
     format()); the harness tracks which bytes on flash belong to which commit's record (a roll's
-    snapshot
-    belongs to the commit it carries; the 20-byte sector header to none). Every `every` operations
-    it forks
-    the image, damages the fork (one bit flipped at a random address of the region, of the head
-    sector or of
-    the head's first page; or 1..300 random bytes from such an address), mounts a fresh store on it
-    and
-    checks, with D = the commits whose record bytes the damage touched:
+    snapshot belongs to the commit it carries; the 20-byte sector header to none). Every `every`
+    operations it forks the image, damages the fork (one bit flipped at a random address of the
+    region, of the head sector or of the head's first page; or 1..300 random bytes from such an
+    address), mounts a fresh store on it and checks, with D = the commits whose record bytes the
+    damage touched:
       - the mount never raises; REFUSED is allowed only if D holds a snapshot (its commit carried
       the map);
       - with OK, every key holds the value of its latest commit, or - only if that commit is in D -
-      of an
-        earlier one by the same rule (a damaged record is skipped, never returned; a commit outside
-        D is
-        never lost); so damage outside every committed record (D empty) must cost nothing at all;
+        of an earlier one by the same rule (a damaged record is skipped, never returned; a commit
+        outside D is never lost); so damage outside every committed record (D empty) must cost
+        nothing at all;
       - a state that differs from the full one is reported (skipped or gaps > 0);
     then commits a few more changes on the damaged fork and remounts: they must all be there (a
-    commit
-    that returned after a damaged mount is durable), and the RAM map must equal the remounted
-    one."""
+    commit that returned after a damaged mount is durable), and the RAM map must equal the
+    remounted one."""
 
     def __init__(self, seed, sectors=4, page_writes=1, reserve=1, slots=_SLOTS, every=3):
         self.seed = seed
@@ -421,9 +397,8 @@ class DamageRun:
 
     def _track(self, nor, kind, block, offset, buf, boff):
         # an operation writes at most one record (a commit's, or a roll's snapshot); it starts at
-        # the first
-        # programmed byte after any header; its length is read back when the operation is over
-        # (_close)
+        # the first programmed byte after any header; its length is read back when the operation is
+        # over (_close)
         if kind != STEP_PROGRAM:
             self.ranges[block] = []
             return
@@ -647,10 +622,9 @@ class DamageRun:
 
 
 # --- the first format: a power cut at every step
-# --------------------------------------------------------
-# Regions are NorFlash objects that are never written themselves: each case works on a clone (pages
-# shared
-# until written), so no image needs one large contiguous block in a small heap.
+# -------------------------------------------------------- Regions are NorFlash objects that are
+# never written themselves: each case works on a clone (pages shared until written), so no image
+# needs one large contiguous block in a small heap.
 _SECTOR = 4096
 _PAGES = _SECTOR // 256
 _ERASE_CUTS = ("none", "partial", "full")
@@ -679,8 +653,8 @@ def zero_region(sectors):
 
 def refused_store_region(sectors, page_writes):
     """A store of ours that mount() refuses: only its head holds data (reserve = N - 1), and a bit
-    flip in the
-    head's snapshot (which carries a non-empty map) leaves nothing to rebuild it from."""
+    flip in the head's snapshot (which carries a non-empty map) leaves nothing to rebuild it
+    from."""
     nor = NorFlash(sectors, page_programs=page_writes)
     st = recstore.RecordStore(nor, reserve=sectors - 1, page_writes=page_writes)
     st.mount()
@@ -714,11 +688,9 @@ def other_version_region(sectors, page_writes):
 
 def torn_marker_region(sectors, length, leftovers_seed=None):
     """What a format cut while programming sector 0 leaves: the first `length` bytes of the header
-    and empty
-    snapshot a format writes there, the other sectors erased (as the earlier firmware, which erased
-    every
-    sector first, left them) or still holding what was there before (leftovers_seed: random
-    bytes)."""
+    and empty snapshot a format writes there, the other sectors erased (as the earlier firmware,
+    which erased every sector first, left them) or still holding what was there before
+    (leftovers_seed: random bytes)."""
     fresh = NorFlash(sectors)
     recstore.RecordStore(fresh).mount()
     nor = (
@@ -753,34 +725,23 @@ def _sector_changed(nor, region, sector):
 
 class FirstFormatRun:
     """The first format of a region, cut by a power cut at every flash step in every torn form,
-    each cut followed
-    by a boot: a plain mount(), as the meter's bring_up does.
+    each cut followed by a boot: a plain mount(), as the meter's bring_up does.
 
     `region` (a NorFlash, never written: every case runs on a clone of it) holds what was there
-    before.
-    `request` is what started the format: "format_foreign" (mount(format_foreign=True): a tool
-    taking over a
-    region that held foreign data), "format" (format() on a store that is not mounted, e.g. one
-    refused) or
-    "mount" (the boot itself, on a region holding a format a cut interrupted earlier). Every erase
-    is cut not
-    started, half done (random cells back to 1, so a sector keeps programmed bytes in its header
-    area) and done;
-    every page program not started, as a prefix, as random bits and done. After each cut the boot
-    must give a
-    usable store (OK or FORMATTED, empty, a commit made on it found by the next mount); it may
-    refuse only while
-    the format has changed nothing but sector 0 (whose erase has to come first: nothing can be
-    written before
-    it), and only for a region that was not already ours mid-format (`torn_format` False); then the
-    request,
-    made again, must format it. `nested` also runs a FirstFormatRun ("mount", torn_format) on the
-    image each
-    cut left (a format interrupted, then the boot that completes it cut too), unless that image was
-    refused.
-    Counts: cases, refused (allowed ones), torn_headers (cuts that left a half-erased sector with
-    programmed
-    bytes in its header area), losses with the first few failures described."""
+    before. `request` is what started the format: "format_foreign" (mount(format_foreign=True): a
+    tool taking over a region that held foreign data), "format" (format() on a store that is not
+    mounted, e.g. one refused) or "mount" (the boot itself, on a region holding a format a cut
+    interrupted earlier). Every erase is cut not started, half done (random cells back to 1, so a
+    sector keeps programmed bytes in its header area) and done; every page program not started, as
+    a prefix, as random bits and done. After each cut the boot must give a usable store (OK or
+    FORMATTED, empty, a commit made on it found by the next mount); it may refuse only while the
+    format has changed nothing but sector 0 (whose erase has to come first: nothing can be written
+    before it), and only for a region that was not already ours mid-format (`torn_format` False);
+    then the request, made again, must format it. `nested` also runs a FirstFormatRun ("mount",
+    torn_format) on the image each cut left (a format interrupted, then the boot that completes it
+    cut too), unless that image was refused. Counts: cases, refused (allowed ones), torn_headers
+    (cuts that left a half-erased sector with programmed bytes in its header area), losses with the
+    first few failures described."""
 
     def __init__(
         self, region, page_writes, request, torn_format=False, nested=False, name="", seed=1
@@ -934,19 +895,13 @@ class FirstFormatRun:
 # -------------------------------------------------------------------
 def young_snapshot_damage(sectors, page_writes, after_format, commits=5, garbage=False):
     """A young store: the first sector after a format (a fresh one, or format() on a store in use),
-    its snapshot
-    holding the empty map, `commits` commits after it in the same sector (0: an empty store; after
-    a fresh
-    format it may also be formatted again, having held nothing). Each bit of the snapshot record is
-    flipped in
-    turn (or, garbage=True, the whole 11-byte record overwritten with random bytes: only after a
-    fresh format,
-    whose snapshot is known from the first commit's sequence number), and the store mounted: every
-    committed key
-    must come back (they are all in the log after the snapshot) and the damage be reported
-    (skipped, reason); a
-    mount must never refuse. Then a commit on the damaged mount, found by the next one. Returns
-    (cases,
+    its snapshot holding the empty map, `commits` commits after it in the same sector (0: an empty
+    store; after a fresh format it may also be formatted again, having held nothing). Each bit of
+    the snapshot record is flipped in turn (or, garbage=True, the whole 11-byte record overwritten
+    with random bytes: only after a fresh format, whose snapshot is known from the first commit's
+    sequence number), and the store mounted: every committed key must come back (they are all in
+    the log after the snapshot) and the damage be reported (skipped, reason); a mount must never
+    refuse. Then a commit on the damaged mount, found by the next one. Returns (cases,
     failures)."""
     nor = NorFlash(sectors, page_programs=page_writes)
     st = recstore.RecordStore(nor, page_writes=page_writes)

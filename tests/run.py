@@ -1,28 +1,21 @@
 """The firmware test runner: discovers tests/test_*.py and runs their test_* functions.
 
 Runs wherever MicroPython runs: the unix port in `make test-mpy`, a board through mpremote (`make
-test-board`,
-tools/board_test.py: one test file per soft reset) and the 32-bit WebAssembly port (`make
-test-wasm`,
-tests/wasm_runner.mjs: one fresh interpreter per file). It therefore uses nothing a board lacks: no
-unittest,
-no argparse, no file globbing; only os.listdir, sys.print_exception and gc.
+test-board`, tools/board_test.py: one test file per soft reset) and the 32-bit WebAssembly port
+(`make test-wasm`, tests/wasm_runner.mjs: one fresh interpreter per file). It therefore uses
+nothing a board lacks: no unittest, no argparse, no file globbing; only os.listdir,
+sys.print_exception and gc.
 
 Usage (from the repository root): micropython tests/run.py [name-fragment | test_file.py ...]
 (a name ending in .py selects exactly that file). `make test-mpy` runs each file in its own process
-and the
-board and WebAssembly runners each in a fresh interpreter, so one file's heap fragmentation never
-reaches the
-next. The current directory must be the repository root (mpremote mount makes it /remote on a
-board).
-A test fails by raising; testkit.skip() marks it skipped. Closes with "N passed, N failed, N
-skipped".
+and the board and WebAssembly runners each in a fresh interpreter, so one file's heap fragmentation
+never reaches the next. The current directory must be the repository root (mpremote mount makes it
+/remote on a board). A test fails by raising; testkit.skip() marks it skipped. Closes with "N
+passed, N failed, N skipped".
 
 The same steps are callable one at a time (`begin(file)`, then `step()` until it returns False,
-then
-`finish()`): the WebAssembly runner calls each from JavaScript, because that port collects garbage
-only
-between such top-level calls.
+then `finish()`): the WebAssembly runner calls each from JavaScript, because that port collects
+garbage only between such top-level calls.
 """
 
 import gc
@@ -64,9 +57,8 @@ def _fail(label, exc):
 
 def begin(modname):
     """Import one test file; its tests are then run by step(). A broken file counts as one failure;
-    one that
-    imports viper code on a port without viper (SyntaxError "invalid micropython decorator") as one
-    skip."""
+    one that imports viper code on a port without viper (SyntaxError "invalid micropython
+    decorator") as one skip."""
     before = list(sys.modules)
     _cur[:] = [None, modname, [], before]
     try:

@@ -1,12 +1,10 @@
 """Fixtures of the runtime tests (tests/test_runtime*.py): the unix board's simulated parts without
-its optical
-port and file flash, a provisioned meter on a RAM record store, the runtime on a fake clock, and
-the tokens
-they use. Kept apart so that each test file compiles only its own tests into the runner's heap.
+its optical port and file flash, a provisioned meter on a RAM record store, the runtime on a fake
+clock, and the tokens they use. Kept apart so that each test file compiles only its own tests into
+the runner's heap.
 
 Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json
-for the
-EA07 one), made on the host with
+for the EA07 one), made on the host with
     .venv/bin/sts encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
     .venv/bin/sts encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
     .venv/bin/sts encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
@@ -24,10 +22,9 @@ from recstore import RecordStore
 
 if not hasattr(asyncio, "ThreadSafeFlag"):
     # The WebAssembly port's asyncio runs on the JavaScript event loop and has no ThreadSafeFlag
-    # (the boards'
-    # and the unix port's have). These tests drive Runtime.tick() and poll_pulses() themselves and
-    # run no task,
-    # so a flag that is only ever set stands in for the power-fail hand-off.
+    # (the boards' and the unix port's have). These tests drive Runtime.tick() and poll_pulses()
+    # themselves and run no task, so a flag that is only ever set stands in for the power-fail
+    # hand-off.
     class _Flag:
         def __init__(self):
             self.is_set = False
@@ -57,8 +54,7 @@ class Clock:
 
 class _Board:
     """The unix board's simulated parts without its optical port and file flash (less to compile in
-    the
-    test runner's heap): pin models (hostmodels/pins.py) under the same drivers
+    the test runner's heap): pin models (hostmodels/pins.py) under the same drivers
     boards/unix/board.py uses."""
 
     def make_hardware(self, display="lcd1602", flash_path=None):
@@ -104,8 +100,7 @@ def board():
 
 def small_flash():
     """Two 4 KB sectors of strict NOR in RAM, held as 256-byte pages: no 4 KB block to find in a
-    heap the
-    earlier test files have fragmented (the runner runs them all in one 256 KB heap)."""
+    heap the earlier test files have fragmented (the runner runs them all in one 256 KB heap)."""
     return NorFlash(2, page_programs=8)
 
 

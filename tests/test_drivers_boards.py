@@ -17,9 +17,8 @@ UNIX = os.getcwd() + "/boards/unix"
 
 class FileStoreCalls(list):
     """with FileStoreCalls(result) as calls: drivers.fsflash.open_region records its calls and
-    returns `result`
-    (tests/test_fsflash.py tests the file store itself; here no filesystem, a board's included,
-    gets written)."""
+    returns `result` (tests/test_fsflash.py tests the file store itself; here no filesystem, a
+    board's included, gets written)."""
 
     def __init__(self, result=("files", "")):
         super().__init__()

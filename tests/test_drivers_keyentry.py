@@ -194,8 +194,7 @@ def test_disabled_and_default_cancel_clears_display():
 
 def test_short_code_list_documented():
     """keyentry names the codes it knows itself (the 4x4 quick keys A, B, D); the other codes'
-    numbers and
-    texts are device.texts', each checked on the display in tests/test_runtime.py
+    numbers and texts are device.texts', each checked on the display in tests/test_runtime.py
     test_short_codes."""
     codes = sorted(getattr(keyentry, name) for name in dir(keyentry) if name.startswith("SC_"))
     eq(codes, [1, 2, 88])

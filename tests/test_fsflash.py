@@ -2,18 +2,13 @@
 NOR model.
 
 Every filesystem here is a real littlefs (`vfs.VfsLfs2`, progsize 256 as the rp2 port formats it)
-on
-`norflash.NorFlash` (page_programs=1: littlefs programs each 256-byte unit once between erases).
-The power-cut
-test cuts the power at every erase and page program littlefs makes while the store commits: the NOR
-image is
-forked at that step with the step torn (programs: not started, a prefix, random bits; erases: not
-started, half
-done), then mounted as after a reboot (littlefs, the sector files, the store), checked against the
-commits that
-had returned, given one more commit and mounted again. FSFLASH_COMMITS=N makes the workload longer
-(default 40
-commits, which roll the store's ring round once).
+on `norflash.NorFlash` (page_programs=1: littlefs programs each 256-byte unit once between erases).
+The power-cut test cuts the power at every erase and page program littlefs makes while the store
+commits: the NOR image is forked at that step with the step torn (programs: not started, a prefix,
+random bits; erases: not started, half done), then mounted as after a reboot (littlefs, the sector
+files, the store), checked against the commits that had returned, given one more commit and mounted
+again. FSFLASH_COMMITS=N makes the workload longer (default 40 commits, which roll the store's ring
+round once).
 """
 
 import gc

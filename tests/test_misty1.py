@@ -2,12 +2,10 @@
 twin).
 
 Both are checked on the RFC 2994 vectors, on every EA11 block in the STS vectors, against each
-other on
-pseudo-random keys and blocks, and the viper decrypt under micropython.heap_lock(). Board-safe:
-uses only
-micropython, json (through testkit) and the modules under test. On a port without viper (the
-WebAssembly
-port of `make test-wasm`) the plain twin's tests run and the viper ones skip.
+other on pseudo-random keys and blocks, and the viper decrypt under micropython.heap_lock().
+Board-safe: uses only micropython, json (through testkit) and the modules under test. On a port
+without viper (the WebAssembly port of `make test-wasm`) the plain twin's tests run and the viper
+ones skip.
 """
 
 import micropython

@@ -1,21 +1,14 @@
 """Record store and NOR model tests under unix MicroPython (the firmware path).
 
 Run: .venv/bin/micropython -X heapsize=256K tests/run.py test_recstore.py   (make test-mpy:
-TEST_HEAP, 256K)
-Covers the strict NOR model's rules and power-cut forms, mount results on bad data, atomic
-multi-key
-commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page
-bound,
-even wear, the allocation-free commits (heap_lock), the RAM map against a model and after failed
-commits,
-flash damage (a damaged head header, snapshot or erased tail: no silent loss or rollback;
-fits_without_erase
-and urgent commits), the first format cut at every step on foreign, refused and cut-format regions,
-a young
-store's damaged snapshot rebuilt from its commits, and moderate power-cut and damage
-fault-injection runs
-(the >= 10,000-cut and 4,000-damage runs are host_tests/test_recstore_faults.py, same modules under
-CPython).
+TEST_HEAP, 256K) Covers the strict NOR model's rules and power-cut forms, mount results on bad
+data, atomic multi-key commits, torn/corrupt records skipped and reported, deferred erase and its
+reserve, the mount page bound, even wear, the allocation-free commits (heap_lock), the RAM map
+against a model and after failed commits, flash damage (a damaged head header, snapshot or erased
+tail: no silent loss or rollback; fits_without_erase and urgent commits), the first format cut at
+every step on foreign, refused and cut-format regions, a young store's damaged snapshot rebuilt
+from its commits, and moderate power-cut and damage fault-injection runs (the >= 10,000-cut and
+4,000-damage runs are host_tests/test_recstore_faults.py, same modules under CPython).
 """
 
 import gc
@@ -146,8 +139,7 @@ def test_model_power_cuts():
 
 def test_model_counts_a_page_programmed_again_after_a_blind_cut():
     # a cut that leaves a page reading erased cannot be seen; programming the page later is allowed
-    # but
-    # counted (the fault harness reports the figure: real cells could be weakly programmed)
+    # but counted (the fault harness reports the figure: real cells could be weakly programmed)
     # prefix: the first byte to program is at 100, the tear earlier
     buf = _page(at=100, data=b"\x00")
     for mode in ("none", "prefix"):
@@ -498,8 +490,7 @@ def _littlefs_region(sectors):
 
 def test_a_foreign_region_is_refused_and_left_alone():
     # a region holding someone else's data (a littlefs filesystem where the port has it, random
-    # bytes) is never
-    # erased by a plain mount: refused, nothing written
+    # bytes) is never erased by a plain mount: refused, nothing written
     for name in ("littlefs", "garbage"):
         region = nor = st = None
         gc.collect()
@@ -541,12 +532,10 @@ def _first_format_region(i, pw):
 
 def test_first_format_survives_a_cut_at_every_step():
     # issue 20 item 5: a power cut at every erase (not started, half done: programmed bytes left in
-    # a header area,
-    # done) and every program of the first format, then a boot: the store formats or recovers and
-    # commits; a
-    # region may stay refused only while nothing but sector 0 has changed (and then the request,
-    # made again,
-    # formats it); a region holding our own interrupted format is never refused
+    # a header area, done) and every program of the first format, then a boot: the store formats or
+    # recovers and commits; a region may stay refused only while nothing but sector 0 has changed
+    # (and then the request, made again, formats it); a region holding our own interrupted format
+    # is never refused
     torn_headers = 0
     losses = 0
     for pw in (1, 8):
@@ -589,11 +578,9 @@ def test_a_cut_format_then_a_cut_completion_recover():
 
 def test_young_store_snapshot_damage_keeps_every_commit():
     # issue 20 item 5: one bit flipped in each bit of a young store's snapshot (the first sector
-    # after a fresh
-    # format, or after format() on a store in use), commits after it: every commit comes back from
-    # the log and
-    # the damage is reported; never refused. After a fresh format even a snapshot overwritten with
-    # garbage.
+    # after a fresh format, or after format() on a store in use), commits after it: every commit
+    # comes back from the log and the damage is reported; never refused. After a fresh format even
+    # a snapshot overwritten with garbage.
     for pw in (1, 8):
         for after_format in (False, True):
             gc.collect()
@@ -637,9 +624,8 @@ def test_format_is_atomic_on_a_mounted_store():
 
 def test_a_cut_roll_out_of_a_fresh_format_mounts_ok():
     # format() right after the first format, nothing committed yet, cut at every step: a torn
-    # sector 1 beside the
-    # fresh format's sector 0 is a roll in flight, not what a cut format left behind: OK and empty,
-    # never a format
+    # sector 1 beside the fresh format's sector 0 is a roll in flight, not what a cut format left
+    # behind: OK and empty, never a format
     for pw in (1, 8):
         for cut in range(3):
             for mode in ("none", "prefix", "bits", "full"):
@@ -751,8 +737,7 @@ def test_deferred_erase_uses_the_reserve_then_refuses():
 
 def test_fits_without_erase_and_urgent_commit_while_deferred():
     # fits_without_erase() predicts StoreFull exactly; an urgent commit (a lockout) erases the one
-    # sector
-    # it needs even while erases are deferred, and is durable
+    # sector it needs even while erases are deferred, and is durable
     for pw, reserve in ((1, 1), (8, 0)):
         nor = st = st2 = None
         nor, st = _fresh(sectors=3, page_writes=pw, reserve=reserve)
@@ -810,11 +795,9 @@ def _meter_map(st):
 
 def test_steady_state_commit_allocates_nothing():
     # Commits that change existing keys to values of the same length, including the roll into an
-    # already
-    # erased sector (header + snapshot copied from the map), and get_into, run with the heap
-    # locked. Not
-    # covered: erasing (the NOR model's erase allocates; the store's own erase path does not),
-    # mount, get().
+    # already erased sector (header + snapshot copied from the map), and get_into, run with the
+    # heap locked. Not covered: erasing (the NOR model's erase allocates; the store's own erase
+    # path does not), mount, get().
     for pw in (1, 8):
         nor = st = None
         nor, st = _fresh(sectors=2, page_writes=pw)  # the format leaves the other sector erased
@@ -849,8 +832,7 @@ def test_steady_state_commit_allocates_nothing():
 def test_int_keys_and_resized_values_allocate_nothing():
     # the map is one preallocated buffer: adding or deleting int keys and values that change length
     # allocate nothing either (a roll included); only a name new to the map needs memory, and
-    # without it
-    # the commit fails before writing anything
+    # without it the commit fails before writing anything
     for pw in (1, 8):
         nor = st = None
         nor, st = _fresh(sectors=2, page_writes=pw)
@@ -952,8 +934,7 @@ class _FailingWrites:
 
 def test_failed_commit_leaves_the_map_unchanged():
     # a power cut or an I/O error in a commit's program or in a roll's: the RAM map stays as before
-    # (an
-    # I/O error marks the store failed until remounted); the remount finds either state
+    # (an I/O error marks the store failed until remounted); the remount finds either state
     for roll in (False, True):
         for cut in (True, False):
             nor = st = st2 = None
@@ -1018,8 +999,7 @@ def test_fault_injection_moderate():
 
 def test_flash_damage_moderate():
     # bit flips and garbage ranges (recstore_faultkit.DamageRun): no commit outside the damage
-    # lost, a damaged
-    # record reported and never returned, commits after a damaged mount durable
+    # lost, a damaged record reported and never returned, commits after a damaged mount durable
     for seed, cfg in (
         (303, {"sectors": 3, "page_writes": 1}),
         (404, {"sectors": 3, "page_writes": 8}),
@@ -1048,9 +1028,8 @@ def test_strict_model_rejects_packing_store():
 
 def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
     # a memoryview of 16-bit items passes the type check but cannot be copied into the byte stage:
-    # the commit
-    # raises after its header and key are staged; those bytes must not reach flash with a later
-    # commit
+    # the commit raises after its header and key are staged; those bytes must not reach flash with
+    # a later commit
     import array
 
     for roll in (False, True):
@@ -1088,9 +1067,9 @@ def _flip(nor, addr, bit=0):
 
 def _roll_then_commit(st, extra):
     """Commits until the store rolls into a new head, then `extra` commits on other keys in that
-    head.
-    Returns the state (dict) and the state as it was before the roll's commit (the one its snapshot
-    carries) with the `extra` commits applied: what survives when only that snapshot is lost."""
+    head. Returns the state (dict) and the state as it was before the roll's commit (the one its
+    snapshot carries) with the `extra` commits applied: what survives when only that snapshot is
+    lost."""
     rolls = st.rolls
     i = 0
     before = None
@@ -1106,8 +1085,7 @@ def _roll_then_commit(st, extra):
 
 def test_damage_in_the_erased_tail_loses_no_later_commit():
     # one bit cleared in an erased page of the head's tail: mount skips that page; the commits made
-    # after
-    # the mount land past it, and the next mount must read them (they returned, so they are
+    # after the mount land past it, and the next mount must read them (they returned, so they are
     # durable)
     for pw in (1, 8):
         for page in (3, 9, 15):
@@ -1135,9 +1113,8 @@ def test_damage_in_the_erased_tail_loses_no_later_commit():
 
 def test_records_after_a_damaged_multipage_record_are_kept():
     # a record longer than a page, damaged, whose next page starts with a 0xFF value byte: the
-    # commits packed
-    # after it in that page are still found (the scan resynchronises inside the page instead of
-    # skipping it)
+    # commits packed after it in that page are still found (the scan resynchronises inside the page
+    # instead of skipping it)
     nor, st = _fresh(sectors=3, page_writes=8)
     st.commit({"cr": b"1" * 8})
     # 365 bytes from offset 54: key 2's value covers byte 256
@@ -1209,8 +1186,8 @@ def test_head_header_damage_is_no_rollback():
 
 def test_head_snapshot_damage_is_reported_and_later_commits_kept():
     # one bit flipped in the head's snapshot while the head holds commits after it: the snapshot's
-    # commit
-    # (the roll's) is lost and reported; every later commit is kept on top of the sector before
+    # commit (the roll's) is lost and reported; every later commit is kept on top of the sector
+    # before
     for sectors, reserve in ((4, 1), (3, 0)):
         for pw in (1, 8):
             nor = st = st2 = st3 = None
@@ -1254,8 +1231,7 @@ def test_head_snapshot_damage_is_reported_and_later_commits_kept():
 
 def test_torn_roll_falls_back_and_reports_it():
     # the newest sector's snapshot torn by a cut and no commit after it: the sector before is the
-    # head
-    # (the roll's commit was in flight), and the torn snapshot is counted like any torn record
+    # head (the roll's commit was in flight), and the torn snapshot is counted like any torn record
     nor, st = _fresh(sectors=3, page_writes=8)
     ch = {"fill": b"f" * 200}
     while st._writer.place(st.record_len(ch)) >= 0:

@@ -1,29 +1,23 @@
 """The meter runtime (firmware/device/runtime.py, device/boot.py) on the unix board's simulated
-parts: keypad to display, tokens,
-short codes, pulses and the load switch, tamper, power-fail save, faults, and the asyncio tasks
-together.
+parts: keypad to display, tokens, short codes, pulses and the load switch, tamper, power-fail save,
+faults, and the asyncio tasks together.
 
 Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json
-for the
-EA07 one), made on the host with
+for the EA07 one), made on the host with
     .venv/bin/sts encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
     .venv/bin/sts encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
     .venv/bin/sts encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
 Most tests run the EA11 identity: EA07's STA tables need two 2 KB blocks, which the test runner's
-heap,
-fragmented by the tests before, may not have (the simulator's EA07 path is covered by
+heap, fragmented by the tests before, may not have (the simulator's EA07 path is covered by
 host_tests/test_sim_terminal.py).
 """
 
 import gc
 
 # Compile the firmware first, one module at a time with a collection between (this file compiles
-# some 1,300
-# names from source: MicroPython's qstr pool doubles at about 1,240 names into one block of about
-# 16 KB on
-# x86-64, and a heap shredded by the compiler's garbage of many modules at once has no such hole;
-# collected
-# between modules it has, at any heap size: 240K..320K tested).
+# some 1,300 names from source: MicroPython's qstr pool doubles at about 1,240 names into one block
+# of about 16 KB on x86-64, and a heap shredded by the compiler's garbage of many modules at once
+# has no such hole; collected between modules it has, at any heap size: 240K..320K tested).
 for _m in (
     "asyncio",
     "stscore.misty1_viper",
@@ -302,8 +296,7 @@ def test_a_task_that_raises_is_restarted():
 
 def test_board_main_survives_a_hardware_failure():
     """A board whose make_hardware() fails (wiring, a missing part): board_main reports it and
-    returns
-    instead of raising out of main.py."""
+    returns instead of raising out of main.py."""
 
     class BrokenBoard:
         @staticmethod

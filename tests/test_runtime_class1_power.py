@@ -1,10 +1,8 @@
 """The runtime's class 1 tests/displays (IEC 62055-41 §6.3.8,
-../shared/docs/sts-application-layer.md §12 item 7:
-test No. n is control bit n-1, each item shown on the display, the load switch test) and the
-maximum power /
-phase power unbalance limits measured from the pulse inputs, as every board runs them
-(meter.power), with a fake
-pulse source and a fake clock."""
+../shared/docs/sts-application-layer.md §12 item 7: test No. n is control bit n-1, each item shown
+on the display, the load switch test) and the maximum power / phase power unbalance limits measured
+from the pulse inputs, as every board runs them (meter.power), with a fake pulse source and a fake
+clock."""
 
 
 import gc
@@ -35,10 +33,9 @@ from runtimekit import CREDIT_1KWH, enter, lcd, make
 
 
 # class 1 tokens (tools/sts.py encode test --control C --mfr M), by control value: test No. n is
-# bit n-1. The
-# MfrCode 0 ones are the published tokens every STS meter takes (../shared/vectors V0054 test No.
-# 0, every bit;
-# V0131 test No. 4, the KRN check; V0364 test No. 7); the others carry the simulator's code, 12.
+# bit n-1. The MfrCode 0 ones are the published tokens every STS meter takes (../shared/vectors
+# V0054 test No. 0, every bit; V0131 test No. 4, the KRN check; V0364 test No. 7); the others carry
+# the simulator's code, 12.
 TEST_ALL = "56493153725450313471"  # subclass 0, MfrCode 0, all 36 control bits
 TEST_TOKENS = {
     0x1: "00000000000151784021",
@@ -63,10 +60,8 @@ def _step(rt, clock, ms):
 
 def test_class1_test_all_shows_every_item_and_switches_the_relay():
     """Test No. 0 (every control bit, the published token with MfrCode 0): after "Accept", every
-    item this meter
-    has in turn for test_ms, on the 16x2 LCD (the reserved tests 12 and 13 skipped); the load
-    switch test
-    (No. 1) switches the relay over for test_ms and back."""
+    item this meter has in turn for test_ms, on the 16x2 LCD (the reserved tests 12 and 13
+    skipped); the load switch test (No. 1) switches the relay over for test_ms and back."""
     hw, meter, pipeline, rt, clock, _ = make()
     eq(enter(hw, pipeline, CREDIT_1KWH[0]), R.ACCEPT)
     eq(enter(hw, pipeline, TEST_ALL), R.ACCEPT)
@@ -140,8 +135,7 @@ def _pulses_every(rt, hw, clock, interval_ms, duration_ms, phase=None):
 
 def test_mpl_trips_the_load_switch_from_the_pulse_input():
     """Power measured from the pulses (1000 imp/kWh): 3 kW against an MPL of 2000 W trips the
-    relay; it
-    retries after trip_retry_s; 1 kW stays connected."""
+    relay; it retries after trip_retry_s; 1 kW stays connected."""
     hw, meter, pipeline, rt, clock, _ = make(config=MeterConfig(trip_retry_s=60))
     eq(enter(hw, pipeline, CREDIT_100KWH), R.ACCEPT)
     eq(enter(hw, pipeline, MPL_2000W), R.ACCEPT)

@@ -1,8 +1,7 @@
 """The runtime's display around key entry: a closed entry (backspaced away, a rejected one put
-away, timed out)
-gives the home display back in full, and a token result that arrives while an entry is open (an
-optical token
-while the user types) is shown when the entry closes, never lost."""
+away, timed out) gives the home display back in full, and a token result that arrives while an
+entry is open (an optical token while the user types) is shown when the entry closes, never
+lost."""
 
 import gc
 
@@ -60,8 +59,7 @@ def test_a_result_that_comes_while_typing_is_shown_when_the_entry_closes():
 
 def test_the_store_in_use_is_shown_at_boot():
     """board_main calls show_store(): the raw flash region or the sector files of a stock image
-    (drivers.fsflash),
-    for info_ms, then the home display."""
+    (drivers.fsflash), for info_ms, then the home display."""
     from drivers import glyphs
 
     for display, flash, files in (

@@ -1,14 +1,10 @@
 """The display that tells the customer what to do (issue 21): the key change token to enter next
-until the set
-is complete or its window ends, the lockout's seconds counting down beside its reason and a clear
-answer to a
-token typed meanwhile, the low-credit warning at the meter's own threshold (a setting), and KRN.KT
-as "4.2" on
-the 7-segment display, on the LCD and behind short code 03.
+until the set is complete or its window ends, the lockout's seconds counting down beside its reason
+and a clear answer to a token typed meanwhile, the low-credit warning at the meter's own threshold
+(a setting), and KRN.KT as "4.2" on the 7-segment display, on the LCD and behind short code 03.
 
 Tokens are for the simulator's EA11 identity (boards/unix/sim_provision_ea11.json: KRN 4, KT 2),
-made on the
-host with
+made on the host with
     .venv/bin/sts encode kct --meter sim-ea11 --new-key 0123456789abcdef0123456789abcdef --krn 5
     --ti 1 \\
         --sgc 123457 --rnd 5
@@ -176,9 +172,8 @@ def test_krn_kt_is_the_krn_a_point_and_the_kt():
 
 def test_every_short_code_on_both_displays():
     """Every short code (device/keyentry.py, the README's table) shows the class 1 item it stands
-    for, with
-    words on the LCD and abbreviations on the 7-segment panel (its first 6 digits; a longer text
-    scrolls)."""
+    for, with words on the LCD and abbreviations on the 7-segment panel (its first 6 digits; a
+    longer text scrolls)."""
     cases = (
         ("#3#", "KRN.KT 4.2", "4.2"),
         ("#4#", "TI 01", "TI 01"),

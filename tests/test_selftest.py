@@ -2,11 +2,9 @@
 each part.
 
 A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one
-bit, nothing
-written, an exception) is found, reported in the mask and put back on its plain twin, after which
-every
-reference vector decodes right. Runs on a board too (no machine), and on the WebAssembly port
-(plain twins).
+bit, nothing written, an exception) is found, reported in the mask and put back on its plain twin,
+after which every reference vector decodes right. Runs on a board too (no machine), and on the
+WebAssembly port (plain twins).
 """
 
 import testkit
@@ -24,8 +22,7 @@ def _restore():
 
 def _wrong(part, how):
     """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one
-    output bit,
-    1 writes nothing (returns 0), 2 raises."""
+    output bit, 1 writes nothing (returns 0), 2 raises."""
     right = C.core(part)
 
     def first_buffer(args):  # the buffer the part writes (data, block or the fields array)

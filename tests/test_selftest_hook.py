@@ -1,14 +1,11 @@
 """The start-up self-test's hook (stscore.selftest): bring_up runs it once the meter and its key
-are set up, the runtime
-shows a fault at boot, the optical port's ServerStatus reports it in reserved bit 7
-(token.selftest_fault).
-A wrong core is injected."""
+are set up, the runtime shows a fault at boot, the optical port's ServerStatus reports it in
+reserved bit 7 (token.selftest_fault). A wrong core is injected."""
 
 import gc
 
 # Compiled one module at a time with a collection between, as in test_runtime.py (the qstr pool's
-# doubling
-# needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
+# doubling needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
 for _m in (
     "asyncio",
     "stscore.selftest",

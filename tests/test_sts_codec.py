@@ -1,10 +1,8 @@
 """Token core under MicroPython: every reference vector through the viper cores (parse,
-untranspose, CRC,
-fields, ciphers) AND their plain twins, the decode path allocation-free (heap_lock) with either,
-the viper token
-cores against their twins on pseudo-random input, parsing limits, CRC, TID dates, key and table
-validation.
-On a port without viper (make test-wasm) the plain twins run in both passes."""
+untranspose, CRC, fields, ciphers) AND their plain twins, the decode path allocation-free
+(heap_lock) with either, the viper token cores against their twins on pseudo-random input, parsing
+limits, CRC, TID dates, key and table validation. On a port without viper (make test-wasm) the
+plain twins run in both passes."""
 
 import json
 from array import array
@@ -44,8 +42,7 @@ def key_for(v, plain):
 
 def use_cores(plain):
     """The token parts (parse, untranspose, CRC, fields) on their plain twins or their viper cores;
-    the
-    ciphers follow DecoderKey(plain=...)."""
+    the ciphers follow DecoderKey(plain=...)."""
     parts = C.PART_PARSE | C.PART_UNTRANSPOSE | C.PART_CRC | C.PART_FIELDS
     C.use_plain(parts if plain else 0, parts)
 
@@ -205,8 +202,8 @@ def test_parse_limits():
 
 def test_class3_and_unsupported_subclasses():
     # Made on the host with tools/vending.py (encryption lives there only), sample tables, key
-    # 0abc12def3456789,
-    # fields RND 5, TID 1000, data 77: e.g. V.token_digits(0, V.make_block(0, 8, ...), key).
+    # 0abc12def3456789, fields RND 5, TID 1000, data 77: e.g. V.token_digits(0, V.make_block(0, 8,
+    # ...), key).
     key = T.DecoderKey(T.EA07, unhex("0abc12def3456789"))
     tok = T.Token()
     eq(T.decode(b"00000000000402663424", 20, key, tok), T.FUNCTION, "class 3 is reserved")
@@ -250,10 +247,9 @@ def test_decode_allocates_nothing():
     )
     if not testkit.has_viper():
         # The plain cipher twins compute in Python ints up to 2**64 (heap objects), so on a port
-        # without viper
-        # (WebAssembly, 32-bit) everything but the cipher is checked: parse, untranspose, CRC and
-        # fields,
-        # whose ints must all stay below 2**30. The cipher's output is computed first and replayed.
+        # without viper (WebAssembly, 32-bit) everything but the cipher is checked: parse,
+        # untranspose, CRC and fields, whose ints must all stay below 2**30. The cipher's output is
+        # computed first and replayed.
         cases = tuple(
             (d, None if k is None else testkit.Replay(d, k), want) for d, k, want in cases
         )
@@ -497,9 +493,8 @@ def test_key_and_table_validation():
 
 def test_provisioned_tables_built_once():
     # The meter's state reload (after a refused token), a key change and a restart of the meter
-    # object ask
-    # for the same tables again: they get the object built at boot, and its 4 KB are not allocated
-    # again.
+    # object ask for the same tables again: they get the object built at boot, and its 4 KB are not
+    # allocated again.
     import gc
 
     with open(testkit.data_path("sta_tables_production.json")) as f:
@@ -542,10 +537,9 @@ def test_provisioned_tables_built_once():
 
 def test_table_build_allocates_only_its_tables():
     # Built at boot, before anything else is placed: its garbage would fragment the heap the 2 KB
-    # halves
-    # and the store's buffers are placed in. 64-bit masks in Python ints are heap objects (on every
-    # port
-    # above 2**62, on a 32-bit one above 2**30); the build works in small ints instead.
+    # halves and the store's buffers are placed in. 64-bit masks in Python ints are heap objects
+    # (on every port above 2**62, on a 32-bit one above 2**30); the build works in small ints
+    # instead.
     import gc
 
     gc.collect()
@@ -563,8 +557,7 @@ def test_table_build_allocates_only_its_tables():
         "the 4 KB of tables and little else (%d bytes allocated)" % grown,
     )
     # the fused entries against their definition: nibble value v at position n, through D1/D2,
-    # lands on
-    # the output bits pinv[4n + b] for each set bit b of the substituted value
+    # lands on the output bits pinv[4n + b] for each set bit b of the substituted value
     for n in (0, 7, 8, 15):
         half = t.fused_lo if n < 8 else t.fused_hi
         for sel in (0, 1):

@@ -1,8 +1,6 @@
 """vtc.port: VtcServer.run() over drivers.optical.OpticalPort and the fake UART, in real asyncio
-time: the baud
-really switches on the UART after the ack/option message, messages leave at the right rate, and
-back to
-300 Bd after B0/B1; a failing UART does not stop the task."""
+time: the baud really switches on the UART after the ack/option message, messages leave at the
+right rate, and back to 300 Bd after B0/B1; a failing UART does not stop the task."""
 
 import asyncio
 import time
@@ -23,8 +21,7 @@ B1 = b"\x01B1\x03\x70"
 
 class NoMeter:
     """The port test reads only constant registers: the meter and pipeline are never asked (the
-    real ones
-    are in test_vtc_server.py)."""
+    real ones are in test_vtc_server.py)."""
 
     ident = None
 

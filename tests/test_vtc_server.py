@@ -1,6 +1,5 @@
 """vtc.server: the IEC 62055-52 / IEC 62056-21 mode C session on a fake clock, with a real
-provisioned Meter
-(record store over the NOR model) and TokenPipeline. Exact bytes from
+provisioned Meter (record store over the NOR model) and TokenPipeline. Exact bytes from
 ../shared/docs/iec62055-52-server.md."""
 
 import gc
@@ -407,10 +406,8 @@ def test_password_option():
 
 def test_low_credit_threshold_register():
     """F000 LowCreditThreshold (0.1 units): read by anyone; written only in a password session
-    (after an ACKed
-    P1/P2), 1..8 decimal digits up to the meter's credit_max, stored at once (a reboot keeps it); a
-    bad value
-    (ER03) or a commit that fails (ER04) changes nothing."""
+    (after an ACKed P1/P2), 1..8 decimal digits up to the meter's credit_max, stored at once (a
+    reboot keeps it); a bad value (ER03) or a commit that fails (ER04) changes nothing."""
     h = H()
     h.ask(SIGN_ON)
     eq(h.one(cmd(b"R1", b"F000()")), data(b"F000(00000050)"), "the build default, 5.0 kWh")

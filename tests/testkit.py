@@ -2,8 +2,7 @@
 
 Also the one place that knows where test data lives: vectors and fixtures are exported by
 `tools/export_test_data.py` into build/testdata/ (compact JSON lines, so a board with little RAM
-can read
-them one record at a time).
+can read them one record at a time).
 """
 
 import json
@@ -40,9 +39,8 @@ def need_viper():
 
 def need_unix_board(pty=False):
     """For tests of the unix simulator board (boards/unix: file-backed flash, pty UART): they make
-    sense on the
-    unix port only, never on a board (rp2, esp32); `pty=True` needs the unix port itself (termios,
-    ptys)."""
+    sense on the unix port only, never on a board (rp2, esp32); `pty=True` needs the unix port
+    itself (termios, ptys)."""
     if PLATFORM in ("rp2", "esp32"):
         skip(
             "a unix simulator board test: this is a %s board, tested by its own board.py tests"
@@ -110,8 +108,7 @@ def tohex(buf):
 
 def run_async(coro):
     """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this
-    test's
-    objects alive in asyncio's global queue, or run in a later test's loop."""
+    test's objects alive in asyncio's global queue, or run in a later test's loop."""
     import asyncio
 
     if not hasattr(asyncio, "run"):
@@ -126,11 +123,9 @@ def run_async(coro):
 
 class Replay:
     """A decoder key that writes the real key's plaintext for `digits`, computed here, outside
-    heap_lock: on a
-    port without viper (WebAssembly) the plain cipher twins compute in heap ints, so
-    allocation-free tests
-    replay the cipher's output and check everything else (parse, CRC, fields, the meter's
-    rules)."""
+    heap_lock: on a port without viper (WebAssembly) the plain cipher twins compute in heap ints,
+    so allocation-free tests replay the cipher's output and check everything else (parse, CRC,
+    fields, the meter's rules)."""
 
     def __init__(self, digits, key):
         from stscore import token as T

@@ -2,39 +2,28 @@
 interpreter.
 
 For each tests/test_*.py: `mpremote connect PORT soft-reset mount . exec "<run that file>"`, so
-every file
-starts on a freshly reset heap (as `make test-mpy` gives each file its own process), with the
-repository
-mounted as /remote (the board reads the tests, the firmware sources and build/testdata through
-mpremote).
+every file starts on a freshly reset heap (as `make test-mpy` gives each file its own process),
+with the repository mounted as /remote (the board reads the tests, the firmware sources and
+build/testdata through mpremote).
 
 A file that does not finish within --timeout seconds is stopped: mpremote (its whole process group)
-is killed,
-the file is marked timed out, with the tests it finished counted as they came out and the one it
-was in counted
-as failed, and the board is reset before the next file (and after the last). The reset is needed
-because the board
-does not notice that mpremote has gone: it goes on running that file, and each time the file
-touches /remote,
-mpremote's mount hook on the board announces the call (0x18, command) and waits for the host with
-Ctrl-C switched
-off, taking in whatever arrives; so every later mpremote fails with "could not enter raw repl".
-Bytes sent blindly
+is killed, the file is marked timed out, with the tests it finished counted as they came out and
+the one it was in counted as failed, and the board is reset before the next file (and after the
+last). The reset is needed because the board does not notice that mpremote has gone: it goes on
+running that file, and each time the file touches /remote, mpremote's mount hook on the board
+announces the call (0x18, command) and waits for the host with Ctrl-C switched off, taking in
+whatever arrives; so every later mpremote fails with "could not enter raw repl". Bytes sent blindly
 are no cure: the hook can take them for a length and spin for good (seen on the emulated Pico).
-reset_board() opens
-the port with pyserial and plays a host on which every call fails (HostGone: each call gets the
-answer "I/O
-error" or "nothing", of the size the hook reads), so the file fails fast and ends; when the board
-is quiet it gets
-one sync byte (for a call announced before the port was opened), then Ctrl-C (for a file busy
-computing); then
-the raw REPL's soft reset (which unmounts /remote and runs no main.py). Should the board not come
-back, the files left are reported as not run and the run ends.
+reset_board() opens the port with pyserial and plays a host on which every call fails (HostGone:
+each call gets the answer "I/O error" or "nothing", of the size the hook reads), so the file fails
+fast and ends; when the board is quiet it gets one sync byte (for a call announced before the port
+was opened), then Ctrl-C (for a file busy computing); then the raw REPL's soft reset (which
+unmounts /remote and runs no main.py). Should the board not come back, the files left are reported
+as not run and the run ends.
 
 Prints each file's results, a summary line (files, timed out, not run), then the plain
 "N passed, N failed, N skipped" line over all files run, then which files timed out, were not run
-or failed;
-exits 1 on any failure, timeout or file not run, 2 on a usage error.
+or failed; exits 1 on any failure, timeout or file not run, 2 on a usage error.
 
     python tools/board_test.py --port /dev/ttyACM0 [--timeout 600] [--mpremote mpremote] [test_x.py
     ...]
@@ -64,14 +53,11 @@ RESET_WAIT_S = 180
 QUIET_S = 2.0
 
 # mpremote's mount protocol (mpremote/transport_serial.py, fs_hook_cmds and the board's
-# RemoteCommand): the board
-# announces a call with 0x18 and the command number, waits for 0x18 back, writes the arguments and
-# reads the host's
-# answer. Per command: the arguments ("s" a string: 4-byte length and bytes, "b" 1 byte, "i" 4
-# bytes) and the answer
-# of a host on which every call fails: -EIO where the command returns a result code, else an empty
-# result (no
-# more entries, end of file, nothing written), so no length the hook reads is ever more than zero.
+# RemoteCommand): the board announces a call with 0x18 and the command number, waits for 0x18 back,
+# writes the arguments and reads the host's answer. Per command: the arguments ("s" a string:
+# 4-byte length and bytes, "b" 1 byte, "i" 4 bytes) and the answer of a host on which every call
+# fails: -EIO where the command returns a result code, else an empty result (no more entries, end
+# of file, nothing written), so no length the hook reads is ever more than zero.
 _EIO_S8 = b"\xfb"
 _EIO_S32 = b"\xfb\xff\xff\xff"
 _NONE_S32 = b"\x00\x00\x00\x00"
@@ -180,8 +166,7 @@ def open_serial(port):
 
 class HostGone:
     """Reads the board's output, answering its mount-hook calls as a host on which every call fails
-    (HOOK_CALLS);
-    `out` keeps the last of the rest (the board's own output)."""
+    (HOOK_CALLS); `out` keeps the last of the rest (the board's own output)."""
 
     def __init__(self, ser):
         self.ser = ser
@@ -235,8 +220,7 @@ class HostGone:
 
 def reset_board(port, opener=open_serial, wait_s=RESET_WAIT_S):
     """Bring the board back to a freshly soft-reset REPL after a file was stopped (see the module
-    docstring).
-    Returns "" or why it did not come back within wait_s."""
+    docstring). Returns "" or why it did not come back within wait_s."""
     try:
         ser = opener(port)
     except Exception as exc:
@@ -270,12 +254,10 @@ def reset_board(port, opener=open_serial, wait_s=RESET_WAIT_S):
                 host.out = b""
             elif now - last >= quiet:
                 # the board quiet: first one sync byte, for a hook that announced its call before
-                # the port was
-                # opened (pyserial drops what came before; the hook then writes its arguments and
-                # times out on
-                # the answer, as we stay quiet); a stray one costs at most one such timeout, more
-                # could be taken
-                # for a length, so there is only one. Then Ctrl-C, for a file that is computing.
+                # the port was opened (pyserial drops what came before; the hook then writes its
+                # arguments and times out on the answer, as we stay quiet); a stray one costs at
+                # most one such timeout, more could be taken for a length, so there is only one.
+                # Then Ctrl-C, for a file that is computing.
                 nudges += 1
                 ser.write(b"\x18" if nudges == 1 else b"\x03")
                 last = now

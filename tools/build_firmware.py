@@ -2,34 +2,27 @@
 [MICROPYTHON=DIR]`.
 
 rp2040: MicroPython v1.28.0's rp2 port for RPI_PICO with boards/rp2040/manifest.py frozen in, built
-out of the
-source tree into build/firmware/rp2040/, then made into build/firmware/rp2040/firmware.uf2. The
-source tree is DIR,
-else build/micropython-v1.28.0, cloned at the pinned tag (with the submodules the port needs) when
-it is not there
-yet. Nothing of MicroPython's lands in the repository outside build/ (git-ignored); the given DIR
-gets only what
+out of the source tree into build/firmware/rp2040/, then made into
+build/firmware/rp2040/firmware.uf2. The source tree is DIR, else build/micropython-v1.28.0, cloned
+at the pinned tag (with the submodules the port needs) when it is not there yet. Nothing of
+MicroPython's lands in the repository outside build/ (git-ignored); the given DIR gets only what
 its own build makes in it (mpy-cross).
 
 Two traps of the port's own Makefile are avoided by running cmake directly:
   - `make BOARD=RPI_PICO FROZEN_MANIFEST=... CMAKE_ARGS=...` builds the stock image without a word:
-  a command-line
-    CMAKE_ARGS replaces the Makefile's `CMAKE_ARGS += -DMICROPY_FROZEN_MANIFEST=...`. Here the
-    manifest is always
-    given to cmake and extra --cmake-args come after it; the image is then checked to hold the
-    meter's modules.
+    a command-line CMAKE_ARGS replaces the Makefile's `CMAKE_ARGS +=
+    -DMICROPY_FROZEN_MANIFEST=...`. Here the manifest is always given to cmake and extra
+    --cmake-args come after it; the image is then checked to hold the meter's modules.
   - pico-sdk 2.x fetches and builds picotool at configure time (a network clone) to make the UF2:
   configured with
     -DPICO_NO_PICOTOOL=1 instead, and firmware.bin is turned into the UF2 here (bin_to_uf2).
 A reused build folder can keep frozen .mpy files newer than their source (makemanifest compares
-times), so the
-frozen output is removed before every build; the C objects are kept (a rebuild takes a minute, the
-first about 15).
+times), so the frozen output is removed before every build; the C objects are kept (a rebuild takes
+a minute, the first about 15).
 
 esp32 is not built here: it needs ESP-IDF; `--board esp32` prints the steps and exits with 2.
 Every failure before the build says in one line what is missing and exits with 2; a failed build
-prints the end
-of its log and exits with 1.
+prints the end of its log and exits with 1.
 
     python3 tools/build_firmware.py --board rp2040 [--micropython DIR] [--cmake-args "-DX=1 ..."]
     [--jobs N]
@@ -73,10 +66,9 @@ UF2_PAYLOAD = 256
 ESP32_STEPS = (
     """\
 make firmware BOARD=esp32: not built here (it needs ESP-IDF, which this machine does not have).
-Where it is:
-  ESP-IDF v5.5.1 (MicroPython v1.28.0 also takes v5.3, v5.4.x), then `. $IDF_PATH/export.sh`
-  git clone --branch v1.28.0 https://github.com/micropython/micropython.git && cd micropython
-  make -C mpy-cross && make -C ports/esp32 BOARD=ESP32_GENERIC submodules
+  Where it is: ESP-IDF v5.5.1 (MicroPython v1.28.0 also takes v5.3, v5.4.x), then `.
+  $IDF_PATH/export.sh` git clone --branch v1.28.0 https://github.com/micropython/micropython.git &&
+  cd micropython make -C mpy-cross && make -C ports/esp32 BOARD=ESP32_GENERIC submodules
   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=%s/boards/esp32/manifest.py
   (the esp32 Makefile hands FROZEN_MANIFEST to idf.py apart from CMAKE_ARGS: no trap there)
   then `make -C ports/esp32 BOARD=ESP32_GENERIC deploy PORT=/dev/ttyUSB0`; for the raw record store
@@ -93,9 +85,8 @@ class Missing(Exception):
 
 def bin_to_uf2(data, base=RP2040_FLASH_BASE, family=RP2040_FAMILY_ID):
     """The UF2 file of flash image `data` (bytes) written from address `base`: one 512-byte block
-    per 256 bytes
-    (the last padded with zeros), each with its address, its number, the block count and the family
-    ID."""
+    per 256 bytes (the last padded with zeros), each with its address, its number, the block count
+    and the family ID."""
     data = bytes(data) + b"\x00" * (-len(data) % UF2_PAYLOAD)
     count = len(data) // UF2_PAYLOAD
     out = bytearray()
@@ -229,8 +220,7 @@ def storage_bytes(tree):
 
 def build_env():
     """The environment for cmake and make: without our make's variables (BOARD=rp2040 would reach
-    mpy-cross's
-    make through MAKEFLAGS)."""
+    mpy-cross's make through MAKEFLAGS)."""
     env = dict(os.environ)
     for name in ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL"):
         env.pop(name, None)

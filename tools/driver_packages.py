@@ -1,12 +1,9 @@
 """The mip package files of the drivers: `firmware/drivers/<driver>.package.json`, one per driver,
-so that
-`mpremote mip install github:OWNER/REPO/firmware/drivers/tm1637.package.json` installs that driver
-alone with
-the drivers it imports (into /lib/drivers/ on the board). URLs are relative to the JSON file (mip
-resolves them
-against its folder). This module writes them (`--write`) and checks that they match the drivers'
-imports and
-the one version number (`--check`, also run by host_tests/test_packaging.py).
+so that `mpremote mip install github:OWNER/REPO/firmware/drivers/tm1637.package.json` installs that
+driver alone with the drivers it imports (into /lib/drivers/ on the board). URLs are relative to
+the JSON file (mip resolves them against its folder). This module writes them (`--write`) and
+checks that they match the drivers' imports and the one version number (`--check`, also run by
+host_tests/test_packaging.py).
 
     python -m ststools.driver_packages --check | --write
 """

@@ -1,11 +1,10 @@
 """Export ../shared test data into build/testdata/ as compact JSON lines for tests/ (MicroPython).
 
 The shared vector file is 240 KB of pretty-printed JSON with provenance text: too much to load at
-once in a
-board's heap. This keeps only the fields the tests use, one record per line, so a test can stream
-them.
-The STA production tables are copied as they are (provisioning data: build/ is never committed).
-A missing ../shared is not an error here: the tests that need a file skip with a message saying so.
+once in a board's heap. This keeps only the fields the tests use, one record per line, so a test
+can stream them. The STA production tables are copied as they are (provisioning data: build/ is
+never committed). A missing ../shared is not an error here: the tests that need a file skip with a
+message saying so.
 """
 
 import argparse
@@ -70,10 +69,9 @@ def main(argv=None):
 
 
 # A meter identity for the MicroPython meter tests and `make bench` (tests/test_meter.py,
-# bench/bench_meter.py):
-# the test key and PAN of host_tests/test_meter_rules.py. Tokens are made here because the vending
-# side's DES
-# (DKGA02) and encryption live on the host; the meter only decrypts.
+# bench/bench_meter.py): the test key and PAN of host_tests/test_meter_rules.py. Tokens are made
+# here because the vending side's DES (DKGA02) and encryption live on the host; the meter only
+# decrypts.
 METER_KEY = "0abc12def3456789"
 METER_KEY2 = "1122334455667788"
 METER_PROVISION = {
@@ -91,8 +89,7 @@ METER_PROVISION = {
 
 def export_meter_tokens(path):
     """Named tokens for the meter tests: credit in 0.1 kWh with a TID, wrong-key credit, a class 1
-    test token,
-    a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
+    test token, a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
     from ststools import vending as V
 
     vk, vk2 = V.VendingKey(7, bytes.fromhex(METER_KEY)), V.VendingKey(7, bytes.fromhex(METER_KEY2))

@@ -2,22 +2,18 @@
 PORT=/dev/ttyACM0`.
 
 1. Compiles every module of firmware/ and of boards/<board>/ (not main.py, manifest.py, _boot.py)
-with
-   mpy-cross for the board's architecture (rp2040: armv6m, esp32: xtensawin) into
+   with mpy-cross for the board's architecture (rp2040: armv6m, esp32: xtensawin) into
    build/flash/<board>/.
 2. Copies them with mpremote (found on PATH), one `mpremote connect PORT ...` call per step, in an
-order
-   that never leaves a half-updated application able to boot:
+   order that never leaves a half-updated application able to boot:
      fs rm :main.py                    first: until the end the board boots to the REPL, not an old
-     app
-                                       running against half-copied modules ("no such file" is fine)
+                                       app running against half-copied modules ("no such file" is
+                                       fine)
      fs rm -r :lib/<pkg>               each package this tool installs, so no stale .py shadows a
-     .mpy
-     fs mkdir :lib, :lib/<pkg>, ...    parents first ("file exists" is fine)
+     .mpy fs mkdir :lib, :lib/<pkg>, ...    parents first ("file exists" is fine)
      fs cp a.mpy b.mpy ... :lib/<pkg>/ one call per directory
      fs cp FILE :provision.json        --provision FILE, if given (the meter takes it into its
-     record store
-                                       at first boot and deletes it: meter/boot.py)
+                                       record store at first boot and deletes it: meter/boot.py)
      fs cp main.py :main.py            last
      reset                             unless --no-reset
    /lib is on sys.path on both ports, so `import drivers.keypad`, `import board` find the copies.
@@ -25,9 +21,8 @@ With --frozen (firmware built from boards/<board>/manifest.py, modules already i
 provisioning file and main.py are copied, since frozen modules would shadow /lib copies anyway.
 --dry-run prints the mpremote calls instead of running them.
 The provisioning file is checked first with the firmware's own validation
-(meter.boot.from_provisioning, run
-here under CPython): a file the meter would refuse at first boot stops the flash before anything is
-copied.
+(meter.boot.from_provisioning, run here under CPython): a file the meter would refuse at first boot
+stops the flash before anything is copied.
 """
 
 import argparse
@@ -157,8 +152,7 @@ def plan(compiled, main_py, provision, frozen, reset):
 
 def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
     """Run the mpremote steps in order; each copy's files are listed with a running count first
-    (`copy
-    3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
+    (`copy 3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
     # fs cp SRC... :DEST
     total = sum(len(args) - 3 for args, _ in steps if args[:2] == ["fs", "cp"])
     copied = 0

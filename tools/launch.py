@@ -1,11 +1,10 @@
 """The host tools' entry points: the console scripts (pyproject.toml [project.scripts]: sts,
-sts-provision,
-sts-conformance, sts-meter-state, sts-sim) and `python -m ststools TOOL [ARGS]` (__main__.py).
+sts-provision, sts-conformance, sts-meter-state, sts-sim) and `python -m ststools TOOL [ARGS]`
+(__main__.py).
 
 Each puts the firmware on the import path first (paths.setup), then imports its tool and runs the
-tool's
-main(argv): the tools import firmware modules at their top, so nothing may import them before the
-set-up.
+tool's main(argv): the tools import firmware modules at their top, so nothing may import them
+before the set-up.
 """
 
 import importlib

@@ -6,18 +6,12 @@ token.
     sts-meter-state dump.bin --base 1993 --json     # a dump of a board's record-store region
 
 It mounts the image with the firmware's own record store and loads it with the firmware's own Meter
-(no second
-reader), on a copy in RAM: the file is never written. It shows the identity (never the decoder
-key), credit
-and totals, the TID memory (count, smallest and largest TID) and its floor (IEC 62055-41 §7.3.7: a
-token
-whose TID is below the floor, or below the smallest stored TID once the memory is full, is Old),
-with the TIDs
-as dates on `--base` (the meter's base date: 2014 for meters in service today; the token does not
-carry it),
-the lockout and the settings. Exit 0; 2 with one line `meter_state.py: error: ...` for an
-unreadable or
-foreign image.
+(no second reader), on a copy in RAM: the file is never written. It shows the identity (never the
+decoder key), credit and totals, the TID memory (count, smallest and largest TID) and its floor
+(IEC 62055-41 §7.3.7: a token whose TID is below the floor, or below the smallest stored TID once
+the memory is full, is Old), with the TIDs as dates on `--base` (the meter's base date: 2014 for
+meters in service today; the token does not carry it), the lockout and the settings. Exit 0; 2 with
+one line `meter_state.py: error: ...` for an unreadable or foreign image.
 """
 
 import argparse

@@ -1,12 +1,9 @@
 """The host tools' import path: the one place that puts the firmware's folders on sys.path.
 
 The tools import the meter's own modules (token core, meter rules, record store) from firmware/ of
-this
-checkout, so they run from a checkout only (`pip install -e .` of pyproject.toml points here).
-Every entry
-point (launch.py; the scripts the Makefile runs by path; host_tests/conftest.py) calls setup()
-before it
-imports a firmware module. No other module changes sys.path, at import or later.
+this checkout, so they run from a checkout only (`pip install -e .` of pyproject.toml points here).
+Every entry point (launch.py; the scripts the Makefile runs by path; host_tests/conftest.py) calls
+setup() before it imports a firmware module. No other module changes sys.path, at import or later.
 """
 
 import os
@@ -21,8 +18,7 @@ HOSTMODELS = os.path.join(ROOT, "hostmodels")
 
 def setup():
     """Put firmware/ and hostmodels/ first on sys.path (once) and install the CPython shim; outside
-    a
-    checkout, exit with a message saying so."""
+    a checkout, exit with a message saying so."""
     if not os.path.isfile(os.path.join(FIRMWARE, "version.py")):
         raise SystemExit(
             "the STS host tools run from a checkout of the firmware repository (with firmware/ "
@@ -39,8 +35,7 @@ def setup():
 
 def version():
     """The one version number (firmware/version.py VERSION): the meter reports it, every tool's
-    --version
-    prints it and pyproject.toml takes it."""
+    --version prints it and pyproject.toml takes it."""
     setup()
     from version import VERSION
 

@@ -2,24 +2,17 @@
 DKGA04.
 
   provision.py --vk HEX --pan PAN18 --sgc NNNNNN --ti NN [--krn 1] [--kt 2] [--ea 07|11] [--dkga
-  02|04]
-               [--base 1993|2014|2035] [--ken 255] --mfr-code N [--tables FILE] [--tid-floor
-               now|N|DATE|0]
-               [--low-credit KWH] [-o provision.json]
+               02|04] [--base 1993|2014|2035] [--ken 255] --mfr-code N [--tables FILE] [--tid-floor
+               now|N|DATE|0] [--low-credit KWH] [-o provision.json]
 
 The decoder key is derived with the same functions as `sts.py derive` (tools/vending.py), and the
-result is
-validated with the firmware's own provisioning check (meter.boot.from_provisioning) before it is
-written, so
-a file this tool writes is one the meter accepts. The base date defaults to the one in service
-today (2014
-since the 1993 TIDs ran out on 2024-11-24 20:15). `tid_floor` is the TID of the provisioning minute
-on that
-base date: the meter treats tokens vended before it as Old. `--low-credit` sets the low-credit
-warning
-threshold (`low_credit_units`, in 0.1 units; without it the build's default, 5.0, applies). The
-file holds a
-secret key: keep it off shared drives; the meter deletes it after use.
+result is validated with the firmware's own provisioning check (meter.boot.from_provisioning)
+before it is written, so a file this tool writes is one the meter accepts. The base date defaults
+to the one in service today (2014 since the 1993 TIDs ran out on 2024-11-24 20:15). `tid_floor` is
+the TID of the provisioning minute on that base date: the meter treats tokens vended before it as
+Old. `--low-credit` sets the low-credit warning threshold (`low_credit_units`, in 0.1 units;
+without it the build's default, 5.0, applies). The file holds a secret key: keep it off shared
+drives; the meter deletes it after use.
 """
 
 import argparse
@@ -72,8 +65,7 @@ def tid_floor(text, base):
 
 def low_credit(text):
     """--low-credit: the warning threshold in the main unit with at most one decimal (5, 5.0, 12.5;
-    0 = no
-    warning) -> 0.1 units, as the provisioning file holds it."""
+    0 = no warning) -> 0.1 units, as the provisioning file holds it."""
     whole, dot, tenth = str(text).strip().partition(".")
     if not whole.isdigit() or (dot and (len(tenth) != 1 or not tenth.isdigit())):
         raise V.VendingError(

@@ -1,30 +1,22 @@
 """sts.py: STS test vending and decoding from the command line (CPython).
 
   sts.py derive --dkga 02|04 --vk HEX --pan PAN18 --sgc NNNNNN --ti NN --krn N --kt N [--ea 07|11]
-  [--base Y]
-  sts.py encode credit (--key HEX [--ea 07|11] [--tables FILE] | --provision FILE | --meter sim)
-  ...
-  sts.py encode currency|mpl|clear-credit|tariff-rate|clear-tamper|mppul|water-factor|test|kct ...
-  sts.py decode TOKEN (--key HEX [--ea 07|11] [--tables FILE] [--base Y] | --provision FILE |
-  --meter sim)
+  [--base Y] sts.py encode credit (--key HEX [--ea 07|11] [--tables FILE] | --provision FILE |
+  --meter sim) ... sts.py encode
+  currency|mpl|clear-credit|tariff-rate|clear-tamper|mppul|water-factor|test|kct ... sts.py decode
+  TOKEN (--key HEX [--ea 07|11] [--tables FILE] [--base Y] | --provision FILE | --meter sim)
 
 Base date: TIDs count minutes from 1993-01-01, 2014-01-01 or 2035-01-01. The default is the base
-date in
-service at the current date (vending.current_base: 2014 since the 1993 TIDs ran out on 2024-11-24
-20:15), or
-for `--date` the one covering that date; `--provision FILE` / `--meter` take the meter's own
-(`base_date` of
-its provisioning file). `--provision` and `--meter` also give the key, EA, tables and manufacturer
-code, and
-fresh TIDs from the TID ledger (vending.TidLedger, build/vending-tids.json, shared with the
-conformance runner).
+date in service at the current date (vending.current_base: 2014 since the 1993 TIDs ran out on
+2024-11-24 20:15), or for `--date` the one covering that date; `--provision FILE` / `--meter` take
+the meter's own (`base_date` of its provisioning file). `--provision` and `--meter` also give the
+key, EA, tables and manufacturer code, and fresh TIDs from the TID ledger (vending.TidLedger,
+build/vending-tids.json, shared with the conformance runner).
 
 Decoding uses the firmware's own token core (sts package); encoding uses tools/vending.py, which
-reuses the
-firmware's CRC, tables, layout and MISTY1 rounds. Bad input gives one line on stderr and exit code
-2.
-`decode` exits 0 for a token that decodes and authenticates, 1 for one that does not (CRC,
-unsupported).
+reuses the firmware's CRC, tables, layout and MISTY1 rounds. Bad input gives one line on stderr and
+exit code 2. `decode` exits 0 for a token that decodes and authenticates, 1 for one that does not
+(CRC, unsupported).
 """
 
 import argparse
@@ -190,9 +182,8 @@ SIM_METERS = {"sim": "sim_provision.json", "sim-ea11": "sim_provision_ea11.json"
 
 def read_provisioning(path, what="provisioning file"):
     """A provisioning file (tools/provision.py) as (parsed object, firmware Identity), validated
-    with the
-    meter's own check (meter.boot.from_provisioning), so a file the meter would refuse is refused
-    here too."""
+    with the meter's own check (meter.boot.from_provisioning), so a file the meter would refuse is
+    refused here too."""
     from meter.boot import from_provisioning
     from meter.identity import ProvisioningError
 
@@ -225,12 +216,10 @@ def meter_file(args):
 
 def use_meter(args, ledger=None):
     """`--meter sim|sim-ea11` or `--provision FILE`: the key, algorithm, tables, base date and
-    manufacturer
-    code come from the meter's provisioning file (the simulator's in boards/unix/), and an unset
-    TID becomes a
-    fresh one from the TID ledger: now, or one past the last TID vended for that meter (by this
-    tool or the
-    conformance runner), so two tokens made in the same minute are not Used on the meter."""
+    manufacturer code come from the meter's provisioning file (the simulator's in boards/unix/),
+    and an unset TID becomes a fresh one from the TID ledger: now, or one past the last TID vended
+    for that meter (by this tool or the conformance runner), so two tokens made in the same minute
+    are not Used on the meter."""
     path, what = meter_file(args)
     if path is None:
         return
@@ -262,8 +251,8 @@ def use_meter(args, ledger=None):
 
 def sim_credit_tokens(n, units=1, meter="sim"):
     """n credit tokens of `units` (0.1 kWh) for the simulator's identity, with consecutive TIDs
-    ending one
-    minute before now, oldest first (fills the meter's TID memory in tests and benchmarks)."""
+    ending one minute before now, oldest first (fills the meter's TID memory in tests and
+    benchmarks)."""
     parser = build_parser()
     probe = parser.parse_args(["encode", "credit", "--meter", meter, "--tid", "0"])
     use_meter(probe)

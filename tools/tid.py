@@ -1,10 +1,8 @@
 """Token identifier (TID) dates: IEC 62055-41 §6.3.5.2.
 
 TID = whole minutes since the base date at 00:00, 24 bits, so each base date lasts 2**24 minutes
-(until
-Nov 24 20:15 of its 31st year: the "TID rollover"). The token does not carry the base date; the
-meter only
-needs TID ordering, and dates are for display and for the vending tool.
+(until Nov 24 20:15 of its 31st year: the "TID rollover"). The token does not carry the base date;
+the meter only needs TID ordering, and dates are for display and for the vending tool.
 Small-int arithmetic only (days-from-civil), so it runs the same on 32-bit boards.
 """
 

@@ -1,13 +1,11 @@
 """Decoded tokens as named fields: the view tools/sts.py prints as JSON and the tests (CPython and
 MicroPython) compare with the reference vectors. Not flashed to the meter: it builds dicts and
-names, and
-the meter reads the fields of `stscore.token.Token` directly.
+names, and the meter reads the fields of `stscore.token.Token` directly.
 
 Names follow IEC 62055-41 and ../shared/vectors: amount_raw16, amount_units_0p1, mpl_raw16,
-value_watts,
-register16, rate16, pad16, mppul_raw16, wmfactor16, control36/mfr_code8, control28/mfr_code16,
-kenho, krn,
-ro, res_bit, kt, nkho, kenlo, ti_bin8, nklo, sgc_low12, nkmo2, sgc_high12, nkmo1, currency{...}.
+value_watts, register16, rate16, pad16, mppul_raw16, wmfactor16, control36/mfr_code8,
+control28/mfr_code16, kenho, krn, ro, res_bit, kt, nkho, kenlo, ti_bin8, nklo, sgc_low12, nkmo2,
+sgc_high12, nkmo1, currency{...}.
 """
 
 from stscore import token as T

@@ -1,14 +1,10 @@
 """A test vending system (host side, CPython): decoder key derivation and token generation.
 
 What a vending server does and a meter never does: derive decoder keys from a vending key (DKGA02
-with DES,
-DKGA04 with HMAC-SHA-256), encode amounts (rounding up), build data blocks, encrypt them (STA and
-MISTY1
-encryption live here only) and turn them into 20 digits. Everything the meter also does (CRC,
-tables,
-transposition, MISTY1 key schedule and rounds, field layout) is imported from the firmware's `sts`
-package,
-so the two sides cannot drift apart.
+with DES, DKGA04 with HMAC-SHA-256), encode amounts (rounding up), build data blocks, encrypt them
+(STA and MISTY1 encryption live here only) and turn them into 20 digits. Everything the meter also
+does (CRC, tables, transposition, MISTY1 key schedule and rounds, field layout) is imported from
+the firmware's `sts` package, so the two sides cannot drift apart.
 """
 
 import hashlib
@@ -44,10 +40,8 @@ def pan_check_digit_error(pan):
 
 def check_pan(pan, strict=True):
     """Validate an 18-digit meter PAN: IIN 600727 (+11-digit IAIN) or 0000 (+13-digit IAIN), PAN
-    check digit
-    last. Returns the PAN as a str. strict=False lets a wrong check digit through (the caller
-    warns): test
-    vectors with one exist, and DKGA02 never reads it."""
+    check digit last. Returns the PAN as a str. strict=False lets a wrong check digit through (the
+    caller warns): test vectors with one exist, and DKGA02 never reads it."""
     pan = str(pan).replace(" ", "").replace("-", "")
     if len(pan) != 18 or not pan.isdigit():
         raise VendingError("PAN must be 18 digits (IIN + IAIN + check digit), got %r" % pan)
@@ -103,9 +97,8 @@ BASE_CODES = {1993: "93", 2014: "14", 2035: "35"}
 
 def dkga04_message(pan, sgc, ti, krn, kt, ea, base_year, key_bits, strict=True):
     """The HMAC message of DKGA04: a counted list of length-prefixed ASCII labels ("04", base date,
-    EA, TI),
-    a 0x00 separator, the counted context (SGC, KT, KRN, PAN) and the key length in bits, 32-bit
-    BE."""
+    EA, TI), a 0x00 separator, the counted context (SGC, KT, KRN, PAN) and the key length in bits,
+    32-bit BE."""
     if base_year not in BASE_CODES:
         raise VendingError("base date must be 1993, 2014 or 2035, got %r" % base_year)
     if ea not in (7, 11):
@@ -149,8 +142,7 @@ def dkga04(vk, pan, sgc, ti, krn, kt, ea=7, base_year=1993, strict=True):
 
 def sta_encrypt(block, key, tables):
     """EA07 encryption (IEC 62055-41 §6.5.3): K' = NOT K rotated right 12; 16 rounds of nibble
-    substitution
-    (S1 if bit 4n+3 of K' is 0, S2 if 1), permutation, K' rotated left 1."""
+    substitution (S1 if bit 4n+3 of K' is 0, S2 if 1), permutation, K' rotated left 1."""
     x = int.from_bytes(block, "big")
     k = ~int.from_bytes(key, "big") & (2**64 - 1)
     k = ((k >> 12) | (k << 52)) & (2**64 - 1)
@@ -169,8 +161,8 @@ def sta_encrypt(block, key, tables):
 
 def misty1_encrypt(block, ek):
     """EA11 encryption (RFC 2994 section 2.3) of the 8-byte bytearray in place, with the meter's
-    own MISTY1
-    pieces (FL, FO, key schedule from stscore.misty1); the meter itself only ever decrypts."""
+    own MISTY1 pieces (FL, FO, key schedule from stscore.misty1); the meter itself only ever
+    decrypts."""
     e = struct.unpack("<32H", ek)
     d0, d1 = struct.unpack(">II", block)
     for k in range(0, 8, 2):  # rounds k and k+1
@@ -321,8 +313,7 @@ MANAGEMENT_WITH_TID = (0, 1, 2, 5, 6, 7)
 
 def management_token(vkey, subclass, data16, tid, rnd):
     """Class 2 TID-bearing tokens: 0 MPL (watts, amount encoding), 1 ClearCredit (register), 2
-    tariff rate,
-    5 ClearTamper (0), 6 MPPUL (watts, amount encoding), 7 water meter factor."""
+    tariff rate, 5 ClearTamper (0), 6 MPPUL (watts, amount encoding), 7 water meter factor."""
     if subclass not in MANAGEMENT_WITH_TID:
         raise VendingError(
             "management subclass must be one of %s (3, 4, 8, 9 are key change tokens)"
@@ -333,8 +324,8 @@ def management_token(vkey, subclass, data16, tid, rnd):
 
 def test_token(control, mfr_code, subclass=None):
     """Class 1 InitiateMeterTest/Display: not encrypted. Subclass 0: 36-bit control, 2-digit
-    MfrCode;
-    subclass 1: 28-bit control, 4-digit MfrCode. Default subclass from the MfrCode's size."""
+    MfrCode; subclass 1: 28-bit control, 4-digit MfrCode. Default subclass from the MfrCode's
+    size."""
     if subclass is None:
         subclass = 0 if mfr_code < 100 else 1
     if subclass == 0:
@@ -350,9 +341,8 @@ def test_token(control, mfr_code, subclass=None):
 
 def key_change_tokens(vkey, new_key, krn, kt, ti, ken=255, ro=0, sgc=0):
     """The key change token set, encrypted with the CURRENT key `vkey`: Set1st (2/3) and Set2nd
-    (2/4) for a
-    64-bit new key; plus Set3rd (2/8) and Set4th (2/9) for a 128-bit one (IEC 62055-41 §6.3.x,
-    2018)."""
+    (2/4) for a 64-bit new key; plus Set3rd (2/8) and Set4th (2/9) for a 128-bit one (IEC 62055-41
+    §6.3.x, 2018)."""
     new_key = bytes(new_key)
     if len(new_key) not in (8, 16):
         raise VendingError("the new key must be 64 or 128 bits, got %d bytes" % len(new_key))
@@ -394,9 +384,8 @@ def clean_token_text(text):
 
 def base_for(year, month, day, hour=0, minute=0):
     """The base date in service at a date-time: the oldest whose TID range still covers it (1993
-    until its
-    rollover on 2024-11-24 20:15, then 2014 until 2045-11-24 20:15, then 2035): the date a meter
-    provisioned then counts from, unless it was moved on by a key change with RO = 1."""
+    until its rollover on 2024-11-24 20:15, then 2014 until 2045-11-24 20:15, then 2035): the date
+    a meter provisioned then counts from, unless it was moved on by a key change with RO = 1."""
     for base in tidmod.BASE_YEARS:
         try:
             tidmod.datetime_to_tid(year, month, day, hour, minute, base)
@@ -422,14 +411,10 @@ LEDGER = os.path.join(paths.ROOT, "build", "vending-tids.json")
 
 class TidLedger:
     """The last TID this machine vended for each meter (by PAN), in a small JSON file shared by
-    tools/sts.py
-    (--meter, --provision) and tools/conformance/: each takes its TIDs after the last one recorded
-    (or from
-    the current minute, whichever is later), so tokens vended by one tool are never Used or Old on
-    the meter
-    because of tokens the other made (IEC 62055-51 TID+1 rule). Updates hold an exclusive flock on
-    the file.
-    $STS_TID_LEDGER names another file."""
+    tools/sts.py (--meter, --provision) and tools/conformance/: each takes its TIDs after the last
+    one recorded (or from the current minute, whichever is later), so tokens vended by one tool are
+    never Used or Old on the meter because of tokens the other made (IEC 62055-51 TID+1 rule).
+    Updates hold an exclusive flock on the file. $STS_TID_LEDGER names another file."""
 
     def __init__(self, path=None):
         self.path = path or os.environ.get("STS_TID_LEDGER") or LEDGER  # tests point it elsewhere
@@ -467,8 +452,7 @@ class TidLedger:
 
     def reserve(self, pan, base_year, count=1, lowest=0):
         """`count` consecutive TIDs for `pan`: from max(now on base_year, the last recorded + 1,
-        lowest);
-        records the last of them and returns the first."""
+        lowest); records the last of them and returns the first."""
 
         def change(data):
             try:

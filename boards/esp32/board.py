@@ -2,16 +2,15 @@
 boards/README.md.
 
 `make_hardware()` builds every driver from the pin map below and returns a
-drivers.hardware.Hardware.
-Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574 backpack; `DISPLAY = "tm1637-4"` /
-`"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD = "4x3"` to a 4x3 keypad.
+drivers.hardware.Hardware. Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574
+backpack; `DISPLAY = "tm1637-4"` / `"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD =
+"4x3"` to a 4x3 keypad.
 
 Pins avoided: GPIO 6-11 (flash), the strapping pins 0, 2, 5, 12, 15, and GPIO 1/3 (UART0 = REPL).
 GPIO 34-39 are input-only without internal pull resistors: the pulse, power-fail and tamper inputs
-there
-need external 10 kOhm pull-ups to 3V3. GPIO 36/39 can see spurious interrupts while the ADC or
-Wi-Fi
-runs (ESP32 errata 3.11), so the polled tamper input sits on 39 and the IRQ inputs on 34 and 35.
+there need external 10 kOhm pull-ups to 3V3. GPIO 36/39 can see spurious interrupts while the ADC
+or Wi-Fi runs (ESP32 errata 3.11), so the polled tamper input sits on 39 and the IRQ inputs on 34
+and 35.
 """
 
 from micropython import const
@@ -63,9 +62,8 @@ PIN_TAMPER = const(39)  # input-only: external pull-up; normally-closed cover sw
 TAMPER_ACTIVE = const(1)
 
 # Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs"
-# one; with the
-# stock partition table, RECORD_STORE_SECTORS files of one 4 KB sector each in STORE_DIR on
-# littlefs instead
+# one; with the stock partition table, RECORD_STORE_SECTORS files of one 4 KB sector each in
+# STORE_DIR on littlefs instead
 RECORD_STORE_LABEL = "meter"
 RECORD_STORE_SECTORS = const(16)
 STORE_DIR = "/meter_store"
@@ -90,8 +88,8 @@ def make_optical():
 
 def record_store():
     """(block device, "") for the record store, or (None, reason): the "meter" data partition when
-    the partition
-    table has one, else (the stock table) sector files on littlefs (drivers.fsflash)."""
+    the partition table has one, else (the stock table) sector files on littlefs
+    (drivers.fsflash)."""
     found = Partition.find(Partition.TYPE_DATA, label=RECORD_STORE_LABEL)
     if found:
         return found[0], ""

@@ -1,9 +1,9 @@
 """Frozen-build boot (replaces the rp2 port's _boot.py via boards/rp2040/manifest.py).
 
 Mounts littlefs over the storage region minus its last flash_layout.RECORD_STORE_BLOCKS sectors,
-which
-stay raw for the meter's record store. The first boot after switching from a stock build finds no
-filesystem of that size and formats one: copy the files (make flash) after flashing the firmware.
+which stay raw for the meter's record store. The first boot after switching from a stock build
+finds no filesystem of that size and formats one: copy the files (make flash) after flashing the
+firmware.
 """
 
 import vfs

@@ -2,10 +2,9 @@
 boards/README.md.
 
 `make_hardware()` builds every driver from the pin map below and returns a
-drivers.hardware.Hardware.
-Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module; `DISPLAY = "lcd1602"` switches
-to a
-16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"` to a 4x4 keypad.
+drivers.hardware.Hardware. Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module;
+`DISPLAY = "lcd1602"` switches to a 16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"`
+to a 4x4 keypad.
 """
 
 from micropython import const
@@ -85,10 +84,9 @@ def fs_bytes():
 
 def record_store():
     """(block device, "") for the record store, or (None, reason): the raw top sectors of the
-    storage region when
-    littlefs leaves them free (the frozen build's _boot.py), else (a stock image, whose littlefs
-    covers them) the
-    same number of sector files on littlefs (drivers.fsflash)."""
+    storage region when littlefs leaves them free (the frozen build's _boot.py), else (a stock
+    image, whose littlefs covers them) the same number of sector files on littlefs
+    (drivers.fsflash)."""
     total = rp2.Flash().ioctl(4, 0) or 0  # block count of the whole storage region
     start = total - flash_layout.RECORD_STORE_BLOCKS
     fs = fs_bytes()

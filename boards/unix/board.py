@@ -3,13 +3,12 @@
     keypad    VirtualKeypad: the simulator calls hw.keypad.press("5") / .type("1234") / .press("*",
     hold=True)
     display   7-segment panel drawn as text (hostmodels/textpanel.SegmentArt, 6 digits) or a 16x2
-    text LCD
-              (textpanel.TextLcd): METER_DISPLAY=7seg6 (default) | 7seg4 | lcd1602; the panel is
-              `hw.panel`, and `on_display_change(panel)` runs after every refresh (redraw there)
+              text LCD (textpanel.TextLcd): METER_DISPLAY=7seg6 (default) | 7seg4 | lcd1602; the
+              panel is `hw.panel`, and `on_display_change(panel)` runs after every refresh (redraw
+              there)
     optical   OpticalPort(MODE_RAW7, no echo) over a pty: METER_OPTICAL_FD=<inherited master fd>
-    (see
-              tools/optical_pty.py) or METER_OPTICAL_TTY=<tty path>; neither -> a port with nothing
-              attached
+              (see tools/optical_pty.py) or METER_OPTICAL_TTY=<tty path>; neither -> a port with
+              nothing attached
     relay     Relay on a pin model (hostmodels/pins.Pin; hw.relay.is_connected())
     pulses    PulseCounter on a Pin: hw.pulse_pin.pulse(n) feeds n energy pulses
     tamper    Tamper on a Pin: hw.tamper_pin.drive(1) opens the cover

@@ -1,7 +1,6 @@
 # pyright: reportUndefinedVariable=false, reportAttributeAccessIssue=false
 # Freeze the meter firmware into a unix MicroPython (optional: `make sim` runs the sources
-# directly):
-#   cd micropython/ports/unix
+# directly): cd micropython/ports/unix
 #   make FROZEN_MANIFEST=/path/to/repo/boards/unix/manifest.py
 # Paths here are relative to this file.
 include("$(PORT_DIR)/variants/manifest.py")

@@ -1,8 +1,6 @@
 """Token entry on the keypad: the state machine between key presses and the meter (digits,
-backspace, Enter,
-auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's message, the
-timeout). The keys and
-the short code list: docs/device.md.
+backspace, Enter, auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's
+message, the timeout). The keys and the short code list: docs/device.md.
 """
 
 from micropython import const

@@ -1,8 +1,7 @@
 """The one token pipeline of the keypad and the optical port: `submit(digits, n, source)` queues a
-token (one at a
-time) and returns at once, `run()` / `process_pending()` put it through Meter.process; `status` is
-the optical
-port's TokenStatus register (16 while a token is pending). The design: docs/device.md.
+token (one at a time) and returns at once, `run()` / `process_pending()` put it through
+Meter.process; `status` is the optical port's TokenStatus register (16 while a token is pending).
+The design: docs/device.md.
 """
 
 import asyncio

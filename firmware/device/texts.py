@@ -1,12 +1,8 @@
 """The display texts of short code answers and class 1 test items, for a wide display (a 16x2 LCD:
-words) or a
-narrow one (a 6- or 4-digit 7-segment panel: abbreviations), and the short codes' numbers. Every
-item a class 1
-token can show has a short code that shows the same text (the list: device/keyentry.py, the
-README's table).
-The runtime imports this module when it first shows one (a meter in service rarely does); the token
-results'
-texts are meter.results.text.
+words) or a narrow one (a 6- or 4-digit 7-segment panel: abbreviations), and the short codes'
+numbers. Every item a class 1 token can show has a short code that shows the same text (the list:
+device/keyentry.py, the README's table). The runtime imports this module when it first shows one (a
+meter in service rarely does); the token results' texts are meter.results.text.
 """
 
 from micropython import const
@@ -16,8 +12,7 @@ from device import keyentry as K
 from meter import results as R
 
 # short codes (keyentry.SC_CREDIT 01, SC_LAST_RESULT 02 and SC_DISPLAY_TEST 88 are the keypad's
-# own); the class
-# 1 test No. whose item each shows in brackets
+# own); the class 1 test No. whose item each shows in brackets
 _SC_KRN_KT = const(3)  # (4)
 _SC_TI = const(4)  # (5)
 _SC_TAMPER = const(5)  # (8)
@@ -35,8 +30,8 @@ _SC_DRN = const(16)  # (18)
 _SC_READER = const(17)  # (6)
 
 # class 1 test bit (the index; results.py lists them) -> the short code showing the same item; 0:
-# the load
-# switch test (its own text) and the reserved bits 11, 12 (never requested: results.TEST_KNOWN)
+# the load switch test (its own text) and the reserved bits 11, 12 (never requested:
+# results.TEST_KNOWN)
 _TEST_CODES = const(b"\x00\x58\x09\x03\x04\x11\x0a\x05\x0b\x06\x0c\x00\x00\x0d\x0e\x08\x0f\x10")
 
 _EA11 = const(11)  # stscore.token.EA11: a 128-bit key, changed with 4 tokens
@@ -44,9 +39,8 @@ _EA11 = const(11)  # stscore.token.EA11: a 128-bit key, changed with 4 tokens
 
 def class1_text(meter, bit, wide, width, source=None):
     """The text of class 1 test bit `bit` (results.TEST_*): that of the short code with the same
-    item, or the
-    load switch test's. `source` is the carrier the token came through (the reading device
-    test)."""
+    item, or the load switch test's. `source` is the carrier the token came through (the reading
+    device test)."""
     if bit == R.TEST_LOAD_SWITCH:
         return "Relay test"
     return short_code_text(meter, _TEST_CODES[bit], wide, width, source)

@@ -2,21 +2,17 @@
 panel.
 
     show_text(text)            any message; too long for the display -> it scrolls (7-segment) /
-    wraps (LCD)
-    show_credit(units_0p1)     credit in tenths of a unit (kWh), e.g. 1234 -> "123.4"; negative
-    allowed
-    show_digits(buf, n)        echo of the digits typed so far (buf: ASCII digits, n of them)
-    show_result(code, text)    token result, e.g. (1, "Accept") or (13, "Reject 13")
+    wraps (LCD) show_credit(units_0p1)     credit in tenths of a unit (kWh), e.g. 1234 -> "123.4";
+    negative allowed show_digits(buf, n)        echo of the digits typed so far (buf: ASCII digits,
+    n of them) show_result(code, text)    token result, e.g. (1, "Accept") or (13, "Reject 13")
     show_warning(text)         a blinking warning ("Low credit", "Tamper", ...)
     clear()
     tick(now_ms)               animation step (scroll, blink) and bus refresh; allocation-free
     run(period_ms)             asyncio task calling tick()
 
 Implementations: `sevenseg.SevenSegDisplay` (over a TM1637 or a text-art panel),
-`charlcd.CharDisplay`
-(over an HD44780/PCF8574 or a text panel). Formatting is done here once, so every display shows the
-same
-numbers.
+`charlcd.CharDisplay` (over an HD44780/PCF8574 or a text panel). Formatting is done here once, so
+every display shows the same numbers.
 """
 
 import asyncio
@@ -89,10 +85,9 @@ class Display:
 
     def _animate(self, now):
         """The scroll and blink step shared by the displays (allocation-free). A subclass keeps
-        _total
-        (scroll positions, 0 = nothing to scroll), _pos, _t_scroll, _hold_ms, _scroll_ms, _blink,
-        _dark,
-        _t_blink, _blink_ms and a _render_window(); returns SCROLLED | BLINKED for what changed."""
+        _total (scroll positions, 0 = nothing to scroll), _pos, _t_scroll, _hold_ms, _scroll_ms,
+        _blink, _dark, _t_blink, _blink_ms and a _render_window(); returns SCROLLED | BLINKED for
+        what changed."""
         changed = 0
         if self._total:
             wait = self._hold_ms if self._pos == 0 else self._scroll_ms

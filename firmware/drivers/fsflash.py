@@ -2,42 +2,32 @@
 image.
 
 On a stock rp2 or esp32 image littlefs covers all the flash there is, so there is no raw region for
-the store.
-`FsFlash(directory, sectors)` then stands in for one: each 4096-byte sector is a fixed-size file
-(`directory/0`, `directory/1`, ...), and it speaks the block-device protocol the record store uses,
-with NOR
+the store. `FsFlash(directory, sectors)` then stands in for one: each 4096-byte sector is a
+fixed-size file (`directory/0`, `directory/1`, ...), and it speaks the block-device protocol the
+record store uses, with NOR
 semantics:
     readblocks(block, buf, offset)
     writeblocks(block, buf, offset)   program only: each byte becomes old & new (0xFF in buf leaves
-    a byte alone)
-    writeblocks(block, buf)           erase the sectors buf spans, then program (as rp2.Flash does)
-    ioctl(op, arg)                    4 = sector count, 5 = 4096, 6 = erase sector arg, 1-3 = 0
+    a byte alone) writeblocks(block, buf)           erase the sectors buf spans, then program (as
+    rp2.Flash does) ioctl(op, arg)                    4 = sector count, 5 = 4096, 6 = erase sector
+    arg, 1-3 = 0
 Every program and every erase ends with a flush, which is littlefs's file sync: littlefs writes the
-new data
-into other blocks (copy on write) and switches the file over with one CRC-protected metadata
-commit, so after a
-power cut a sector file holds exactly what it held before that program or erase, or exactly what it
-held
-after: each step is atomic, one of the outcomes the record store is built to survive on raw NOR
-flash (where a
-step can also be torn). A step is on flash when the call returns. Why not one file for the whole
-region:
-littlefs rewrites a file from the written position to its end, so one 64 KB file would cost about 8
-block
-erases per program where a 4 KB file costs one.
+new data into other blocks (copy on write) and switches the file over with one CRC-protected
+metadata commit, so after a power cut a sector file holds exactly what it held before that program
+or erase, or exactly what it held after: each step is atomic, one of the outcomes the record store
+is built to survive on raw NOR flash (where a step can also be torn). A step is on flash when the
+call returns. Why not one file for the whole region: littlefs rewrites a file from the written
+position to its end, so one 64 KB file would cost about 8 block erases per program where a 4 KB
+file costs one.
 
 `open_region(directory, sectors)` -> (FsFlash, "") or (None, reason): the boards' way in. It uses
-the files only
-when the filesystem holding `directory` is littlefs (FAT, which some ESP32 images use, updates in
-place and gives
-no such guarantee) and creates the missing sector files erased.
+the files only when the filesystem holding `directory` is littlefs (FAT, which some ESP32 images
+use, updates in place and gives no such guarantee) and creates the missing sector files erased.
 
 Heap: one open file at a time (littlefs gives it a cache of 4 x progsize bytes, 1 KB on rp2) and
-one 256-byte
-page buffer; switching to another sector's file closes the last one and opens that one, and each
-call makes a
-memoryview or two: small, short-lived objects (unlike the raw region, a commit here is not
-allocation-free).
+one 256-byte page buffer; switching to another sector's file closes the last one and opens that
+one, and each call makes a memoryview or two: small, short-lived objects (unlike the raw region, a
+commit here is not allocation-free).
 """
 
 from micropython import const
@@ -64,9 +54,8 @@ class FsFlash:
 
     def create(self):
         """Make the directory and every sector file that is missing or not 4096 bytes long, erased
-        (a file of
-        another size can only be one whose creation a power cut interrupted). Raises OSError (e.g.
-        ENOSPC)."""
+        (a file of another size can only be one whose creation a power cut interrupted). Raises
+        OSError (e.g. ENOSPC)."""
         try:
             os.mkdir(self.directory)
         except OSError:
@@ -184,8 +173,7 @@ def on_littlefs(path):
 
 def open_region(directory, sectors):
     """(FsFlash, "") for a record-store region of `sectors` sector files in `directory`, created
-    erased where
-    missing, or (None, reason) when that cannot be done safely."""
+    erased where missing, or (None, reason) when that cannot be done safely."""
     try:
         if not on_littlefs(directory):
             return None, "the filesystem is not littlefs: no power-cut-safe file store"

@@ -10,8 +10,7 @@
 
 `FONT7` covers ASCII 0x20..0x7F. Letters that a 7-segment digit cannot draw in upper case use the
 lower-case shape (b, d, h, n, o, r, t, u, y); M, W, X, K are approximations. '.' never takes a
-digit of its
-own: `encode7` folds it into the decimal point of the glyph before it.
+digit of its own: `encode7` folds it into the decimal point of the glyph before it.
 """
 
 from micropython import const
@@ -53,13 +52,10 @@ def encode7(text, out, start=0, limit=-1):
     """Encode `text` (str, bytes or bytearray) into segment bytes in `out`, from index `start`.
 
     A '.' sets the decimal point of the glyph before it (a leading '.' or '..' gets a blank digit
-    of its
-    own). ':' and ';' are dropped (a 4-digit module's colon is the dp of digit 1; set it with
-    SEG_DP).
-    Writes at most `limit` bytes (all of `out` from `start` when negative) and returns the count
-    written.
-    Allocation-free for bytes/bytearray input; a str is indexed per character (ASCII indexes don't
-    allocate).
+    of its own). ':' and ';' are dropped (a 4-digit module's colon is the dp of digit 1; set it
+    with SEG_DP). Writes at most `limit` bytes (all of `out` from `start` when negative) and
+    returns the count written. Allocation-free for bytes/bytearray input; a str is indexed per
+    character (ASCII indexes don't allocate).
     """
     end = len(out) if limit < 0 else min(len(out), start + limit)
     n = start
@@ -110,8 +106,7 @@ def length7(text):
 
 
 # HD44780 character ROM A00 (the common Japanese ROM) matches ASCII from 0x20 to 0x7D, except 0x5C,
-# which
-# is a Yen sign there. Everything else becomes '?'. 0xDF is the ROM's degree sign.
+# which is a Yen sign there. Everything else becomes '?'. 0xDF is the ROM's degree sign.
 LCD_UNKNOWN = const(0x3F)
 LCD_DEGREE = const(0xDF)
 

@@ -10,22 +10,19 @@
     hw.pulses        PulseCounter (on_pulses callback, take()): energy, and the power the MPL is
     checked against
     hw.phase_pulses  per-phase PulseCounters (a poly-phase meter's L1/L2/L3 pulse outputs) for the
-    phase power
-                     unbalance limit (MPPUL, class 2/6); () on a single-phase board
+                     phase power unbalance limit (MPPUL, class 2/6); () on a single-phase board
     hw.metering      None: power is measured from the pulse inputs (meter.power); else an object
-    with
-                     `watts` and `unbalance_w` attributes kept up to date by a metering chip (or
-                     the simulator)
+                     with `watts` and `unbalance_w` attributes kept up to date by a metering chip
+                     (or the simulator)
     hw.tamper        Tamper
     hw.powerfail     PowerFail or None
     hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition /
-    drivers.fsflash sector
-                     files on a stock image / the simulator's file), or None
+                     drivers.fsflash sector files on a stock image / the simulator's file), or None
     hw.flash_note    why flash_bdev is None, else ""
     hw.pulses_per_kwh, hw.name, hw.keymap
     hw.runners()     the drivers' task coroutine functions (display animation, keypad scan, tamper
-    polling):
-                     the runtime runs each as a supervised asyncio task (device.supervise)
+                     polling): the runtime runs each as a supervised asyncio task
+                     (device.supervise)
 """
 
 from drivers.keypad import KEYMAP_4X3, KEYMAP_4X4
@@ -68,8 +65,7 @@ class Hardware:
 
     def runners(self):
         """The drivers' background tasks as coroutine functions (a new list): the display's
-        animation, the
-        keypad scan (a VirtualKeypad has none) and the tamper polling."""
+        animation, the keypad scan (a VirtualKeypad has none) and the tamper polling."""
         makers = [self.display.run]
         run = getattr(self.keypad, "run", None)
         if run is not None:
@@ -80,12 +76,10 @@ class Hardware:
 
 
 # --- building the drivers from a board's pin map
-# ---------------------------------------------------------------
-# A real board's board.py holds only its pin map (module constants) and what is its own (UART
-# buffers, the
-# record-store flash); these build the parts every board wires the same way. `pins` is the board
-# module; the
-# `machine` classes come in as arguments, so this module stays free of `machine`.
+# --------------------------------------------------------------- A real board's board.py holds
+# only its pin map (module constants) and what is its own (UART buffers, the record-store flash);
+# these build the parts every board wires the same way. `pins` is the board module; the `machine`
+# classes come in as arguments, so this module stays free of `machine`.
 
 
 def make_display(kind, pins, Pin, I2C):
@@ -126,12 +120,9 @@ def make_keypad(kind, pins, Pin):
 
 def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note, input_pull=None):
     """The Hardware of a board: `pins` (the board module) names PIN_RELAY, RELAY_ACTIVE_HIGH,
-    PIN_PULSE,
-    PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL, POWERFAIL_ACTIVE
-    and NAME, and
-    may name PHASE_PULSE_PINS (per-phase pulse outputs of a poly-phase meter, same pulse constant;
-    absent or
-    empty on a single-phase board).
+    PIN_PULSE, PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL,
+    POWERFAIL_ACTIVE and NAME, and may name PHASE_PULSE_PINS (per-phase pulse outputs of a
+    poly-phase meter, same pulse constant; absent or empty on a single-phase board).
     `input_pull`: Pin.PULL_UP where the inputs have internal pull-ups, None where they need
     external ones."""
     from drivers.relay import Relay

@@ -3,15 +3,13 @@
 Backpack wiring (the common "YwRobot"/LCM1602 board):
     P0 = RS, P1 = RW (kept low: write only), P2 = E, P3 = backlight, P4..P7 = D4..D7
 `pins` gives the PCF8574 bit numbers of RS, RW, E and backlight for boards wired differently;
-D4..D7
-must be on P4..P7 (they are on every PCF8574 backpack seen so far).
+D4..D7 must be on P4..P7 (they are on every PCF8574 backpack seen so far).
 
 Each nibble is two PCF8574 bytes, E high then E low (the HD44780 latches on E's falling edge); a
 character is two nibbles, so a whole 16-character line plus its DDRAM address command is one
 68-byte `i2c.writeto()` from a buffer allocated once. A character is four I2C bytes (about 90 us at
 400 kHz, 360 us at 100 kHz), more than the 37 us the HD44780 needs per write, and E stays high for
-a whole
-I2C byte (>= 22 us, the minimum is 0.45 us), so no delays are needed between characters.
+a whole I2C byte (>= 22 us, the minimum is 0.45 us), so no delays are needed between characters.
 Clear (1.52 ms) is used only in `init()`; lines are rewritten in full instead.
 """
 

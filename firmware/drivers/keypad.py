@@ -1,14 +1,10 @@
 """What every keypad gives the meter (KeySource: `on_key` callback or `get_key()` polling), the
-keymaps, and
-the virtual keypad of the simulator and tests. The matrix keypad of the boards is
-drivers.matrixkeypad (a
-board loads only the keypad it has).
+keymaps, and the virtual keypad of the simulator and tests. The matrix keypad of the boards is
+drivers.matrixkeypad (a board loads only the keypad it has).
 
 Events are key codes from the keymap (ASCII: b"123456789*0#" for 4x3). They go to `on_key(code)`
-when set,
-else into a small queue read with `get_key()`; a key held down long enough comes once more with
-`KEY_HOLD`
-or-ed in (used for "clear").
+when set, else into a small queue read with `get_key()`; a key held down long enough comes once
+more with `KEY_HOLD` or-ed in (used for "clear").
 """
 
 from micropython import const

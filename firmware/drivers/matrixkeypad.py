@@ -2,33 +2,25 @@
 rest).
 
 Wiring: rows are outputs idling high, columns are inputs with pull-ups; a scan pulls one row low at
-a time
-and reads which columns follow it low. Make the rows open-drain (`Pin.OPEN_DRAIN`, value 1): with
-two keys
-of one column down, push-pull rows would short a low row to a high one through the keys.
+a time and reads which columns follow it low. Make the rows open-drain (`Pin.OPEN_DRAIN`, value 1):
+with two keys of one column down, push-pull rows would short a low row to a high one through the
+keys.
 
 Scanning (`scan()`, every `period_ms`, 5 ms by default): the whole matrix is read into a bitmask
-(bit
-r * ncols + c); a new state is accepted once it has been read the same `debounce_ms` long (20 ms:
-ends
-contact bounce, still far below the 50-100 ms a finger rests on a key at typing speed). A key is
-reported
-when it appears in an accepted state, once per press; holding it does not repeat, but a single key
-held
-`hold_ms` reports once more with `KEY_HOLD` set (used for "clear").
+(bit r * ncols + c); a new state is accepted once it has been read the same `debounce_ms` long (20
+ms: ends contact bounce, still far below the 50-100 ms a finger rests on a key at typing speed). A
+key is reported when it appears in an accepted state, once per press; holding it does not repeat,
+but a single key held `hold_ms` reports once more with `KEY_HOLD` set (used for "clear").
 
 Ghost and multi-key rejection: a matrix without diodes shows a phantom fourth key when three keys
-at the
-corners of a rectangle are down, so no state with more than two keys down is trusted: keys
-appearing in
-it are never reported (not even when the others are released). Two keys are trusted, which gives
-two-key rollover (the next key pressed before the previous is released still counts, which fast
-typists
-do); two keys appearing in the same accepted state are ambiguous (order unknown) and rejected.
+at the corners of a rectangle are down, so no state with more than two keys down is trusted: keys
+appearing in it are never reported (not even when the others are released). Two keys are trusted,
+which gives two-key rollover (the next key pressed before the previous is released still counts,
+which fast typists do); two keys appearing in the same accepted state are ambiguous (order unknown)
+and rejected.
 
 Events go to the KeySource (drivers.keypad) of which MatrixKeypad is one. `scan()` allocates
-nothing (tested
-under heap_lock).
+nothing (tested under heap_lock).
 """
 
 import asyncio

@@ -2,41 +2,30 @@
 echo.
 
 IEC 62056-21 sends 7 data bits, even parity, 1 stop bit (7E1), starting at 300 Bd and switching to
-the
-rate agreed in the mode C ack/option message (300 ... 19200). 7E1 on the wire is the same frame as
-8N1
-with the parity in bit 7, so a UART that cannot do 7 bits + parity still works: modes
+the rate agreed in the mode C ack/option message (300 ... 19200). 7E1 on the wire is the same frame
+as 8N1 with the parity in bit 7, so a UART that cannot do 7 bits + parity still works: modes
 
     MODE_HW    the UART does 7E1 (`init(bits=7, parity=0)`). Both the rp2 and the esp32 ports
-    accept it.
-               Bad parity is NOT visible then: those ports keep only the data bits of a received
-               char.
+               accept it. Bad parity is NOT visible then: those ports keep only the data bits of a
+               received char.
     MODE_SW    the UART runs 8N1; this driver adds the even parity bit on send, and on receive
-    checks it,
-               strips it and reports errors per byte (`read_char()` | PARITY_ERROR, `readinto(buf,
-               errs)`,
-               the `parity_errors` counter).
+               checks it, strips it and reports errors per byte (`read_char()` | PARITY_ERROR,
+               `readinto(buf, errs)`, the `parity_errors` counter).
     MODE_RAW7  7-bit characters without a parity bit: a pty or TCP link (the unix simulator).
     MODE_AUTO  (default) MODE_HW if the UART's init accepts bits=7/parity=0, else MODE_SW.
 
 Half-duplex echo: an optical head often sees the meter's own LED, so everything sent comes back.
-With
-`echo=True` whatever arrives while we transmit is discarded: the window opens at `write()`, lasts
-the
-time the bytes take on the wire plus `echo_guard_ms`, and closes early once every byte sent has
-come back
-(bytes are matched against a queue of what was sent; `echo_mismatches` counts the ones that
-differ).
+With `echo=True` whatever arrives while we transmit is discarded: the window opens at `write()`,
+lasts the time the bytes take on the wire plus `echo_guard_ms`, and closes early once every byte
+sent has come back (bytes are matched against a queue of what was sent; `echo_mismatches` counts
+the ones that differ).
 
 Nothing blocks: `read_char()` returns -1 when nothing is waiting, `readinto()` returns 0, `write()`
-returns
-what the UART took. For asyncio: `await port.wait_rx()` then read; `await port.send(data)` for
-messages
-longer than the UART's transmit buffer; `await port.switch_baud(rate)` waits for the transmitter to
-drain
-first (the ack must leave at the old rate). The UART is initialised with timeout=0; ports that
-re-size their
-buffers on init() (rp2) get their sizes again through `init_kw`.
+returns what the UART took. For asyncio: `await port.wait_rx()` then read; `await port.send(data)`
+for messages longer than the UART's transmit buffer; `await port.switch_baud(rate)` waits for the
+transmitter to drain first (the ack must leave at the old rate). The UART is initialised with
+timeout=0; ports that re-size their buffers on init() (rp2) get their sizes again through
+`init_kw`.
 """
 
 import asyncio
@@ -158,8 +147,7 @@ class OpticalPort:
         """Send 7-bit characters (bit 7 of the input is ignored) without blocking.
 
         Returns how many the UART accepted, which is fewer than len(data) when its transmit buffer
-        is full
-        (rp2 with timeout=0); `await send(data)` sends everything.
+        is full (rp2 with timeout=0); `await send(data)` sends everything.
         """
         n = len(data)
         tx = self._tx

@@ -2,11 +2,9 @@
 
 `PowerFail(pin, trigger, active=0, on_fail=None)`: `trigger` is the port's edge constant for the
 transition into the active level (`Pin.IRQ_FALLING` for an active-low comparator output). The hard
-IRQ
-handler only schedules `on_fail(self)` (once until it has run) so the meter can save its registers
-in the
-milliseconds the supply capacitor gives it; `failing()` reads the level now, `events` counts
-warnings.
+IRQ handler only schedules `on_fail(self)` (once until it has run) so the meter can save its
+registers in the milliseconds the supply capacitor gives it; `failing()` reads the level now,
+`events` counts warnings.
 """
 
 import micropython

@@ -1,19 +1,15 @@
 """The meter's display interface on a row of 7-segment digits (TM1637 module or a text-art panel).
 
 The panel is any object with `write_segments(frame)` (frame: bytearray, one segment byte per digit,
-leftmost
-first) and, optionally, `set_brightness(level)`. `tm1637.TM1637` and `textpanel.SegmentArt` are
-such
-panels. Layout rules:
+leftmost first) and, optionally, `set_brightness(level)`. `tm1637.TM1637` and
+`textpanel.SegmentArt` are such panels. Layout rules:
 
 - text that fits is left-aligned; numbers (credit) are right-aligned;
 - text longer than the display scrolls right to left: the start is held for `hold_ms`, then one
-digit
-  per `scroll_ms`, with three blanks between the end and the next start;
+  digit per `scroll_ms`, with three blanks between the end and the next start;
 - typed token digits show the last `width` digits, right-aligned, with the decimal point after
-every 4th
-  digit of the token (the dash of commercial meters), so the position in the 20 digits can be
-  followed;
+  every 4th digit of the token (the dash of commercial meters), so the position in the 20 digits
+  can be followed;
 - warnings blink (`blink_ms` on, `blink_ms` off).
 
 `tick()` (scroll, blink) and `show_digits()` never allocate.

@@ -2,13 +2,11 @@
 
 `Tamper(pin, active=0, debounce_ms=50, on_tamper=None)`: the switch is active at level `active` (a
 normally-closed cover switch to ground with a pull-up opens, so the input goes high: `active=1`). A
-state
-counts once it has been read the same for `debounce_ms`; on the first debounced active state the
-latch
-`tampered` is set, `events` counts it and `on_tamper(self)` runs. The latch stays set after the
-cover is
-closed again, until the meter clears it (a tamper-clear management token): `clear()`. Poll it with
-`poll(now)` or run the `run()` task; a tamper is slow, so 20 ms polling is plenty and needs no IRQ.
+state counts once it has been read the same for `debounce_ms`; on the first debounced active state
+the latch `tampered` is set, `events` counts it and `on_tamper(self)` runs. The latch stays set
+after the cover is closed again, until the meter clears it (a tamper-clear management token):
+`clear()`. Poll it with `poll(now)` or run the `run()` task; a tamper is slow, so 20 ms polling is
+plenty and needs no IRQ.
 """
 
 import asyncio

@@ -1,30 +1,23 @@
 """Present power from an energy pulse input: what the boards check the maximum power limit (class
-2/0) and the
-phase power unbalance limit (class 2/6) against.
+2/0) and the phase power unbalance limit (class 2/6) against.
 
 A board without a metering chip has only its S0/LED pulse output: `impulses_per_kwh` pulses per
-kWh. Power is
-energy over time, measured between pulse edges so that it has no quantisation of its own:
+kWh. Power is energy over time, measured between pulse edges so that it has no quantisation of its
+own:
 
     watts = pulses * (3_600_000 J/kWh / impulses_per_kwh) * 1000 / ms between the first and the
     last pulse
 
 over a window of at least `window_ms` (3 s: at 1000 imp/kWh a 5 kW load gives 4 pulses, a 200 W
-load one
-pulse every 18 s, measured over that interval). Between pulses the reading can only fall: with no
-pulse for
-`idle` ms the power is at most one pulse's energy over that time, so an open load switch reads 0
-after
-`idle_ms` and a load that drops is seen within one pulse interval. The error is the polling period
-over the
-window (100 ms / 3 s: about 3 %).
+load one pulse every 18 s, measured over that interval). Between pulses the reading can only fall:
+with no pulse for `idle` ms the power is at most one pulse's energy over that time, so an open load
+switch reads 0 after `idle_ms` and a load that drops is seen within one pulse interval. The error
+is the polling period over the window (100 ms / 3 s: about 3 %).
 
 `update(n, now_ms)` is called with the pulses taken since the last call (Runtime.poll_pulses); it
-allocates
-nothing while pulses x millijoules per pulse stays below 2**30, i.e. power x window below 2**30 W
-ms: under
-about 350 kW with the 3 s window, at any pulse constant, so a 32-bit board stays on the small-int
-path.
+allocates nothing while pulses x millijoules per pulse stays below 2**30, i.e. power x window below
+2**30 W ms: under about 350 kW with the 3 s window, at any pulse constant, so a 32-bit board stays
+on the small-int path.
 """
 
 from micropython import const

@@ -1,7 +1,6 @@
 """Token results: the IEC 62055-52 tokenStatus values (../shared/docs/iec62055-52-server.md §1.2)
-and the texts
-the display shows for them. One numbering for the keypad, the display and the optical port's
-TokenStatus."""
+and the texts the display shows for them. One numbering for the keypad, the display and the optical
+port's TokenStatus."""
 
 from micropython import const
 
@@ -68,12 +67,10 @@ def fault_text(what, exc):
 
 
 # Class 1 InitiateMeterTest/Display (IEC 62055-41 §6.3.8; ../shared/docs/sts-application-layer.md
-# §12 item 7 as
-# corrected): the published tables number the tests 0..18; test No. n (n >= 1) is control bit n-1
-# alone and test
-# No. 0 sets every bit. Meter.test_request holds the requested bits this meter can serve
-# (TEST_KNOWN); the
-# runtime shows them one after the other (device.texts has each item's text):
+# §12 item 7 as corrected): the published tables number the tests 0..18; test No. n (n >= 1) is
+# control bit n-1 alone and test No. 0 sets every bit. Meter.test_request holds the requested bits
+# this meter can serve (TEST_KNOWN); the runtime shows them one after the other (device.texts has
+# each item's text):
 #   bit  0 No. 1  load switch (switched over and back)   bit  9 No. 10 software version
 #   bit  1 No. 2  display (every segment / cell)         bit 10 No. 11 MPPUL
 # bit  2 No. 3  total energy                           bit 11 No. 12 water meter factor: reserved,

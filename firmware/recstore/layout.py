@@ -2,10 +2,8 @@
 helpers.
 
 Shared by recstore.livemap, recstore.logwriter and recstore.mount; the format they implement is
-described in
-docs/recstore-format.md. Everything here works on byte buffers and small ints only: on the 32-bit
-boards no
-value of the commit path reaches 2**30.
+described in docs/recstore-format.md. Everything here works on byte buffers and small ints only: on
+the 32-bit boards no value of the commit path reaches 2**30.
 """
 
 from array import array

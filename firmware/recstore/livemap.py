@@ -1,11 +1,9 @@
 """The record store's live map in RAM: every live key and its value, with no object per key.
 
 Owns one buffer holding the entries back to back exactly as a snapshot holds them (key, value
-length,
-value; in no particular order), an offset table for the int keys and a dict for the name keys, and
-applying a record's changes to them. Allocation-free except for a name key new to the map (its
-encoding
-and its dict slot). Design: docs/recstore-format.md.
+length, value; in no particular order), an offset table for the int keys and a dict for the name
+keys, and applying a record's changes to them. Allocation-free except for a name key new to the map
+(its encoding and its dict slot). Design: docs/recstore-format.md.
 """
 
 from array import array
@@ -54,8 +52,7 @@ class LiveMap:
     # ---------------------------------------------------
     def copy_entries_except(self, changes, out, pos):
         """Copy every entry whose key is not one of the keys of `changes` to out[pos:] (a
-        snapshot's body);
-        returns the position after them."""
+        snapshot's body); returns the position after them."""
         entries = self.entries
         offset = 0
         end = self.used
@@ -84,8 +81,7 @@ class LiveMap:
 
     def apply(self, changes, used_after):
         """Apply {key: value, or None to delete} (keys valid, the record on flash); used_after: the
-        map's
-        size after it (the caller checks that it came out at that size)."""
+        map's size after it (the caller checks that it came out at that size)."""
         if used_after == 0:
             self.clear()
         else:
@@ -100,8 +96,7 @@ class LiveMap:
 
     def _apply_pass(self, changes, step):
         """Step 0: values of the same length, in place; returns 1 if deletions are left, | 2 if
-        other
-        changes are. Step 1: values that shrink. Step 2: values that grow, new keys."""
+        other changes are. Step 1: values that shrink. Step 2: values that grow, new keys."""
         left = 0
         for k in changes:
             v = changes[k]
@@ -208,9 +203,8 @@ class LiveMap:
 
     def _grow(self, n):
         """Let the buffer hold n bytes. Commits never need more than max_live; only a mount of a
-        map written
-        with a larger max_live grows it (offsets are 16-bit; a valid store's map never nears 64
-        KB)."""
+        map written with a larger max_live grows it (offsets are 16-bit; a valid store's map never
+        nears 64 KB)."""
         entries = self.entries
         if n > len(entries):
             if n > 0xFFFF:

@@ -1,12 +1,10 @@
 """The record store's log writer: everything that programs or erases flash.
 
 Owns the log's position (head sector, write position, sector and commit sequence numbers), the
-staging
-buffer and page programming (placement under `page_writes`), commit records, rolls (header and
-snapshot of
-the live map in the next ring sector), erases with their per-sector counts (wear), the reserve of
-erased
-sectors and deferred erasing. The commit path allocates nothing. Design: docs/recstore-format.md.
+staging buffer and page programming (placement under `page_writes`), commit records, rolls (header
+and snapshot of the live map in the next ring sector), erases with their per-sector counts (wear),
+the reserve of erased sectors and deferred erasing. The commit path allocates nothing. Design:
+docs/recstore-format.md.
 """
 
 from .layout import (
@@ -33,10 +31,8 @@ _IOCTL_ERASE = const(6)  # block-device ioctl: erase one block (sector)
 
 class LogWriter:
     """Appends to the ring of `sectors` sectors of `sector_size` bytes on bdev, serializing
-    `live_map`.
-    `traffic` counts what it does in its `erases`, `programs`, `bytes_written` and `rolls`
-    attributes (the
-    RecordStore, whose public counters they are)."""
+    `live_map`. `traffic` counts what it does in its `erases`, `programs`, `bytes_written` and
+    `rolls` attributes (the RecordStore, whose public counters they are)."""
 
     def __init__(self, bdev, sectors, sector_size, reserve, page_writes, live_map, traffic):
         self.bdev = bdev
@@ -58,10 +54,8 @@ class LogWriter:
         if snapshot_pages > npages:
             npages = snapshot_pages
         # staging buffer, kept all-0xFF between uses; a record is encoded at its in-page offset and
-        # the
-        # touched pages are programmed from these preallocated page views (no allocation per
-        # commit).
-        # Mount borrows it as its read window.
+        # the touched pages are programmed from these preallocated page views (no allocation per
+        # commit). Mount borrows it as its read window.
         self.stage = bytearray(npages * PAGE)
         for i in range(npages * PAGE):
             self.stage[i] = 0xFF
@@ -124,11 +118,9 @@ class LogWriter:
 
     def repair_due(self):
         """Should the next commit roll although the head has room? Yes while the head's header or
-        snapshot
-        is damaged (the head then stands on recovery at every mount), unless erases are deferred
-        and no
-        erased sector is ready: appending to such a head is safe too (mount reads it), only less
-        robust."""
+        snapshot is damaged (the head then stands on recovery at every mount), unless erases are
+        deferred and no erased sector is ready: appending to such a head is safe too (mount reads
+        it), only less robust."""
         return self.repair_pending and (
             not self.deferred or self.erased[(self.head + 1) % self.sectors]
         )
@@ -207,8 +199,8 @@ class LogWriter:
 
     def roll(self, changes, live):
         """Open the next ring sector with header + snapshot of the map with `changes` applied
-        (live: the
-        map's size then). StoreFull if that sector needs an erase while erases are deferred."""
+        (live: the map's size then). StoreFull if that sector needs an erase while erases are
+        deferred."""
         sectors = self.sectors
         sector = (self.head + 1) % sectors
         if not self.erased[sector]:
@@ -265,8 +257,7 @@ class LogWriter:
 
     def apply_record(self, changes, live):
         """A record is on flash: apply its changes to the live map (live: the map's size after it)
-        and make
-        its sequence number the last commit's."""
+        and make its sequence number the last commit's."""
         live_map = self.live_map
         try:
             live_map.apply(changes, live)

@@ -1,13 +1,10 @@
 """The record store's mount: reading the region back, recovery from power cuts and damage.
 
 Owns reading flash: the sector headers, choosing the head (also when damage hit its header or
-snapshot),
-scanning the head's records through a read window (the log writer's idle staging buffer), skipping
-and
-counting torn or corrupt records and sequence gaps, and the verdict with its reason. Never writes
-flash: it
-sets the log writer's position and loads the live map. Design and recovery rules:
-docs/recstore-format.md.
+snapshot), scanning the head's records through a read window (the log writer's idle staging
+buffer), skipping and counting torn or corrupt records and sequence gaps, and the verdict with its
+reason. Never writes flash: it sets the log writer's position and loads the live map. Design and
+recovery rules: docs/recstore-format.md.
 """
 
 from .layout import (
@@ -51,13 +48,10 @@ class Mount:
 
     run() returns (status, reason): OK (the writer's position and the map are loaded), REFUSED, or
     FORMATTED: the region is to be formatted fresh (blank, a format a power cut interrupted, an
-    empty store
-    whose snapshot was damaged, or foreign data with format_foreign), which the caller does, told
-    by `marker`
-    (sector 0 holds a format's marker: erase the others first) and `top_seq` (the highest sector
-    sequence
-    number on flash: the fresh format numbers above it). `skipped`, `gaps` and `pages_read` count
-    what it met.
+    empty store whose snapshot was damaged, or foreign data with format_foreign), which the caller
+    does, told by `marker` (sector 0 holds a format's marker: erase the others first) and `top_seq`
+    (the highest sector sequence number on flash: the fresh format numbers above it). `skipped`,
+    `gaps` and `pages_read` count what it met.
     """
 
     def __init__(self, writer):
@@ -95,9 +89,8 @@ class Mount:
         newest_seq, newest = valid[-1]
         if mismatch is not None:
             # another layout's or geometry's store, unless a fresh format's marker (whole or torn)
-            # with nothing
-            # after it is in sector 0, numbered above it: then it is what that format, cut, had not
-            # erased yet
+            # with nothing after it is in sector 0, numbered above it: then it is what that format,
+            # cut, had not erased yet
             if newest == 0 and newest_seq > mismatch_top and self._format_marker():
                 self.marker = True
                 return FORMATTED, _LEFTOVERS % (sectors - 1 - self.blank)
@@ -118,18 +111,14 @@ class Mount:
                 and (len(valid) > 1 or len(damaged) > (1 in damaged))
             ):
                 # a fresh format's sector 0 (commit seq 1: its empty snapshot) with nothing
-                # committed, numbered
-                # above every header that was on flash: other headers, or data in sectors beyond
-                # the next
-                # (which only a torn roll out of sector 0 could have touched), are what the format,
-                # cut, had
-                # not erased yet
+                # committed, numbered above every header that was on flash: other headers, or data
+                # in sectors beyond the next (which only a torn roll out of sector 0 could have
+                # touched), are what the format, cut, had not erased yet
                 self.marker = True
                 return FORMATTED, _LEFTOVERS % (sectors - 1 - self.blank)
             # the ring is used in order: only the sector after the newest valid header can be a
-            # newer head
-            # whose header was damaged (bit rot); its snapshot or its commits carry later sequence
-            # numbers
+            # newer head whose header was damaged (bit rot); its snapshot or its commits carry
+            # later sequence numbers
             after = (newest + 1) % sectors
             if after in damaged:
                 if self._load(after, True):
@@ -147,9 +136,8 @@ class Mount:
         else:
             found = self.found  # valid commit records after the newest sector's bad snapshot
             # a young store: the snapshot of a fresh format (commit seq 1: the first commit after
-            # it is 2) or of
-            # format() (the empty map, one bit off) held nothing, so the commits after it rebuild
-            # the whole map
+            # it is 2) or of format() (the empty map, one bit off) held nothing, so the commits
+            # after it rebuild the whole map
             young = found and (self.first_seq == 2 or self._empty_seq(self.first_seq))
             empty = 0 if found or len(valid) > 1 else self._empty_seq(0)
             if young:
@@ -163,9 +151,8 @@ class Mount:
             elif prev >= 0 and self._load(prev, False):
                 if found and self._load(newest, True):
                     # damage, not a cut roll: keep the newest sector's commits on top of the sector
-                    # before;
-                    # the commit the snapshot carried is lost and reported (skipped, and a sequence
-                    # gap)
+                    # before; the commit the snapshot carried is lost and reported (skipped, and a
+                    # sequence gap)
                     writer.repair_pending = True
                     note = (
                         "mounted; sector %d's snapshot damaged: its commit lost, %d later kept"
@@ -187,16 +174,14 @@ class Mount:
                 )
             ):
                 # a fresh format's marker, torn (a roll's is never cut without the sector before it
-                # on flash) or
-                # damaged (the only sector, numbered 1, holding nothing else): what else is on
-                # flash predates it
+                # on flash) or damaged (the only sector, numbered 1, holding nothing else): what
+                # else is on flash predates it
                 self.marker = True
                 return FORMATTED, _FORMAT_COMPLETED
             elif empty and self._bare(newest):
                 # the only store sector holds a header and an empty map's snapshot one bit off
-                # (format() on a
-                # store in use, nothing committed since): the store is empty, at that snapshot's
-                # commit seq
+                # (format() on a store in use, nothing committed since): the store is empty, at
+                # that snapshot's commit seq
                 put_u32(writer.commit_seq, 0, empty)
                 writer.write_pos = PAGE
                 writer.repair_pending = True
@@ -224,23 +209,17 @@ class Mount:
 
     def survey(self):
         """What a fresh format of a region that was not mounted needs to know: `top_seq`, and
-        `marker`: does
-        sector 0 hold a format's marker (whole or torn) and nothing else?"""
+        `marker`: does sector 0 hold a format's marker (whole or torn) and nothing else?"""
         self._headers()
         self.marker = self._format_marker()
 
     def _headers(self):
         """Read every sector's header. Returns (valid, damaged, zero, mismatch, mismatch_top):
-        valid, the
-        (sector seq, sector) of the headers of this layout and geometry; damaged, the sectors whose
-        first 20
-        bytes are neither a valid header nor erased, zero of them all zero; mismatch, why a header
-        of another
-        layout or geometry cannot be read (the first met, or None), mismatch_top, the highest
-        sector seq among
-        those (-1). Sets top_seq, blank (sectors whose first 20 bytes read erased) and the erase
-        counts the
-        valid headers carry."""
+        valid, the (sector seq, sector) of the headers of this layout and geometry; damaged, the
+        sectors whose first 20 bytes are neither a valid header nor erased, zero of them all zero;
+        mismatch, why a header of another layout or geometry cannot be read (the first met, or
+        None), mismatch_top, the highest sector seq among those (-1). Sets top_seq, blank (sectors
+        whose first 20 bytes read erased) and the erase counts the valid headers carry."""
         writer = self.writer
         sectors = writer.sectors
         header = bytearray(HEADER_LEN)
@@ -285,15 +264,14 @@ class Mount:
 
     def _run_headless(self, damaged, zero, format_foreign):
         """No sector has a valid header: a blank region, a cut first format, foreign data, or a
-        store whose
-        only data sector lost its header to damage."""
+        store whose only data sector lost its header to damage."""
         sectors = self.writer.sectors
         if not damaged:
             return FORMATTED, "blank region formatted"
         if len(damaged) <= 2 and zero < len(damaged):
             # one data sector (reserve = N - 1, or just after format()) whose header was damaged,
-            # perhaps
-            # beside a sector a cut left half erased: the newest valid snapshot names the head
+            # perhaps beside a sector a cut left half erased: the newest valid snapshot names the
+            # head
             best = last = -1
             best_seq = -1
             for k in damaged:
@@ -309,9 +287,8 @@ class Mount:
                 return OK, _HEADER_DAMAGED % best
         if 0 in damaged and (self._format_marker() or len(damaged) == 1 and self._bare(0)):
             # sector 0 holds nothing but a torn header and snapshot: a format that a cut
-            # interrupted (the rest
-            # of the region blank, or, with the format's own bytes there, whatever the format had
-            # not erased)
+            # interrupted (the rest of the region blank, or, with the format's own bytes there,
+            # whatever the format had not erased)
             self.marker = True
             return FORMATTED, _FORMAT_COMPLETED
         if format_foreign:
@@ -329,10 +306,9 @@ class Mount:
         self.pages_read += (offset + n - 1) // PAGE - offset // PAGE + 1
 
     # --- the read window
-    # --------------------------------------------------------------------------------
-    # A sector is read through a window: the writer's staging buffer (idle outside commits),
-    # refilled page
-    # by page as the scan moves forward, so no page is read twice and mount needs no sector-sized
+    # -------------------------------------------------------------------------------- A sector is
+    # read through a window: the writer's staging buffer (idle outside commits), refilled page by
+    # page as the scan moves forward, so no page is read twice and mount needs no sector-sized
     # buffer.
     def _window_open(self, k):
         self.window_sector = k
@@ -341,8 +317,8 @@ class Mount:
 
     def _window(self, pos, n):
         """Make sector bytes pos..pos+n-1 present in the stage; returns the stage index of byte
-        pos, or -1
-        if they cannot fit (a length field claiming more than this store ever writes)."""
+        pos, or -1 if they cannot fit (a length field claiming more than this store ever
+        writes)."""
         start = self.window_start
         length = self.window_len
         if pos >= start and pos + n <= start + length:
@@ -395,10 +371,9 @@ class Mount:
 
     def _format_marker(self):
         """Does sector 0 hold what a format writes there (header, empty snapshot with commit seq
-        1), whole or
-        torn, and nothing else? Torn: some byte programmed, every bit the format leaves 1 still 1.
-        The header's
-        sequence number, erase count and CRC are not known here: any value passes."""
+        1), whole or torn, and nothing else? Torn: some byte programmed, every bit the format
+        leaves 1 still 1. The header's sequence number, erase count and CRC are not known here: any
+        value passes."""
         want = bytearray(
             b"RS\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\xff\xff\x00\x00\x00\x00"
             b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
@@ -415,10 +390,9 @@ class Mount:
 
     def _empty_seq(self, first):
         """The commit seq of the empty map's snapshot that the bad one the last load met is at most
-        one bit
-        away from, or 0. first: the commit seq of the first valid commit after it (the snapshot's
-        is one less),
-        or 0 if there is none (then the seq the bad snapshot carries, or one bit off it)."""
+        one bit away from, or 0. first: the commit seq of the first valid commit after it (the
+        snapshot's is one less), or 0 if there is none (then the seq the bad snapshot carries, or
+        one bit off it)."""
         seq = first - 1 if first else u32_at(self.bad_snapshot, 3)
         want = bytearray(RECORD_OVERHEAD)
         for bit in range(-1, 0 if first else 32):
@@ -454,8 +428,7 @@ class Mount:
 
     def _apply_record(self, buf, start, length, snapshot):
         """Apply the entries of the record at buf[start:start+length] to the map (a snapshot
-        replaces it);
-        False if they do not parse exactly (the record is then ignored and the map is
+        replaces it); False if they do not parse exactly (the record is then ignored and the map is
         untouched)."""
         end = start + length - 4
         pos = start + 7
@@ -507,15 +480,11 @@ class Mount:
     # -------------------------------------------------------------------------------
     def _load(self, k, base):
         """Read sector k as the head. base False: its snapshot must be valid; it replaces the map.
-        base True:
-        sector k continues the map now loaded (the sector before it): its snapshot is used if it is
-        valid
-        and newer, else its commits newer than the map are applied on top. True if anything was
-        taken from
-        k; the map, commit seq, write position, skipped and gaps are then set. False leaves them
-        all
-        untouched, with `found` = the valid commit records seen after a bad snapshot (base
-        False)."""
+        base True: sector k continues the map now loaded (the sector before it): its snapshot is
+        used if it is valid and newer, else its commits newer than the map are applied on top. True
+        if anything was taken from k; the map, commit seq, write position, skipped and gaps are
+        then set. False leaves them all untouched, with `found` = the valid commit records seen
+        after a bad snapshot (base False)."""
         self._window_open(k)
         try:
             return self._scan(base)
@@ -550,8 +519,8 @@ class Mount:
                 i = self._window(HEADER_LEN, RECORD_OVERHEAD)
                 self.bad_snapshot[0:RECORD_OVERHEAD] = stage[i : i + RECORD_OVERHEAD]
             # no usable snapshot: look for commit records after it, resynchronising byte by byte
-            # (the
-            # snapshot's own length field cannot be trusted); without a base they are only counted
+            # (the snapshot's own length field cannot be trusted); without a base they are only
+            # counted
             skipped = 1
             pos = self._resync(HEADER_LEN + 1, seq)
         used = pos
@@ -564,9 +533,8 @@ class Mount:
                     continue
                 if self._page_erased(pos):
                     # an erased page is not the end of the log: commits made after damage follow it
-                    # (the
-                    # write position after a mount is past the last programmed page): read to the
-                    # end
+                    # (the write position after a mount is past the last programmed page): read to
+                    # the end
                     pos += PAGE
                     continue
                 # a page torn or damaged with its first byte erased: records may still follow in it
@@ -596,16 +564,14 @@ class Mount:
                         used = pos
                         continue
             # torn or corrupt: skip it, report it, and resynchronise on the next valid commit
-            # record
-            # (bit rot then costs only the damaged record) or on an erased page start
+            # record (bit rot then costs only the damaged record) or on an erased page start
             skipped += 1
             pos = self._resync(pos + 1, seq)
             used = pos
         if not taken:
             return False
         # the write position: the page after the last one holding any programmed byte (a page a cut
-        # or
-        # damage touched is never programmed again)
+        # or damage touched is never programmed again)
         used += (PAGE - used % PAGE) % PAGE
         put_u32(writer.commit_seq, 0, seq)
         writer.write_pos = used
@@ -617,8 +583,7 @@ class Mount:
 
     def _resync(self, pos, seq):
         """The next sector offset from pos that holds a valid commit record newer than seq, or an
-        erased page
-        start (or the sector's end)."""
+        erased page start (or the sector's end)."""
         stage = self.stage
         size = self.sector_size
         while pos < size:

@@ -1,9 +1,8 @@
 """RecordStore: the record store's public API, over its live map, log writer and mount.
 
 Owns the constructor's checks, reading values, the commit's validation and sizing, the mount and
-format
-policy (status, reason, skipped, gaps) and the statistics. recstore.livemap holds the map in RAM,
-recstore.logwriter writes flash, recstore.mount reads it back. Format and guarantees:
+format policy (status, reason, skipped, gaps) and the statistics. recstore.livemap holds the map in
+RAM, recstore.logwriter writes flash, recstore.mount reads it back. Format and guarantees:
 docs/recstore-format.md.
 """
 
@@ -40,18 +39,15 @@ class RecordStore:
 
     reserve: sectors kept erased ahead of the head for deferred-erase periods (0..N-1).
     page_writes: program operations the store may issue to one page between erases; 1 (default)
-    suits
-        every NOR part ("a page is programmed once"); parts that allow programming the still-erased
-        bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing several small
-        commits
-        per page: far fewer erases and page programs per commit.
+        suits every NOR part ("a page is programmed once"); parts that allow programming the
+        still-erased bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing
+        several small commits per page: far fewer erases and page programs per commit.
     max_live: bound on the encoded size of the whole map (sum over keys of key + 1 + value bytes);
         it sizes the two preallocated buffers: the staging buffer (about max_live + 300 bytes,
-        which
-        mount reuses as its read window) and the map itself (max_live bytes; besides it the map
-        costs
-        a fixed 128-entry offset table and a dict slot per name key). Keep it the same (or larger)
-        across firmware versions: records longer than the staging buffer are not read back.
+        which mount reuses as its read window) and the map itself (max_live bytes; besides it the
+        map costs a fixed 128-entry offset table and a dict slot per name key). Keep it the same
+        (or larger) across firmware versions: records longer than the staging buffer are not read
+        back.
     """
 
     def __init__(self, bdev, reserve=1, page_writes=1, max_live=1024):
@@ -146,15 +142,12 @@ class RecordStore:
 
         Returns when the commit is on flash. Raises ValueError (bad key or value, map too large) or
         StoreFull (erases deferred, no erased space) before writing anything; the map is then
-        unchanged.
-        An I/O error from the block device marks the store failed (remount it): such a commit may
-        or
-        may not be found after the remount, as with a power cut.
+        unchanged. An I/O error from the block device marks the store failed (remount it): such a
+        commit may or may not be found after the remount, as with a power cut.
         urgent=True: a commit that must not wait for the deferral to end (a lockout): if erased
-        space
-        is short it erases the one sector it rolls into even while erases are deferred (the reserve
-        is
-        rebuilt later, as usual). fits_without_erase() tells beforehand whether it would have to.
+        space is short it erases the one sector it rolls into even while erases are deferred (the
+        reserve is rebuilt later, as usual). fits_without_erase() tells beforehand whether it would
+        have to.
         """
         self._need_mounted()
         writer = self._writer
@@ -257,9 +250,8 @@ class RecordStore:
 
     def fits_without_erase(self, changes):
         """Would commit(changes) succeed now without erasing anything, so also while erases are
-        deferred
-        (no StoreFull)? ValueError for a bad key. Conservative for a record longer than max_live +
-        11."""
+        deferred (no StoreFull)? ValueError for a bad key. Conservative for a record longer than
+        max_live + 11."""
         n = self.record_len(changes)
         return n == RECORD_OVERHEAD or self.commits_without_erase(n) > 0
 
@@ -298,14 +290,11 @@ class RecordStore:
     # -----------------------------------------------------------------------
     def mount(self, format_foreign=False):
         """Find the head and load the map. Returns OK, FORMATTED or REFUSED (see `reason`); also
-        sets
-        `status`, `skipped` (torn or corrupt records, pages and headers ignored), `gaps` and
-        `pages_read`;
-        with OK, `reason` names the damage found, if any (a damaged head header or snapshot). Never
-        raises for bad data on flash. format_foreign=True formats a region holding foreign or
-        all-zero
-        data instead of refusing it. A blank region is formatted fresh even with erases
-        deferred."""
+        sets `status`, `skipped` (torn or corrupt records, pages and headers ignored), `gaps` and
+        `pages_read`; with OK, `reason` names the damage found, if any (a damaged head header or
+        snapshot). Never raises for bad data on flash. format_foreign=True formats a region holding
+        foreign or all-zero data instead of refusing it. A blank region is formatted fresh even
+        with erases deferred."""
         try:
             return self._mount(format_foreign)
         except MemoryError:  # not a property of the data: the caller must see it
@@ -330,14 +319,10 @@ class RecordStore:
 
     def format(self):
         """Make the store empty. On a mounted store this is atomic (an empty snapshot is rolled in
-        like
-        a commit, then every other sector is erased); otherwise the region is formatted fresh
-        (every sector
-        erased, sector 0 written; a power cut part way leaves what the next mount completes, or,
-        before
-        anything of the format is on flash, the region as it was but for sector 0). Ignores
-        defer_erase.
-        Returns FORMATTED."""
+        like a commit, then every other sector is erased); otherwise the region is formatted fresh
+        (every sector erased, sector 0 written; a power cut part way leaves what the next mount
+        completes, or, before anything of the format is on flash, the region as it was but for
+        sector 0). Ignores defer_erase. Returns FORMATTED."""
         writer = self._writer
         if self.status != REFUSED and writer.failed is None:
             deferred = writer.deferred
@@ -379,15 +364,11 @@ class RecordStore:
 
     def _format_fresh(self, why, scan):
         """Format the region fresh, in the order that lets no power cut strand it
-        (docs/recstore-format.md,
-        "Formatting"): erase sector 0, write its header and an empty snapshot (commit seq 1), the
-        format's
-        marker, numbered above every sector sequence number on flash (scan.top_seq), then erase the
-        other
-        sectors. If sector 0 already holds a format's marker (scan.marker: this completes a cut
-        format), the
-        other sectors are erased first and sector 0 last, so that the marker stays until nothing
-        else is left."""
+        (docs/recstore-format.md, "Formatting"): erase sector 0, write its header and an empty
+        snapshot (commit seq 1), the format's marker, numbered above every sector sequence number
+        on flash (scan.top_seq), then erase the other sectors. If sector 0 already holds a format's
+        marker (scan.marker: this completes a cut format), the other sectors are erased first and
+        sector 0 last, so that the marker stays until nothing else is left."""
         self._reset()
         writer = self._writer
         sectors = writer.sectors
@@ -396,9 +377,8 @@ class RecordStore:
                 writer.erase(k)
         writer.erase(0)
         # sector 0 opens as a roll from a virtual head N-1 whose sector seq is the highest on flash
-        # + 1 (0 on
-        # a region without headers; 0 also past 2**32 - 256, beyond any real store) and whose
-        # commit seq is 0
+        # + 1 (0 on a region without headers; 0 also past 2**32 - 256, beyond any real store) and
+        # whose commit seq is 0
         top = scan.top_seq
         writer.head = sectors - 1
         put_u32(writer.head_seq, 0, top + 1 if 0 < top < 0xFFFFFF00 else 0)

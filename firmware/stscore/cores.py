@@ -1,11 +1,9 @@
 """Which core each part of the decode path runs on: its plain twin or its fast (viper) core.
 
 The parts (PART_*: parse, untranspose, CRC check, fields, STA, MISTY1) run on module globals of
-stscore.token
-that the decode path calls; this module reads and sets them. The meter in service never imports
-it (stscore.token installs the viper cores by itself): stscore.selftest, the tests, the benchmarks
-and a fault
-report do. Not for the hot path.
+stscore.token that the decode path calls; this module reads and sets them. The meter in service
+never imports it (stscore.token installs the viper cores by itself): stscore.selftest, the tests,
+the benchmarks and a fault report do. Not for the hot path.
 """
 
 from stscore import token as T
@@ -21,8 +19,7 @@ ALL_PARTS = 63
 # a self-test fault bit: the known-answer tokens decode wrong even on the plain twins
 PATH_FAULT = 64
 # the stscore.token global that holds each part's core in use (as in stscore.selftest), and each
-# part's name,
-# by bit number
+# part's name, by bit number
 _CORE_NAMES = ("parse_decimal", "untranspose", "check_crc", "decode_fields", "_sta", "_misty")
 _PART_NAMES = ("parse", "untranspose", "crc", "fields", "sta", "misty1", "path")
 
@@ -78,16 +75,14 @@ def core(part):
 
 def set_core(part, fn):
     """Run `part` (PART_*) on `fn` from now on (tests inject a wrong core for the self-test to
-    find); None
-    for a cipher: loaded again on next use."""
+    find); None for a cipher: loaded again on next use."""
     setattr(T, _CORE_NAMES[_bit(part)], fn)
 
 
 def use_plain(mask, parts=ALL_PARTS):
     """Of `parts`, those in `mask` (PART_* bits) on their plain twins from now on, the others on
-    their fast
-    cores (viper where this port compiles it). Returns the mask of the parts that run a fast
-    core."""
+    their fast cores (viper where this port compiles it). Returns the mask of the parts that run a
+    fast core."""
     T._plain_parts = (T._plain_parts & ~parts) | (mask & parts)
     fast = 0
     for i in range(len(_CORE_NAMES)):

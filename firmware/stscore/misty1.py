@@ -2,16 +2,13 @@
 decrypt.
 
 Owns the public MISTY1 constants S7 and S9 (RFC 2994 section 2.3), the key scheduling part (section
-2.2) and
-the data randomizing part (section 2.3: functions FI, FO, FL, FLINV, the encryption order, and that
-order
-reversed for decryption; the encryption order itself is the vending side's, in tools/vending.py).
-Standard MISTY1: 8 rounds, 64-bit block, 128-bit key, no STS tweaks (IEC 62055-41
-EA11). Runs under CPython (host vending tool, host_tests) and MicroPython. On the meter it supplies
-the tables
-and expand_key to stscore.misty1_viper (the fast decrypt) and is the readable reference the viper
-code is tested
-against; its own decrypt works on 32-bit Python ints, which allocate on a 32-bit board.
+2.2) and the data randomizing part (section 2.3: functions FI, FO, FL, FLINV, the encryption order,
+and that order reversed for decryption; the encryption order itself is the vending side's, in
+tools/vending.py). Standard MISTY1: 8 rounds, 64-bit block, 128-bit key, no STS tweaks (IEC
+62055-41 EA11). Runs under CPython (host vending tool, host_tests) and MicroPython. On the meter it
+supplies the tables and expand_key to stscore.misty1_viper (the fast decrypt) and is the readable
+reference the viper code is tested against; its own decrypt works on 32-bit Python ints, which
+allocate on a 32-bit board.
 
 Byte orders (shared with stscore.misty1_viper):
 - key16: the 16 key bytes K[0..15] in RFC order; key word i = K[2i]*256 + K[2i+1] (K1 = bytes 0-1,
@@ -19,10 +16,8 @@ big-endian).
 - block: 8 bytes, big-endian: bytes 0-3 are the left 32-bit half (STS data-block bits 63..32).
 - ek, the expanded key (KEY_SCHEDULE_BYTES = 64): the RFC's EK[0..31] as 32 *little-endian* uint16:
   EK[0..7] key words, EK[8..15] = K'i = FI(EK[i], EK[(i+1)%8]), EK[16..23] = K'i & 0x1ff,
-  EK[24..31] = K'i >> 9.
-  Little-endian because viper's ptr16 reads native words and every target (x64, ARM Cortex-M,
-  Xtensa,
-  RISC-V) is little-endian.
+  EK[24..31] = K'i >> 9. Little-endian because viper's ptr16 reads native words and every target
+  (x64, ARM Cortex-M, Xtensa, RISC-V) is little-endian.
 - S7: 128 bytes, S7[i] = byte i. S9 (9-bit values) is stored packed, 576 bytes instead of 1024:
   S9_LO[i] = S9[i] & 0xff, and bit 8 of S9[i] is bit (i & 7) of S9_HI[i >> 3]. s9(i) reads one
   entry.

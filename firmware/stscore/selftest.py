@@ -1,31 +1,21 @@
 """Start-up self-test of the token decode path: each core the meter decodes with (parse,
-untranspose, CRC,
-fields, the STA and MISTY1 ciphers: viper wherever the port compiles it) runs on fixed known
-answers before the
-first token is taken; a core that answers wrong (or raises) is put back on its plain twin, so the
-meter keeps
-decoding, slower. Then whole tokens (EA07, EA11, class 1) go through `token.decode` with the cores
-now in use.
+untranspose, CRC, fields, the STA and MISTY1 ciphers: viper wherever the port compiles it) runs on
+fixed known answers before the first token is taken; a core that answers wrong (or raises) is put
+back on its plain twin, so the meter keeps decoding, slower. Then whole tokens (EA07, EA11, class
+1) go through `token.decode` with the cores now in use.
 
 Owns `run()` and `run_at_boot()`. The fault mask they return (the failing parts,
-stscore.cores.PART_*, plus
-cores.PATH_FAULT when the known-answer tokens still decode wrong after the swaps: the plain twins
-wrong too, tokens
-will be refused) is kept in stscore.token.selftest_fault, where the display and the optical port's
-ServerStatus
-read it (cores.fault_text is its text). Pure logic: nothing here imports `machine`.
+stscore.cores.PART_*, plus cores.PATH_FAULT when the known-answer tokens still decode wrong after
+the swaps: the plain twins wrong too, tokens will be refused) is kept in
+stscore.token.selftest_fault, where the display and the optical port's ServerStatus read it
+(cores.fault_text is its text). Pure logic: nothing here imports `machine`.
 
 Why: a frozen RP2040 image ran misaligned viper code that decrypted every EA11 token wrong (README,
-Raspberry
-Pi Pico); whatever a build or a port does to native code, a wrong core must cost speed, never
-tokens.
-Cost: the STA check builds the IEC sample tables (4 KB, freed after the run) unless the meter
-already has them;
-run_at_boot() checks only the cipher the meter's key uses, then gives back this module's heap. Few
-names: each
-one a module defines stays in the qstr pool, which is RAM on the simulator (stscore.cores, the
-general core
-switching, is not imported here).
+Raspberry Pi Pico); whatever a build or a port does to native code, a wrong core must cost speed,
+never tokens. Cost: the STA check builds the IEC sample tables (4 KB, freed after the run) unless
+the meter already has them; run_at_boot() checks only the cipher the meter's key uses, then gives
+back this module's heap. Few names: each one a module defines stays in the qstr pool, which is RAM
+on the simulator (stscore.cores, the general core switching, is not imported here).
 """
 
 import sys
@@ -51,14 +41,12 @@ _CORE_NAMES = const(
 )
 
 # --- known answers (from ../shared/vectors, the IEC STA example and RFC 2994)
-# ------------------------------
-# Private constants: in flash in a frozen build, and no names in RAM.
-# The IEC sample-table STA key and the EA11 key of the vectors.
+# ------------------------------ Private constants: in flash in a frozen build, and no names in
+# RAM. The IEC sample-table STA key and the EA11 key of the vectors.
 _STA_KEY = const(b"\x0a\xbc\x12\xde\xf3\x45\x67\x89")
 _MISTY_KEY = const(b"\xf9\x4b\x6e\xd3\x53\xc3\xbf\xdb\x11\x3e\x2d\x3a\x7e\xa3\xc4\x1d")
 # digits, TokenData (parsed), class, block (untransposed), plaintext block, every field the token
-# sets besides
-# cls, crc_field and crc_ok
+# sets besides cls, crc_field and crc_ok
 _TOKENS = const(
     (
         (
@@ -146,8 +134,7 @@ _BLOCKS = const(
     )
 )
 # cipher known answers: (ciphertext, plaintext); STA with the IEC sample tables and _STA_KEY (IEC
-# example),
-# MISTY1 with the RFC 2994 key
+# example), MISTY1 with the RFC 2994 key
 _STA_PAIRS = const(((b"\xc4\x5e\xd1\x61\x94\x06\xdf\x95", b"\x0b\x19\xeb\x23\x01\x00\xc2\x07"),))
 _RFC_KEY = const(b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff")
 _MISTY_PAIRS = const(
@@ -178,8 +165,7 @@ def _fields_are(values, cls, block, rows):
 
 def _check(i, tables):
     """Whether the core in use of the part with bit number i gives the known answers (`tables`: the
-    IEC sample
-    STA tables, for the STA core)."""
+    IEC sample STA tables, for the STA core)."""
     if i >= 4:
         T._cipher(T.EA07 if i == 4 else T.EA11)  # loaded if it was not
     fn = getattr(T, _CORE_NAMES[i])
@@ -248,9 +234,8 @@ def _check(i, tables):
 
 def run(bits=_ALL):
     """Check the cores in use of the parts in `bits` (stscore.cores.PART_* bits); put a failing one
-    on its plain
-    twin; then decode the known-answer tokens. Returns the fault mask (0: all right), also kept in
-    stscore.token.selftest_fault. Never raises."""
+    on its plain twin; then decode the known-answer tokens. Returns the fault mask (0: all right),
+    also kept in stscore.token.selftest_fault. Never raises."""
     mask = 0
     tables = None  # the IEC sample STA tables, for the STA checks
     for i in range(_N_PARTS):
@@ -303,12 +288,10 @@ def run(bits=_ALL):
 
 def run_at_boot():
     """run() at a meter's start, once its key is set up and before its first token, on the parts it
-    will use:
-    the token parts and the cipher its key loaded (a cipher loaded later, after a new provisioning,
-    is checked
-    at the next start). Then this module is taken out of sys.modules and the stscore package, so
-    its heap
-    returns at the next gc.collect() (the boards' heap budget). Returns the fault mask."""
+    will use: the token parts and the cipher its key loaded (a cipher loaded later, after a new
+    provisioning, is checked at the next start). Then this module is taken out of sys.modules and
+    the stscore package, so its heap returns at the next gc.collect() (the boards' heap budget).
+    Returns the fault mask."""
     mask = run(_TOKEN_PARTS | (0 if T._sta is None else 16) | (0 if T._misty is None else 32))
     sys.modules.pop("stscore.selftest", None)
     import stscore

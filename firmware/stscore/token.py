@@ -1,30 +1,24 @@
 """The STS token codec, meter side: 20 digits -> TokenData -> class, decrypted block, CRC, fields.
 
 IEC 62055-41 application layer. One entry point, `decode(digits, n, key, tok)`, used by the keypad
-and the
-optical port alike; the meter's acceptance rules (Old, Used, key expiry, lockout...) are applied on
-top of
-it by the meter application. Everything on the decode path works on preallocated buffers and small
-ints
-(all values < 2**30, so no heap ints on 32-bit boards): parse, transposition, decryption, CRC and
-field
-decoding allocate nothing (tests/test_sts_codec.py runs them under micropython.heap_lock()).
+and the optical port alike; the meter's acceptance rules (Old, Used, key expiry, lockout...) are
+applied on top of it by the meter application. Everything on the decode path works on preallocated
+buffers and small ints (all values < 2**30, so no heap ints on 32-bit boards): parse,
+transposition, decryption, CRC and field decoding allocate nothing (tests/test_sts_codec.py runs
+them under micropython.heap_lock()).
 
 Each part of the decode path (stscore.cores.PART_*) has a plain twin here (or in stscore.sta,
-stscore.misty1),
-the readable reference that also runs under CPython, and a fast viper core (stscore.token_viper,
-sta_viper,
-misty1_viper) used wherever MicroPython compiles viper; stscore.cores switches them,
-stscore.selftest checks the
-cores in use at start-up and puts a failing one back on its twin.
+stscore.misty1), the readable reference that also runs under CPython, and a fast viper core
+(stscore.token_viper, sta_viper, misty1_viper) used wherever MicroPython compiles viper;
+stscore.cores switches them, stscore.selftest checks the cores in use at start-up and puts a
+failing one back on its twin.
 
 Layout (bit 65 = MSB of the 66-bit TokenData; the 64-bit data block is bits 63..0):
   Class 65-64 | SubClass 63-60 | 44 bits of fields 59-16 | CRC 15-0
 Decode results are status codes numbered like the IEC 62055-52 tokenStatus values they become:
 OK (0, decoded: the meter still has to accept it), FORMAT 6, FUNCTION 8 (class or subclass not
-supported),
-CRC 13 (authentication failed), plus NO_KEY for an encrypted token when no decoder key is
-provisioned.
+supported), CRC 13 (authentication failed), plus NO_KEY for an encrypted token when no decoder key
+is provisioned.
 """
 
 from micropython import const
@@ -53,8 +47,8 @@ EA11 = const(11)
 _NONE = const(-1)
 
 # The decoded fields of a Token, in its int32 array Token.values: the index of each
-# (stscore.token_viper repeats them;
-# private, so no names in RAM: FIELD_NAMES.index(name) from outside).
+# (stscore.token_viper repeats them; private, so no names in RAM: FIELD_NAMES.index(name) from
+# outside).
 _F_CLS = const(0)
 _F_SUBCLASS = const(1)
 _F_CRC_FIELD = const(2)
@@ -105,16 +99,13 @@ FIELD_NAMES = (
 )
 
 # The two cipher parts of the decode path (the bits stscore.cores.PART_STA, PART_MISTY1; the parts'
-# bits are
-# public there, private here: no names in RAM for the meter in service).
+# bits are public there, private here: no names in RAM for the meter in service).
 _PART_STA = const(16)
 _PART_MISTY1 = const(32)
 
 # The fault mask of the start-up self-test (stscore.selftest): the parts it put on their plain
-# twins, plus 64
-# (stscore.cores.PATH_FAULT); 0: none, or no self-test run. The display and the optical port's
-# ServerStatus
-# report it.
+# twins, plus 64 (stscore.cores.PATH_FAULT); 0: none, or no self-test run. The display and the
+# optical port's ServerStatus report it.
 selftest_fault = 0
 # the parts on their plain twins (stscore.cores.use_plain): a cipher loaded later honours it
 _plain_parts = 0
@@ -133,10 +124,8 @@ def _on_micropython():
 
 def _without_viper(exc):
     """A viper core failed to compile. "invalid micropython decorator" is a port without the native
-    emitter
-    (the WebAssembly port): the plain twin is used, from now on. Anything else (a viper type error
-    in a
-    source file on a board) is a bug to see, never hidden behind the slow twin."""
+    emitter (the WebAssembly port): the plain twin is used, from now on. Anything else (a viper
+    type error in a source file on a board) is a bug to see, never hidden behind the slow twin."""
     if "decorator" not in str(exc):
         raise exc
     _no_viper.append(True)
@@ -144,10 +133,8 @@ def _without_viper(exc):
 
 def _cipher(ea):
     """The decrypt function of EA07 or EA11 for a new key: the one in use, else imported now: the
-    viper core
-    unless this port has none or the self-test put the part (stscore.cores.PART_STA, PART_MISTY1)
-    on its plain
-    twin."""
+    viper core unless this port has none or the self-test put the part (stscore.cores.PART_STA,
+    PART_MISTY1) on its plain twin."""
     global _sta, _misty
     fn = _sta if ea == EA07 else _misty
     if fn is None:
@@ -178,12 +165,9 @@ class DecoderKey:
     (16 bytes).
 
     `plain=True` pins the plain-Python cipher twin (the reference); by default the cipher runs on
-    the core in
-    use for its part (stscore.cores.PART_STA, PART_MISTY1): viper wherever MicroPython compiles it,
-    the twin
-    under CPython, on a port without viper (the WebAssembly port `make test-wasm` runs) and after
-    the self-test
-    found the viper core wrong.
+    the core in use for its part (stscore.cores.PART_STA, PART_MISTY1): viper wherever MicroPython
+    compiles it, the twin under CPython, on a port without viper (the WebAssembly port `make
+    test-wasm` runs) and after the self-test found the viper core wrong.
     """
 
     def __init__(self, ea, key, tables=None, plain=False):
@@ -247,24 +231,20 @@ class Token:
     data      66-bit TokenData as parsed (9 bytes big-endian, class bits still in 65-64)
     block     64-bit data block: ciphertext after untransposition, plaintext after `decode()`
     values    the decoded fields, an int32 array in FIELD_NAMES order (the decode path fills it
-    without allocating);
-              read them by name, tok.tid, tok.amount... (FIELD_NAMES; crc_ok reads as a bool):
+              without allocating); read them by name, tok.tid, tok.amount... (FIELD_NAMES; crc_ok
+              reads as a bool):
     cls, subclass, crc_field, crc_ok
     rnd       bits 59-56 where they are random (credit and TID-bearing management tokens)
     tid       bits 55-32, minutes since the base date
     data16    bits 31-16 raw (amount, MPL, register, rate, pad, MPPUL, water meter factor)
     amount    data16 decoded with the transfer-amount formula: 0.1 units (0/0-3) or watts (2/0,
-    2/6)
-    sign, exponent, mantissa   currency credit 0/4-7 (value = amount formula with a 5-bit exponent,
-    1e-5 units)
-    control_hi, control_lo, mfr_code   class 1: control field (high bits, low 16 bits),
-    manufacturer code
-    kenho, krn, ro, res, kt    Set1stSectionDecoderKey 2/3
+    2/6) sign, exponent, mantissa   currency credit 0/4-7 (value = amount formula with a 5-bit
+    exponent, 1e-5 units) control_hi, control_lo, mfr_code   class 1: control field (high bits, low
+    16 bits), manufacturer code kenho, krn, ro, res, kt    Set1stSectionDecoderKey 2/3
     kenlo, ti                  Set2ndSectionDecoderKey 2/4 (TI binary)
     sgc12                      2/8 SGC low 12 bits, 2/9 SGC high 12 bits
     key_part  4 bytes of the new key carried by 2/3 (bits 63..32 of a 64-bit key, 127..96 of a
-    128-bit key),
-              2/4 (31..0), 2/8 (95..64), 2/9 (63..32)
+              128-bit key), 2/4 (31..0), 2/8 (95..64), 2/9 (63..32)
     """
 
     def __init__(self):
@@ -298,11 +278,9 @@ class Token:
 
 
 # --- parsing and class-bit transposition (IEC 62055-41 §6.1.3)
-# ---------------------------------------------
-# parse_decimal, untranspose, check_crc and decode_fields below are the plain twins, the readable
-# reference; where
-# this port compiles viper the module's names are rebound to the viper cores at the end (the twins
-# stay in _PLAIN).
+# --------------------------------------------- parse_decimal, untranspose, check_crc and
+# decode_fields below are the plain twins, the readable reference; where this port compiles viper
+# the module's names are rebound to the viper cores at the end (the twins stay in _PLAIN).
 
 
 def parse_decimal(digits, n, data):
@@ -331,8 +309,7 @@ def parse_decimal(digits, n, data):
 
 def untranspose(data, block):
     """Split TokenData into class and the 64-bit block: the class sits in block bits 28-27 on the
-    wire, and
-    the block's own bits 28-27 travel in TokenData bits 65-64. Returns the class."""
+    wire, and the block's own bits 28-27 travel in TokenData bits 65-64. Returns the class."""
     for i in range(8):
         block[i] = data[i + 1]
     b = block[4]  # block bits 31..24
@@ -365,9 +342,8 @@ def crc16_update(crc, byte):
 
 def token_crc(cls, block, crc_c):
     """The CRC register over the 7 bytes (class, block[0:6]); CRC_C (class 0 subclasses 4-7, IEC
-    62055-41
-    edition 2) appends one 0x01 byte. Stored byte-swapped: low byte in bits 15-8, high byte in bits
-    7-0."""
+    62055-41 edition 2) appends one 0x01 byte. Stored byte-swapped: low byte in bits 15-8, high
+    byte in bits 7-0."""
     crc = crc16_update(0xFFFF, cls)
     for i in range(6):
         crc = crc16_update(crc, block[i])
@@ -415,10 +391,8 @@ def amount_value(raw, exponent):
 
 def decode_fields(cls, crc_ok, block, values, key_part):
     """The plaintext `block` of class `cls` -> the fields array `values` (Token.values) and, for a
-    key change
-    token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass and crc_ok
-    set),
-    FUNCTION (class or subclass not supported) or OK."""
+    key change token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass
+    and crc_ok set), FUNCTION (class or subclass not supported) or OK."""
     b = block
     for i in range(_N_FIELDS):
         values[i] = _NONE
@@ -482,8 +456,7 @@ def decode_fields(cls, crc_ok, block, values, key_part):
 
 def decode_data(tok, key):
     """Decode `tok.data` (already parsed): untranspose, decrypt with `key` (a DecoderKey, or None
-    if the
-    meter has none), check the CRC, decode the fields. Returns a status code; fields are in
+    if the meter has none), check the CRC, decode the fields. Returns a status code; fields are in
     `tok`."""
     b = tok.block
     cls = untranspose(tok.data, b)
@@ -506,19 +479,16 @@ def decode(digits, n, key, tok):
 
 
 # The cores in use are the module globals parse_decimal, untranspose, check_crc and decode_fields
-# (the decode path
-# calls them by name): the plain twins above, replaced by the viper cores where this port compiles
-# viper
-# (stscore.cores switches them; _PLAIN keeps the twins). The ciphers' (_sta, _misty) are imported
-# on first use
-# (_cipher): a meter needs one of them.
+# (the decode path calls them by name): the plain twins above, replaced by the viper cores where
+# this port compiles viper (stscore.cores switches them; _PLAIN keeps the twins). The ciphers'
+# (_sta, _misty) are imported on first use (_cipher): a meter needs one of them.
 _PLAIN = [parse_decimal, untranspose, check_crc, decode_fields]
 _sta = None
 _misty = None
 if _on_micropython():
     try:
         from stscore.token_viper import (  # noqa: F811  (the viper cores: the same API as the twins above)
-            check_crc,
+            check_crc,  # pyright: ignore[reportAssignmentType]
             decode_fields,
             parse_decimal,
             untranspose,

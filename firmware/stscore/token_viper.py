@@ -1,33 +1,22 @@
 """The token codec's decode path in viper: parse, untranspose, CRC check and field decoding, the
-meter's fast
-twins of the plain functions of the same names in stscore.token (same arguments, same results, same
-vectors).
+meter's fast twins of the plain functions of the same names in stscore.token (same arguments, same
+results, same vectors).
 
 stscore.token installs these as its cores wherever MicroPython compiles viper; the plain twins run
-under CPython
-and on a port without viper. The status codes and the field indexes of Token.values are
-stscore.token's (repeated
-here as const() because viper compiles only constants, not imported names; the tests run both twins
-on the same
-vectors, so a mismatch fails them).
+under CPython and on a port without viper. The status codes and the field indexes of Token.values
+are stscore.token's (repeated here as const() because viper compiles only constants, not imported
+names; the tests run both twins on the same vectors, so a mismatch fails them).
 
 32-bit clean and allocation-free: every value fits in 31 bits (the largest is an amount below
-2**25), buffers
-are read and written through ptr8/ptr32 and nothing is created (tests run them under
-micropython.heap_lock()).
-Each function checks the size of the buffers it writes (ValueError), not of those it only reads
-(the digits
-excepted, whose count is part of the format): a len() from viper costs as much as the call itself
-(about half
-an AES block on the host), and a short buffer read too far gives a wrong result, never a write out
-of bounds.
-Aligned-literal free: on ARMv6-M (RP2040) a constant above 16 bits would be loaded from a literal
-pool that
-assumes 4-byte alignment of the function, which a frozen image does not give (see README, Raspberry
-Pi Pico);
-every constant here fits in 16 bits or is 8 bits shifted, and host_tests/test_viper_thumb.py checks
-the
-armv6m code for such loads.
+2**25), buffers are read and written through ptr8/ptr32 and nothing is created (tests run them
+under micropython.heap_lock()). Each function checks the size of the buffers it writes
+(ValueError), not of those it only reads (the digits excepted, whose count is part of the format):
+a len() from viper costs as much as the call itself (about half an AES block on the host), and a
+short buffer read too far gives a wrong result, never a write out of bounds. Aligned-literal free:
+on ARMv6-M (RP2040) a constant above 16 bits would be loaded from a literal pool that assumes
+4-byte alignment of the function, which a frozen image does not give (see README, Raspberry Pi
+Pico); every constant here fits in 16 bits or is 8 bits shifted, and host_tests/test_viper_thumb.py
+checks the armv6m code for such loads.
 """
 
 import micropython
@@ -67,8 +56,7 @@ _N_FIELDS = const(22)
 _len = len
 
 # CRC-16/MODBUS (reflected 0xA001) a nibble at a time: entry n (little-endian 16 bits) is the
-# register after
-# shifting the 4 bits n out; crc = (crc >> 4) ^ entry[crc & 15].
+# register after shifting the 4 bits n out; crc = (crc >> 4) ^ entry[crc & 15].
 _CRC_NIBBLE = const(
     b"\x00\x00\x01\xcc\x01\xd8\x00\x14\x01\xf0\x00\x3c\x00\x28\x01\xe4"
     b"\x01\xa0\x00\x6c\x00\x78\x01\xb4\x00\x50\x01\x9c\x01\x88\x00\x44"
@@ -78,16 +66,14 @@ _CRC_NIBBLE = const(
 @micropython.viper
 def parse_decimal(digits, n: int, data) -> int:
     """`n` ASCII digits of `digits` -> the 9-byte big-endian `data`; FORMAT unless exactly 20
-    decimal digits
-    with a value below 2**66 (then `data` is left as it was)."""
+    decimal digits with a value below 2**66 (then `data` is left as it was)."""
     if n != 20 or int(_len(digits)) < 20:
         return _FORMAT
     if int(_len(data)) != 9:
         raise ValueError
     d = ptr8(digits)
     # The value in five 16-bit limbs (l0 least significant), fed 4 digits at a time: value = value
-    # * 10**4 +
-    # chunk. Each step stays below 2**16 * 10**4 + 2**16 < 2**30.
+    # * 10**4 + chunk. Each step stays below 2**16 * 10**4 + 2**16 < 2**30.
     l0 = 0
     l1 = 0
     l2 = 0
@@ -130,8 +116,7 @@ def parse_decimal(digits, n: int, data) -> int:
 @micropython.viper
 def untranspose(data, block) -> int:
     """The 9-byte TokenData -> the 8-byte `block` and the class (returned): block bits 28-27 swap
-    with the
-    class bits 65-64. ValueError unless `block` is 8 bytes."""
+    with the class bits 65-64. ValueError unless `block` is 8 bytes."""
     if int(_len(block)) != 8:
         raise ValueError
     d = ptr8(data)
@@ -151,8 +136,7 @@ def untranspose(data, block) -> int:
 @micropython.viper
 def check_crc(cls: int, block) -> int:
     """1 if the CRC field (block bits 15-0) is the CRC-16/MODBUS of class || block bits 63-16 (with
-    one 0x01
-    byte appended for class 0 subclasses 4-7, CRC_C), else 0."""
+    one 0x01 byte appended for class 0 subclasses 4-7, CRC_C), else 0."""
     b = ptr8(block)
     t = ptr8(_CRC_NIBBLE)
     sub = b[0] >> 4
@@ -182,12 +166,10 @@ def check_crc(cls: int, block) -> int:
 @micropython.viper
 def decode_fields(cls: int, crc_ok: int, block, values, key_part) -> int:
     """The plaintext `block` of class `cls` -> the int32 array `values` (Token.values, -1 where a
-    token lacks a
-    field) and, for a key change token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0:
-    only class,
-    subclass and crc_ok are set), FUNCTION for a class or subclass the meter does not support, else
-    OK.
-    ValueError unless `values` has 22 entries and (for a key change token) `key_part` 4 bytes."""
+    token lacks a field) and, for a key change token, its 4 key bytes into `key_part`. Returns CRC
+    (crc_ok 0: only class, subclass and crc_ok are set), FUNCTION for a class or subclass the meter
+    does not support, else OK. ValueError unless `values` has 22 entries and (for a key change
+    token) `key_part` 4 bytes."""
     if int(_len(values)) != _N_FIELDS:
         raise ValueError
     b = ptr8(block)

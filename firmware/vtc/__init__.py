@@ -1,6 +1,6 @@
 """The IEC 62055-52 (VTC07) server on the optical port: a strict IEC 62056-21 mode C
-programming-mode server
-that also accepts the "simplified" 62055-52 flow (a command straight after the identification).
+programming-mode server that also accepts the "simplified" 62055-52 flow (a command straight after
+the identification).
 
 Modules (../shared/docs/iec62055-52-server.md §4 is the design):
   vtc.config   VtcConfig: every timing, the identification, the baud offered, the register table

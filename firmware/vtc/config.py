@@ -1,9 +1,7 @@
 """VtcConfig: the optical server's configuration as data: identification, offered baud, every
-timing and the
-register table (../shared/docs/iec62055-52-server.md §4.4, §4.7). The design is provisional until
-the
-IEC 62055-52 text is available (§4.8), so anything that may change lives here and not in the state
-machine.
+timing and the register table (../shared/docs/iec62055-52-server.md §4.4, §4.7). The design is
+provisional until the IEC 62055-52 text is available (§4.8), so anything that may change lives here
+and not in the state machine.
 """
 
 from micropython import const

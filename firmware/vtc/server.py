@@ -1,20 +1,16 @@
 """VtcServer: the IEC 62055-52 session state machine on the optical port
-(../shared/docs/iec62055-52-server.md
-§4.2-§4.5), a strict IEC 62056-21 mode C programming-mode server that also takes the simplified
-flow.
+(../shared/docs/iec62055-52-server.md §4.2-§4.5), a strict IEC 62056-21 mode C programming-mode
+server that also takes the simplified flow.
 
 It owns the session: state (IDLE, IDENT_SENT, PROG, READOUT), the timers (tr, tt, ta, inactivity),
-the one
-outgoing message (kept for a resend on NAK) and the baud the line should run at. It is synchronous
-and its
-clock is injected, so tests drive it character by character:
+the one outgoing message (kept for a resend on NAK) and the baud the line should run at. It is
+synchronous and its clock is injected, so tests drive it character by character:
     server.feed(c, now)      every received character (c may carry frame.PARITY_ERROR)
     server.poll(now)         the timers
     server.pending(now)      the message due now (a memoryview) or None; the caller sends it
     server.take_baud()       a rate to switch the line to now (0: none); called after sending
 No machine, no asyncio here (vtc.port binds it to drivers.optical.OpticalPort), and nothing raises
-out of it.
-The receive path (feed, including reads, writes and error replies) allocates nothing.
+out of it. The receive path (feed, including reads, writes and error replies) allocates nothing.
 """
 
 from micropython import const
@@ -238,9 +234,8 @@ class VtcServer:
 
     def _option(self, now, ok):
         """`ACK V Z Y CR LF` (IEC 62056-21 §6.3.3, §6.4.3): switch only to the Z we offered; a
-        wrong or
-        inconsistent ack falls back to data readout at 300 Bd without programming mode (§6.4.3 item
-        2)."""
+        wrong or inconsistent ack falls back to data readout at 300 Bd without programming mode
+        (§6.4.3 item 2)."""
         buf = self.rx.buf
         z = buf[2]
         offered = 48 + baud_index(self.cfg.baud)
@@ -350,10 +345,8 @@ class VtcServer:
 
     def _setting(self, now, reg, buf, v0, v1):
         """W1 of a setting register: 1..width decimal digits, stored by the meter at once (a record
-        store
-        commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range: ER03; not
-        stored
-        (a flash fault): ER04, try again. Either way nothing changes."""
+        store commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range:
+        ER03; not stored (a flash fault): ER04, try again. Either way nothing changes."""
         value = 0 if 0 < v1 - v0 <= reg[3] else -1  # at most 8 digits: a small int on every board
         k = v0
         while value >= 0 and k < v1:
@@ -389,8 +382,7 @@ class VtcServer:
 
     def _token(self, buf, i, n):
         """Design §4.5: 17 hex, 66 binary or 20 decimal characters -> self._tok, 20 ASCII decimal
-        digits of a
-        value below 2**66. Long arithmetic on the digits: no big int, no allocation."""
+        digits of a value below 2**66. Long arithmetic on the digits: no big int, no allocation."""
         base = 16 if n == 17 else 2 if n == 66 else 10 if n == 20 else 0
         if not base:
             return False

@@ -2,12 +2,9 @@
 tests.
 
 Pin is the host's one pin model (hostmodels/pins.py, the unix board's too). The drivers receive
-these as
-constructor arguments, so no module shadowing is needed. Everything a test calls under
-micropython.heap_lock()
-(pin value(), I2C writeto(), the matrix model) records into buffers allocated beforehand; decoding
-happens
-afterwards.
+these as constructor arguments, so no module shadowing is needed. Everything a test calls under
+micropython.heap_lock() (pin value(), I2C writeto(), the matrix model) records into buffers
+allocated beforehand; decoding happens afterwards.
 """
 
 from pins import Pin  # noqa: F401  (machine.Pin for the tests)
@@ -32,8 +29,7 @@ class KeyMatrix:
     """A keypad without diodes: a column reads low when a pressed key joins it to a low row.
 
     Ghosting is modelled: current flows through any chain of pressed keys (row - col - row - col
-    ...),
-    so three keys at the corners of a rectangle make the fourth read as pressed, as on real
+    ...), so three keys at the corners of a rectangle make the fourth read as pressed, as on real
     hardware.
     """
 
@@ -106,10 +102,8 @@ class TM1637Bus:
         """Decode the log: a list of transfers (bytes), each from a start to a stop condition.
 
         Start = DIO falls while CLK is high; stop = DIO rises while CLK is high. A data bit is DIO
-        at a
-        CLK rising edge, committed when CLK falls again (the rising edge before a stop is no bit);
-        LSB
-        first; every 9th clock is the ACK and is skipped.
+        at a CLK rising edge, committed when CLK falls again (the rising edge before a stop is no
+        bit); LSB first; every 9th clock is the ACK and is skipped.
         """
         frames = []
         cur = None
@@ -188,8 +182,7 @@ class HD44780Model:
     """What an HD44780 behind a PCF8574 (P0 RS, P2 E, P4-7 D4-D7) makes of the bytes written.
 
     Starts in 8-bit mode (every E fall is one instruction with D3..D0 = 0); a function set with DL
-    = 0
-    switches to 4-bit mode (nibble pairs). Keeps the instruction/data stream and a DDRAM image.
+    = 0 switches to 4-bit mode (nibble pairs). Keeps the instruction/data stream and a DDRAM image.
     """
 
     def __init__(self):
@@ -246,8 +239,7 @@ class UART:
     """A UART with an input queue the test fills, a log of what was sent and of init() calls.
 
     seven_bit=False makes init(bits=7, parity=...) raise ValueError (a port without 7-bit +
-    parity).
-    echo=True loops every written byte back into the input (a half-duplex optical head).
+    parity). echo=True loops every written byte back into the input (a half-duplex optical head).
     """
 
     def __init__(self, seven_bit=True, echo=False, size=1024):
@@ -322,10 +314,9 @@ def scrub_schedule_queue():
     """Overwrite micropython.schedule's queue slots with a builtin.
 
     The unix port leaves each callback in its queue slot after running it, which keeps the
-    callback's
-    object (and through it a whole test module) alive after the runner unloads the module: 10 KB or
-    more
-    of a 192 KB heap, in pieces. Tests that use the real schedule call this at the end.
+    callback's object (and through it a whole test module) alive after the runner unloads the
+    module: 10 KB or more of a 192 KB heap, in pieces. Tests that use the real schedule call this
+    at the end.
     """
     import micropython
     import time

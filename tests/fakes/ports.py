@@ -1,6 +1,5 @@
 """Stand-ins for the `machine`, `rp2` and `esp32` modules, so a board's board.py can be imported
-and its
-make_hardware() run on the host (tests/test_drivers_boards.py). Each records the objects it
+and its make_hardware() run on the host (tests/test_drivers_boards.py). Each records the objects it
 creates."""
 
 import sys
