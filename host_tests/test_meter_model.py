@@ -112,17 +112,17 @@ def authenticates(ea, text, key):
 KEY_CHOICE = st.sampled_from(["cur", "cur", "cur", "cur", 0, 1, 2, 3])  # "cur": the meter's key at that step
 TIDS = st.one_of(st.sampled_from([0, 999, 1000, 1001, 1002, 1003, 1049, 1050, 1051, 1098, 1099, 1100, 2000, 2001,
                                   0x1F0000, 0x200000, 0xFFFFFE, 0xFFFFFF]), st.integers(0, 0xFFFFFF))
-credits = st.builds(M.Credit, KEY_CHOICE, TIDS, st.sampled_from([1, 7, 100, 4000, 16383]),
-                    st.sampled_from([0, 0, 0, 0, 1]))
+credits = st.builds(M.Credit, key=KEY_CHOICE, tid=TIDS, units=st.sampled_from([1, 7, 100, 4000, 16383]),
+                    sub=st.sampled_from([0, 0, 0, 0, 1]))
 managements = st.one_of(
-    st.builds(M.Management, KEY_CHOICE, st.just(0), st.sampled_from([0, 2000, 16383]), TIDS),
-    st.builds(M.Management, KEY_CHOICE, st.just(1), st.sampled_from([0xFFFF, 0, 7]), TIDS),
-    st.builds(M.Management, KEY_CHOICE, st.just(2), st.just(1234), TIDS))
-key_change_sets = st.builds(M.KeyChangeSet, KEY_CHOICE, st.integers(0, N_KEYS - 1), st.sampled_from([1, 2, 9, 0, 10]),
-                            st.sampled_from([1, 7, 99, 150]), st.sampled_from([2, 2, 2, 1, 0, 3]),
-                            st.sampled_from([255, 255, 0x1F]), st.sampled_from([0, 1]),
-                            st.sampled_from([123456, 654321]))
-sections = st.builds(M.KeyChangeSection, key_change_sets, st.sampled_from([0, 1, 0, 1, 2, 3]))
+    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(0), value=st.sampled_from([0, 2000, 16383]), tid=TIDS),
+    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(1), value=st.sampled_from([0xFFFF, 0, 7]), tid=TIDS),
+    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(2), value=st.just(1234), tid=TIDS))
+key_change_sets = st.builds(M.KeyChangeSet, key=KEY_CHOICE, new=st.integers(0, N_KEYS - 1),
+                            krn=st.sampled_from([1, 2, 9, 0, 10]), ti=st.sampled_from([1, 7, 99, 150]),
+                            kt=st.sampled_from([2, 2, 2, 1, 0, 3]), ken=st.sampled_from([255, 255, 0x1F]),
+                            ro=st.sampled_from([0, 1]), sgc=st.sampled_from([123456, 654321]))
+sections = st.builds(M.KeyChangeSection, kcs=key_change_sets, section=st.sampled_from([0, 1, 0, 1, 2, 3]))
 tokens = st.one_of(credits, credits, managements, sections, sections, sections,
                    st.just(M.TestToken()), st.just(M.BadFormat()))
 DELAYS_MS = st.sampled_from([1, 500, 999, 1000, 5000, 9999, 10000, 10001, 20000, 59000, 60000, 61000, 120000,

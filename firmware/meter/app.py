@@ -373,9 +373,8 @@ class Meter:
             kct = self.kct = KeyChangeSet(self.cfg.kct_window_s)
         r = kct.add(tok, long_key, self.clock())
         if r != R.ACCEPT:
-            if (r == R.KCT_FIRST or r == R.KCT_SECOND) and self.lockout.failures:
-                self.lockout.reset()  # an authenticated meter-specific token ends the failure streak
-                self._commit({_REC_LOCK: self.lockout.record()})
+            # a section held does not end a failure streak: it carries no TID, so the same section (of any set
+            # made with this key) could be entered between every two guesses (docs/meter-rules.md, lockout)
             return r
         key, krn, ro, kt, ti, ken, sgc = kct.take(long_key, ident.sgc)
         if not key_type_allowed(kt, ident.kt):
@@ -395,9 +394,7 @@ class Meter:
             self.tids.set_floor(0)
             self.tids.records(records)
             records[_REC_FLOOR] = self._floor_record()
-        self.lockout.reset()
-        records[_REC_LOCK] = self.lockout.record()
-        self._commit(records)
+        self._commit(records)  # the lockout stays as it is: only an accepted token with a TID ends the streak
         self.ident, self.key = new, new_key
         return R.ACCEPT
 
