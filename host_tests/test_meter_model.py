@@ -11,19 +11,21 @@ format), consumption, time passing with the 1 s housekeeping (`Meter.tick`), res
 the off time unknown to the meter), and power cuts at a flash step inside a token, a consumption save or a tick
 (then the state must be the model's before or after that step).
 
-Examples: `make test` runs a fixed, derandomized set (METER_MODEL_EXAMPLES, default 200, of up to
-METER_MODEL_STEPS, default 30, steps; no example database), so CI is reproducible. The long run, with fresh random
-sequences each time: `make test-model-long` (METER_MODEL_EXAMPLES=5000 METER_MODEL_STEPS=60 METER_MODEL_RANDOM=1).
+Examples: `make test` runs a fixed, derandomized set (METER_MODEL_EXAMPLES, default 300, of up to
+METER_MODEL_STEPS, default 40, steps; no example database), so CI is reproducible. The long run, with fresh random
+sequences each time: `make test-model-long` (METER_MODEL_RANDOM=1, METER_MODEL_ROUNDS=20 searches of
+METER_MODEL_EXAMPLES=500 examples of up to METER_MODEL_STEPS=60 steps: 10,000 examples).
 """
 import os
 import time
 
 from hypothesis import HealthCheck, assume, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 import meter_model as M
 from ststools import vending as V
 from meter.app import Meter, MeterConfig
+from meter.lockout import CHECKPOINT_S
 from norflash import NorFlash, PowerCut
 from recstore import FORMATTED, OK, RecordStore
 from stscore import token as T
@@ -44,7 +46,8 @@ def config():
 def rules(ea):
     cfg = config()
     return M.Rules(ea=ea, tid_slots=cfg.tid_slots, kct_window_s=cfg.kct_window_s, lockout_after=cfg.lockout_after,
-                   lockout_first_s=cfg.lockout_first_s, lockout_max_s=cfg.lockout_max_s, credit_max=cfg.credit_max)
+                   lockout_first_s=cfg.lockout_first_s, lockout_max_s=cfg.lockout_max_s, credit_max=cfg.credit_max,
+                   checkpoint_s=CHECKPOINT_S)
 
 
 class TicksClock:
@@ -222,6 +225,13 @@ class MeterModelMachine(RuleBasedStateMachine):
     def enter_token(self, tok):
         self.step("token %r" % (tok,), *self._token(tok))
 
+    @rule(kcs=key_change_sets, order=st.permutations(range(4)))
+    def enter_key_change_set(self, kcs, order):
+        """A whole set, its sections in `order` (2 of them on a 64-bit meter)."""
+        for section in order:
+            if section < (4 if self.ea == 11 else 2):
+                self.enter_token(M.KeyChangeSection(kcs, section))
+
     @rule(units=st.integers(1, 60))
     def consume(self, units):
         self.step("consumption of %d units" % units, *self._consume(units))
@@ -278,10 +288,16 @@ class MeterModelMachine(RuleBasedStateMachine):
         self.power_cut("%d ms and a tick" % ms, *self._tick(ms), k, mode, off_ms, boot_ticks)
 
 
-MeterModelMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("METER_MODEL_EXAMPLES", "200")),
-    stateful_step_count=int(os.environ.get("METER_MODEL_STEPS", "30")),
+SETTINGS = settings(
+    max_examples=int(os.environ.get("METER_MODEL_EXAMPLES", "300")),
+    stateful_step_count=int(os.environ.get("METER_MODEL_STEPS", "40")),
     derandomize=os.environ.get("METER_MODEL_RANDOM", "") != "1",
     database=None, deadline=None, print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
-TestMeterModel = MeterModelMachine.TestCase
+ROUNDS = int(os.environ.get("METER_MODEL_ROUNDS", "1"))
+
+
+def test_meter_against_the_model():
+    # rounds of fresh searches: one search's record of what it tried grows with its examples (a GB in a long run)
+    for _ in range(ROUNDS):
+        run_state_machine_as_test(MeterModelMachine, settings=SETTINGS)

@@ -241,3 +241,23 @@ def test_refused_tokens_allocate_nothing():
     finally:
         micropython.heap_unlock()
     eq(lock_result, R.LOCKOUT, "lockout under heap_lock")
+
+
+def test_lifetime_totals_past_32_bits_and_the_record_of_an_older_build():
+    """total_purchased / total_consumed are 64-bit in the credit record (32 bits ended at 429 GWh, where every
+    credit token answered Function); the 14-byte record of an older build is still read, totals and all."""
+    import struct
+
+    clock = Clock()
+    tok, nor, m = _provisioned(clock, impulses_per_kwh=1000, save_every_units=1)
+    edge = (1 << 32) - 5
+    m.store.commit({"credit": struct.pack(">iIIH", 10, edge, edge, 0)})  # as the earlier build wrote it
+    m = _boot(nor, clock, impulses_per_kwh=1000, save_every_units=1)
+    eq((m.credit, m.total_consumed, m.total_purchased), (10, edge, edge), "the older record's totals")
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit past the 32-bit total")
+    eq(m.total_purchased, edge + 100, "total purchased")
+    m.add_pulses(1000)  # 1 kWh
+    eq(m.total_consumed, edge + 10, "total consumed")
+    m = _boot(nor, clock)
+    eq((m.credit, m.total_consumed, m.total_purchased), (100, edge + 10, edge + 100), "after a reboot")
+    eq(len(m.store.get("credit")), 22, "the widened record")

@@ -30,7 +30,7 @@ The store is any object with `get(name) -> bytes or None` and `commit({name: byt
 import gc
 import struct
 from micropython import const
-from time import ticks_diff, ticks_ms
+from time import ticks_add, ticks_diff, ticks_ms
 
 from stscore import token as T
 from meter import results as R
@@ -48,7 +48,9 @@ _REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
-_CREDIT_FMT = const(">iIIH")  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
+# credit (0.1 units), total consumed and total purchased (0.1 units, 64 bits: 32 would end at 429 GWh), pulse acc
+_CREDIT_FMT = const(">iQQH")
+_CREDIT_FMT_32 = const(">iIIH")  # the record of builds before the totals were widened: still read
 _SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
 
 _NO_LIMIT = const(0)
@@ -127,8 +129,10 @@ class Meter:
         rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(_REC_CREDIT)
-        if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
-            self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
+        if rec:
+            for fmt in (_CREDIT_FMT, _CREDIT_FMT_32):  # a meter updated in service keeps its totals
+                if len(rec) == struct.calcsize(fmt):
+                    self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(fmt, rec)
         rec = s.get(_REC_SETTINGS)
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
@@ -169,7 +173,6 @@ class Meter:
         self.mpl_w = self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.lockout.reset()
-        self.lockout.unsaved = False
         records = self.tids.records({})  # deletes every stored TID slot
         records[_REC_FLOOR] = self._floor_record()
         records[_REC_IDENT] = ident.to_record()
@@ -177,6 +180,7 @@ class Meter:
         records[_REC_SETTINGS] = self._settings_record()
         records[_REC_LOCK] = self.lockout.record()
         self.store.commit(records)
+        self.lockout.committed()
         self.ident, self.key, self.fault = ident, key, None
         return None
 
@@ -208,7 +212,7 @@ class Meter:
         except Exception as exc:
             self.error = R.fault_text("lockout not saved yet", exc)
             return False
-        lockout.unsaved = False
+        lockout.committed()
         return True
 
     def _commit(self, records):
@@ -217,7 +221,7 @@ class Meter:
             records[_REC_LOCK] = self.lockout.record()
         self.store.commit(records)
         if _REC_LOCK in records:
-            self.lockout.unsaved = False
+            self.lockout.committed()
 
     # --- the token pipeline --------------------------------------------------------------------------------
     def enter(self, text):
@@ -444,11 +448,15 @@ class Meter:
             elif self.mppul_w and self.unbalance_w > self.mppul_w:
                 self.trip_reason = "MPPUL"
             if self.trip_reason:
-                self._trip_until = now + self.cfg.trip_retry_s * 1000
+                self._trip_until = ticks_add(now, self.cfg.trip_retry_s * 1000)
 
     def tick(self):
-        """Periodic housekeeping (about once a second): trip retries, lockout expiry, an unsaved lockout."""
+        """Periodic housekeeping (about once a second): trip retries, a key change set past its window, the
+        lockout's end and checkpoints (committed: a restart never serves a finished lockout again), an unsaved
+        lockout."""
         self._update_relay()
+        if self.kct is not None:
+            self.kct.expire(self.clock())
         self.lockout_remaining_s()
         if self.lockout.unsaved:
             self.save_lockout()

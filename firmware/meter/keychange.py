@@ -24,6 +24,13 @@ class KeyChangeSet:
                 return True
         return False
 
+    def expire(self, now):
+        """Drop a set whose window has passed (Meter.tick, every second: so the start is never more than the
+        window behind, where ticks_diff stays right across the ticks clock's wrap)."""
+        parts = self._parts
+        if any(parts) and ticks_diff(now, self._start) > self.window_s * 1000:
+            parts[0] = parts[1] = parts[2] = parts[3] = None  # the set timed out: start again
+
     def add(self, tok, long_key, now):
         """Take one decrypted key change token (class 2, subclass 3, 4, 8 or 9). Returns FUNCTION (a 3rd/4th
         section for a 64-bit key) or RANGE (KRN outside 1..9, TI above 99) for a token the set cannot take,
@@ -32,8 +39,7 @@ class KeyChangeSet:
         slot = _SUBCLASSES.index(tok.subclass)
         if slot >= 2 and not long_key:
             return R.FUNCTION  # 3rd/4th sections belong to 128-bit keys
-        if any(parts) and ticks_diff(now, self._start) > self.window_s * 1000:
-            parts[0] = parts[1] = parts[2] = parts[3] = None  # the set timed out: start again
+        self.expire(now)
         if not any(parts):
             self._start = now
         if tok.subclass == 3:
