@@ -459,3 +459,39 @@ def test_a_served_lockout_does_not_come_back_at_a_restart(clock):
     m.tick()
     clock.advance(30)
     assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1220  # the checkpoint a minute in
+
+
+def test_a_full_heap_in_a_key_change_is_function_and_keeps_the_set(clock):
+    """Issue 20 item 6: the second key change token met a full heap, the key was not installed and the next token
+    read CRC, which counted toward the lockout. Now a full heap (any internal error) while a token is processed
+    is Function (8), counts nothing, uses up nothing, and the complete set stays: entering any of its sections
+    again applies it."""
+    m = make_meter(clock)
+    foreign = credit(10, 5000, key=KEY2)
+    first, second = kct(KEY2, ro=1)
+    assert m.enter(credit(10, 4000)) == R.ACCEPT
+    assert m.enter(foreign) == R.CRC and m.enter(foreign) == R.CRC
+    assert m.enter(first) == R.KCT_FIRST
+    m.store.fail_next = MemoryError("memory allocation failed, allocating 592 bytes")
+    assert m.enter(second) == R.FUNCTION
+    assert m.ident.key == KEY and m.tids.tids() == [4000] and m.lockout.failures == 2  # nothing changed
+    assert "MemoryError" in m.error and m.fault is None and m.kct_pending()
+    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2 and m.tids.tids() == []
+    assert not m.kct_pending() and m.lockout.failures == 2
+
+
+def test_a_full_heap_while_decrypting_is_not_an_authentication_failure(clock, monkeypatch):
+    from stscore import token as T
+
+    m = make_meter(clock)
+    tok = credit(10, 5000)
+
+    def full_heap(self, block):
+        raise MemoryError("memory allocation failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(T.DecoderKey, "decrypt", full_heap)
+        for _ in range(4):
+            assert m.enter(tok) == R.FUNCTION
+    assert m.lockout.failures == 0 and m.lockout_remaining_s() == 0 and m.tids.count() == 0
+    assert m.enter(tok) == R.ACCEPT  # its TID was not used up

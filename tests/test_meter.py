@@ -261,3 +261,28 @@ def test_lifetime_totals_past_32_bits_and_the_record_of_an_older_build():
     m = _boot(nor, clock)
     eq((m.credit, m.total_consumed, m.total_purchased), (100, edge + 10, edge + 100), "after a reboot")
     eq(len(m.store.get("credit")), 22, "the widened record")
+
+
+def test_a_full_heap_in_a_key_change_is_function_never_crc():
+    """Issue 20 item 6 on MicroPython: the heap locked while the completing key change token is processed (every
+    allocation fails): Function, never CRC; the failure count, the TIDs and the key are as before, on flash too."""
+    import micropython
+
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit")
+    for i in range(2):
+        eq(m.enter(tok["wrong_key"][i]), R.CRC, "failure %d" % (i + 1))
+    first, second = tok["kct_ro1"]
+    eq(m.enter(first), R.KCT_FIRST, "first section")
+    digits = bytearray(second.encode())
+    micropython.heap_lock()
+    try:
+        result = m.process(digits, 20)
+    finally:
+        micropython.heap_unlock()
+    eq(result, R.FUNCTION, "a full heap is Function")
+    eq(m.lockout.failures, 2, "no authentication failure counted")
+    again = _boot(nor, clock)
+    eq((again.ident.krn, again.tids.tids(), again.lockout.failures), (1, [5000], 2), "flash as before the token")
+    eq(again.enter(tok["credit"]["5000"]), R.USED, "the old key still in use")

@@ -29,6 +29,7 @@ The store is any object with `get(name) -> bytes or None` and `commit({name: byt
 """
 import gc
 import struct
+import sys
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
@@ -54,6 +55,16 @@ _CREDIT_FMT_32 = const(">iIIH")  # the record of builds before the totals were w
 _SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
 
 _NO_LIMIT = const(0)
+
+
+def _drop_key_change(meter):
+    """A set is done with: the collector and its module go (a meter in service rarely sees a key change; the next
+    key change token imports it again)."""
+    meter.kct = None
+    sys.modules.pop("meter.keychange", None)
+    package = sys.modules.get("meter")
+    if package is not None and hasattr(package, "keychange"):
+        delattr(package, "keychange")
 
 
 class MeterConfig:
@@ -381,25 +392,30 @@ class Meter:
             # made with this key) could be entered between every two guesses (docs/meter-rules.md, lockout)
             return r
         key, krn, ro, kt, ti, ken, sgc = kct.take(long_key, ident.sgc)
-        if not key_type_allowed(kt, ident.kt):
-            return R.KEY_TYPE
-        if ro and key == ident.key:
-            return R.KEY_TYPE  # a rollover that keeps the key would re-open every old token of that key
-        new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
-        try:
-            new_key = new.decoder_key()
-        except ValueError:
+        new = None
+        if key_type_allowed(kt, ident.kt) and not (ro and key == ident.key):
+            # (a rollover that keeps the key would re-open every old token of that key)
+            new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
+            try:
+                new_key = new.decoder_key()
+            except ValueError:
+                new = None
+        if new is None:
+            _drop_key_change(self)  # the set is refused
             return R.KEY_TYPE
         records = {_REC_IDENT: new.to_record()}
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
             # date, so the memory and its floor (both on the old base date) are cleared
-            self.tids.clear()
+            self.tids.clear_records(records)
             self.tids.set_floor(0)
-            self.tids.records(records)
             records[_REC_FLOOR] = self._floor_record()
-        self._commit(records)  # the lockout stays as it is: only an accepted token with a TID ends the streak
+        # Should the commit fail (a flash error, a full heap: process() reloads the state), the set stays
+        # complete: any of its sections entered again applies it. The lockout stays as it is: only an accepted
+        # token with a TID ends the failure streak.
+        self._commit(records)
         self.ident, self.key = new, new_key
+        _drop_key_change(self)
         return R.ACCEPT
 
     # --- consumption, load switch, tamper ------------------------------------------------------------------
