@@ -129,7 +129,7 @@ bench: $(STAMP) testdata build-mpy
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
 	@# the meter: last digit -> committed result, heap; modules as this host's .mpy files, as a board loads them
 	@echo "== bench 3/4: the meter, last digit to committed result, and its heap (firmware/ as x64 .mpy files)"
-	@set -e; for src in $$(find firmware -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
+	@set -e; for src in $$(find firmware hostmodels -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \
 	  mkdir -p $$(dirname $$out); $(MPYCROSS) -march=x64 -O1 -o $$out $$src; done
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_meter.py $(BUILD)/mpy/x64/firmware
 	@# the whole simulator firmware as make sim runs it: heap after boot, with the TID memory full, least heap

@@ -2,31 +2,35 @@
 
 Run from the repository root under unix MicroPython:
     .venv/bin/micropython -X heapsize=192K bench/bench_store.py [commits]      (default 100000)
-The same seeded stream of meter commits (75% token = TID slot + next-slot + credit, 20% credit only,
-4% lockout + credit, 1% decoder-key metadata) goes to:
-  recstore pw=1  the store with page_writes=1 (every page programmed once), strict model page_programs=1
-  recstore pw=8  the store packing up to 8 programs per page, model page_programs=8 (W25Q16JV-class)
-  littlefs       vfs.VfsLfs2(progsize=256) over the strict model (page_programs=1); the whole meter state
-                 (203 bytes, fixed layout) rewritten as one file per commit: open('wb'), write, close.
-                 littlefs updates one file atomically, so one state file gives it the same all-or-nothing
-                 guarantee for a multi-value commit.
-  recstore files the store (page_writes=8) in 8 sector files on littlefs (drivers.fsflash: a stock image's
-                 file store), littlefs over the strict model (page_programs=1) with 12 blocks to spare:
-                 the erases and programs are littlefs's, per store commit (a tenth of the commits: it is
-                 slower, and the rate per commit is steady long before).
-Two key layouts for the store: "slots" (each TID slot its own 3-byte key: a token commit is ~30 bytes)
-and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's example layout).
-All on an 8-sector (32 KB) region. Printed per run: erases and page programs per 1,000 commits, bytes
-sent to the flash per commit (whole pages) and bytes actually programmed (non-0xFF), erase-count spread
-(max/mean over the sectors), pages read by a mount (littlefs: mount + reading the state file), timing;
-then the heap a mounted store holds (the store object, its buffers and its map, with the meter's keys).
+The same seeded stream of meter commits (75% token = TID slot + next-slot + credit, 20% credit
+only, 4% lockout + credit, 1% decoder-key metadata) goes to:
+  recstore pw=1  the store with page_writes=1 (every page programmed once), strict model
+  page_programs=1 recstore pw=8  the store packing up to 8 programs per page, model page_programs=8
+  (W25Q16JV-class)
+  littlefs       vfs.VfsLfs2(progsize=256) over the strict model (page_programs=1); the whole meter
+                 state (203 bytes, fixed layout) rewritten as one file per commit: open('wb'),
+                 write, close. littlefs updates one file atomically, so one state file gives it the
+                 same all-or-nothing guarantee for a multi-value commit.
+  recstore files the store (page_writes=8) in 8 sector files on littlefs (drivers.fsflash: a stock
+                 image's file store), littlefs over the strict model (page_programs=1) with 12
+                 blocks to spare: the erases and programs are littlefs's, per store commit (a tenth
+                 of the commits: it is slower, and the rate per commit is steady long before).
+Two key layouts for the store: "slots" (each TID slot its own 3-byte key: a token commit is ~30
+bytes) and "blob" (all 50 TIDs in one 150-byte key, rewritten on every token, as the issue's
+example layout). All on an 8-sector (32 KB) region. Printed per run: erases and page programs per
+1,000 commits, bytes sent to the flash per commit (whole pages) and bytes actually programmed
+(non-0xFF), erase-count spread (max/mean over the sectors), pages read by a mount (littlefs: mount
++ reading the state file), timing; then the heap a mounted store holds (the store object, its
+buffers and its map, with the meter's keys).
 """
+
 import gc
 import os
 import sys
 import time
 
 sys.path.insert(0, os.getcwd() + "/firmware")
+sys.path.insert(0, os.getcwd() + "/hostmodels")
 
 import recstore  # noqa: E402
 from norflash import NorFlash, XorShift  # noqa: E402
@@ -50,7 +54,12 @@ class MeterStream:
         self.blob = blob
         self.slot = 0
         self.tids = bytearray(SLOTS * 3)
-        self.state = {"cr": bytearray(8), "tn": bytearray(1), "key": bytearray(40), "lock": bytearray(4)}
+        self.state = {
+            "cr": bytearray(8),
+            "tn": bytearray(1),
+            "key": bytearray(40),
+            "lock": bytearray(4),
+        }
 
     def first(self):
         ch = {"cr": bytes(8), "tn": bytes(1), "key": bytes(40), "lock": bytes(4)}
@@ -67,7 +76,7 @@ class MeterStream:
         if r < 75:
             s = self.slot
             tid = _bytes(rng, 3)
-            self.tids[3 * s:3 * s + 3] = tid
+            self.tids[3 * s : 3 * s + 3] = tid
             self.slot = (s + 1) % SLOTS
             self.state["tn"][0] = self.slot
             ch = {"tn": bytes((self.slot,)), "cr": _bytes(rng, 8)}
@@ -133,6 +142,7 @@ def run_store(n, page_writes, blob, seed):
 
 def run_littlefs(n, seed):
     import vfs
+
     nor = NorFlash(SECTORS, page_programs=1)
     vfs.VfsLfs2.mkfs(nor, readsize=32, progsize=256, lookahead=32)
     fs = vfs.VfsLfs2(nor, readsize=32, progsize=256, lookahead=32, mtime=False)
@@ -167,7 +177,9 @@ def run_littlefs(n, seed):
 def run_filestore(n, seed):
     import vfs
     from drivers.fsflash import open_region
-    nor = NorFlash(SECTORS + 16, page_programs=1)  # the sector files, littlefs's metadata, room to copy on write
+
+    # the sector files, littlefs's metadata, room to copy on write
+    nor = NorFlash(SECTORS + 16, page_programs=1)
     vfs.VfsLfs2.mkfs(nor, readsize=32, progsize=256, lookahead=32)
     fs = vfs.VfsLfs2(nor, readsize=32, progsize=256, lookahead=32, mtime=False)
     vfs.mount(fs, "/lfsbench")
@@ -200,31 +212,65 @@ def run_filestore(n, seed):
 def result(nor, n, dt):
     sp, mx = spread(nor)
     return {
-        "n": n, "ms": dt,
+        "n": n,
+        "ms": dt,
         "erases_k": nor.erases * 1000 / n,
         "programs_k": nor.programs * 1000 / n,
         "sent": nor.bytes_sent / n,
         "programmed": nor.bytes_programmed / n,
-        "spread": sp, "max_erases": mx,
+        "spread": sp,
+        "max_erases": mx,
     }
 
 
 def row(name, r):
-    print("%-22s %8d %9.1f %10.1f %9.1f %9.1f %7.2f %6d %7d %8.1f  %s" % (
-        name, r["n"], r["erases_k"], r["programs_k"], r["sent"], r["programmed"], r["spread"],
-        r["max_erases"], r["mount_pages"], r["ms"] * 1000 / r["n"], "ok" if r["ok"] else "STATE WRONG"))
+    print(
+        "%-22s %8d %9.1f %10.1f %9.1f %9.1f %7.2f %6d %7d %8.1f  %s"
+        % (
+            name,
+            r["n"],
+            r["erases_k"],
+            r["programs_k"],
+            r["sent"],
+            r["programmed"],
+            r["spread"],
+            r["max_erases"],
+            r["mount_pages"],
+            r["ms"] * 1000 / r["n"],
+            "ok" if r["ok"] else "STATE WRONG",
+        )
+    )
 
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     n_lfs = n
-    print("record store vs littlefs: %d random meter commits on %d x 4 KB sectors (strict NOR model)"
-          % (n, SECTORS))
-    print("%-22s %8s %9s %10s %9s %9s %7s %6s %7s %8s" % (
-        "", "commits", "erase/1k", "progs/1k", "B sent/c", "B prog/c", "max/avg", "maxE", "mount", "us/c"))
+    print(
+        "record store vs littlefs: %d random meter commits on %d x 4 KB sectors (strict NOR model)"
+        % (n, SECTORS)
+    )
+    print(
+        "%-22s %8s %9s %10s %9s %9s %7s %6s %7s %8s"
+        % (
+            "",
+            "commits",
+            "erase/1k",
+            "progs/1k",
+            "B sent/c",
+            "B prog/c",
+            "max/avg",
+            "maxE",
+            "mount",
+            "us/c",
+        )
+    )
     rows = []
-    for name, pw, blob in (("recstore pw=1 slots", 1, False), ("recstore pw=8 slots", 8, False),
-                           ("recstore pw=1 blob", 1, True), ("recstore pw=8 blob", 8, True)):
+    for name, pw, blob in (
+        ("recstore pw=1 slots", 1, False),
+        ("recstore pw=8 slots", 8, False),
+        ("recstore pw=1 blob", 1, True),
+        ("recstore pw=8 blob", 8, True),
+    ):
         gc.collect()
         r = run_store(n, pw, blob, 2024)
         row(name, r)
@@ -236,18 +282,29 @@ def main():
     gc.collect()
     r = run_filestore(max(1, n // 10), 2024)
     row("recstore pw=8 files", r)
-    print("columns: erase/1k and progs/1k = sector erases and 256-byte page programs per 1,000 commits;"
-          " B sent/c = bytes in program buffers per commit (whole pages); B prog/c = bytes actually"
-          " programmed (not 0xFF) per commit; max/avg = erase-count spread over the sectors (1.00 = even);"
-          " maxE = most erases of one sector; mount = pages read to mount (littlefs: and read the file);"
-          " us/c = time per commit on this host, NOR model included (not board timing).")
-    print("store mount bound N + 2*P = %d pages (N = %d sectors, P = 16 pages per sector)"
-          % (SECTORS + 32, SECTORS))
-    print("heap of a mounted store (max_live=1024, %d keys as in the pw=8 slots run): %d bytes"
-          % (rows[1]["keys"], rows[1]["heap"]))
-    print("recstore files: the erases and programs littlefs makes for the store's sector files"
-          " (drivers.fsflash), spread over the filesystem's free blocks (max/avg over %d blocks here)"
-          % (SECTORS + 16))
+    print(
+        "columns: erase/1k and progs/1k = sector erases and 256-byte page programs per 1,000 "
+        "commits;"
+        " B sent/c = bytes in program buffers per commit (whole pages); B prog/c = bytes actually"
+        " programmed (not 0xFF) per commit; max/avg = erase-count spread over the sectors (1.00 = "
+        "even);"
+        " maxE = most erases of one sector; mount = pages read to mount (littlefs: and read the "
+        "file);"
+        " us/c = time per commit on this host, NOR model included (not board timing)."
+    )
+    print(
+        "store mount bound N + 2*P = %d pages (N = %d sectors, P = 16 pages per sector)"
+        % (SECTORS + 32, SECTORS)
+    )
+    print(
+        "heap of a mounted store (max_live=1024, %d keys as in the pw=8 slots run): %d bytes"
+        % (rows[1]["keys"], rows[1]["heap"])
+    )
+    print(
+        "recstore files: the erases and programs littlefs makes for the store's sector files"
+        " (drivers.fsflash), spread over the filesystem's free blocks (max/avg over %d blocks "
+        "here)" % (SECTORS + 16)
+    )
     bad = [x for x in rows if not x["ok"]] or (not r["ok"])
     if bad:
         print("FAILED: a state read back wrong")

@@ -1,12 +1,15 @@
-"""Token core speed on this interpreter (run by `make bench` under unix MicroPython, cwd = repo root).
+"""Token core speed on this interpreter (run by `make bench` under unix MicroPython, cwd = repo
+root).
 
-Prints microseconds per call of each part of the decode path (parse, untranspose, CRC, fields, STA and MISTY1
-block decryption) on its viper core and on its plain twin, one C AES-128 block (`cryptolib.aes`) as the
-reference for compiled code on the same interpreter, and a whole 20-digit decode (`token.decode`: parse,
-transposition, decrypt, CRC, fields) of an EA07, an EA11 and a class 1 token, as microseconds and as AES block
-calls (target: at most 20). Every timing loop has the same shape (a local bound callable called in a `for`
-loop) and the AES and decode loops are run in turn, best of each, so that both see the same machine load.
+Prints microseconds per call of each part of the decode path (parse, untranspose, CRC, fields, STA
+and MISTY1 block decryption) on its viper core and on its plain twin, one C AES-128 block
+(`cryptolib.aes`) as the reference for compiled code on the same interpreter, and a whole 20-digit
+decode (`token.decode`: parse, transposition, decrypt, CRC, fields) of an EA07, an EA11 and a class
+1 token, as microseconds and as AES block calls (target: at most 20). Every timing loop has the
+same shape (a local bound callable called in a `for` loop) and the AES and decode loops are run in
+turn, best of each, so that both see the same machine load.
 """
+
 import os
 import sys
 import time
@@ -54,8 +57,11 @@ def main():
     tok = T.Token()
     sta_key = T.DecoderKey(T.EA07, b"\x0a\xbc\x12\xde\xf3\x45\x67\x89")
     misty_key = T.DecoderKey(T.EA11, bytes.fromhex("f94b6ed353c3bfdb113e2d3a7ea3c41d"))
-    decodes = (("EA07", b"52531560531826386117", sta_key), ("EA11", b"59386323472137426967", misty_key),
-               ("class 1", b"56493153725450313471", None))
+    decodes = (
+        ("EA07", b"52531560531826386117", sta_key),
+        ("EA11", b"59386323472137426967", misty_key),
+        ("class 1", b"56493153725450313471", None),
+    )
 
     # the whole decode and the AES block, in turn
     aes_us = 1e9
@@ -90,13 +96,20 @@ def main():
             print("%-16s %12s %12.2f" % (name, "-", plain_us))
             continue
         viper_us = best(fast, args, 20 * n)
-        print("%-16s %12.2f %12.2f %8.0fx %11.1fx" % (name, viper_us, plain_us, plain_us / viper_us,
-                                                       viper_us / aes_us))
-    print("%-16s %12.2f   (C cryptolib.aes, one 16-byte block: the compiled-code reference)" % ("AES-128 (C)",
-                                                                                             aes_us))
+        print(
+            "%-16s %12.2f %12.2f %8.0fx %11.1fx"
+            % (name, viper_us, plain_us, plain_us / viper_us, viper_us / aes_us)
+        )
+    print(
+        "%-16s %12.2f   (C cryptolib.aes, one 16-byte block: the compiled-code reference)"
+        % ("AES-128 (C)", aes_us)
+    )
     for i in range(len(decodes)):
-        print("%-16s %12.2f us = %4.1f AES blocks per 20-digit token (parse + untranspose + decrypt + CRC + "
-              "fields)" % ("decode " + decodes[i][0], decode_us[i], decode_us[i] / aes_us))
+        print(
+            "%-16s %12.2f us = %4.1f AES blocks per 20-digit token (parse + untranspose + decrypt "
+            "+ CRC + "
+            "fields)" % ("decode " + decodes[i][0], decode_us[i], decode_us[i] / aes_us)
+        )
 
 
 main()

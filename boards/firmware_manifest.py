@@ -1,13 +1,15 @@
 # pyright: reportUndefinedVariable=false, reportAttributeAccessIssue=false
-# The firmware/ packages and modules, for every board's manifest.py: include("../firmware_manifest.py").
-# Paths here are relative to this file. norflash.py (the strict NOR-flash model of the tests and benchmarks)
-# is not frozen: no meter imports it.
+# The firmware/ packages and modules, for every board's manifest.py:
+# include("../firmware_manifest.py"). Paths here are relative to this file. firmware/ is exactly
+# what goes onto a board: all of it is frozen. Each package comes through its own manifest
+# (boards/packages/<name>/manifest.py, with its metadata); require() fails the build for a package
+# that has none.
 import os
 
+add_library("sts-meter", "packages")
 _FW = "../firmware"
-_NOT_FROZEN = ("norflash.py",)
 for _name in sorted(os.listdir(_FW)):
     if os.path.isfile(os.path.join(_FW, _name, "__init__.py")):
-        package(_name, base_path=_FW)
-    elif _name.endswith(".py") and _name not in _NOT_FROZEN:
+        require(_name, library="sts-meter")
+    elif _name.endswith(".py"):
         module(_name, base_path=_FW)

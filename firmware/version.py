@@ -3,4 +3,5 @@
 The meter reports it as its software version; every host tool prints it with `--version`, and
 pyproject.toml reads it from here (setuptools dynamic version). Change it here only.
 """
+
 VERSION = "0.2.0"

@@ -1,12 +1,13 @@
 """pytest setup for the host tests (CPython): import paths and the shared reference data.
 
-The tools' path helper puts firmware/ and hostmodels/ on sys.path and installs the CPython shim, so tests import the very modules the meter runs; the tools
-are the package `ststools` (tools/, installed editable into .venv by the setup).
-Reference data comes from ../shared (or $SHARED); tests needing a file that is absent skip with a message.
+The tools' path helper puts firmware/ and hostmodels/ on sys.path and installs the CPython shim, so
+tests import the very modules the meter runs; the tools are the package `ststools` (tools/,
+installed editable into .venv by the setup). Reference data comes from ../shared (or $SHARED);
+tests needing a file that is absent skip with a message.
 """
+
 import json
 import os
-import sys
 
 import pytest
 
@@ -41,4 +42,7 @@ def vectors():
 @pytest.fixture(scope="session")
 def production_tables():
     from stscore import sta
-    return sta.StaTables.from_json_obj(load_json_or_skip("fixtures", "sta_tables_production.json"), "production")
+
+    return sta.StaTables.from_json_obj(
+        load_json_or_skip("fixtures", "sta_tables_production.json"), "production"
+    )

@@ -1,21 +1,24 @@
-"""tools/board_test.py (`make test-board`) against a fake board: a fake `mpremote` and, for the reset after a
-timeout, a fake board behind a real pty that board_test opens with pyserial.
+"""tools/board_test.py (`make test-board`) against a fake board: a fake `mpremote` and, for the
+reset after a timeout, a fake board behind a real pty that board_test opens with pyserial.
 
-The fake mpremote takes the command line board_test gives it (`connect PORT soft-reset mount DIR exec CODE`),
-logs it, and runs CODE in the unix MicroPython with DIR as the current directory, as the board would with DIR
-mounted: a fresh interpreter per call stands for the soft reset. Stand-ins for a board that hangs or crashes in a
-named file are switched on through the environment. A hang leaves the board "stuck" (a state file both fakes
-share): as a real board after its mpremote is killed, it goes on inside mpremote's mount, and every later mpremote
-fails with "could not enter raw repl" until the board is reset.
+The fake mpremote takes the command line board_test gives it (`connect PORT soft-reset mount DIR
+exec CODE`), logs it, and runs CODE in the unix MicroPython with DIR as the current directory, as
+the board would with DIR mounted: a fresh interpreter per call stands for the soft reset. Stand-ins
+for a board that hangs or crashes in a named file are switched on through the environment. A hang
+leaves the board "stuck" (a state file both fakes share): as a real board after its mpremote is
+killed, it goes on inside mpremote's mount, and every later mpremote fails with "could not enter
+raw repl" until the board is reset.
 
-FakeBoard plays the stuck board on the pty, following mpremote's mount hook on the board (RemoteCommand in
-mpremote/transport_serial.py) and MicroPython's REPLs: the file goes on calling the hook (stat, open, read ...),
-each call announced with 0x18 and its number, then waiting for the sync byte with Ctrl-C off and reading up to 30
-bytes for it, writing its arguments, and reading the answer with a 1 s timeout per read (scaled down here) after
-which Ctrl-C is on again; a length read beyond the 249-byte buffer makes it spin for good, as the emulated Pico
-did when fed blind Ctrl-C bytes; then the file computes until Ctrl-C. After it: the raw REPL, Ctrl-B to the
-friendly one, Ctrl-A back, and Ctrl-D's soft reboot, which is the reset. A `dead` board never answers.
+FakeBoard plays the stuck board on the pty, following mpremote's mount hook on the board
+(RemoteCommand in mpremote/transport_serial.py) and MicroPython's REPLs: the file goes on calling
+the hook (stat, open, read ...), each call announced with 0x18 and its number, then waiting for the
+sync byte with Ctrl-C off and reading up to 30 bytes for it, writing its arguments, and reading the
+answer with a 1 s timeout per read (scaled down here) after which Ctrl-C is on again; a length read
+beyond the 249-byte buffer makes it spin for good, as the emulated Pico did when fed blind Ctrl-C
+bytes; then the file computes until Ctrl-C. After it: the raw REPL, Ctrl-B to the friendly one,
+Ctrl-A back, and Ctrl-D's soft reboot, which is the reset. A `dead` board never answers.
 """
+
 import json
 import os
 import pty
@@ -36,24 +39,29 @@ MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 from ststools import board_test  # noqa: E402
 
 FAKE = r'''#!{python}
-"""Fake mpremote for board_test: logs argv; `exec` runs its code under unix MicroPython in the mounted dir."""
+"""Fake mpremote for board_test: logs argv; `exec` runs its code under unix MicroPython in the
+mounted dir."""
 import json, os, re, subprocess, sys, time
 args = sys.argv[1:]
 with open(os.environ["FAKE_MPREMOTE_LOG"], "a") as f:
     f.write(json.dumps(args) + "\n")
-assert args[0] == "connect" and args[2] == "soft-reset" and args[3] == "mount" and args[5] == "exec", args
+assert args[0] == "connect" and args[2] == "soft-reset", args
+assert args[3] == "mount" and args[5] == "exec", args
 state = os.environ["FAKE_BOARD_STATE"]
 if open(state).read() == "stuck":
     print("mpremote: could not enter raw repl")
     sys.exit(1)
 code = args[6]
 if os.environ.get("FAKE_BOARD_CRASH", "-") in code:
-    print("Traceback (most recent call last):\nMemoryError: memory allocation failed, allocating 4097 bytes")
+    print("Traceback (most recent call last):")
+    print("MemoryError: memory allocation failed, allocating 4097 bytes")
     sys.exit(1)
-r = subprocess.run([{micropython!r}, "-X", "heapsize=256K", "-c", code], cwd=args[4], capture_output=True, text=True)
+r = subprocess.run([{micropython!r}, "-X", "heapsize=256K", "-c", code], cwd=args[4],
+                   capture_output=True, text=True)
 if os.environ.get("FAKE_BOARD_HANG", "-") in code:
     # the file's tests come out, then it never finishes (no totals line): it stays inside the mount
-    print("".join(x + "\n" for x in r.stdout.splitlines() if not re.match(r"^\d+ passed|^failed:", x)), end="")
+    done = re.compile(r"^\d+ passed|^failed:")
+    print("".join(x + "\n" for x in r.stdout.splitlines() if not done.match(x)), end="")
     sys.stdout.flush()
     with open(state, "w") as f:
         f.write("stuck")
@@ -63,7 +71,10 @@ sys.exit(r.returncode)
 '''
 
 QUICK = ["test_drivers_glyphs.py", "test_vtc_frame.py"]  # two fast files from tests/
-BANNER = b"\r\nMicroPython v1.28.0 on 2026-01-01; Raspberry Pi Pico with RP2040\r\nType \"help()\" for more information.\r\n"
+BANNER = (
+    b"\r\nMicroPython v1.28.0 on 2026-01-01; Raspberry Pi Pico with RP2040\r\n"
+    b'Type "help()" for more information.\r\n'
+)
 
 
 class Interrupted(BaseException):
@@ -71,18 +82,24 @@ class Interrupted(BaseException):
 
 
 class HookTimeout(Exception):
-    """The hook's read waited too long for the host (the real one: 'timeout waiting for remote')."""
+    """The hook's read waited too long for the host (the real one: 'timeout waiting for
+    remote')."""
 
 
 HOOK_TIMEOUT_S = 0.3  # the hook's 1 s, scaled down with board_test.QUIET_S so the tests run fast
-ARGS = {1: b"\x0e\x00\x00\x00/remote/run.py", 4: b"\x0e\x00\x00\x00/remote/run.py\x02\x00\x00\x00rb",
-        6: b"\x03\xf9\x00\x00\x00", 5: b"\x03"}  # stat, open, read into 249 bytes, close
+ARGS = {
+    1: b"\x0e\x00\x00\x00/remote/run.py",
+    4: b"\x0e\x00\x00\x00/remote/run.py\x02\x00\x00\x00rb",
+    6: b"\x03\xf9\x00\x00\x00",
+    5: b"\x03",
+}  # stat, open, read into 249 bytes, close
 
 
 class FakeBoard(threading.Thread):
-    """The board on a pty after a timeout (module docstring); `resets` counts soft reboots. `calls`: the hook
-    calls the stuck file goes on making before it computes; `lost`: the first call's announcement went to the
-    killed mpremote (the board then waits for a sync byte that nothing says it needs)."""
+    """The board on a pty after a timeout (module docstring); `resets` counts soft reboots.
+    `calls`: the hook calls the stuck file goes on making before it computes; `lost`: the first
+    call's announcement went to the killed mpremote (the board then waits for a sync byte that
+    nothing says it needs)."""
 
     def __init__(self, state_path, calls=(1, 4, 6, 6, 5, 1), lost=False, dead=False):
         super().__init__(daemon=True)
@@ -107,7 +124,8 @@ class FakeBoard(threading.Thread):
             return f.read() == "stuck"
 
     def pump(self, timeout):
-        """Take what arrives within timeout into stdin; Ctrl-C while Ctrl-C is on interrupts the file."""
+        """Take what arrives within timeout into stdin; Ctrl-C while Ctrl-C is on interrupts the
+        file."""
         r, _, _ = select.select([self.master], [], [], timeout)
         if self.stop:
             raise SystemExit
@@ -124,7 +142,8 @@ class FakeBoard(threading.Thread):
                 self.stdin.append(b)
 
     def getc(self, timeout=None):
-        """One byte of stdin: timeout None blocks (the hook's sync loop), else HookTimeout (its poll_in)."""
+        """One byte of stdin: timeout None blocks (the hook's sync loop), else HookTimeout (its
+        poll_in)."""
         end = None if timeout is None else time.monotonic() + timeout
         while not self.stdin:
             left = 0.02 if end is None else end - time.monotonic()
@@ -171,7 +190,8 @@ class FakeBoard(threading.Thread):
     def run(self):
         try:
             while True:
-                while not self.stuck():  # at the REPL between files: mpremote's own traffic, not modelled
+                # at the REPL between files: mpremote's own traffic, not modelled
+                while not self.stuck():
                     try:
                         self.pump(0.02)
                     except Interrupted:
@@ -184,7 +204,9 @@ class FakeBoard(threading.Thread):
                 try:
                     self.program()
                 except Interrupted:
-                    self.out(b"\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>")
+                    self.out(
+                        b"\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>"
+                    )
                 self.repl()
         except SystemExit:
             pass
@@ -205,7 +227,10 @@ class FakeBoard(threading.Thread):
             elif b == 0x03 and not raw:
                 self.out(b"\r\n>>> ")
             elif b == 0x04:
-                self.out(b"MPY: soft reboot\r\n" + (b"raw REPL; CTRL-B to exit\r\n>" if raw else BANNER + b">>> "))
+                self.out(
+                    b"MPY: soft reboot\r\n"
+                    + (b"raw REPL; CTRL-B to exit\r\n>" if raw else BANNER + b">>> ")
+                )
                 self.resets += 1
                 with open(self.state_path, "w") as f:
                     f.write("ok")
@@ -232,7 +257,8 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_BOARD_STATE", str(state))
     monkeypatch.delenv("FAKE_BOARD_HANG", raising=False)
     monkeypatch.delenv("FAKE_BOARD_CRASH", raising=False)
-    monkeypatch.setattr(board_test, "QUIET_S", 2 * HOOK_TIMEOUT_S)  # the real 2 s against the hook's 1 s
+    # the real 2 s against the hook's 1 s
+    monkeypatch.setattr(board_test, "QUIET_S", 2 * HOOK_TIMEOUT_S)
     boards = []
 
     class Fake:
@@ -241,7 +267,9 @@ def fake(tmp_path, monkeypatch):
 
         @staticmethod
         def calls():
-            return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+            return (
+                [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+            )
 
         @staticmethod
         def board(**kw):
@@ -261,9 +289,14 @@ def run(fake, capsys, *extra, port="/dev/ttyACM9"):
 
 
 def expected_counts(name):
-    """What tests/run.py reports for one file under the unix MicroPython: the reference for the fake board."""
-    out = subprocess.run([MICROPYTHON, "-X", "heapsize=256K", "tests/run.py", name], cwd=ROOT,
-                         capture_output=True, text=True).stdout
+    """What tests/run.py reports for one file under the unix MicroPython: the reference for the
+    fake board."""
+    out = subprocess.run(
+        [MICROPYTHON, "-X", "heapsize=256K", "tests/run.py", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     line = [x for x in out.splitlines() if board_test.TOTALS.match(x)][-1]
     return tuple(int(g) for g in board_test.TOTALS.match(line).groups())
 
@@ -281,23 +314,31 @@ def test_one_fresh_interpreter_per_file_and_totals(fake, capsys):
         assert "%s: %d passed, %d failed, %d skipped" % (name, p, f, s) in out
     total = tuple(sum(c[i] for c in counts) for i in range(3))
     assert total[0] > 0 and total[1] == 0
-    assert out[-1] == "%d passed, %d failed, %d skipped" % total, "the plain totals line closes the run"
+    assert out[-1] == "%d passed, %d failed, %d skipped" % total, (
+        "the plain totals line closes the run"
+    )
     assert out[-2].endswith("2 of 2 files run, 0 timed out, 0 not run")
-    assert any(line.startswith("ok   test_vtc_frame.") for line in out), "the board's own lines are shown"
+    assert any(line.startswith("ok   test_vtc_frame.") for line in out), (
+        "the board's own lines are shown"
+    )
 
 
 def check_reset_run(out, rc, board):
     assert rc == 1
     assert board.resets == 1 and not board.wedged, "reset once, by the raw REPL's soft reboot"
     p0, f0, s0 = expected_counts(QUICK[0])
-    assert "%s: timed out after 3 s: %d passed, %d failed, %d skipped (the test it was in counts as failed)" % (
-        QUICK[0], p0, f0 + 1, s0) in out, "the tests the file got through, and the one it was in"
+    assert (
+        "%s: timed out after 3 s: %d passed, %d failed, %d skipped (the test it was in counts as "
+        "failed)" % (QUICK[0], p0, f0 + 1, s0) in out
+    ), "the tests the file got through, and the one it was in"
     p1, f1, s1 = expected_counts(QUICK[1])
-    assert "%s: %d passed, %d failed, %d skipped" % (QUICK[1], p1, f1, s1) in out, "the next file runs"
+    assert "%s: %d passed, %d failed, %d skipped" % (QUICK[1], p1, f1, s1) in out, (
+        "the next file runs"
+    )
     assert not any("could not enter raw repl" in line for line in out)
     i = out.index("%d passed, %d failed, %d skipped" % (p0 + p1, f0 + f1 + 1, s0 + s1))
     assert out[i - 1].endswith("2 of 2 files run, 1 timed out, 0 not run")
-    assert out[i + 1:] == ["timed out: " + QUICK[0], "failing test files: " + QUICK[0]]
+    assert out[i + 1 :] == ["timed out: " + QUICK[0], "failing test files: " + QUICK[0]]
 
 
 def test_after_a_timeout_the_board_is_reset_and_the_run_goes_on(fake, capsys, monkeypatch):
@@ -318,8 +359,8 @@ def test_a_call_announced_to_the_killed_mpremote_gets_its_sync_byte(fake, capsys
 
 
 def test_blind_bytes_wedge_the_board_in_a_read(fake):
-    """Why board_test answers the hook instead of sending Ctrl-C bytes blindly (what wedged the emulated Pico):
-    the hook in a read takes them for the length of the data."""
+    """Why board_test answers the hook instead of sending Ctrl-C bytes blindly (what wedged the
+    emulated Pico): the hook in a read takes them for the length of the data."""
     board = fake.board(calls=(6,))
     with open(fake.state_path, "w") as f:
         f.write("stuck")
@@ -334,11 +375,14 @@ def test_blind_bytes_wedge_the_board_in_a_read(fake):
 
 
 def test_without_the_reset_the_next_file_would_fail(fake, capsys, monkeypatch):
-    """The stuck fake board is what makes the test above able to fail: with no reset, the next file fails."""
+    """The stuck fake board is what makes the test above able to fail: with no reset, the next file
+    fails."""
     board = fake.board()
     monkeypatch.setenv("FAKE_BOARD_HANG", QUICK[0])
-    rc = board_test.main(["--port", board.port, "--mpremote", fake.path, "--timeout", "3"] + QUICK,
-                         reset=lambda port: "")
+    rc = board_test.main(
+        ["--port", board.port, "--mpremote", fake.path, "--timeout", "3"] + QUICK,
+        reset=lambda port: "",
+    )
     out = capsys.readouterr().out.splitlines()
     assert rc == 1 and board.resets == 0
     assert "mpremote: could not enter raw repl" in out
@@ -351,12 +395,18 @@ def test_a_board_that_does_not_come_back_ends_the_run_honestly(fake, capsys, mon
     monkeypatch.setenv("FAKE_BOARD_HANG", QUICK[0])
     rc, out = run(fake, capsys, "--timeout", "3", *QUICK, port=board.port)
     assert rc == 1
-    assert "board_test: the board did not come back (no REPL within 4 s); 1 files left not run" in out
+    assert (
+        "board_test: the board did not come back (no REPL within 4 s); 1 files left not run" in out
+    )
     assert len(fake.calls()) == 1, "nothing more sent to a board that does not answer"
     p0, f0, s0 = expected_counts(QUICK[0])
     i = out.index("%d passed, %d failed, %d skipped" % (p0, f0 + 1, s0))
     assert out[i - 1].endswith("1 of 2 files run, 1 timed out, 1 not run")
-    assert out[i + 1:] == ["timed out: " + QUICK[0], "not run: " + QUICK[1], "failing test files: " + QUICK[0]]
+    assert out[i + 1 :] == [
+        "timed out: " + QUICK[0],
+        "not run: " + QUICK[1],
+        "failing test files: " + QUICK[0],
+    ]
 
 
 def test_a_crash_without_totals_counts_as_a_failure(fake, capsys, monkeypatch):
@@ -379,18 +429,26 @@ def test_make_test_board_needs_a_port():
 
 
 def test_the_answers_follow_mpremotes_mount_protocol():
-    """HOOK_CALLS against the installed mpremote: the command numbers, and the arguments each call writes as its
-    board-side code writes them (wr_s8 = 1 byte, wr_s32 = 4, wr_str / wr_bytes = a string)."""
+    """HOOK_CALLS against the installed mpremote: the command numbers, and the arguments each call
+    writes as its board-side code writes them (wr_s8 = 1 byte, wr_s32 = 4, wr_str / wr_bytes = a
+    string)."""
     import inspect
     import re
     from mpremote import transport_serial as ts
 
     assert {n: c[0] for n, c in board_test.HOOK_CALLS.items()} == {
-        v: k[4:].lower() for k, v in ts.fs_hook_cmds.items()}
+        v: k[4:].lower() for k, v in ts.fs_hook_cmds.items()
+    }
     code = ts.fs_hook_code if "CMD_" not in ts.fs_hook_code else inspect.getsource(ts)
     for num, (name, args, answer) in board_test.HOOK_CALLS.items():
         # the board-side method that begins this call, up to the first read of the answer
-        m = re.search(r"begin\(%d\)\n(.*?)(?:\n\s*\w+ = c\.r|\n\s*c\.end\(\)|\n\s*n = c\.r)" % num, code, re.S)
+        m = re.search(
+            r"begin\(%d\)\n(.*?)(?:\n\s*\w+ = c\.r|\n\s*c\.end\(\)|\n\s*n = c\.r)" % num,
+            code,
+            re.S,
+        )
         assert m, name
         writes = re.findall(r"c\.w(s8|s32|str|bytes)\(", m.group(1))
-        assert "".join({"s8": "b", "s32": "i", "str": "s", "bytes": "s"}[w] for w in writes) == args, name
+        assert (
+            "".join({"s8": "b", "s32": "i", "str": "s", "bytes": "s"}[w] for w in writes) == args
+        ), name

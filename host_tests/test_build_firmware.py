@@ -1,10 +1,13 @@
-"""tools/build_firmware.py (`make firmware`): the UF2 it writes and what it says when something is missing.
+"""tools/build_firmware.py (`make firmware`): the UF2 it writes and what it says when something is
+missing.
 
-The build itself (MicroPython v1.28.0, about 15 minutes) is not run here; these cover everything around it:
-the UF2 blocks against the format's rules, the one-line reasons (no source and no network, a tree of another
-version or without its submodules, no toolchain), esp32's documented steps, and that `make firmware` hands a
-CMAKE_ARGS to the script as extra arguments rather than letting it replace the frozen manifest.
+The build itself (MicroPython v1.28.0, about 15 minutes) is not run here; these cover everything
+around it: the UF2 blocks against the format's rules, the one-line reasons (no source and no
+network, a tree of another version or without its submodules, no toolchain), esp32's documented
+steps, and that `make firmware` hands a CMAKE_ARGS to the script as extra arguments rather than
+letting it replace the frozen manifest.
 """
+
 import os
 import struct
 import subprocess
@@ -21,10 +24,14 @@ def parse_uf2(blob):
     assert len(blob) % 512 == 0
     blocks = []
     for i in range(0, len(blob), 512):
-        b = blob[i:i + 512]
+        b = blob[i : i + 512]
         m0, m1, flags, addr, size, no, count, family = struct.unpack("<8I", b[:32])
-        assert (m0, m1, struct.unpack("<I", b[508:])[0]) == (0x0A324655, 0x9E5D5157, 0x0AB16F30), "magic numbers"
-        blocks.append((flags, addr, size, no, count, family, b[32:32 + size], b[32 + size:508]))
+        assert (m0, m1, struct.unpack("<I", b[508:])[0]) == (0x0A324655, 0x9E5D5157, 0x0AB16F30), (
+            "magic numbers"
+        )
+        blocks.append(
+            (flags, addr, size, no, count, family, b[32 : 32 + size], b[32 + size : 508])
+        )
     return blocks
 
 
@@ -38,20 +45,30 @@ def test_uf2_blocks_follow_the_format():
         assert addr == 0x10000000 + 256 * i, "consecutive flash addresses from XIP base"
         assert (size, no, count) == (256, i, 3)
         assert pad == b"\x00" * (476 - 256)
-    assert b"".join(b[6] for b in blocks) == image + b"\x00" * 246, "the image, the last block padded"
+    assert b"".join(b[6] for b in blocks) == image + b"\x00" * 246, (
+        "the image, the last block padded"
+    )
 
 
 def run_script(*args, env=None):
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build_firmware.py")] + list(args),
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "build_firmware.py")] + list(args),
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return r.returncode, r.stdout.splitlines()
 
 
 def fake_tree(tmp_path, version=(1, 28, 0), submodules=B.RP2_SUBMODULES):
     tree = tmp_path / "micropython"
     (tree / "py").mkdir(parents=True)
-    (tree / "py" / "mpconfig.h").write_text("".join("#define MICROPY_VERSION_%s %d\n" % (n, v) for n, v in
-                                                    zip(("MAJOR", "MINOR", "MICRO"), version)))
+    (tree / "py" / "mpconfig.h").write_text(
+        "".join(
+            "#define MICROPY_VERSION_%s %d\n" % (n, v)
+            for n, v in zip(("MAJOR", "MINOR", "MICRO"), version)
+        )
+    )
     for sub in submodules:
         marker = tree / sub / B.RP2_MARKERS[sub]
         marker.parent.mkdir(parents=True, exist_ok=True)
@@ -69,20 +86,29 @@ def need_toolchain():
 def test_a_tree_of_another_version_or_without_submodules_is_named_in_one_line(tmp_path):
     need_toolchain()
     rc, out = run_script("--micropython", str(fake_tree(tmp_path, version=(1, 27, 0))))
-    assert rc == 2 and len(out) == 1 and "is MicroPython 1.27.0; this build is pinned to v1.28.0" in out[0], out
+    assert (
+        rc == 2
+        and len(out) == 1
+        and "is MicroPython 1.27.0; this build is pinned to v1.28.0" in out[0]
+    ), out
     rc, out = run_script("--micropython", str(tmp_path / "nothing"))
     assert rc == 2 and len(out) == 1 and "no MicroPython source tree" in out[0], out
     tree = fake_tree(tmp_path / "b", submodules=("lib/pico-sdk",))
     rc, out = run_script("--micropython", str(tree))
     assert rc == 2 and len(out) == 1, out
-    assert "lacks lib/tinyusb, lib/mbedtls, lib/micropython-lib" in out[0] and "submodule update --init" in out[0]
+    assert (
+        "lacks lib/tinyusb, lib/mbedtls, lib/micropython-lib" in out[0]
+        and "submodule update --init" in out[0]
+    )
 
 
 def test_no_source_and_no_network_says_so_in_one_line(tmp_path, monkeypatch):
     need_toolchain()
     monkeypatch.setattr(B, "DEFAULT_TREE", str(tmp_path / "micropython-v1.28.0"))
     lines = []
-    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(str(x) for x in a)))
+    monkeypatch.setattr(
+        "builtins.print", lambda *a, **k: lines.append(" ".join(str(x) for x in a))
+    )
     rc = B.main(["--board", "rp2040", "--url", "file://" + str(tmp_path / "no-such-repository")])
     failures = [x for x in lines if x.startswith("make firmware:")]
     assert rc == 2 and len(failures) == 1, lines
@@ -105,18 +131,36 @@ def test_esp32_is_documented_not_built():
 
 
 def test_make_firmware_adds_cmake_args_after_the_manifest_never_instead(tmp_path, monkeypatch):
-    r = subprocess.run(["make", "-n", "--no-print-directory", "firmware", "MICROPYTHON=/src/mp",
-                        "CMAKE_ARGS=-DFOO=1 -DBAR=2"], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            "make",
+            "-n",
+            "--no-print-directory",
+            "firmware",
+            "MICROPYTHON=/src/mp",
+            "CMAKE_ARGS=-DFOO=1 -DBAR=2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     line = [x for x in r.stdout.splitlines() if "build_firmware.py" in x][0]
     assert '--micropython "/src/mp"' in line and '--cmake-args "-DFOO=1 -DBAR=2"' in line
     calls = []
-    monkeypatch.setattr(B, "run_logged", lambda cmd, log, env: calls.append(cmd) or 1)  # the configure fails
-    assert B.build_rp2040(str(tmp_path / "mp"), str(tmp_path / "out"), ["-DFOO=1", "-DBAR=2"], 2) == 1
+    # the configure fails
+    monkeypatch.setattr(B, "run_logged", lambda cmd, log, env: calls.append(cmd) or 1)
+    assert (
+        B.build_rp2040(str(tmp_path / "mp"), str(tmp_path / "out"), ["-DFOO=1", "-DBAR=2"], 2) == 1
+    )
     configure = calls[0]
-    assert configure[:2] == ["cmake", "-S"] and "-DPICO_NO_PICOTOOL=1" in configure, "cmake itself, no picotool"
-    manifest = configure.index("-DMICROPY_FROZEN_MANIFEST=" + os.path.join(ROOT, "boards", "rp2040", "manifest.py"))
-    assert configure[manifest + 1:] == ["-DFOO=1", "-DBAR=2"], "the extras after the manifest"
+    assert configure[:2] == ["cmake", "-S"] and "-DPICO_NO_PICOTOOL=1" in configure, (
+        "cmake itself, no picotool"
+    )
+    manifest = configure.index(
+        "-DMICROPY_FROZEN_MANIFEST=" + os.path.join(ROOT, "boards", "rp2040", "manifest.py")
+    )
+    assert configure[manifest + 1 :] == ["-DFOO=1", "-DBAR=2"], "the extras after the manifest"
 
 
 def test_build_env_drops_our_makes_variables(monkeypatch):

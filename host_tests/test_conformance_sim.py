@@ -49,7 +49,7 @@ def test_every_case_passes_against_the_simulator(tmp_path):
     assert max(cases["programming_mode"][2]) >= FIRST_REPLY_DELAY_MS - 50 - EARLY_MS
 
 
-EA11_CASES = ("sign_on", "programming_mode", "token_credit", "token_management_hex", "token_class1",
+EA11_CASES = ("sign_on", "programming_mode", "token_credit", "token_management_hex", "token_class1", "class1_mfr_codes",
               "token_foreign", "token_replay")
 
 

@@ -6,7 +6,6 @@ minute made its token_credit case fail with "TokenStatus 10 (Used)", and after a
 ahead) hand-vended tokens read Old. A Used or Old answer where neither is expected now says where the run's
 TIDs came from and what to do.
 """
-import os
 import subprocess
 
 import pytest

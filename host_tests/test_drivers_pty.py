@@ -1,5 +1,7 @@
-"""The unix board's optical port over a real pty: CPython makes the pty (tools/optical_pty.py), unix
-MicroPython runs boards/unix's PtyUART + OpticalPort on the inherited master fd, this test is the HHU."""
+"""The unix board's optical port over a real pty: CPython makes the pty (tools/optical_pty.py),
+unix MicroPython runs the unix board's PtyUART (hostmodels/ptyuart.py) + OpticalPort on the
+inherited master fd, this test is the HHU."""
+
 import os
 import select
 import time
@@ -10,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
-METER_SIDE = r'''
+METER_SIDE = r"""
 import time
 import board
 hw = board.make_hardware(flash_path=":ram:")
@@ -31,7 +33,7 @@ while time.ticks_diff(time.ticks_ms(), t0) < 5000:
             port.write(b"BAUD %d INITS %d\r\n" % (port.baud, len(port.uart.inits)))
             break
         line = bytearray()
-'''
+"""
 
 
 def read_line(fd, timeout=5.0):
@@ -52,10 +54,21 @@ def test_optical_port_over_a_pty(tmp_path):
     script.write_text(METER_SIDE)
     link = str(tmp_path / "optical")
     master, slave, name = optical_pty.open_pty(link)
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join(
-        [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix"), ".frozen"]))
+    env = dict(
+        os.environ,
+        MICROPYPATH=os.pathsep.join(
+            [
+                os.path.join(ROOT, "firmware"),
+                os.path.join(ROOT, "hostmodels"),
+                os.path.join(ROOT, "boards", "unix"),
+                ".frozen",
+            ]
+        ),
+    )
     try:
-        proc = optical_pty.spawn([MICROPYTHON, "-X", "heapsize=192K", str(script)], master, env=env, cwd=ROOT)
+        proc = optical_pty.spawn(
+            [MICROPYTHON, "-X", "heapsize=192K", str(script)], master, env=env, cwd=ROOT
+        )
         os.close(master)  # the child holds it now
         assert os.path.realpath(link) == name
         os.write(slave, b"/?!\r\n")

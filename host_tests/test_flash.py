@@ -1,4 +1,5 @@
 """tools/flash.py (`make flash`) against a fake `mpremote` first on PATH that records its calls."""
+
 import json
 import os
 import stat
@@ -102,8 +103,20 @@ def copied(calls):
 def test_flash_rp2040_tree_order_and_files(fake, tmp_path):
     main_py = write(tmp_path / "main.py", "import board\n")
     prov = write(tmp_path / "p.json", open(SIM_PROVISION).read())
-    rc = flash.main(["--board", "rp2040", "--port", "/dev/ttyACM0", "--main", main_py, "--provision", prov,
-                     "--build", str(tmp_path / "build")])
+    rc = flash.main(
+        [
+            "--board",
+            "rp2040",
+            "--port",
+            "/dev/ttyACM0",
+            "--main",
+            main_py,
+            "--provision",
+            prov,
+            "--build",
+            str(tmp_path / "build"),
+        ]
+    )
     assert rc == 0
     calls = fake.calls()
     cmds = check_order(calls, "/dev/ttyACM0")
@@ -114,7 +127,11 @@ def test_flash_rp2040_tree_order_and_files(fake, tmp_path):
     for src, rel in flash.sources(ROOT, "rp2040"):
         want.add("lib/" + rel[:-3] + ".mpy")
     assert set(files) == want
-    assert "lib/drivers/keypad.mpy" in files and "lib/board.mpy" in files and "lib/flash_layout.mpy" in files
+    assert (
+        "lib/drivers/keypad.mpy" in files
+        and "lib/board.mpy" in files
+        and "lib/flash_layout.mpy" in files
+    )
     assert not any(f.endswith(("main.mpy", "manifest.mpy", "_boot.mpy")) for f in files)
     assert all(head.startswith("4d06") for head in files.values()), "mpy version 6 files"
     for head in files.values():  # modules with native code carry the arch; pure bytecode has 0
@@ -130,15 +147,22 @@ def test_flash_rp2040_tree_order_and_files(fake, tmp_path):
 def test_arch_of_native_code(fake, tmp_path, board):
     root = tmp_path / "repo"
     write(root / "firmware" / "pkg" / "__init__.py", "")
-    write(root / "firmware" / "pkg" / "fast.py",
-          "import micropython\n@micropython.viper\ndef f(x: int) -> int:\n    return x + 1\n")
+    write(
+        root / "firmware" / "pkg" / "fast.py",
+        "import micropython\n@micropython.viper\ndef f(x: int) -> int:\n    return x + 1\n",
+    )
     write(root / "firmware" / "single.py", "X = 1\n")
     write(root / "boards" / board / "board.py", "NAME = %r\n" % board)
     write(root / "boards" / board / "manifest.py", "module('board.py')\n")
     main_py = write(root / "boards" / board / "main.py", "import board\n")
     assert flash.main(["--board", board, "--port", "port0", "--root", str(root)]) == 0
     files = copied(fake.calls())
-    assert sorted(files) == ["lib/board.mpy", "lib/pkg/__init__.mpy", "lib/pkg/fast.mpy", "lib/single.mpy"]
+    assert sorted(files) == [
+        "lib/board.mpy",
+        "lib/pkg/__init__.mpy",
+        "lib/pkg/fast.mpy",
+        "lib/single.mpy",
+    ]
     arch = MPY_ARCH[flash.ARCH[board]]
     assert int(files["lib/pkg/fast.mpy"][4:6], 16) >> 2 == arch
     cmds = check_order(fake.calls(), "port0")
@@ -149,39 +173,81 @@ def test_arch_of_native_code(fake, tmp_path, board):
 
 def test_tolerated_and_fatal_mpremote_errors(fake, tmp_path, monkeypatch):
     main_py = write(tmp_path / "main.py", "")
-    monkeypatch.setenv("FAKE_MPREMOTE_FAIL", "fs rm :main.py=rm: main.py: No such file or directory.;"
-                                             "fs mkdir :lib=mkdir: lib: File exists.;"
-                                             "fs rm -r=rm: lib/x: No such file or directory.")
-    args = ["--board", "esp32", "--port", "/dev/ttyUSB0", "--main", main_py, "--build", str(tmp_path / "b")]
+    monkeypatch.setenv(
+        "FAKE_MPREMOTE_FAIL",
+        "fs rm :main.py=rm: main.py: No such file or directory.;"
+        "fs mkdir :lib=mkdir: lib: File exists.;"
+        "fs rm -r=rm: lib/x: No such file or directory.",
+    )
+    args = [
+        "--board",
+        "esp32",
+        "--port",
+        "/dev/ttyUSB0",
+        "--main",
+        main_py,
+        "--build",
+        str(tmp_path / "b"),
+    ]
     assert flash.main(args) == 0, "a fresh board and an existing /lib are fine"
     assert fake.calls()[-2]["argv"][2:] == ["fs", "cp", main_py, ":main.py"]
     (tmp_path / "calls.jsonl").unlink()
     monkeypatch.setenv("FAKE_MPREMOTE_FAIL", "fs cp=cp: could not write")
     assert flash.main(args) == 1
     cmds = [c["argv"][2:] for c in fake.calls()]
-    assert cmds[-1][:2] == ["fs", "cp"] and cmds[-1][-1] != ":main.py", "stopped at the first failed copy"
-    assert ["fs", "cp", main_py, ":main.py"] not in cmds, "main.py never installed over a broken copy"
+    assert cmds[-1][:2] == ["fs", "cp"] and cmds[-1][-1] != ":main.py", (
+        "stopped at the first failed copy"
+    )
+    assert ["fs", "cp", main_py, ":main.py"] not in cmds, (
+        "main.py never installed over a broken copy"
+    )
 
 
 def test_frozen_copies_only_provision_and_main(fake, tmp_path):
     main_py = write(tmp_path / "main.py", "")
     prov = write(tmp_path / "prov.json", open(SIM_PROVISION).read())
-    assert flash.main(["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", prov,
-                       "--frozen", "--no-reset"]) == 0
+    assert (
+        flash.main(
+            [
+                "--board",
+                "rp2040",
+                "--port",
+                "p",
+                "--main",
+                main_py,
+                "--provision",
+                prov,
+                "--frozen",
+                "--no-reset",
+            ]
+        )
+        == 0
+    )
     assert [c["argv"][2:] for c in fake.calls()] == [
-        ["fs", "rm", ":main.py"], ["fs", "cp", prov, ":provision.json"], ["fs", "cp", main_py, ":main.py"]]
+        ["fs", "rm", ":main.py"],
+        ["fs", "cp", prov, ":provision.json"],
+        ["fs", "cp", main_py, ":main.py"],
+    ]
 
 
 def make(*args, env=None):
-    return subprocess.run(["make", "-s", "--no-print-directory"] + list(args), capture_output=True, text=True,
-                          env=env, cwd=ROOT)
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory"] + list(args),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def test_make_flash_and_repl(fake, tmp_path):
-    """`make flash BOARD=rp2040 PORT=... PROVISION=...` and `make repl PORT=...` as a user runs them, with the
-    fake mpremote first on PATH: the board's files, in the right order, and the REPL call."""
+    """`make flash BOARD=rp2040 PORT=... PROVISION=...` and `make repl PORT=...` as a user runs
+    them, with the fake mpremote first on PATH: the board's files, in the right order, and the REPL
+    call."""
     prov = write(tmp_path / "prov.json", open(SIM_PROVISION).read())
-    r = make("flash", "BOARD=rp2040", "PORT=/dev/ttyACM0", "PROVISION=" + prov, env=dict(os.environ))
+    r = make(
+        "flash", "BOARD=rp2040", "PORT=/dev/ttyACM0", "PROVISION=" + prov, env=dict(os.environ)
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     calls = fake.calls()
     cmds = check_order(calls, "/dev/ttyACM0")
@@ -190,8 +256,13 @@ def test_make_flash_and_repl(fake, tmp_path):
     assert cmds[-2] == ["fs", "cp", main_py, ":main.py"]
     files = copied(calls)
     assert set(files) == {"lib/" + rel[:-3] + ".mpy" for _, rel in flash.sources(ROOT, "rp2040")}
-    for need in ("lib/board.mpy", "lib/meter/app.mpy", "lib/stscore/sta_viper.mpy", "lib/recstore/store.mpy",
-                 "lib/drivers/optical.mpy"):
+    for need in (
+        "lib/board.mpy",
+        "lib/meter/app.mpy",
+        "lib/stscore/sta_viper.mpy",
+        "lib/recstore/store.mpy",
+        "lib/drivers/optical.mpy",
+    ):
         assert need in files
     (tmp_path / "calls.jsonl").unlink()
     r = make("repl", "PORT=/dev/ttyUSB0", env=dict(os.environ))
@@ -205,22 +276,45 @@ def test_make_flash_and_repl(fake, tmp_path):
 
 def test_bad_arguments(fake, tmp_path):
     main_py = write(tmp_path / "main.py", "")
-    assert flash.main(["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", "/nope.json"]) == 1
+    assert (
+        flash.main(
+            ["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", "/nope.json"]
+        )
+        == 1
+    )
     with pytest.raises(SystemExit):
         flash.main(["--board", "unix", "--port", "p"])
     assert fake.calls() == []
 
 
 def test_provisioning_file_validated_before_copying(fake, tmp_path, capsys):
-    """Issue 16: the firmware's own validation (meter.boot.from_provisioning) runs first; a file the meter
-    would refuse at first boot stops the flash with its reason, before any mpremote call."""
+    """Issue 16: the firmware's own validation (meter.boot.from_provisioning) runs first; a file
+    the meter would refuse at first boot stops the flash with its reason, before any mpremote
+    call."""
     main_py = write(tmp_path / "main.py", "")
     good = json.loads(open(SIM_PROVISION).read())
-    for bad, reason in ((dict(good, pan="600727000000000008"), "Luhn"), (dict(good, decoder_key="00"), "8 bytes"),
-                        (dict(good, kt=3), "DCTK"), ("{not json", "not valid JSON")):
+    for bad, reason in (
+        (dict(good, pan="600727000000000008"), "Luhn"),
+        (dict(good, decoder_key="00"), "8 bytes"),
+        (dict(good, kt=3), "DCTK"),
+        ("{not json", "not valid JSON"),
+    ):
         prov = write(tmp_path / "prov.json", bad if isinstance(bad, str) else json.dumps(bad))
-        assert flash.main(["--board", "rp2040", "--port", "p", "--main", main_py, "--provision", prov,
-                           "--frozen"]) == 1
+        assert (
+            flash.main(
+                [
+                    "--board",
+                    "rp2040",
+                    "--port",
+                    "p",
+                    "--main",
+                    main_py,
+                    "--provision",
+                    prov,
+                    "--frozen",
+                ]
+            )
+            == 1
+        )
         assert fake.calls() == [], "nothing copied"
         assert reason in capsys.readouterr().err
-

@@ -165,11 +165,15 @@ def test_format_errors(clock):
 
 
 def test_class1_mfr_code_and_functions(clock):
+    """../shared/docs/sts-application-layer.md §12 item 7 (corrected): MfrCode 0 or the meter's own; test No. 0
+    sets every control bit and requests every item the meter has; test No. n is control bit n-1."""
     m = make_meter(clock, mfr=12)
-    assert m.enter(V.test_token(0xFF, 12, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # test all
-    assert m.enter(V.test_token(1 << 4, 12, 0)) == R.ACCEPT and m.test_request == 1 << R.TEST_KRN
+    assert m.enter(V.test_token(0xFFFFFFFFF, 0, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # test No. 0
+    assert m.enter(V.test_token(0xFFFFFFF, 0, 1)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # its 4-digit form
+    assert m.enter(V.test_token(1 << 3, 0, 0)) == R.ACCEPT and m.test_request == 1 << 3  # No. 4: KRN.KT
+    assert m.enter(V.test_token(1 << 3, 12, 0)) == R.ACCEPT  # the meter's own code
     assert m.enter(V.test_token(0xFF, 13, 0)) == R.MFR_CODE
-    assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT  # 4-digit form of the same code
+    assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT and m.test_request == 0xFF  # 4-digit form: tests 1-8
 
 
 def test_ddtk_refuses_credit(clock):

@@ -1,10 +1,11 @@
-"""A meter's life on the real record store over the strict NOR model: provision, buy credit with tokens made by
-`tools/sts.py encode`, consume until the load switch opens, buy more and see it close; reboot (clean, and by
-power cuts at random flash steps) at random points and see the same credit (within the stated bound: at most
-`save_every_units` of unsaved consumption, which only ever favours the customer) and the same TID memory."""
+"""A meter's life on the real record store over the strict NOR model: provision, buy credit with
+tokens made by `tools/sts.py encode`, consume until the load switch opens, buy more and see it
+close; reboot (clean, and by power cuts at random flash steps) at random points and see the same
+credit (within the stated bound: at most `save_every_units` of unsaved consumption, which only ever
+favours the customer) and the same TID memory."""
+
 import random
 
-import pytest
 
 from ststools import sts as sts_cli
 from meter import results as R
@@ -13,8 +14,17 @@ from norflash import NorFlash, PowerCut
 from recstore import RecordStore
 
 KEY_HEX = "0abc12def3456789"
-PROV = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": 7,
-        "decoder_key": KEY_HEX, "mfr_code": 12}
+PROV = {
+    "pan": "600727000000000009",
+    "sgc": 123456,
+    "ti": 1,
+    "krn": 1,
+    "kt": 2,
+    "ken": 255,
+    "ea": 7,
+    "decoder_key": KEY_HEX,
+    "mfr_code": 12,
+}
 
 
 class Clock:
@@ -26,8 +36,23 @@ class Clock:
 
 
 def encode_credit(capsys, kwh, tid):
-    assert sts_cli.main(["encode", "credit", "--key", KEY_HEX, "--amount", str(kwh), "--tid", str(tid),
-                         "--rnd", "3"]) == 0
+    assert (
+        sts_cli.main(
+            [
+                "encode",
+                "credit",
+                "--key",
+                KEY_HEX,
+                "--amount",
+                str(kwh),
+                "--tid",
+                str(tid),
+                "--rnd",
+                "3",
+            ]
+        )
+        == 0
+    )
     return capsys.readouterr().out.strip()
 
 
@@ -69,8 +94,9 @@ def test_buy_consume_relay_and_reboots(capsys):
 
 
 def test_power_cut_during_token_commit_never_half_applies(capsys):
-    """Cut the power at every flash step of an accepted credit token: afterwards either the credit AND the TID
-    are there (the token was accepted) or neither is (re-entering it is accepted once)."""
+    """Cut the power at every flash step of an accepted credit token: afterwards either the credit
+    AND the TID are there (the token was accepted) or neither is (re-entering it is accepted
+    once)."""
     clock = Clock()
     token = encode_credit(capsys, 1, 9000000)
     base = NorFlash(4)
@@ -84,7 +110,8 @@ def test_power_cut_during_token_commit_never_half_applies(capsys):
         step = 0
         while True:
             nor = base.clone()
-            nor.cut_at, nor.cut_mode = nor.step + step, mode  # steps count on from the clone's origin
+            # steps count on from the clone's origin
+            nor.cut_at, nor.cut_mode = nor.step + step, mode
             m = boot(nor, clock)
             try:
                 result = m.enter(token)

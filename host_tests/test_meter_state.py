@@ -1,5 +1,6 @@
-"""tools/meter_state.py: a meter's state from its record-store image (identity, credit, TID memory and floor,
-lockout), through the firmware's own store and Meter, without writing the file."""
+"""tools/meter_state.py: a meter's state from its record-store image (identity, credit, TID memory
+and floor, lockout), through the firmware's own store and Meter, without writing the file."""
+
 import json
 import os
 
@@ -36,7 +37,12 @@ def test_state_shows_identity_credit_tids_and_floor(tmp_path, capsys):
     assert open(path, "rb").read() == before  # read on a copy
     assert meter_state.main([path, "--base", "1993"]) == 0
     text = capsys.readouterr().out
-    assert "tid_floor          6000000 (2004-05-29T16:00:00 on base 1993): a TID below it is Old" in text
+    assert (
+        "tid_floor          6000000 (2004-05-29T16:00:00 on base 1993): a TID below it is Old"
+        in text
+    )
+    # the build default
+    assert state["low_credit"] == "5.0" and "low_credit         warning below 5.0" in text
 
 
 def test_blank_and_foreign_images(tmp_path, capsys):

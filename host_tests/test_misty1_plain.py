@@ -1,9 +1,11 @@
-"""CPython checks of stscore.misty1, the plain MISTY1 (RFC 2994) twin the vending tool uses to encrypt EA11 tokens.
+"""CPython checks of stscore.misty1, the plain MISTY1 (RFC 2994) twin the vending tool uses to
+encrypt EA11 tokens.
 
-RFC 2994 vectors, every EA11 block in ../shared/vectors/sts_vectors.json (both directions), the S-boxes
-against ../shared/fixtures/misty1_sboxes.json, and hypothesis round trips. The viper module is tested under
-MicroPython by tests/test_misty1.py.
+RFC 2994 vectors, every EA11 block in ../shared/vectors/sts_vectors.json (both directions), the
+S-boxes against ../shared/fixtures/misty1_sboxes.json, and hypothesis round trips. The viper module
+is tested under MicroPython by tests/test_misty1.py.
 """
+
 import json
 import os
 
@@ -15,7 +17,8 @@ from ststools.vending import misty1_encrypt
 
 from conftest import ROOT
 
-SHARED = os.path.join(ROOT, os.environ.get("SHARED") or "../shared")  # a relative SHARED is from the repo root
+# a relative SHARED is from the repo root
+SHARED = os.path.join(ROOT, os.environ.get("SHARED") or "../shared")
 VECTORS_PATH = os.path.join(SHARED, "vectors", "sts_vectors.json")
 SBOXES_PATH = os.path.join(SHARED, "fixtures", "misty1_sboxes.json")
 
@@ -77,8 +80,14 @@ def test_misty1_block_vectors(vec):
 @pytest.mark.parametrize("vec", EA11, ids=[v["id"] for v in EA11])
 def test_ea11_token_blocks(vec):
     key = bytes.fromhex(vec["decoder_key_hex"])
-    assert _decrypt(key, bytes.fromhex(vec["ciphertext_block_hex"])).hex() == vec["plaintext_block_hex"]
-    assert _encrypt(key, bytes.fromhex(vec["plaintext_block_hex"])).hex() == vec["ciphertext_block_hex"]
+    assert (
+        _decrypt(key, bytes.fromhex(vec["ciphertext_block_hex"])).hex()
+        == vec["plaintext_block_hex"]
+    )
+    assert (
+        _encrypt(key, bytes.fromhex(vec["plaintext_block_hex"])).hex()
+        == vec["ciphertext_block_hex"]
+    )
 
 
 def test_sboxes_match_fixture():
@@ -110,5 +119,5 @@ def test_decrypt_inverts_encrypt(key, block):
 
 @given(st.binary(min_size=16, max_size=16), st.integers(0, 0xFFFFFFFF), st.integers(0, 9))
 def test_flinv_inverts_fl(key, word, layer):
-    e = [int.from_bytes(_ek(key)[2 * i:2 * i + 2], "little") for i in range(32)]
+    e = [int.from_bytes(_ek(key)[2 * i : 2 * i + 2], "little") for i in range(32)]
     assert misty1.flinv(misty1.fl(word, layer, e), layer, e) == word

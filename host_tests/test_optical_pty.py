@@ -1,10 +1,11 @@
 """The simulator's optical pty takes every client's 300 Bd 7E1 open (issue 16 item 8).
 
-A Linux pty keeps CS8 without parity whatever a client asks, and this kernel answers a request that then
-changes nothing with EINVAL: a second client opening at 300 Bd 7E1 while the pty is still at 300 Bd failed
-in pyserial (termios.error 22). tools/optical_pty.SpeedKeeper parks the pty's speed at 50 Bd after every
-client, so each 7E1 request carries a speed change.
+A Linux pty keeps CS8 without parity whatever a client asks, and this kernel answers a request that
+then changes nothing with EINVAL: a second client opening at 300 Bd 7E1 while the pty is still at
+300 Bd failed in pyserial (termios.error 22). tools/optical_pty.SpeedKeeper parks the pty's speed
+at 50 Bd after every client, so each 7E1 request carries a speed change.
 """
+
 import os
 import time
 
@@ -15,8 +16,14 @@ from conformance_sim import PROVISION_EA07, PYTHON, SIM, SimProcess, run_conform
 
 
 def open_7e1(name):
-    return serial.Serial(name, 300, bytesize=serial.SEVENBITS, parity=serial.PARITY_EVEN,
-                         stopbits=serial.STOPBITS_ONE, timeout=0.01)
+    return serial.Serial(
+        name,
+        300,
+        bytesize=serial.SEVENBITS,
+        parity=serial.PARITY_EVEN,
+        stopbits=serial.STOPBITS_ONE,
+        timeout=0.01,
+    )
 
 
 def test_clients_one_after_another_at_300_7e1():
@@ -31,7 +38,8 @@ def test_clients_one_after_another_at_300_7e1():
             ser.write(b"/?!\r\n")
             ser.close()
             deadline = time.monotonic() + 5
-            while keeper.parks < i + 2 and time.monotonic() < deadline:  # parked again before the next client
+            # parked again before the next client
+            while keeper.parks < i + 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
         assert os.read(master, 100).count(b"/?!") == 4, "every client's bytes came through"
     finally:
@@ -41,8 +49,12 @@ def test_clients_one_after_another_at_300_7e1():
 
 def test_second_conformance_run_opens_at_7e1(tmp_path):
     with SimProcess([PYTHON, SIM] + sim_args(tmp_path / "state")) as sim:
-        runs = [run_conformance(sim.port, PROVISION_EA07, tmp_path / ("j%d.xml" % i), extra=("--cases", "sign_on"))
-                for i in range(2)]
+        runs = [
+            run_conformance(
+                sim.port, PROVISION_EA07, tmp_path / ("j%d.xml" % i), extra=("--cases", "sign_on")
+            )
+            for i in range(2)
+        ]
     for r in runs:
         assert r.returncode == 0, r.stdout + r.stderr
         assert "refused 7E1" not in r.stdout, r.stdout

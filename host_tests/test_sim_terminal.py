@@ -1,6 +1,8 @@
 """`make sim` as a user drives it: tools/sim/ in a real terminal (a pty), a token made with
-`tools/sts.py encode credit --meter sim`, typed on the keyboard; "Accept" and the new credit on the drawn
-display, the same token again gives Used, quit, restart: the same credit. Plus script mode and bad scripts."""
+`tools/sts.py encode credit --meter sim`, typed on the keyboard; "Accept" and the new credit on the
+drawn display, the same token again gives Used, quit, restart: the same credit. Plus script mode
+and bad scripts."""
+
 import os
 import re
 import select
@@ -13,16 +15,25 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-SIM = os.path.join(os.path.dirname(PY), "sts-sim")  # the console scripts beside this python (.venv/bin)
+# the console scripts beside this python (.venv/bin)
+SIM = os.path.join(os.path.dirname(PY), "sts-sim")
 STS = os.path.join(os.path.dirname(PY), "sts")
 FAST = ["--load-kw", "0", "--config", "rt.result_ms=1500"]
-# `sts.py --meter sim` takes TIDs from the TID ledger: the tests' own, not the user's build/vending-tids.json
-os.environ.setdefault("STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json"))
+# `sts.py --meter sim` takes TIDs from the TID ledger: the tests' own, not the user's
+# build/vending-tids.json
+os.environ.setdefault(
+    "STS_TID_LEDGER", os.path.join(tempfile.mkdtemp(prefix="sts-ledger-"), "vending-tids.json")
+)
 
 
 def sim_token(kwh, meter="sim"):
-    out = subprocess.run([PY, STS, "encode", "credit", "--meter", meter, "--kwh", str(kwh)], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [PY, STS, "encode", "credit", "--meter", meter, "--kwh", str(kwh)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     token = out.stdout.strip()
     assert re.fullmatch(r"\d{20}", token), token
     return token
@@ -33,8 +44,15 @@ class Terminal:
 
     def __init__(self, args):
         self.master, slave = os.openpty()
-        self.proc = subprocess.Popen([PY, SIM] + args, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            [PY, SIM] + args,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self.buf = ""
 
@@ -61,7 +79,9 @@ class Terminal:
             self.read()
             if predicate(self.screen()):
                 return self.screen()
-        raise AssertionError("no %s on the screen within %ss; last screen:\n%s" % (what, timeout, self.screen()))
+        raise AssertionError(
+            "no %s on the screen within %ss; last screen:\n%s" % (what, timeout, self.screen())
+        )
 
     def type(self, text):
         for ch in text:  # one key at a time, as typed
@@ -88,7 +108,11 @@ def credit_line(screen):
 
 def art(screen):
     """The 7-segment art lines drawn inside the panel's frame."""
-    return [line.split("|", 1)[1].rsplit("|", 1)[0] for line in screen.splitlines() if line.startswith("    | ")]
+    return [
+        line.split("|", 1)[1].rsplit("|", 1)[0]
+        for line in screen.splitlines()
+        if line.startswith("    | ")
+    ]
 
 
 @pytest.fixture
@@ -102,12 +126,16 @@ def test_buy_credit_through_the_terminal_and_restart(state):
     try:
         term.wait_for(lambda s: reads(s) == "0.0" and credit_line(s) == "0.0", "empty meter")
         term.type(token[:10])
-        screen = term.wait_for(lambda s: "Token" in s or reads(s) not in ("0.0", None), "typed digits")
+        screen = term.wait_for(
+            lambda s: "Token" in s or reads(s) not in ("0.0", None), "typed digits"
+        )
         term.type(token[10:])
         screen = term.wait_for(lambda s: (reads(s) or "").lower() == "accept", "Accept")
         assert "Last token    Accept" in screen
         assert art(screen)[1].startswith(" |_|  _   _  |_  |_| |_ ")  # the A, c, c, E, P, t drawn
-        screen = term.wait_for(lambda s: reads(s) == "10.0" and credit_line(s) == "10.0", "the new credit")
+        screen = term.wait_for(
+            lambda s: reads(s) == "10.0" and credit_line(s) == "10.0", "the new credit"
+        )
         assert "Load switch   closed" in screen
         term.type(token)
         term.wait_for(lambda s: (reads(s) or "").lower() == "used", "Used")
@@ -130,59 +158,111 @@ def test_buy_credit_through_the_terminal_and_restart(state):
 def test_script_mode(state, tmp_path):
     token = sim_token(2.5)
     script = tmp_path / "buy.txt"
-    script.write_text("# buy 2.5 kWh, then the same token again\nkeys %s\nwait 0.2\nkeys %s\nsync\n"
-                      "keys #03#\nwait 0.1\n" % (token, token))
-    out = subprocess.run([PY, SIM, "--state", state, "--reset", "--script", str(script)] + FAST,
-                         capture_output=True, text=True, timeout=30, cwd=ROOT)
+    script.write_text(
+        "# buy 2.5 kWh, then the same token again\nkeys %s\nwait 0.2\nkeys %s\nsync\n"
+        "keys #03#\nwait 0.1\n" % (token, token)
+    )
+    out = subprocess.run(
+        [PY, SIM, "--state", state, "--reset", "--script", str(script)] + FAST,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("optical port: /dev/pts/")
     displays = [line.split(" display ", 1)[1] for line in lines if " display " in line]
-    assert '"AccEPT"' in displays and '"USED  "' in displays and '"KRN 1 "' in displays, displays
+    # short code 03: KRN 1, KT 2 as the KRN, a point, the KT ("1.2"; the point lights the 1's dp)
+    assert '"AccEPT"' in displays and '"USED  "' in displays and '"1.2    "' in displays, displays
     assert any("status credit=2.5 relay=closed" in line for line in lines)
     # the same script from stdin, on the state the first run left: both tokens are Used now
-    out = subprocess.run([PY, SIM, "--state", state, "--script", "-"] + FAST, input=script.read_text(),
-                         capture_output=True, text=True, timeout=30, cwd=ROOT)
+    out = subprocess.run(
+        [PY, SIM, "--state", state, "--script", "-"] + FAST,
+        input=script.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert "AccEPT" not in out.stdout and '"USED  "' in out.stdout
 
 
-@pytest.mark.parametrize("text, message", [
-    ("keys 12x4#\n", "line 1: 'x' is not a key of the keypad"),
-    ("keys 1234\nfly away\n", "line 2: unknown command 'fly'"),
-    ("wait soon\n", "line 1: wait needs a number (seconds)"),
-    ("keys\n", "line 1: keys needs the keys to type"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("keys 12x4#\n", "line 1: 'x' is not a key of the keypad"),
+        ("keys 1234\nfly away\n", "line 2: unknown command 'fly'"),
+        ("wait soon\n", "line 1: wait needs a number (seconds)"),
+        ("keys\n", "line 1: keys needs the keys to type"),
+    ],
+)
 def test_bad_script(state, tmp_path, text, message):
     script = tmp_path / "bad.txt"
     script.write_text(text)
-    out = subprocess.run([PY, SIM, "--state", state, "--script", str(script)], capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = subprocess.run(
+        [PY, SIM, "--state", state, "--script", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 2
     assert message in out.stderr, out.stderr
     assert not os.path.exists(os.path.join(state, "flash.bin")), "nothing started"
 
 
 def test_not_a_terminal_and_bad_config(state):
-    out = subprocess.run([PY, SIM, "--state", state], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = subprocess.run(
+        [PY, SIM, "--state", state],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 2 and "use --headless or --script" in out.stderr
-    out = subprocess.run([PY, SIM, "--state", state, "--reset", "--script", "-", "--config", "no_such=1"],
-                         input="sync\n", capture_output=True, text=True, timeout=30, cwd=ROOT)
+    out = subprocess.run(
+        [PY, SIM, "--state", state, "--reset", "--script", "-", "--config", "no_such=1"],
+        input="sync\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert out.returncode == 2 and "unknown meter setting 'no_such'" in out.stderr, out.stderr
 
 
 def test_headless_load_opens_and_closes_the_switch(state):
-    """Headless: commands on stdin; a 3 kW load at 3600x eats 0.5 kWh in a fraction of a second: the switch
-    opens; with the load off, new credit closes it again."""
+    """Headless: commands on stdin; a 3 kW load at 3600x eats 0.5 kWh in a fraction of a second:
+    the switch opens; with the load off, new credit closes it again."""
     tokens = [sim_token(0.5), sim_token(0.5)]
-    proc = subprocess.Popen([PY, SIM, "--state", state, "--reset", "--headless", "--load-kw", "3",
-                             "--speed", "3600", "--config", "rt.result_ms=500"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            PY,
+            SIM,
+            "--state",
+            state,
+            "--reset",
+            "--headless",
+            "--load-kw",
+            "3",
+            "--speed",
+            "3600",
+            "--config",
+            "rt.result_ms=500",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
-        out, err = proc.communicate("keys %s\nwait 1.5\nload 0\nkeys %s\nwait 0.3\n" % tuple(tokens),
-                                    timeout=30)
+        out, err = proc.communicate(
+            "keys %s\nwait 1.5\nload 0\nkeys %s\nwait 0.3\n" % tuple(tokens), timeout=30
+        )
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,11 +1,13 @@
-"""Fuzz the optical server core (vtc.server.VtcServer) under CPython: random and mutated IEC 62056-21 frames
-into a server over a real provisioned Meter (RAM store) and TokenPipeline, with a fake clock.
+"""Fuzz the optical server core (vtc.server.VtcServer) under CPython: random and mutated IEC
+62056-21 frames into a server over a real provisioned Meter (RAM store) and TokenPipeline, with a
+fake clock.
 
-Checked after every frame: no internal error (VtcServer swallows exceptions into `.error`, so that must stay
-None), every message sent carries a correct BCC, and the credit changes only when the pipeline reports
-Accept for a token that came in through a W1. Afterwards a well-formed session still works.
-VTC_FUZZ_FRAMES sets the frame count (default 100000); VTC_FUZZ_SEED the seed.
+Checked after every frame: no internal error (VtcServer swallows exceptions into `.error`, so that
+must stay None), every message sent carries a correct BCC, and the credit changes only when the
+pipeline reports Accept for a token that came in through a W1. Afterwards a well-formed session
+still works. VTC_FUZZ_FRAMES sets the frame count (default 100000); VTC_FUZZ_SEED the seed.
 """
+
 import os
 import random
 
@@ -18,8 +20,17 @@ from vtc import server as S
 from vtc.frame import PARITY_ERROR, bcc
 
 KEY = bytes.fromhex("0abc12def3456789")
-PROVISION = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": 7,
-             "decoder_key": KEY.hex(), "mfr_code": 12}
+PROVISION = {
+    "pan": "600727000000000009",
+    "sgc": 123456,
+    "ti": 1,
+    "krn": 1,
+    "kt": 2,
+    "ken": 255,
+    "ea": 7,
+    "decoder_key": KEY.hex(),
+    "mfr_code": 12,
+}
 
 
 class DictStore:
@@ -52,9 +63,22 @@ def spellings(token):
 
 
 def valid_frames(tokens):
-    frames = [b"/?!\r\n", b"/?0!\r\n", b"/?12345678!\r\n", b"\x06051\r\n", b"\x06050\r\n", b"\x06001\r\n",
-              b"\x15", b"\x06", cmd(b"P1", b"(00000000)"), cmd(b"B0", None), cmd(b"B1", None),
-              cmd(b"X1", b"0000()"), cmd(b"E2", b"0001()"), cmd(b"W1", b"0005(0001)")]
+    frames = [
+        b"/?!\r\n",
+        b"/?0!\r\n",
+        b"/?12345678!\r\n",
+        b"\x06051\r\n",
+        b"\x06050\r\n",
+        b"\x06001\r\n",
+        b"\x15",
+        b"\x06",
+        cmd(b"P1", b"(00000000)"),
+        cmd(b"B0", None),
+        cmd(b"B1", None),
+        cmd(b"X1", b"0000()"),
+        cmd(b"E2", b"0001()"),
+        cmd(b"W1", b"0005(0001)"),
+    ]
     for reg in (b"0000", b"0001", b"0002", b"0003", b"0004", b"0005", b"0006", b"0007", b"C.1.0"):
         frames.append(cmd(b"R1", reg + b"()"))
         frames.append(cmd(b"R2", reg + b"(1)"))
@@ -72,7 +96,7 @@ def mutate(rng, frame):
             i = rng.randrange(len(f))
             f[i] ^= 1 << rng.randrange(7)
     elif kind == 1 and len(f) > 1:  # truncation
-        del f[rng.randrange(1, len(f)):]
+        del f[rng.randrange(1, len(f)) :]
     elif kind == 2:  # insertion
         for _ in range(rng.randint(1, 3)):
             f.insert(rng.randrange(len(f) + 1), rng.randrange(128))
@@ -84,8 +108,11 @@ def mutate(rng, frame):
         for _ in range(rng.randint(1, 8)):
             f.insert(rng.randrange(len(f) + 1), 0)
     elif kind == 6:  # oversize value
-        m = b"\x01W1\x020004(" + bytes(rng.choice(b"0123456789ABCDEF") for _ in range(rng.randint(100, 300))) \
+        m = (
+            b"\x01W1\x020004("
+            + bytes(rng.choice(b"0123456789ABCDEF") for _ in range(rng.randint(100, 300)))
             + b")\x03"
+        )
         f = bytearray(m + bytes([bcc(m)]))
     elif kind == 7:  # random bytes, some with bit 7
         f = bytearray(rng.randrange(256) for _ in range(rng.randint(1, 40)))
@@ -105,7 +132,9 @@ def test_fuzzed_frames_never_break_the_server():
     p = TokenPipeline(m)
     s = VtcServer(m, p, VtcConfig(), clock=clock)
     tokens = [V.credit_token(vk, 0, 10, 5000 + i, 5) for i in range(4)]
-    tokens.append(V.credit_token(V.VendingKey(7, bytes.fromhex("1122334455667788")), 0, 10, 5000, 5))  # wrong key
+    tokens.append(
+        V.credit_token(V.VendingKey(7, bytes.fromhex("1122334455667788")), 0, 10, 5000, 5)
+    )  # wrong key
     frames = valid_frames(tokens)
     credit = m.credit
     stats = {"sent": 0, "accepted": 0, "processed": 0, "naks": 0}
@@ -165,5 +194,7 @@ def test_fuzzed_frames_never_break_the_server():
     fresh = V.credit_token(vk, 0, 10, 900000, 5)
     assert ask(cmd(b"W1", b"0004(" + fresh.encode() + b")")) == b"\x06"
     assert p.process_pending() == R.ACCEPT
-    assert ask(cmd(b"R1", b"0005()")) == b"\x020005(0001)\x03" + bytes([bcc(b"\x020005(0001)\x03")])
+    assert ask(cmd(b"R1", b"0005()")) == b"\x020005(0001)\x03" + bytes(
+        [bcc(b"\x020005(0001)\x03")]
+    )
     assert m.credit == credit + 10

@@ -1,10 +1,12 @@
-"""What MicroPython has built in and the firmware uses, for CPython: the `micropython` module (const and the
-code-emitter decorators) and MicroPython's tick functions in `time`.
+"""What MicroPython has built in and the firmware uses, for CPython: the `micropython` module
+(const and the code-emitter decorators) and MicroPython's tick functions in `time`.
 
-Every CPython entry point that imports firmware modules (host_tests/conftest.py, the tools, bench scripts run
-by CPython) calls install() first, so the firmware imports `from micropython import const` and
-`from time import ticks_ms, ticks_diff` plainly. The ticks wrap as MicroPython's do (period 2**30).
+Every CPython entry point that imports firmware modules (host_tests/conftest.py, the tools, bench
+scripts run by CPython) calls install() first, so the firmware imports `from micropython import
+const` and `from time import ticks_ms, ticks_diff` plainly. The ticks wrap as MicroPython's do
+(period 2**30).
 """
+
 import sys
 import time
 import types
@@ -44,8 +46,8 @@ def sleep_us(us):
 
 
 def install():
-    """Register a `micropython` module (unless one is there) and add the tick functions to `time` (those
-    missing). Idempotent."""
+    """Register a `micropython` module (unless one is there) and add the tick functions to `time`
+    (those missing). Idempotent."""
     if "micropython" not in sys.modules:
         mod = types.ModuleType("micropython")
         mod.__doc__ = "CPython stand-in (hostmodels/mpshim.py)"
@@ -53,7 +55,13 @@ def install():
         mod.native = _same
         mod.viper = _same
         sys.modules["micropython"] = mod
-    for name, fn in (("ticks_ms", ticks_ms), ("ticks_us", ticks_us), ("ticks_add", ticks_add),
-                     ("ticks_diff", ticks_diff), ("sleep_ms", sleep_ms), ("sleep_us", sleep_us)):
+    for name, fn in (
+        ("ticks_ms", ticks_ms),
+        ("ticks_us", ticks_us),
+        ("ticks_add", ticks_add),
+        ("ticks_diff", ticks_diff),
+        ("sleep_ms", sleep_ms),
+        ("sleep_us", sleep_us),
+    ):
         if not hasattr(time, name):
             setattr(time, name, fn)

@@ -1,4 +1,5 @@
 """Boards: rp2040 / esp32 board.py over fake port modules, and the unix simulator board."""
+
 import asyncio
 import os
 from testkit import eq, need_unix_board, run_async as run
@@ -14,11 +15,10 @@ from drivers.charlcd import CharDisplay
 UNIX = os.getcwd() + "/boards/unix"
 
 
-
-
 class FileStoreCalls(list):
-    """with FileStoreCalls(result) as calls: drivers.fsflash.open_region records its calls and returns `result`
-    (tests/test_fsflash.py tests the file store itself; here no filesystem, a board's included, gets written)."""
+    """with FileStoreCalls(result) as calls: drivers.fsflash.open_region records its calls and
+    returns `result` (tests/test_fsflash.py tests the file store itself; here no filesystem, a
+    board's included, gets written)."""
 
     def __init__(self, result=("files", "")):
         super().__init__()
@@ -26,12 +26,16 @@ class FileStoreCalls(list):
 
     def __enter__(self):
         from drivers import fsflash
+
         self.saved = fsflash.open_region
-        fsflash.open_region = lambda directory, sectors: self.append((directory, sectors)) or self.result
+        fsflash.open_region = lambda directory, sectors: (
+            self.append((directory, sectors)) or self.result
+        )
         return self
 
     def __exit__(self, *exc):
         from drivers import fsflash
+
         fsflash.open_region = self.saved
         return False
 
@@ -42,7 +46,8 @@ def pins_made():
 
 def test_rp2040_make_hardware():
     with ports.Board("rp2040") as board:
-        board.fs_bytes = lambda: 352 * 4096  # the stock _boot.py: littlefs over the whole storage region
+        # the stock _boot.py: littlefs over the whole storage region
+        board.fs_bytes = lambda: 352 * 4096
         with FileStoreCalls((None, "the filesystem is not littlefs")):
             hw = board.make_hardware()
         eq(hw.name, "rp2040", "name")
@@ -50,26 +55,38 @@ def test_rp2040_make_hardware():
         eq(hw.display.width, 6, "six digits")
         eq(hw.keymap, b"123456789*0#", "4x3 keypad")
         eq(pins_made(), [4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 26], "pin map")
-        eq(("UART", 1, 300, hw.optical.uart.tx_pin, hw.optical.uart.rx_pin) in ports.created, True, "UART1")
+        eq(
+            ("UART", 1, 300, hw.optical.uart.tx_pin, hw.optical.uart.rx_pin) in ports.created,
+            True,
+            "UART1",
+        )
         eq(hw.optical.mode, MODE_HW, "hardware 7E1")
         eq(hw.optical.echo, True, "echo suppression on")
         # littlefs covers the raw sectors and the file store cannot be made either
         eq(hw.flash_bdev, None, "no record store")
-        eq(hw.flash_note, "the filesystem is not littlefs; the frozen build has a raw region (make firmware)",
-           "the file store's reason, and the way out")
+        eq(
+            hw.flash_note,
+            "the filesystem is not littlefs; the frozen build has a raw region (make firmware)",
+            "the file store's reason, and the way out",
+        )
         lcd = board.make_display("lcd1602")
         eq(isinstance(lcd, CharDisplay), True, "LCD option")
         eq(len(board.make_keypad("4x4")._cols), 4, "4x4 option")
         with FileStoreCalls() as calls:
             eq(board.record_store(), ("files", ""), "a stock image: the file store")
             board.fs_bytes = lambda: -1
-            eq(board.record_store(), ("files", ""), "no filesystem information: never the raw sectors")
+            eq(
+                board.record_store(),
+                ("files", ""),
+                "no filesystem information: never the raw sectors",
+            )
         eq(calls, [("/meter_store", 16), ("/meter_store", 16)], "16 sector files in /meter_store")
 
 
 def test_rp2040_record_store_range_when_fs_is_smaller():
     with ports.Board("rp2040") as board:
-        board.fs_bytes = lambda: 336 * 4096  # littlefs over 352 - 16 blocks, as the frozen _boot.py mounts it
+        # littlefs over 352 - 16 blocks, as the frozen _boot.py mounts it
+        board.fs_bytes = lambda: 336 * 4096
         bdev, note = board.record_store()
         eq((bdev.start, bdev.len, note), (336 * 4096, 16 * 4096, ""), "the top 16 sectors")
 
@@ -84,8 +101,11 @@ def test_esp32_make_hardware():
         eq(pins_made(), [4, 13, 14, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 39], "pin map")
         # the stock partition table, and the file store cannot be made either
         eq(hw.flash_bdev, None, "no record store")
-        eq(hw.flash_note, "the filesystem is not littlefs; or add the 'meter' partition (boards/README.md)",
-           "the file store's reason, and the way out")
+        eq(
+            hw.flash_note,
+            "the filesystem is not littlefs; or add the 'meter' partition (boards/README.md)",
+            "the file store's reason, and the way out",
+        )
         with FileStoreCalls() as calls:
             eq(board.record_store(), ("files", ""), "the stock partition table: the file store")
         eq(calls, [("/meter_store", 16)], "16 sector files in /meter_store")
@@ -100,6 +120,7 @@ def test_esp32_make_hardware():
 
 def unix_board():
     import sys
+
     sys.path.insert(0, UNIX)
     try:
         return __import__("board")
@@ -109,13 +130,16 @@ def unix_board():
 
 def test_unix_board_wiring_like_main_py():
     import sys
-    need_unix_board(pty=True)  # boards/unix/ptyuart.py: the optical port on a pty
+
+    need_unix_board(pty=True)  # hostmodels/ptyuart.py: the optical port on a pty
     if "board" in sys.modules:
         del sys.modules["board"]
     board = unix_board()
     try:
         redraws = []
-        hw = board.make_hardware(display="7seg6", flash_path=":ram:", on_display_change=lambda p: redraws.append(1))
+        hw = board.make_hardware(
+            display="7seg6", flash_path=":ram:", on_display_change=lambda p: redraws.append(1)
+        )
         eq(hw.optical.mode, MODE_RAW7, "pty link: 7-bit, no parity")
         tokens = []
         codes = []
@@ -150,13 +174,10 @@ def test_unix_board_wiring_like_main_py():
 
 
 def test_unix_flash_nor_semantics_and_file():
-    import sys
-    need_unix_board()  # the simulator's file-backed flash (a board's flash is rp2.Flash / esp32.Partition)
-    sys.path.insert(0, UNIX)
-    try:
-        from simflash import FileFlash
-    finally:
-        sys.path.remove(UNIX)
+    # the simulator's file-backed flash (a board's flash is rp2.Flash / esp32.Partition)
+    need_unix_board()
+    from fileflash import FileFlash
+
     f = FileFlash(None, blocks=4)
     eq((f.ioctl(4, 0), f.ioctl(5, 0)), (4, 4096), "geometry")
     buf = bytearray(4)
@@ -179,7 +200,7 @@ def test_unix_flash_nor_semantics_and_file():
         pass
     f.readblocks(3, buf, 0)
     eq(bytes(buf), b"\x00\x00\xff\xff", "half-written at the power cut")
-    path = "build/test_simflash.bin"
+    path = "build/test_fileflash.bin"
     try:
         os.mkdir("build")
     except OSError:

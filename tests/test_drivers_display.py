@@ -1,4 +1,5 @@
 """Displays: TM1637 and HD44780/PCF8574 byte streams, 7-segment and LCD layouts, text panels."""
+
 import micropython
 from testkit import eq
 
@@ -7,22 +8,27 @@ from drivers.tm1637 import TM1637, GRID_MAP_6
 from drivers.hd44780 import Hd44780Pcf8574
 from drivers.sevenseg import SevenSegDisplay
 from drivers.charlcd import CharDisplay
-from drivers.textpanel import SegmentArt, TextLcd
+from textpanel import SegmentArt, TextLcd
 from drivers.display import format_units
 from drivers import glyphs
 
 
 def seg(text):
     out = bytearray(16)
-    return bytes(out[:glyphs.encode7(text, out)])
+    return bytes(out[: glyphs.encode7(text, out)])
 
 
-# --- TM1637 ------------------------------------------------------------------------------------------------
+# --- TM1637
+# ------------------------------------------------------------------------------------------------
 def test_tm1637_byte_stream_for_1234():
     bus = TM1637Bus()
     tm = TM1637(bus.clk, bus.dio, digits=4, delay_us=0)
     tm.write_segments(seg("1234"))
-    eq(bus.frames(), [b"\x40", b"\xc0\x06\x5b\x4f\x66", b"\x8f"], "data cmd, address 0 + digits, on/bright 7")
+    eq(
+        bus.frames(),
+        [b"\x40", b"\xc0\x06\x5b\x4f\x66", b"\x8f"],
+        "data cmd, address 0 + digits, on/bright 7",
+    )
     bus.clear()
     tm.set_brightness(2)
     eq(bus.frames(), [b"\x8a"], "brightness 2")
@@ -54,12 +60,17 @@ def test_tm1637_refresh_allocates_nothing():
     eq(len(bus.frames()), 3, "three transfers")
 
 
-# --- 7-segment layouts -------------------------------------------------------------------------------------
+# --- 7-segment layouts
+# -------------------------------------------------------------------------------------
 def make7(width=6):
     bus = TM1637Bus()
     tm = TM1637(bus.clk, bus.dio, digits=width, delay_us=0)
     clock = Clock()
-    return SevenSegDisplay(tm, width, clock=clock, scroll_ms=400, hold_ms=1000, blink_ms=500), bus, clock
+    return (
+        SevenSegDisplay(tm, width, clock=clock, scroll_ms=400, hold_ms=1000, blink_ms=500),
+        bus,
+        clock,
+    )
 
 
 def shown(bus):
@@ -143,7 +154,8 @@ def test_sevenseg_warning_blinks_and_tick_allocates_nothing():
     eq(len(bus.frames()) > 100, True, "frames were written")
 
 
-# --- HD44780 over PCF8574 ----------------------------------------------------------------------------------
+# --- HD44780 over PCF8574
+# ----------------------------------------------------------------------------------
 def test_hd44780_init_sequence():
     i2c = I2C()
     Hd44780Pcf8574(i2c, 0x27)
@@ -151,7 +163,11 @@ def test_hd44780_init_sequence():
     lcd.feed(i2c.log, i2c.n)
     eq(i2c.addrs, {0x27}, "address")
     eq(lcd.stream[:4], [(0, 0x30), (0, 0x30), (0, 0x30), (0, 0x20)], "8-bit resets, then 4-bit")
-    eq(lcd.stream[4:], [(0, 0x28), (0, 0x08), (0, 0x01), (0, 0x06), (0, 0x0C)], "function set .. display on")
+    eq(
+        lcd.stream[4:],
+        [(0, 0x28), (0, 0x08), (0, 0x01), (0, 0x06), (0, 0x0C)],
+        "function set .. display on",
+    )
     eq(lcd.eight_bit, False, "4-bit mode")
     eq(lcd.backlight, 1, "backlight on")
 
@@ -166,7 +182,8 @@ def test_hd44780_byte_stream_for_a_line():
     lcd_drv.write_line(1, line)
     eq(i2c.transfers, 1, "one I2C transfer per line")
     eq(i2c.n, 68, "4 bytes per byte, address + 16 chars")
-    # the PCF8574 bytes of the address command 0xC0 (row 2) and of 'H' (0x48): E=0x04 RS=0x01 BL=0x08
+    # the PCF8574 bytes of the address command 0xC0 (row 2) and of 'H' (0x48): E=0x04 RS=0x01
+    # BL=0x08
     eq(bytes(i2c.log[:8]), b"\xcc\xc8\x0c\x08\x4d\x49\x8d\x89", "nibbles with E pulses")
     lcd.feed(i2c.log, i2c.n)
     eq(lcd.stream[9], (0, 0xC0), "after the 9 init instructions: set DDRAM 0x40")
@@ -195,7 +212,11 @@ def test_chardisplay_layouts():
     eq(rows(), ["Key change token", "accepted        "], "wrapped at a space")
     buf = bytearray(b"12345678901234567890")
     d.show_digits(buf, 14)
-    eq(rows(), ["Token      14/20", "234-5678-9012-34"], "grouped from the token's start, last 16 shown")
+    eq(
+        rows(),
+        ["Token      14/20", "234-5678-9012-34"],
+        "grouped from the token's start, last 16 shown",
+    )
     d.show_digits(buf, 20)
     eq(rows(), ["Token      20/20", "8-9012-3456-7890"], "20 digits")
     d.show_digits(buf, 3)
@@ -232,16 +253,24 @@ def test_segment_art_panel():
     art = SegmentArt(4)
     d = SevenSegDisplay(art, 4)
     d.show_text("12.3")
-    eq(art.lines(), [
-        "     _   _      ",
-        "  |  _|  _|     ",
-        "  | |_ . _|     ",
-    ], "ascii art")
+    eq(
+        art.lines(),
+        [
+            "     _   _      ",
+            "  |  _|  _|     ",
+            "  | |_ . _|     ",
+        ],
+        "ascii art",
+    )
     d.show_text("8.8.8.8.")
     eq(art.lines()[1], "|_| |_| |_| |_| ", "all segments")
     eq(art.lines()[2], "|_|.|_|.|_|.|_|.", "dp")
 
 
 def test_format_units():
-    eq([format_units(v) for v in (0, 5, 10, 1234, -1, -1234)], ["0.0", "0.5", "1.0", "123.4", "-0.1", "-123.4"], "")
+    eq(
+        [format_units(v) for v in (0, 5, 10, 1234, -1, -1234)],
+        ["0.0", "0.5", "1.0", "123.4", "-0.1", "-123.4"],
+        "",
+    )
     eq(format_units(1239, False), "123", "truncated")

@@ -1,4 +1,5 @@
 """Glyph tables: 7-segment font, dot folding, HD44780 mapping (tests/run.py drivers)."""
+
 from testkit import eq
 
 from drivers import glyphs
@@ -14,6 +15,7 @@ def test_letters_used_by_meter_messages():
         out = bytearray(len(text))
         n = glyphs.encode7(text, out)
         return bytes(out[:n])
+
     eq(enc("Accept"), b"\x77\x58\x58\x79\x73\x78", "Accept")
     eq(enc("rEJEct"), b"\x50\x79\x1e\x79\x58\x78", "rEJEct")
     eq(enc("Err"), b"\x79\x50\x50", "Err")

@@ -1,4 +1,5 @@
 """Relay, energy pulse input, tamper switch, power-fail input."""
+
 import micropython
 import time
 from testkit import eq
@@ -132,7 +133,11 @@ def test_schedule_queue_full_is_retried():
     pc = PulseCounter(pin, Pin.IRQ_FALLING, lambda n: None, schedule=full)
     pin.handler(pin)
     pin.handler(pin)
-    eq((pc.count, len(calls), pc.missed_schedules), (2, 2, 2), "counted anyway, retried each pulse")
+    eq(
+        (pc.count, len(calls), pc.missed_schedules),
+        (2, 2, 2),
+        "counted anyway, retried each pulse",
+    )
 
 
 def test_tamper_debounce_and_latch():
@@ -166,14 +171,20 @@ def test_tamper_debounce_and_latch():
     t.clear()
     clock.advance(10)
     t.poll()
-    eq((t.tampered, t.events, len(events)), (True, 3, 3), "cleared while still open: latches again at once")
+    eq(
+        (t.tampered, t.events, len(events)),
+        (True, 3, 3),
+        "cleared while still open: latches again at once",
+    )
 
 
 def test_powerfail_schedules_handler_once():
     pin = Pin(1)
     queue = []
     fails = []
-    pf = PowerFail(pin, Pin.IRQ_FALLING, 0, fails.append, schedule=lambda fn, a: queue.append((fn, a)))
+    pf = PowerFail(
+        pin, Pin.IRQ_FALLING, 0, fails.append, schedule=lambda fn, a: queue.append((fn, a))
+    )
     eq(pf.failing(), False, "supply good")
     pin.drive(0)
     pin.drive(1)

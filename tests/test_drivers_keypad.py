@@ -1,4 +1,6 @@
-"""Matrix keypad: debounce, typing at human speed, rollover, ghost rejection, hold, no allocation."""
+"""Matrix keypad: debounce, typing at human speed, rollover, ghost rejection, hold, no
+allocation."""
+
 import asyncio
 import micropython
 from testkit import eq, raises, run_async as run
@@ -10,13 +12,13 @@ from drivers.matrixkeypad import MatrixKeypad
 PERIOD = 5
 
 
-
-
 def make(nrows=4, ncols=3, keymap=KEYMAP_4X3, **kw):
     m = KeyMatrix(nrows, ncols)
     clock = Clock()
     got = bytearray()
-    kp = MatrixKeypad(m.rows, m.cols, keymap, clock=clock, on_key=got.append, period_ms=PERIOD, **kw)
+    kp = MatrixKeypad(
+        m.rows, m.cols, keymap, clock=clock, on_key=got.append, period_ms=PERIOD, **kw
+    )
     return m, clock, kp, got
 
 
@@ -27,7 +29,8 @@ def run_for(kp, clock, ms):
 
 
 def pos(keymap, ch, ncols):
-    return divmod(keymap.index(ch.encode()), ncols)  # bytes.index(int) is not on every port (rp2, wasm)
+    # bytes.index(int) is not on every port (rp2, wasm)
+    return divmod(keymap.index(ch.encode()), ncols)
 
 
 class Lcg:

@@ -1,4 +1,5 @@
 """Optical port: 7E1 parity (software and hardware), baud switching, echo suppression, reads."""
+
 import asyncio
 import micropython
 from testkit import eq, raises, unhex, tohex, run_async as run
@@ -6,8 +7,6 @@ from testkit import eq, raises, unhex, tohex, run_async as run
 from fakes.machine import UART, Clock
 from drivers import optical
 from drivers.optical import OpticalPort, MODE_HW, MODE_SW, MODE_RAW7, PARITY_ERROR
-
-
 
 
 def read_all(port):
@@ -77,13 +76,21 @@ def test_baud_switching():
     raises(ValueError, p.set_baud, 115200)
     raises(ValueError, p.set_baud, 250)
     eq(p.baud, 9600, "unchanged after a bad rate")
-    eq([optical.baud_from_char(z) for z in b"0123456"], [300, 600, 1200, 2400, 4800, 9600, 19200], "Z chars")
+    eq(
+        [optical.baud_from_char(z) for z in b"0123456"],
+        [300, 600, 1200, 2400, 4800, 9600, 19200],
+        "Z chars",
+    )
     eq(optical.baud_from_char(ord("7")), 0, "reserved")
     eq(optical.baud_char(9600), ord("5"), "5 = 9600")
     u2 = UART(seven_bit=False)
     p2 = OpticalPort(u2)
     p2.set_baud(19200)
-    eq(u2.inits, [(300, 8, None, 1), (19200, 8, None, 1)], "software mode keeps 8N1, 7 bits not retried")
+    eq(
+        u2.inits,
+        [(300, 8, None, 1), (19200, 8, None, 1)],
+        "software mode keeps 8N1, 7 bits not retried",
+    )
 
 
 def test_switch_baud_waits_for_the_transmitter():

@@ -1,10 +1,13 @@
-"""EA11 MISTY1 (RFC 2994): stscore.misty1_viper (the meter's decrypt) and stscore.misty1 (the plain twin).
+"""EA11 MISTY1 (RFC 2994): stscore.misty1_viper (the meter's decrypt) and stscore.misty1 (the plain
+twin).
 
-Both are checked on the RFC 2994 vectors, on every EA11 block in the STS vectors, against each other on
-pseudo-random keys and blocks, and the viper decrypt under micropython.heap_lock(). Board-safe: uses only
-micropython, json (through testkit) and the modules under test. On a port without viper (the WebAssembly
-port of `make test-wasm`) the plain twin's tests run and the viper ones skip.
+Both are checked on the RFC 2994 vectors, on every EA11 block in the STS vectors, against each
+other on pseudo-random keys and blocks, and the viper decrypt under micropython.heap_lock().
+Board-safe: uses only micropython, json (through testkit) and the modules under test. On a port
+without viper (the WebAssembly port of `make test-wasm`) the plain twin's tests run and the viper
+ones skip.
 """
+
 import micropython
 
 import testkit
@@ -36,7 +39,8 @@ def _ek(key, module=misty1):
 
 
 class _Rng:
-    """Deterministic bytes (a 31-bit LCG) so that a failure is reproducible on the host and on a board."""
+    """Deterministic bytes (a 31-bit LCG) so that a failure is reproducible on the host and on a
+    board."""
 
     def __init__(self, seed):
         self.x = seed
@@ -62,7 +66,9 @@ def test_shared_api():
 def test_expanded_key_layout():
     ek = _ek(testkit.unhex(RFC_KEY))
     words = [ek[2 * i] | ek[2 * i + 1] << 8 for i in range(32)]  # little-endian uint16
-    testkit.eq(words[:8], [0x0011, 0x2233, 0x4455, 0x6677, 0x8899, 0xAABB, 0xCCDD, 0xEEFF], "EK[0..7]")
+    testkit.eq(
+        words[:8], [0x0011, 0x2233, 0x4455, 0x6677, 0x8899, 0xAABB, 0xCCDD, 0xEEFF], "EK[0..7]"
+    )
     for i in range(8):
         testkit.eq(words[8 + i], misty1.fi(words[i], words[(i + 1) % 8]), "EK[%d]" % (8 + i))
         testkit.eq(words[16 + i], words[8 + i] & 0x1FF, "EK[%d]" % (16 + i))
@@ -86,11 +92,14 @@ def test_sboxes_are_permutations():
             if v >= size or seen[v]:
                 raise AssertionError("%s is not a permutation (entry %d = %d)" % (name, i, v))
             seen[v] = 1
-    testkit.eq((len(misty1.S7), len(misty1.S9_LO), len(misty1.S9_HI)), (128, 512, 64), "table sizes")
+    testkit.eq(
+        (len(misty1.S7), len(misty1.S9_LO), len(misty1.S9_HI)), (128, 512, 64), "table sizes"
+    )
 
 
 def test_sboxes_match_fixture():
-    # The fixture's note gives the RFC vectors above as the check on these tables; compare entry by entry too.
+    # The fixture's note gives the RFC vectors above as the check on these tables; compare entry by
+    # entry too.
     import json
 
     with open(testkit.data_path("misty1_sboxes.json")) as f:
@@ -98,7 +107,11 @@ def test_sboxes_match_fixture():
     testkit.eq(list(misty1.S7), fixture["S7"], "S7")
     testkit.eq([misty1.s9(i) for i in range(512)], fixture["S9"], "S9")
     for plain, cipher in RFC_PAIRS:
-        testkit.eq(plain in fixture["note"] and cipher in fixture["note"], True, "fixture note names " + cipher)
+        testkit.eq(
+            plain in fixture["note"] and cipher in fixture["note"],
+            True,
+            "fixture note names " + cipher,
+        )
 
 
 def test_ea11_vectors_both():
@@ -134,7 +147,9 @@ def test_random_viper_equals_plain():
             b = bytearray(x)
             misty1.decrypt(a, ek)
             misty1_viper.decrypt(b, ek)
-            testkit.eq(testkit.tohex(b), testkit.tohex(a), "viper vs plain decrypt of " + testkit.tohex(x))
+            testkit.eq(
+                testkit.tohex(b), testkit.tohex(a), "viper vs plain decrypt of " + testkit.tohex(x)
+            )
 
 
 def test_viper_decrypt_allocates_nothing():

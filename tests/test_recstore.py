@@ -1,21 +1,24 @@
 """Record store and NOR model tests under unix MicroPython (the firmware path).
 
-Run: .venv/bin/micropython -X heapsize=256K tests/run.py test_recstore.py   (make test-mpy: TEST_HEAP, 256K)
-Covers the strict NOR model's rules and power-cut forms, mount results on bad data, atomic multi-key
-commits, torn/corrupt records skipped and reported, deferred erase and its reserve, the mount page bound,
-even wear, the allocation-free commits (heap_lock), the RAM map against a model and after failed commits,
-flash damage (a damaged head header, snapshot or erased tail: no silent loss or rollback; fits_without_erase
-and urgent commits), and moderate power-cut and damage fault-injection runs (the >= 10,000-cut and
+Run: .venv/bin/micropython -X heapsize=256K tests/run.py test_recstore.py   (make test-mpy:
+TEST_HEAP, 256K) Covers the strict NOR model's rules and power-cut forms, mount results on bad
+data, atomic multi-key commits, torn/corrupt records skipped and reported, deferred erase and its
+reserve, the mount page bound, even wear, the allocation-free commits (heap_lock), the RAM map
+against a model and after failed commits, flash damage (a damaged head header, snapshot or erased
+tail: no silent loss or rollback; fits_without_erase and urgent commits), the first format cut at
+every step on foreign, refused and cut-format regions, a young store's damaged snapshot rebuilt
+from its commits, and moderate power-cut and damage fault-injection runs (the >= 10,000-cut and
 4,000-damage runs are host_tests/test_recstore_faults.py, same modules under CPython).
 """
+
 import gc
 import os
 
 import micropython
 
-import norflash
 import recstore
 import recstore_faultkit
+from fileflash import FileFlash
 from norflash import NorFlash, NorError, PowerCut, XorShift
 from recstore import RecordStore, StoreError, StoreFull
 from testkit import eq, raises
@@ -27,7 +30,7 @@ SECTOR = 4096
 def _page(fill=0xFF, at=None, data=b""):
     b = bytearray(b"\xff" * PAGE) if fill == 0xFF else bytearray(bytes((fill,)) * PAGE)
     if at is not None:
-        b[at:at + len(data)] = data
+        b[at : at + len(data)] = data
     return b
 
 
@@ -49,7 +52,8 @@ def _state(st):
     return recstore_faultkit.store_state(st)
 
 
-# --- the NOR model ----------------------------------------------------------------------------------
+# --- the NOR model
+# ----------------------------------------------------------------------------------
 def test_model_program_rules():
     nor = NorFlash(2)
     nor.writeblocks(0, _page(at=0, data=b"\x12\x34"), 0)
@@ -106,7 +110,9 @@ def test_model_power_cuts():
         elif mode == "full":
             eq(zeros, PAGE, mode)
         else:
-            if not (0 < zeros < PAGE or (mode == "bits" and sum(nor.pages[0][:PAGE]) < 255 * PAGE)):
+            if not (
+                0 < zeros < PAGE or (mode == "bits" and sum(nor.pages[0][:PAGE]) < 255 * PAGE)
+            ):
                 raise AssertionError("torn %s left %d zero bytes" % (mode, zeros))
         raises(PowerCut, nor.readblocks, 0, bytearray(4), 0)  # dead until revived
         nor.revive()
@@ -132,12 +138,14 @@ def test_model_power_cuts():
 
 
 def test_model_counts_a_page_programmed_again_after_a_blind_cut():
-    # a cut that leaves a page reading erased cannot be seen; programming the page later is allowed but
-    # counted (the fault harness reports the figure: real cells could be weakly programmed)
-    buf = _page(at=100, data=b"\x00")  # prefix: the first byte to program is at 100, the tear earlier
+    # a cut that leaves a page reading erased cannot be seen; programming the page later is allowed
+    # but counted (the fault harness reports the figure: real cells could be weakly programmed)
+    # prefix: the first byte to program is at 100, the tear earlier
+    buf = _page(at=100, data=b"\x00")
     for mode in ("none", "prefix"):
         seed = 1
-        while True:  # (a prefix that reaches byte 100 changes the page: take a seed whose tear does not)
+        # (a prefix that reaches byte 100 changes the page: take a seed whose tear does not)
+        while True:
             nor = NorFlash(1)
             nor.rng = XorShift(seed)
             nor.cut_at = 0
@@ -162,17 +170,22 @@ def test_file_backed_model_persists():
     except OSError:
         pass
     try:
-        nor = norflash.FileNorFlash(path, 2)
+        nor = FileFlash(path, 2)
         st = RecordStore(nor)
         eq(st.mount(), recstore.FORMATTED, "new file")
         st.commit({"cr": b"credit!!"})
         nor.close()
-        nor = norflash.FileNorFlash(path, 2)
-        st = RecordStore(nor)
+        # the restart: the image from the file, under the strict NOR rules
+        nor = FileFlash(path, 2)
+        strict = NorFlash(2)
+        for pg in range(len(strict.pages)):
+            nor.readblocks(pg * PAGE // SECTOR, strict.pages[pg], pg * PAGE % SECTOR)
+        nor.close()
+        strict.mark_programmed_pages()
+        st = RecordStore(strict)
         eq(st.mount(), recstore.OK, "reloaded")
         eq(st.get("cr"), b"credit!!", "value survives a restart")
         st.commit({"cr": b"credit22"})  # programs only pages the reload counts as unused
-        nor.close()
         eq(os.stat(path)[6], 2 * SECTOR, "image size")
     finally:
         try:
@@ -181,7 +194,8 @@ def test_file_backed_model_persists():
             pass
 
 
-# --- the store: basics ------------------------------------------------------------------------------
+# --- the store: basics
+# ------------------------------------------------------------------------------
 def test_crc32_halves_match_the_standard():
     b = bytearray(b"123456789" + bytes(4))
     recstore.crc32_into(b, 0, 9, b, 9)
@@ -197,7 +211,11 @@ def test_crc32_halves_match_the_standard():
             d[i] = rng.next() & 0xFF
         recstore.crc32_into(d, 0, n, d, n)
         c = crc32(memoryview(d)[0:n])
-        eq(bytes(d[n:]), bytes(((c >> 24) & 0xFF, (c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF)), "len %d" % n)
+        eq(
+            bytes(d[n:]),
+            bytes(((c >> 24) & 0xFF, (c >> 16) & 0xFF, (c >> 8) & 0xFF, c & 0xFF)),
+            "len %d" % n,
+        )
 
 
 def test_commit_get_remount_roundtrip():
@@ -249,7 +267,8 @@ def test_max_live_bound():
     eq(st.live_bytes(), 95, "live size")
     st.commit({2: b"B" * 56, "x": None})  # 101 bytes if applied in this order
     st.commit({"x": b"d" * 4, 2: b"e" * 89, 3: b""})
-    # a value that grows listed before one that shrinks: applied without allocating, in the same buffer
+    # a value that grows listed before one that shrinks: applied without allocating, in the same
+    # buffer
     ch = {3: b"ff", 2: b"e" * 87}
     micropython.heap_lock()
     try:
@@ -257,7 +276,11 @@ def test_max_live_bound():
     finally:
         micropython.heap_unlock()
     want = {2: b"e" * 87, "x": b"d" * 4, 3: b"ff"}
-    eq((_state(st), st.live_bytes(), len(st._live_map.entries)), (want, 100, 100), "map at max_live")
+    eq(
+        (_state(st), st.live_bytes(), len(st._live_map.entries)),
+        (want, 100, 100),
+        "map at max_live",
+    )
     st2, res = _remount(nor)
     eq((res, _state(st2)), (recstore.OK, want), "remounted")
 
@@ -294,7 +317,9 @@ def test_atomic_multikey_commit_at_every_cut():
                 if returned:
                     eq(got, after, "returned commit present")
                 elif got != before and got != after:
-                    raise AssertionError("half-applied commit (pw %d, %s, cut %d)" % (pw, mode, cut))
+                    raise AssertionError(
+                        "half-applied commit (pw %d, %s, cut %d)" % (pw, mode, cut)
+                    )
 
 
 def test_torn_record_skipped_and_reported():
@@ -329,7 +354,8 @@ def test_corrupted_record_skipped_gap_reported():
     eq((st2.skipped, st2.gaps), (1, 1), "skipped and gap reported")
 
 
-# --- bad data ---------------------------------------------------------------------------------------
+# --- bad data
+# ---------------------------------------------------------------------------------------
 def _region(sectors, fill):
     gc.collect()
     nor = NorFlash(sectors)
@@ -344,7 +370,11 @@ def test_garbage_zero_foreign_regions_refused_with_reason():
     cases = (
         ("garbage", _region(3, lambda i: rng.next() & 0xFF), "foreign"),
         ("all-zero", _region(3, lambda i: 0), "all-zero"),
-        ("half garbage", _region(3, lambda i: (rng.next() & 0xFF) if i >= SECTOR else 0xFF), "foreign"),
+        (
+            "half garbage",
+            _region(3, lambda i: (rng.next() & 0xFF) if i >= SECTOR else 0xFF),
+            "foreign",
+        ),
     )
     for name, nor, word in cases:
         st = RecordStore(nor)
@@ -374,6 +404,7 @@ def test_other_layout_version_and_geometry_refused():
 
     def v2(h):
         h[2] = 2
+
     _rewrite_headers(nor, v2)
     st2, res = _remount(nor)
     eq(res, recstore.REFUSED, "other version")
@@ -432,7 +463,139 @@ def test_interrupted_first_format_recovers():
                 nor.revive()
                 st2, res = _remount(nor, pw)
                 if res not in (recstore.OK, recstore.FORMATTED) or _state(st2):
-                    raise AssertionError("pw %d %s cut %d: %d %s" % (pw, mode, cut, res, st2.reason))
+                    raise AssertionError(
+                        "pw %d %s cut %d: %d %s" % (pw, mode, cut, res, st2.reason)
+                    )
+
+
+def _littlefs_region(sectors):
+    """A littlefs filesystem holding a file: someone else's data in the region. None without
+    VfsLfs2."""
+    try:
+        import vfs
+
+        lfs = vfs.VfsLfs2
+    except (ImportError, AttributeError):
+        return None
+    nor = NorFlash(sectors)
+    lfs.mkfs(nor, readsize=32, progsize=256, lookahead=32)
+    vfs.mount(lfs(nor, readsize=32, progsize=256, lookahead=32, mtime=False), "/lfsregion")
+    try:
+        with open("/lfsregion/state", "wb") as f:
+            f.write(b"someone else's file " * 40)
+    finally:
+        vfs.umount("/lfsregion")
+    return nor
+
+
+def test_a_foreign_region_is_refused_and_left_alone():
+    # a region holding someone else's data (a littlefs filesystem where the port has it, random
+    # bytes) is never erased by a plain mount: refused, nothing written
+    for name in ("littlefs", "garbage"):
+        region = nor = st = None
+        gc.collect()
+        region = (
+            _littlefs_region(3) if name == "littlefs" else recstore_faultkit.garbage_region(3, 7)
+        )
+        if region is None:
+            continue
+        nor = region.clone()
+        st = RecordStore(nor)
+        eq(st.mount(), recstore.REFUSED, name)
+        if "foreign" not in st.reason:
+            raise AssertionError("%s: %r" % (name, st.reason))
+        changed = [k for k in range(3) if recstore_faultkit._sector_changed(nor, region, k)]
+        eq((nor.step, changed), (region.step, []), name + ": nothing written")
+
+
+def _first_format_region(i, pw):
+    """(name, region, what starts the format) number i for the first-format cut tests, or None."""
+    if i == 0:
+        return "garbage", recstore_faultkit.garbage_region(3, 7), "format_foreign"
+    if i == 1:
+        return "all-zero", recstore_faultkit.zero_region(3), "format_foreign"
+    if i == 2:
+        region = _littlefs_region(3)
+        return None if region is None else ("littlefs", region, "format_foreign")
+    if i == 3:
+        return "refused store", recstore_faultkit.refused_store_region(3, pw), "format"
+    if i == 4:
+        return "layout version 2", recstore_faultkit.other_version_region(3, pw), "format"
+    if i == 5:
+        return (
+            "torn marker over leftovers",
+            recstore_faultkit.torn_marker_region(3, 25, 9),
+            "mount",
+        )
+    return "torn marker (earlier firmware)", recstore_faultkit.torn_marker_region(3, 25), "mount"
+
+
+def test_first_format_survives_a_cut_at_every_step():
+    # issue 20 item 5: a power cut at every erase (not started, half done: programmed bytes left in
+    # a header area, done) and every program of the first format, then a boot: the store formats or
+    # recovers and commits; a region may stay refused only while nothing but sector 0 has changed
+    # (and then the request, made again, formats it); a region holding our own interrupted format
+    # is never refused
+    torn_headers = 0
+    losses = 0
+    for pw in (1, 8):
+        for i in range(7):
+            run = case = None
+            gc.collect()
+            case = _first_format_region(i, pw)
+            if case is None:
+                continue
+            name, region, request = case
+            run = recstore_faultkit.FirstFormatRun(
+                region, pw, request, torn_format=request == "mount", name=name
+            ).run()
+            print("    " + run.summary())
+            for f in run.failures:
+                print("    " + f)
+            losses += run.losses
+            torn_headers += run.torn_headers
+    eq(losses, 0, "losses")
+    if not torn_headers:
+        raise AssertionError(
+            "no cut left a half-erased sector with programmed bytes in its header area"
+        )
+
+
+def test_a_cut_format_then_a_cut_completion_recover():
+    # every region a cut first format leaves, booted with a cut at every step of the boot's
+    # completion too
+    gc.collect()
+    run = recstore_faultkit.FirstFormatRun(
+        recstore_faultkit.garbage_region(3, 11), 8, "format_foreign", nested=True, name="garbage"
+    ).run()
+    print("    " + run.summary())
+    for f in run.failures:
+        print("    " + f)
+    eq(run.losses, 0, "losses")
+    if run.cases < 100:
+        raise AssertionError("only %d cases" % run.cases)
+
+
+def test_young_store_snapshot_damage_keeps_every_commit():
+    # issue 20 item 5: one bit flipped in each bit of a young store's snapshot (the first sector
+    # after a fresh format, or after format() on a store in use), commits after it: every commit
+    # comes back from the log and the damage is reported; never refused. After a fresh format even
+    # a snapshot overwritten with garbage.
+    for pw in (1, 8):
+        for after_format in (False, True):
+            gc.collect()
+            cases, failures = recstore_faultkit.young_snapshot_damage(3, pw, after_format)
+            for f in failures[:5]:
+                print("    pw %d after_format %s: %s" % (pw, after_format, f))
+            eq((cases, len(failures)), (88, 0), "pw %d after_format %s" % (pw, after_format))
+        cases, failures = recstore_faultkit.young_snapshot_damage(3, pw, False, garbage=True)
+        eq(failures, [], "garbage over a fresh store's snapshot, pw %d" % pw)
+        # nothing committed yet: an empty store, still never refused
+        for after_format in (False, True):
+            cases, failures = recstore_faultkit.young_snapshot_damage(
+                3, pw, after_format, commits=0
+            )
+            eq(failures, [], "empty young store, pw %d after_format %s" % (pw, after_format))
 
 
 def test_format_is_atomic_on_a_mounted_store():
@@ -459,7 +622,33 @@ def test_format_is_atomic_on_a_mounted_store():
                 raise AssertionError("half format")
 
 
-# --- rolling, wear, mount bound ---------------------------------------------------------------------
+def test_a_cut_roll_out_of_a_fresh_format_mounts_ok():
+    # format() right after the first format, nothing committed yet, cut at every step: a torn
+    # sector 1 beside the fresh format's sector 0 is a roll in flight, not what a cut format left
+    # behind: OK and empty, never a format
+    for pw in (1, 8):
+        for cut in range(3):
+            for mode in ("none", "prefix", "bits", "full"):
+                nor = st = st2 = None
+                nor, st = _fresh(sectors=3, page_writes=pw)
+                nor.cut_at = nor.step + cut
+                nor.cut_mode = mode
+                nor.rng = XorShift(cut * 5 + len(mode))
+                try:
+                    st.format()
+                except PowerCut:
+                    pass
+                nor.revive()
+                st2, res = _remount(nor, pw)
+                eq(
+                    (res, _state(st2)),
+                    (recstore.OK, {}),
+                    "pw %d cut %d %s: %s" % (pw, cut, mode, st2.reason),
+                )
+
+
+# --- rolling, wear, mount bound
+# ---------------------------------------------------------------------
 def test_wear_is_even_and_counts_are_on_flash():
     nor, st = _fresh(sectors=4, page_writes=1)
     nor.reset_counters()  # (4 sectors: the ring, not just a pair)
@@ -488,14 +677,18 @@ def test_mount_reads_a_bounded_number_of_pages():
         st2, res = _remount(nor, 8)
         eq(res, recstore.OK, "mount")
         if nor.page_reads > bound or st2.pages_read != nor.page_reads:
-            raise AssertionError("%d sectors: %d pages read, bound %d" % (sectors, nor.page_reads, bound))
+            raise AssertionError(
+                "%d sectors: %d pages read, bound %d" % (sectors, nor.page_reads, bound)
+            )
         # the worst case: the newest sector's opening torn, so the one before is read as well
         ch = {0: b"A" * 30, "cr": b"12345678"}
         while st2._writer.place(st2.record_len(ch)) >= 0:
             st2.commit(ch)
         before = _state(st2)
-        st2.maintain()  # the next sector is erased already: the roll's steps are its 2 snapshot pages
-        nor.cut_at = nor.step + 1  # cut before the snapshot's second page: header valid, snapshot torn
+        # the next sector is erased already: the roll's steps are its 2 snapshot pages
+        st2.maintain()
+        # cut before the snapshot's second page: header valid, snapshot torn
+        nor.cut_at = nor.step + 1
         nor.cut_mode = "none"
         raises(PowerCut, st2.commit, {0: b"B" * 30, "cr": b"12345678"})
         nor.revive()
@@ -507,7 +700,8 @@ def test_mount_reads_a_bounded_number_of_pages():
             raise AssertionError("torn roll: %d pages read, bound %d" % (nor.page_reads, bound))
 
 
-# --- deferred erase ---------------------------------------------------------------------------------
+# --- deferred erase
+# ---------------------------------------------------------------------------------
 def test_deferred_erase_uses_the_reserve_then_refuses():
     for pw, reserve in ((1, 1), (8, 1), (8, 2), (1, 0)):
         nor = st = st2 = None
@@ -542,8 +736,8 @@ def test_deferred_erase_uses_the_reserve_then_refuses():
 
 
 def test_fits_without_erase_and_urgent_commit_while_deferred():
-    # fits_without_erase() predicts StoreFull exactly; an urgent commit (a lockout) erases the one sector
-    # it needs even while erases are deferred, and is durable
+    # fits_without_erase() predicts StoreFull exactly; an urgent commit (a lockout) erases the one
+    # sector it needs even while erases are deferred, and is durable
     for pw, reserve in ((1, 1), (8, 0)):
         nor = st = st2 = None
         nor, st = _fresh(sectors=3, page_writes=pw, reserve=reserve)
@@ -566,7 +760,11 @@ def test_fits_without_erase_and_urgent_commit_while_deferred():
         eq(st.fits_without_erase(lock), False, "the lockout does not fit either")
         st.commit(lock, urgent=True)
         want["lock"] = b"\x03\x00\x00\x09"
-        eq((nor.erases - erases, st.erases_deferred()), (1, True), "one erase; erases still deferred")
+        eq(
+            (nor.erases - erases, st.erases_deferred()),
+            (1, True),
+            "one erase; erases still deferred",
+        )
         eq(st.fits_without_erase({"cr": b"x" * 8}), True, "room again in the new head")
         st2, res = _remount(nor, pw, reserve)
         eq((res, _state(st2)), (recstore.OK, want), "the urgent commit is durable")
@@ -584,7 +782,8 @@ def test_reserve_is_rebuilt_after_reboot_by_maintain():
     eq(st2.maintain(), 0, "and only once")
 
 
-# --- allocation ---------------------------------------------------------------------------------------
+# --- allocation
+# ---------------------------------------------------------------------------------------
 def _meter_map(st):
     """A meter-like map: 40 TID slots and a few names."""
     first = {"cr": bytes(8), "tn": b"\x00", "lock": b"\x00\x00\x00", "key": bytes(20)}
@@ -595,9 +794,10 @@ def _meter_map(st):
 
 
 def test_steady_state_commit_allocates_nothing():
-    # Commits that change existing keys to values of the same length, including the roll into an already
-    # erased sector (header + snapshot copied from the map), and get_into, run with the heap locked. Not
-    # covered: erasing (the NOR model's erase allocates; the store's own erase path does not), mount, get().
+    # Commits that change existing keys to values of the same length, including the roll into an
+    # already erased sector (header + snapshot copied from the map), and get_into, run with the
+    # heap locked. Not covered: erasing (the NOR model's erase allocates; the store's own erase
+    # path does not), mount, get().
     for pw in (1, 8):
         nor = st = None
         nor, st = _fresh(sectors=2, page_writes=pw)  # the format leaves the other sector erased
@@ -631,16 +831,16 @@ def test_steady_state_commit_allocates_nothing():
 
 def test_int_keys_and_resized_values_allocate_nothing():
     # the map is one preallocated buffer: adding or deleting int keys and values that change length
-    # allocate nothing either (a roll included); only a name new to the map needs memory, and without it
-    # the commit fails before writing anything
+    # allocate nothing either (a roll included); only a name new to the map needs memory, and
+    # without it the commit fails before writing anything
     for pw in (1, 8):
         nor = st = None
         nor, st = _fresh(sectors=2, page_writes=pw)
         want = _meter_map(st)
         commits = (
-            {50: b"new", 3: None},                   # a new int key, a deletion
+            {50: b"new", 3: None},  # a new int key, a deletion
             {7: b"longer value", "key": b"k" * 5},  # values grow and shrink
-            {50: None, 3: b"back", 7: b""},          # delete, re-add, an empty value
+            {50: None, 3: b"back", 7: b""},  # delete, re-add, an empty value
             {"lock": b"\x01" * 30, 0: None, 1: None, 127: b"z" * 100},
             {127: None, "lock": b"\x02\x02\x02", 0: b"\x00\x00\x00", 1: b"\x01\x00\x00"},
         )
@@ -669,14 +869,19 @@ def test_int_keys_and_resized_values_allocate_nothing():
         finally:
             micropython.heap_unlock()
         eq(failed, True, "MemoryError for a new name under heap_lock")
-        eq((nor.step, _state(st)), (step, want), "out of memory for a new name: nothing written, map unchanged")
+        eq(
+            (nor.step, _state(st)),
+            (step, want),
+            "out of memory for a new name: nothing written, map unchanged",
+        )
         st.commit({"newname": b"x"})  # the store is still usable
         want["newname"] = b"x"
         st2, res = _remount(nor, pw)
         eq((res, _state(st2)), (recstore.OK, want), "remounted")
 
 
-# --- the RAM map ------------------------------------------------------------------------------------
+# --- the RAM map
+# ------------------------------------------------------------------------------------
 def test_map_matches_a_model_under_churn():
     # random commits of new, deleted and resized keys (ints and names): the RAM map, its size and a
     # remount agree with a plain dict after every commit
@@ -700,12 +905,16 @@ def test_map_matches_a_model_under_churn():
             st2, res = _remount(nor, 8)
             eq((res, _state(st2)), (recstore.OK, model), "remount at %d" % n)
             st2 = None
-    eq(sorted(k for k in st.keys() if isinstance(k, int)), sorted(k for k in model if isinstance(k, int)),
-       "keys()")
+    eq(
+        sorted(k for k in st.keys() if isinstance(k, int)),
+        sorted(k for k in model if isinstance(k, int)),
+        "keys()",
+    )
 
 
 class _FailingWrites:
-    """A block device that raises OSError(EIO) on writes once `fail` is set (an I/O error, not a cut)."""
+    """A block device that raises OSError(EIO) on writes once `fail` is set (an I/O error, not a
+    cut)."""
 
     def __init__(self, nor):
         self.nor = nor
@@ -724,8 +933,8 @@ class _FailingWrites:
 
 
 def test_failed_commit_leaves_the_map_unchanged():
-    # a power cut or an I/O error in a commit's program or in a roll's: the RAM map stays as before (an
-    # I/O error marks the store failed until remounted); the remount finds either state
+    # a power cut or an I/O error in a commit's program or in a roll's: the RAM map stays as before
+    # (an I/O error marks the store failed until remounted); the remount finds either state
     for roll in (False, True):
         for cut in (True, False):
             nor = st = st2 = None
@@ -752,23 +961,33 @@ def test_failed_commit_leaves_the_map_unchanged():
                 raises(OSError, st.commit, ch)
                 raises(StoreError, st.commit, {"cr": b"x"})
             eq(st.rolls, rolls, "no roll completed")
-            eq((_state(st), st.live_bytes()), (before, recstore_faultkit.live_size(before)),
-               "RAM map unchanged (roll %s, cut %s)" % (roll, cut))
+            eq(
+                (_state(st), st.live_bytes()),
+                (before, recstore_faultkit.live_size(before)),
+                "RAM map unchanged (roll %s, cut %s)" % (roll, cut),
+            )
             nor.revive()
             st2, res = _remount(nor, 8)
             got = _state(st2)
-            if res != recstore.OK or (got != before and got != recstore_faultkit.applied(before, ch)):
+            if res != recstore.OK or (
+                got != before and got != recstore_faultkit.applied(before, ch)
+            ):
                 raise AssertionError("remount after the failure: %d %r" % (res, got))
 
 
-# --- faults -----------------------------------------------------------------------------------------
+# --- faults
+# -----------------------------------------------------------------------------------------
 def test_fault_injection_moderate():
     total = 0
     run = None
-    for seed, cfg in ((101, {"sectors": 3, "page_writes": 1}), (202, {"sectors": 2, "page_writes": 8})):
+    for seed, cfg in (
+        (101, {"sectors": 3, "page_writes": 1}),
+        (202, {"sectors": 2, "page_writes": 8}),
+    ):
         run = None
         gc.collect()
-        run = recstore_faultkit.FaultRun(seed, slots=20, **cfg).run(500)  # 20 TID slots: small heap
+        # 20 TID slots: small heap
+        run = recstore_faultkit.FaultRun(seed, slots=20, **cfg).run(500)
         print("    " + run.summary())
         for f in run.failures:
             print("    " + f)
@@ -779,9 +998,12 @@ def test_fault_injection_moderate():
 
 
 def test_flash_damage_moderate():
-    # bit flips and garbage ranges (recstore_faultkit.DamageRun): no commit outside the damage lost, a damaged
-    # record reported and never returned, commits after a damaged mount durable
-    for seed, cfg in ((303, {"sectors": 3, "page_writes": 1}), (404, {"sectors": 3, "page_writes": 8})):
+    # bit flips and garbage ranges (recstore_faultkit.DamageRun): no commit outside the damage
+    # lost, a damaged record reported and never returned, commits after a damaged mount durable
+    for seed, cfg in (
+        (303, {"sectors": 3, "page_writes": 1}),
+        (404, {"sectors": 3, "page_writes": 8}),
+    ):
         run = None
         gc.collect()
         run = recstore_faultkit.DamageRun(seed, slots=20, **cfg).run(150)
@@ -805,9 +1027,11 @@ def test_strict_model_rejects_packing_store():
 
 
 def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
-    # a memoryview of 16-bit items passes the type check but cannot be copied into the byte stage: the commit
-    # raises after its header and key are staged; those bytes must not reach flash with a later commit
+    # a memoryview of 16-bit items passes the type check but cannot be copied into the byte stage:
+    # the commit raises after its header and key are staged; those bytes must not reach flash with
+    # a later commit
     import array
+
     for roll in (False, True):
         nor, st = _fresh(3, page_writes=8)
         if roll:  # fill the head so that the failing commit is a roll's snapshot
@@ -824,11 +1048,15 @@ def test_a_value_that_fails_to_encode_leaves_nothing_in_the_stage():
         st.commit({2: b"bb"})
         st2, res = _remount(nor, page_writes=8)
         eq(res, recstore.OK, "remount (roll %s)" % roll)
-        eq((st2.get(1), st2.get(2), st2.get("averylongname15"), st2.skipped), (b"a", b"bb", None, 0),
-           "both later commits intact, nothing skipped (roll %s)" % roll)
+        eq(
+            (st2.get(1), st2.get(2), st2.get("averylongname15"), st2.skipped),
+            (b"a", b"bb", None, 0),
+            "both later commits intact, nothing skipped (roll %s)" % roll,
+        )
 
 
-# --- flash damage (issue 15): no silent loss, no silent rollback -------------------------------------
+# --- flash damage (issue 15): no silent loss, no silent rollback
+# -------------------------------------
 def _head_base(st):
     return st._writer.head * SECTOR
 
@@ -838,9 +1066,10 @@ def _flip(nor, addr, bit=0):
 
 
 def _roll_then_commit(st, extra):
-    """Commits until the store rolls into a new head, then `extra` commits on other keys in that head.
-    Returns the state (dict) and the state as it was before the roll's commit (the one its snapshot
-    carries) with the `extra` commits applied: what survives when only that snapshot is lost."""
+    """Commits until the store rolls into a new head, then `extra` commits on other keys in that
+    head. Returns the state (dict) and the state as it was before the roll's commit (the one its
+    snapshot carries) with the `extra` commits applied: what survives when only that snapshot is
+    lost."""
     rolls = st.rolls
     i = 0
     before = None
@@ -855,8 +1084,9 @@ def _roll_then_commit(st, extra):
 
 
 def test_damage_in_the_erased_tail_loses_no_later_commit():
-    # one bit cleared in an erased page of the head's tail: mount skips that page; the commits made after
-    # the mount land past it, and the next mount must read them (they returned, so they are durable)
+    # one bit cleared in an erased page of the head's tail: mount skips that page; the commits made
+    # after the mount land past it, and the next mount must read them (they returned, so they are
+    # durable)
     for pw in (1, 8):
         for page in (3, 9, 15):
             nor = st = st2 = st3 = None
@@ -870,31 +1100,50 @@ def test_damage_in_the_erased_tail_loses_no_later_commit():
                 st2.commit({"cr": bytes((0x30 + i,)) * 8, 2 + i: b"new"})
             want = _state(st2)
             st3, res = _remount(nor, pw)
-            eq((res, _state(st3)), (recstore.OK, want), "commits after the damage (pw %d page %d)" % (pw, page))
+            eq(
+                (res, _state(st3)),
+                (recstore.OK, want),
+                "commits after the damage (pw %d page %d)" % (pw, page),
+            )
             if st2.skipped < 1 or (st3._writer.head == hurt and st3.skipped < 1):
-                raise AssertionError("the damaged page is not reported (pw %d page %d)" % (pw, page))
+                raise AssertionError(
+                    "the damaged page is not reported (pw %d page %d)" % (pw, page)
+                )
 
 
 def test_records_after_a_damaged_multipage_record_are_kept():
-    # a record longer than a page, damaged, whose next page starts with a 0xFF value byte: the commits packed
-    # after it in that page are still found (the scan resynchronises inside the page instead of skipping it)
+    # a record longer than a page, damaged, whose next page starts with a 0xFF value byte: the
+    # commits packed after it in that page are still found (the scan resynchronises inside the page
+    # instead of skipping it)
     nor, st = _fresh(sectors=3, page_writes=8)
     st.commit({"cr": b"1" * 8})
-    big = {1: b"a" * 150, 2: b"\xff" * 200}  # 365 bytes from offset 54: key 2's value covers byte 256
+    # 365 bytes from offset 54: key 2's value covers byte 256
+    big = {1: b"a" * 150, 2: b"\xff" * 200}
     st.commit(big)
     st.commit({"cr": b"2" * 8})
     st.commit({3: b"three"})
     base = _head_base(st)
-    if nor.peek(base + 256) != 0xFF or nor.peek(base + 54) != 0xC3 or nor.peek(base + 54 + 365) != 0xC3:
-        raise AssertionError("layout assumption: the big record does not cross page 1 on a 0xFF byte")
+    if (
+        nor.peek(base + 256) != 0xFF
+        or nor.peek(base + 54) != 0xC3
+        or nor.peek(base + 54 + 365) != 0xC3
+    ):
+        raise AssertionError(
+            "layout assumption: the big record does not cross page 1 on a 0xFF byte"
+        )
     _flip(nor, base + 100, 0)  # inside key 1's value: the big record's CRC fails
     st2, res = _remount(nor, 8)
-    eq((res, _state(st2)), (recstore.OK, {"cr": b"2" * 8, 3: b"three"}), "the later commits are kept")
+    eq(
+        (res, _state(st2)),
+        (recstore.OK, {"cr": b"2" * 8, 3: b"three"}),
+        "the later commits are kept",
+    )
     eq((st2.skipped >= 1, st2.gaps), (True, 1), "the damaged record is reported")
 
 
 def test_head_header_damage_is_no_rollback():
-    # one bit flipped in the head sector's header (its snapshot and commits intact): nothing may revert
+    # one bit flipped in the head sector's header (its snapshot and commits intact): nothing may
+    # revert
     for sectors, reserve in ((4, 1), (3, 2), (2, 1), (2, 0)):
         for pw in (1, 8):
             nor = st = st2 = st3 = None
@@ -902,18 +1151,29 @@ def test_head_header_damage_is_no_rollback():
             want, _ = _roll_then_commit(st, 3)
             _flip(nor, _head_base(st) + 5, 2)  # a bit of the sector sequence number
             st2, res = _remount(nor, pw, reserve)
-            eq((res, _state(st2)), (recstore.OK, want),
-               "header damage (%d sectors, reserve %d, pw %d): %s" % (sectors, reserve, pw, st2.reason))
+            eq(
+                (res, _state(st2)),
+                (recstore.OK, want),
+                "header damage (%d sectors, reserve %d, pw %d): %s"
+                % (sectors, reserve, pw, st2.reason),
+            )
             if st2.skipped < 1 or "header" not in st2.reason:
-                raise AssertionError("header damage not reported: skipped %d, %r" % (st2.skipped, st2.reason))
+                raise AssertionError(
+                    "header damage not reported: skipped %d, %r" % (st2.skipped, st2.reason)
+                )
             if st2.pages_read > sectors + 2 * (SECTOR // PAGE):
                 raise AssertionError("%d pages read" % st2.pages_read)
-            if sectors == 4:  # erases deferred and nothing erased: the repair waits, the commit appends
+            # erases deferred and nothing erased: the repair waits, the commit appends
+            if sectors == 4:
                 st2.defer_erase(True)
                 st2.commit({"cr": b"deferred"})
                 want["cr"] = b"deferred"
                 st3, res = _remount(nor, pw, reserve)
-                eq((res, _state(st3), st3.skipped), (recstore.OK, want, 1), "deferred commit on the damaged head")
+                eq(
+                    (res, _state(st3), st3.skipped),
+                    (recstore.OK, want, 1),
+                    "deferred commit on the damaged head",
+                )
                 st2.defer_erase(False)
             st2_head = st2._writer.head
             st2.commit({"cr": b"after!!!"})  # rolls: the damaged header is left behind
@@ -925,8 +1185,9 @@ def test_head_header_damage_is_no_rollback():
 
 
 def test_head_snapshot_damage_is_reported_and_later_commits_kept():
-    # one bit flipped in the head's snapshot while the head holds commits after it: the snapshot's commit
-    # (the roll's) is lost and reported; every later commit is kept on top of the sector before
+    # one bit flipped in the head's snapshot while the head holds commits after it: the snapshot's
+    # commit (the roll's) is lost and reported; every later commit is kept on top of the sector
+    # before
     for sectors, reserve in ((4, 1), (3, 0)):
         for pw in (1, 8):
             nor = st = st2 = st3 = None
@@ -939,9 +1200,15 @@ def test_head_snapshot_damage_is_reported_and_later_commits_kept():
             _flip(nor, _head_base(st) + 20 + 9, 4)  # inside the snapshot record
             st2, res = _remount(nor, pw, reserve)
             eq(res, recstore.OK, "mount (%d sectors, pw %d): %s" % (sectors, pw, st2.reason))
-            eq(_state(st2), expect, "later commits kept, the damaged snapshot's commit not returned")
+            eq(
+                _state(st2),
+                expect,
+                "later commits kept, the damaged snapshot's commit not returned",
+            )
             if st2.skipped < 1 or st2.gaps < 1 or "snapshot" not in st2.reason:
-                raise AssertionError("snapshot damage not reported: %d %d %r" % (st2.skipped, st2.gaps, st2.reason))
+                raise AssertionError(
+                    "snapshot damage not reported: %d %d %r" % (st2.skipped, st2.gaps, st2.reason)
+                )
             if st2.pages_read > sectors + 3 * (SECTOR // PAGE):
                 raise AssertionError("%d pages read" % st2.pages_read)
             eq(st2.maintain() >= 0 and st2.rolls, 1, "maintain() rolls the damaged head away")
@@ -950,7 +1217,8 @@ def test_head_snapshot_damage_is_reported_and_later_commits_kept():
             st3, res = _remount(nor, pw, reserve)
             eq((res, _state(st3)), (recstore.OK, expect), "the commit after the damaged mount")
             eq(st3.skipped, 0, "repaired")
-    # no older sector to fall back on (2 sectors, reserve 1: the roll erased it): refused, with the reason
+    # no older sector to fall back on (2 sectors, reserve 1: the roll erased it): refused, with the
+    # reason
     nor = st = st2 = None
     nor, st = _fresh(sectors=2, page_writes=8, reserve=1)
     _roll_then_commit(st, 3)
@@ -962,8 +1230,8 @@ def test_head_snapshot_damage_is_reported_and_later_commits_kept():
 
 
 def test_torn_roll_falls_back_and_reports_it():
-    # the newest sector's snapshot torn by a cut and no commit after it: the sector before is the head
-    # (the roll's commit was in flight), and the torn snapshot is counted like any torn record
+    # the newest sector's snapshot torn by a cut and no commit after it: the sector before is the
+    # head (the roll's commit was in flight), and the torn snapshot is counted like any torn record
     nor, st = _fresh(sectors=3, page_writes=8)
     ch = {"fill": b"f" * 200}
     while st._writer.place(st.record_len(ch)) >= 0:

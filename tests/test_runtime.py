@@ -1,25 +1,42 @@
-"""The meter runtime (firmware/device/runtime.py, device/boot.py) on the unix board's simulated parts: keypad to display, tokens,
-short codes, pulses and the load switch, tamper, power-fail save, faults, and the asyncio tasks together.
+"""The meter runtime (firmware/device/runtime.py, device/boot.py) on the unix board's simulated
+parts: keypad to display, tokens, short codes, pulses and the load switch, tamper, power-fail save,
+faults, and the asyncio tasks together.
 
-Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json for the
-EA07 one), made on the host with
+Tokens are for the simulator's identities (boards/unix/sim_provision_ea11.json; sim_provision.json
+for the EA07 one), made on the host with
     .venv/bin/sts encode credit --meter sim-ea11 --kwh 1 --tid T --rnd 5     (T = 1000, 1001, 1002)
     .venv/bin/sts encode clear-tamper --meter sim-ea11 --tid 1003 --rnd 5
     .venv/bin/sts encode credit --meter sim --kwh 1 --tid 1000 --rnd 5
-Most tests run the EA11 identity: EA07's STA tables need two 2 KB blocks, which the test runner's heap,
-fragmented by the tests before, may not have (the simulator's EA07 path is covered by
+Most tests run the EA11 identity: EA07's STA tables need two 2 KB blocks, which the test runner's
+heap, fragmented by the tests before, may not have (the simulator's EA07 path is covered by
 host_tests/test_sim_terminal.py).
 """
 
 import gc
 
-# Compile the firmware first, one module at a time with a collection between (this file compiles some 1,300
-# names from source: MicroPython's qstr pool doubles at about 1,240 names into one block of about 16 KB on
-# x86-64, and a heap shredded by the compiler's garbage of many modules at once has no such hole; collected
-# between modules it has, at any heap size: 240K..320K tested).
-for _m in ("asyncio", "stscore.misty1_viper", "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd",
-           "drivers.sevenseg", "drivers.textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse",
-           "drivers.powerfail", "drivers.relay", "drivers.tamper", "fakes.machine", "runtimekit"):
+# Compile the firmware first, one module at a time with a collection between (this file compiles
+# some 1,300 names from source: MicroPython's qstr pool doubles at about 1,240 names into one block
+# of about 16 KB on x86-64, and a heap shredded by the compiler's garbage of many modules at once
+# has no such hole; collected between modules it has, at any heap size: 240K..320K tested).
+for _m in (
+    "asyncio",
+    "stscore.misty1_viper",
+    "recstore",
+    "norflash",
+    "meter.app",
+    "device.runtime",
+    "drivers.charlcd",
+    "drivers.sevenseg",
+    "textpanel",
+    "drivers.hardware",
+    "drivers.keypad",
+    "drivers.pulse",
+    "drivers.powerfail",
+    "drivers.relay",
+    "drivers.tamper",
+    "fakes.machine",
+    "runtimekit",
+):
     __import__(_m)
     gc.collect()
 import asyncio
@@ -35,10 +52,18 @@ from meter import results as R
 from device import boot
 from device import runtime as RT
 from meter.app import Meter, MeterConfig
-from norflash import NorFlash
 from recstore import RecordStore
-from runtimekit import (CLEAR_TAMPER, CREDIT_1KWH, CREDIT_1KWH_EA07, ROOT, UNIX, Clock, board, enter, lcd,  # noqa: F401
-                        make, provisioning, small_flash)
+from runtimekit import (
+    CLEAR_TAMPER,
+    CREDIT_1KWH,
+    CREDIT_1KWH_EA07,
+    ROOT,
+    board,
+    enter,
+    lcd,  # noqa: F401
+    make,
+    provisioning,
+)
 
 
 def test_keypad_token_accept_then_credit_lcd():
@@ -79,9 +104,19 @@ def test_seven_segment_result_and_credit():
 def test_short_codes():
     hw, meter, pipeline, rt, clock, _ = make()
     enter(hw, pipeline, CREDIT_1KWH[0])
-    cases = (("#1#", "Credit"), ("#02#", "1 Accept"), ("#3#", "KRN 4"), ("#4#", "TI 01"), ("#5#", "No tamper"),
-             ("#6#", "Ver " + meter.cfg.software_version), ("#8#", "SGC 123457"), ("#9#", "Total 0.0 kWh"),
-             ("#88#", "8" * 16), ("#77#", "Err 77"), ("2#", "1 Accept"))
+    cases = (
+        ("#1#", "Credit"),
+        ("#02#", "1 Accept"),
+        ("#3#", "KRN.KT 4.2"),
+        ("#4#", "TI 01"),
+        ("#5#", "No tamper"),
+        ("#6#", "Ver " + meter.cfg.software_version),
+        ("#8#", "SGC 123457"),
+        ("#9#", "Total 0.0 kWh"),
+        ("#88#", "8" * 16),
+        ("#77#", "Err 77"),
+        ("2#", "1 Accept"),
+    )
     for keys, first_line in cases:
         hw.keypad.type(keys)
         eq(lcd(hw)[0], first_line, keys)
@@ -130,7 +165,8 @@ def test_tamper_latched_shown_and_cleared_by_token():
 
 
 def test_powerfail_saves_unsaved_consumption():
-    cfg = MeterConfig(save_every_units=50, low_credit_units=5)  # consumption saved only every 5 kWh: the warning must save it
+    # consumption saved only every 5 kWh: the warning must save it
+    cfg = MeterConfig(save_every_units=50, low_credit_units=5)
     hw, meter, pipeline, rt, clock, nor = make(config=cfg)
     try:
         enter(hw, pipeline, CREDIT_1KWH[0])
@@ -203,7 +239,8 @@ def test_with_ea07_provisioning_file_and_reboot():
     sys.modules.pop("meter.boot", None)  # what the first boot imported
     meter2, _ = boot.bring_up(hw, log=lambda s: None)  # a reboot on the same flash
     eq((meter2.fault, meter2.credit), (None, 10))
-    eq("meter.boot" in sys.modules, False)  # no provisioning file: the first-boot code takes no heap
+    # no provisioning file: the first-boot code takes no heap
+    eq("meter.boot" in sys.modules, False)
 
 
 def test_tasks_together():
@@ -227,7 +264,8 @@ def test_tasks_together():
 
 
 def test_a_task_that_raises_is_restarted():
-    # a transient fault (here a full heap) in the pulse task's poll must not stop consumption counting
+    # a transient fault (here a full heap) in the pulse task's poll must not stop consumption
+    # counting
     hw, meter, pipeline, rt, clock, _ = make(display="lcd1602")
     rt.clock = __import__("time").ticks_ms
     take = hw.pulses.take
@@ -246,7 +284,8 @@ def test_a_task_that_raises_is_restarted():
         hw.keypad.type(CREDIT_1KWH[0])
         await asyncio.sleep_ms(20)
         hw.pulse_pin.pulse(250)
-        await asyncio.sleep_ms(400)  # the failed poll, 100 ms pause, then the restarted task's polls
+        # the failed poll, 100 ms pause, then the restarted task's polls
+        await asyncio.sleep_ms(400)
         rt.stop()
 
     testkit.run_async(main())
@@ -256,8 +295,9 @@ def test_a_task_that_raises_is_restarted():
 
 
 def test_board_main_survives_a_hardware_failure():
-    """A board whose make_hardware() fails (wiring, a missing part): board_main reports it and returns
-    instead of raising out of main.py."""
+    """A board whose make_hardware() fails (wiring, a missing part): board_main reports it and
+    returns instead of raising out of main.py."""
+
     class BrokenBoard:
         @staticmethod
         def make_hardware():
@@ -275,4 +315,3 @@ def test_board_main_survives_a_hardware_failure():
             boot.print = real_print  # type: ignore
     eq(len(lines), 1, "one message")
     eq(lines[0].startswith("meter: hardware set-up failed"), True, lines[0])
-

@@ -1,15 +1,26 @@
-"""The runtime's display around key entry: a closed entry (backspaced away, a rejected one put away, timed out)
-gives the home display back in full, and a token result that arrives while an entry is open (an optical token
-while the user types) is shown when the entry closes, never lost."""
+"""The runtime's display around key entry: a closed entry (backspaced away, a rejected one put
+away, timed out) gives the home display back in full, and a token result that arrives while an
+entry is open (an optical token while the user types) is shown when the entry closes, never
+lost."""
+
 import gc
 
 import testkit
 from testkit import eq
 
-# compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16 KB block)
+# compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16
+# KB block)
 for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-        "recstore", "norflash", "meter.app", "device.runtime", "drivers.charlcd", "drivers.sevenseg",
-        "drivers.textpanel", "drivers.hardware", "runtimekit"):
+    "recstore",
+    "norflash",
+    "meter.app",
+    "device.runtime",
+    "drivers.charlcd",
+    "drivers.sevenseg",
+    "textpanel",
+    "drivers.hardware",
+    "runtimekit",
+):
     __import__(_m)
     gc.collect()
 from meter import results as R
@@ -17,7 +28,8 @@ from runtimekit import CREDIT_1KWH, lcd, make
 
 
 def test_display_returns_home_after_an_entry_closes():
-    """A closed entry (backspaced away, a rejected one put away) gives the home display back in full."""
+    """A closed entry (backspaced away, a rejected one put away) gives the home display back in
+    full."""
     hw, meter, pipeline, rt, clock, _ = make()
     eq(lcd(hw)[0], "Credit")
     hw.keypad.type("12***")  # two digits, two backspaces, a third on the empty entry closes it
@@ -34,7 +46,8 @@ def test_a_result_that_comes_while_typing_is_shown_when_the_entry_closes():
 
     hw, meter, pipeline, rt, clock, _ = make()
     hw.keypad.type("123")  # the user is typing on the keypad ...
-    eq(pipeline.submit(bytearray(CREDIT_1KWH[0].encode()), 20, SOURCE_OPTICAL), True)  # ... a token by the port
+    # ... a token by the port
+    eq(pipeline.submit(bytearray(CREDIT_1KWH[0].encode()), 20, SOURCE_OPTICAL), True)
     eq(pipeline.process_pending(), R.ACCEPT)
     eq(lcd(hw)[0], "Token       3/20", "the echo stays while the entry is open")
     hw.keypad.type("****")  # three backspaces empty the entry, a fourth closes it
@@ -45,11 +58,14 @@ def test_a_result_that_comes_while_typing_is_shown_when_the_entry_closes():
 
 
 def test_the_store_in_use_is_shown_at_boot():
-    """board_main calls show_store(): the raw flash region or the sector files of a stock image (drivers.fsflash),
-    for info_ms, then the home display."""
+    """board_main calls show_store(): the raw flash region or the sector files of a stock image
+    (drivers.fsflash), for info_ms, then the home display."""
     from drivers import glyphs
 
-    for display, flash, files in (("lcd1602", "Store: flash", "Store: file"), ("7seg6", "FLASH", "FILE")):
+    for display, flash, files in (
+        ("lcd1602", "Store: flash", "Store: file"),
+        ("7seg6", "FLASH", "FILE"),
+    ):
         for in_files, text in ((False, flash), (True, files)):
             hw, meter, pipeline, rt, clock, nor = make(display=display)
             if in_files:

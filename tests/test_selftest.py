@@ -1,9 +1,12 @@
-"""stscore.selftest: the start-up check of the decode path's cores, with a wrong core injected into each part.
+"""stscore.selftest: the start-up check of the decode path's cores, with a wrong core injected into
+each part.
 
-A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one bit, nothing
-written, an exception) is found, reported in the mask and put back on its plain twin, after which every
-reference vector decodes right. Runs on a board too (no machine), and on the WebAssembly port (plain twins).
+A healthy port reports 0 and keeps its viper cores; an injected wrong core (a result off by one
+bit, nothing written, an exception) is found, reported in the mask and put back on its plain twin,
+after which every reference vector decodes right. Runs on a board too (no machine), and on the
+WebAssembly port (plain twins).
 """
+
 import testkit
 from testkit import eq, unhex
 
@@ -18,8 +21,8 @@ def _restore():
 
 
 def _wrong(part, how):
-    """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one output bit,
-    1 writes nothing (returns 0), 2 raises."""
+    """A core for `part` that is its right one (as in use) but answers wrong: `how` 0 flips one
+    output bit, 1 writes nothing (returns 0), 2 raises."""
     right = C.core(part)
 
     def first_buffer(args):  # the buffer the part writes (data, block or the fields array)
@@ -36,6 +39,7 @@ def _wrong(part, how):
         buf = first_buffer(args)
         buf[len(buf) - 1] ^= 1 << 4
         return r
+
     return wrong
 
 
@@ -82,21 +86,23 @@ def test_two_wrong_cores():
 
 
 def test_a_wrong_twin_is_a_path_fault():
-    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and PATH_FAULT says so.
-    saved = T.plain_decode_fields
+    # A plain twin that is wrong cannot be replaced: the known-answer tokens then fail, and
+    # PATH_FAULT says so.
+    saved = T._PLAIN[3]
 
-    def wrong_twin(cls, crc_ok, block, f, key_part):
-        status = saved(cls, crc_ok, block, f, key_part)
-        f[T.FIELD_NAMES.index("tid")] = 7
+    def wrong_twin(cls, crc_ok, block, values, key_part):
+        status = saved(cls, crc_ok, block, values, key_part)
+        values[T.FIELD_NAMES.index("tid")] = 7
         return status
+
     try:
-        T.plain_decode_fields = wrong_twin
+        T._PLAIN[3] = wrong_twin
         C.set_core(C.PART_FIELDS, _wrong(C.PART_FIELDS, 1))
         mask = selftest.run()
         eq(mask, C.PART_FIELDS | C.PATH_FAULT, "mask")
         eq(C.fault_text(mask), "self-test: fields path wrong", "text says wrong")
     finally:
-        T.plain_decode_fields = saved
+        T._PLAIN[3] = saved
         _restore()
 
 
@@ -113,7 +119,8 @@ def test_the_sample_tables_are_not_kept():
 
 
 def _decode_vectors():
-    """Every EA11, class 1 and sample-table EA07 vector through token.decode with the cores now in use."""
+    """Every EA11, class 1 and sample-table EA07 vector through token.decode with the cores now in
+    use."""
     tok = T.Token()
     count = 0
     for v in testkit.records("vectors.jsonl"):
@@ -140,27 +147,32 @@ def test_run_at_boot_checks_what_the_meter_uses_and_unloads_itself():
         C.core(C.PART_STA)
         eq(C.loaded_parts(), C.ALL_PARTS & ~C.PART_MISTY1, "the parts in use")
         C.set_core(C.PART_STA, _wrong(C.PART_STA, 0))
+        sys.modules.pop("stscore.cores")  # as at boot: only the tests and a fault report import it
         eq(selftest.run_at_boot(), C.PART_STA, "mask: STA found")
         eq(T._misty, None, "MISTY1 neither checked nor loaded")
         eq("stscore.selftest" in sys.modules, False, "the self-test unloaded")
         import stscore
 
         eq(hasattr(stscore, "selftest"), False, "and gone from its package")
-        eq("stscore.cores" in sys.modules or hasattr(stscore, "cores"), False, "stscore.cores unloaded too")
+        eq("stscore.cores" in sys.modules, False, "stscore.cores not imported by the self-test")
+        eq(T._sta is C.plain_core(C.PART_STA), True, "STA on its plain twin")
     finally:
         import stscore.selftest  # noqa: F401  (for the tests after this one)
+
         C.set_core(C.PART_MISTY1, misty)
         _restore()
 
 
 def test_no_room_to_check_is_not_a_fault():
-    # MemoryError building the STA sample tables (a full heap at boot) leaves the core as it is, unchecked.
+    # MemoryError building the STA sample tables (a full heap at boot) leaves the core as it is,
+    # unchecked.
     before = sta._sample
     saved = sta.StaTables
 
     class NoRoom:
         def __init__(self, *args):
             raise MemoryError
+
     try:
         sta._sample = None
         sta.StaTables = NoRoom

@@ -1,14 +1,32 @@
-"""The start-up self-test's hook (stscore.selftest): bring_up runs it once the meter and its key are set up, the runtime
-shows a fault at boot, the optical port's ServerStatus reports it in reserved bit 7 (token.selftest_fault).
-A wrong core is injected."""
+"""The start-up self-test's hook (stscore.selftest): bring_up runs it once the meter and its key
+are set up, the runtime shows a fault at boot, the optical port's ServerStatus reports it in
+reserved bit 7 (token.selftest_fault). A wrong core is injected."""
+
 import gc
 
-# Compiled one module at a time with a collection between, as in test_runtime.py (the qstr pool's doubling
-# needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
-for _m in ("asyncio", "stscore.selftest", "stscore.sta", "stscore.misty1", "recstore", "norflash", "meter.app",
-           "device.boot", "drivers.charlcd", "drivers.sevenseg",
-           "drivers.textpanel", "drivers.hardware", "drivers.keypad", "drivers.pulse", "drivers.powerfail",
-           "drivers.relay", "drivers.tamper", "vtc.server", "runtimekit"):
+# Compiled one module at a time with a collection between, as in test_runtime.py (the qstr pool's
+# doubling needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
+for _m in (
+    "asyncio",
+    "stscore.selftest",
+    "stscore.sta",
+    "stscore.misty1",
+    "recstore",
+    "norflash",
+    "meter.app",
+    "device.boot",
+    "drivers.charlcd",
+    "drivers.sevenseg",
+    "textpanel",
+    "drivers.hardware",
+    "drivers.keypad",
+    "drivers.pulse",
+    "drivers.powerfail",
+    "drivers.relay",
+    "drivers.tamper",
+    "vtc.server",
+    "runtimekit",
+):
     __import__(_m)
     gc.collect()
 import runtimekit as K  # noqa: E402
@@ -24,6 +42,7 @@ def _inject_wrong_misty1():
     def wrong(block, ek):
         right(block, ek)
         block[0] ^= 1
+
     C.set_core(C.PART_MISTY1, wrong)
     return right
 
@@ -46,7 +65,11 @@ def test_bring_up_runs_the_self_test():
         hw = K.board().make_hardware()
         meter, _ = RT.bring_up(hw, provision_path=path, log=lines.append)
         eq(meter.fault, None, "provisioned, EA11")
-        eq(T.selftest_fault, C.PART_MISTY1, "the meter's cipher found wrong before its first token")
+        eq(
+            T.selftest_fault,
+            C.PART_MISTY1,
+            "the meter's cipher found wrong before its first token",
+        )
         eq(C.core(C.PART_MISTY1) is C.plain_core(C.PART_MISTY1), True, "MISTY1 on its plain twin")
         eq("meter: self-test: misty1 on plain twin" in lines, True, "logged: %r" % (lines,))
         from meter import results as R
@@ -110,8 +133,16 @@ def test_server_status_bit_7():
         _ask(server, clock, b"\x06051\r\n")  # programming mode, 9600 Bd
         eq(_ask(server, clock, frame(b"\x01P1\x02", b"(00000000)")), [b"\x06"], "P1 acknowledged")
         read = frame(b"\x01R1\x02", b"0002()")
-        eq(_ask(server, clock, read), [frame(b"\x02", b"0002(00000001010000)")], "no fault: bit 7 clear")
+        eq(
+            _ask(server, clock, read),
+            [frame(b"\x02", b"0002(00000001010000)")],
+            "no fault: bit 7 clear",
+        )
         T.selftest_fault = C.PART_CRC
-        eq(_ask(server, clock, read), [frame(b"\x02", b"0002(00000011010000)")], "a self-test fault: bit 7 set")
+        eq(
+            _ask(server, clock, read),
+            [frame(b"\x02", b"0002(00000011010000)")],
+            "a self-test fault: bit 7 set",
+        )
     finally:
         _restore()

@@ -1,5 +1,7 @@
 """vtc.frame: the IEC 62056-21 §6.2 BCC and the per-character framer, against every byte example of
-../shared/docs/iec62055-52-server.md §2.4, §4.3, §4.4 and §4.5 (exact bytes, as sent over a pty)."""
+../shared/docs/iec62055-52-server.md §2.4, §4.3, §4.4 and §4.5 (exact bytes, as sent over a
+pty)."""
+
 import micropython
 from testkit import eq, unhex
 
@@ -27,7 +29,10 @@ DOC_MESSAGES = (
     ("R1 0000()", "015231023030303028290363"),
     ("ProtocolVersion answer, BCC 0x03", "02303030302830303031290303"),
     ("R1 0002()", "015231023030303228290361"),
-    ("ServerStatus answer, BCC 0x00", "02" + "30303032" + "28" + "3030303030303030303030303131" + "29" + "0300"),
+    (
+        "ServerStatus answer, BCC 0x00",
+        "02" + "30303032" + "28" + "3030303030303030303030303131" + "29" + "0300",
+    ),
     ("R1 0006()", "015231023030303628290365"),
     ("W1 0004 hex token", "015731023030303428304142353441393843454231463041443229 0324"),
     ("W1 0004 decimal token", "0157310230303034283132333435363738393031323334353637383930290362"),
@@ -52,8 +57,13 @@ def test_bcc_rules():
     eq(bcc(b"\x02A\x03B"), 0x41 ^ 3, "stops at ETX")
     eq(bcc(b"\x02A\x04B"), 0x41 ^ 4, "or at EOT")
     eq(bcc(b"\x02\xff\x03"), (0xFF ^ 3) & 0x7F, "7 bits")
-    binary = b"001010101101010100101010011000110011101011000111110000101011010010"  # 12345678901234567890
-    eq(bcc(b"\x01W1\x020004(" + binary + b")\x03"), 0x62, "W1 0004 binary spelling: BCC 62 (design §4.5)")
+    # 12345678901234567890
+    binary = b"001010101101010100101010011000110011101011000111110000101011010010"
+    eq(
+        bcc(b"\x01W1\x020004(" + binary + b")\x03"),
+        0x62,
+        "W1 0004 binary spelling: BCC 62 (design §4.5)",
+    )
 
 
 def _feed_all(r, data):
@@ -72,7 +82,7 @@ def test_framer_commands_from_the_doc():
         evs = _feed_all(r, msg)
         if msg[0] == F.SOH:
             eq(evs, [F.CMD], name)
-            eq(bytes(r.buf[:r.n]), msg[1:-2], name + " body")
+            eq(bytes(r.buf[: r.n]), msg[1:-2], name + " body")
             eq(r.end, F.ETX, name)
         else:
             eq(evs, [], name + ": a data message is not a client message")
@@ -89,19 +99,23 @@ def test_bcc_0x03_0x00_0x02_read_as_one_byte():
         eq(msg[-1], want, "BCC")
         evs = _feed_all(r, msg + b"\x01B0\x03\x71")
         eq(evs, [F.CMD, F.CMD], "BCC 0x%02x then a break" % want)
-        eq(bytes(r.buf[:r.n]), b"B0", "the break framed")
+        eq(bytes(r.buf[: r.n]), b"B0", "the break framed")
 
 
 def test_framer_lines_nak_and_skipping():
     r = FrameReader()
-    eq(_feed_all(r, b"\x00\x00garbage\x7f" + b"/?!\r\n"), [F.LINE], "NULs and garbage skipped, request")
-    eq(bytes(r.buf[:r.n]), b"/?!\r\n", "request kept from '/'")
+    eq(
+        _feed_all(r, b"\x00\x00garbage\x7f" + b"/?!\r\n"),
+        [F.LINE],
+        "NULs and garbage skipped, request",
+    )
+    eq(bytes(r.buf[: r.n]), b"/?!\r\n", "request kept from '/'")
     eq(r.end, F.LF, "a line")
     eq(_feed_all(r, b"\x06051\r\n"), [F.LINE], "ack/option")
-    eq(bytes(r.buf[:r.n]), b"\x06051\r\n", "ack kept")
+    eq(bytes(r.buf[: r.n]), b"\x06051\r\n", "ack kept")
     eq(_feed_all(r, b"\x15"), [F.NAK_RX], "bare NAK")
     eq(_feed_all(r, b"\x01R1\x02\x01B0\x03\x71"), [F.CMD], "SOH inside a message restarts it")
-    eq(bytes(r.buf[:r.n]), b"B0", "resynchronised")
+    eq(bytes(r.buf[: r.n]), b"B0", "resynchronised")
     eq(_feed_all(r, b"\x01R1\x020005(/?!\r\n"), [F.LINE], "'/' restarts too")
 
 

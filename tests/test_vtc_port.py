@@ -1,6 +1,7 @@
-"""vtc.port: VtcServer.run() over drivers.optical.OpticalPort and the fake UART, in real asyncio time: the baud
-really switches on the UART after the ack/option message, messages leave at the right rate, and back to
-300 Bd after B0/B1; a failing UART does not stop the task."""
+"""vtc.port: VtcServer.run() over drivers.optical.OpticalPort and the fake UART, in real asyncio
+time: the baud really switches on the UART after the ack/option message, messages leave at the
+right rate, and back to 300 Bd after B0/B1; a failing UART does not stop the task."""
+
 import asyncio
 import time
 
@@ -19,11 +20,10 @@ B1 = b"\x01B1\x03\x70"
 
 
 class NoMeter:
-    """The port test reads only constant registers: the meter and pipeline are never asked (the real ones
-    are in test_vtc_server.py)."""
+    """The port test reads only constant registers: the meter and pipeline are never asked (the
+    real ones are in test_vtc_server.py)."""
+
     ident = None
-
-
 
 
 class LogUART(UART):
@@ -42,7 +42,7 @@ class LogUART(UART):
 
     def write(self, buf):
         n = super().write(buf)
-        self.log.append(("tx", self.rate, bytes(buf[:n or 0])))
+        self.log.append(("tx", self.rate, bytes(buf[: n or 0])))
         return n
 
     def readinto(self, buf):
@@ -53,7 +53,9 @@ class LogUART(UART):
 
 
 def _session(u, steps):
-    server = VtcServer(NoMeter(), None, VtcConfig(tr_ms=200, first_reply_delay_ms=200, poll_ms=5), time.ticks_ms)
+    server = VtcServer(
+        NoMeter(), None, VtcConfig(tr_ms=200, first_reply_delay_ms=200, poll_ms=5), time.ticks_ms
+    )
     port = OpticalPort(u)
 
     async def main():
@@ -63,6 +65,7 @@ def _session(u, steps):
             await asyncio.sleep_ms(wait_ms)
         task.cancel()
         await asyncio.sleep_ms(0)
+
     run(main())
     return server, port
 
@@ -70,8 +73,18 @@ def _session(u, steps):
 def test_baud_switches_after_the_option_message_and_back_after_b0():
     u = LogUART()
     s, port = _session(u, ((SIGN_ON, 300), (OPT_PROG_9600, 300), (R1_0000, 300), (B0, 100)))
-    eq(u.log, [("baud", 300), ("tx", 300, IDENT), ("baud", 9600), ("tx", 9600, P0),
-               ("tx", 9600, b"\x020000(0001)\x03\x03"), ("baud", 300)], "rates on the UART")
+    eq(
+        u.log,
+        [
+            ("baud", 300),
+            ("tx", 300, IDENT),
+            ("baud", 9600),
+            ("tx", 9600, P0),
+            ("tx", 9600, b"\x020000(0001)\x03\x03"),
+            ("baud", 300),
+        ],
+        "rates on the UART",
+    )
     eq(port.baud, 300, "idle at 300 Bd")
     eq(s.in_session(), False, "session over")
 

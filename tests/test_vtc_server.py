@@ -1,5 +1,7 @@
-"""vtc.server: the IEC 62055-52 / IEC 62056-21 mode C session on a fake clock, with a real provisioned Meter
-(record store over the NOR model) and TokenPipeline. Exact bytes from ../shared/docs/iec62055-52-server.md."""
+"""vtc.server: the IEC 62055-52 / IEC 62056-21 mode C session on a fake clock, with a real
+provisioned Meter (record store over the NOR model) and TokenPipeline. Exact bytes from
+../shared/docs/iec62055-52-server.md."""
+
 import gc
 import json
 
@@ -25,8 +27,16 @@ P0 = unhex("0150300228290360")
 P1 = unhex("0150310228303030303030303029 0361".replace(" ", ""))
 B0 = unhex("0142300371")
 B1 = unhex("0142310370")
-ER = {n: unhex(h) for n, h in ((1, "022845523031290314"), (2, "022845523032290317"), (3, "022845523033290316"),
-                               (4, "022845523034290311"), (9, "02284552303929031C"))}
+ER = {
+    n: unhex(h)
+    for n, h in (
+        (1, "022845523031290314"),
+        (2, "022845523032290317"),
+        (3, "022845523033290316"),
+        (4, "022845523034290311"),
+        (9, "02284552303929031C"),
+    )
+}
 
 
 class Clock:
@@ -82,7 +92,8 @@ class H:
             self.s.feed(data[i] | (PARITY_ERROR if i == parity_at else 0), self.clock.ms)
 
     def step(self, ms):
-        """Run the timers for `ms`: [(ms after the start, bytes sent)]; baud switches go to self.bauds."""
+        """Run the timers for `ms`: [(ms after the start, bytes sent)]; baud switches go to
+        self.bauds."""
         out = []
         t0 = self.clock.ms
         while True:
@@ -135,9 +146,17 @@ def test_full_mode_c_session():
     eq(h.ask(OPT_PROG_9600, 1100), [(1000, P0)], "P0 only after first_reply_delay_ms")
     eq(h.bauds, [(0, 9600)], "switch to 9600 Bd at once, before P0")
     eq(h.one(P1), ACK, "P1 (00000000) -> ACK")
-    eq(h.one(unhex("015231023030303028290363")), unhex("02303030302830303031290303"), "ProtocolVersion, BCC 03")
+    eq(
+        h.one(unhex("015231023030303028290363")),
+        unhex("02303030302830303031290303"),
+        "ProtocolVersion, BCC 03",
+    )
     eq(h.one(cmd(b"R1", b"0001()")), data(b"0001(0001)"), "TableID")
-    eq(h.one(cmd(b"R1", b"0002()")), data(b"0002(00000001010000)"), "ServerStatus: zero credit, switch open")
+    eq(
+        h.one(cmd(b"R1", b"0002()")),
+        data(b"0002(00000001010000)"),
+        "ServerStatus: zero credit, switch open",
+    )
     eq(h.one(cmd(b"R2", b"0003()")), data(b"0003(0.1.0)"), "SoftwareVersion (R2 alias)")
     eq(h.one(cmd(b"R1", b"0004()")), ER[2], "BinaryTokenEntry is write-only")
     eq(h.one(unhex("015231023030303528290366")), data(b"0005(0000)"), "TokenStatus 0 after reset")
@@ -147,16 +166,28 @@ def test_full_mode_c_session():
     eq(h.one(cmd(b"W1", b"0004(" + token + b")")), ACK, "W1 token -> ACK")
     eq(h.one(cmd(b"R1", b"0005()")), data(b"0005(0016)"), "not ready")
     eq(bcc(data(b"0005(0016)"), 12), 0x00, "that answer's BCC is 0x00 (design §3.1)")
-    eq(h.one(cmd(b"R1", b"0002()")), data(b"0002(00000001010010)"), "ServerStatus bit 1: processing")
+    eq(
+        h.one(cmd(b"R1", b"0002()")),
+        data(b"0002(00000001010010)"),
+        "ServerStatus bit 1: processing",
+    )
     eq(h.p.process_pending(), R.ACCEPT, "processed")
     eq(h.one(cmd(b"R1", b"0005()")), data(b"0005(0001)"), "Accept")
     eq(h.m.credit > 0, True, "credit added")
-    eq(h.one(cmd(b"R1", b"0002()")), data(b"0002(00000000000000)"), "ServerStatus: credit, switch closed")
+    eq(
+        h.one(cmd(b"R1", b"0002()")),
+        data(b"0002(00000000000000)"),
+        "ServerStatus: credit, switch closed",
+    )
     eq(h.one(cmd(b"W1", b"0004(" + token + b")")), ACK, "replay")
     h.p.process_pending()
     eq(h.one(cmd(b"R1", b"0005()")), data(b"0005(0010)"), "Used")
     eq(h.one(cmd(b"W1", b"0004(" + h.tok["credit"]["5001"].encode() + b")")), ACK, "next token")
-    eq(h.one(cmd(b"W1", b"0004(" + h.tok["credit"]["5002"].encode() + b")")), ER[4], "busy -> ER04")
+    eq(
+        h.one(cmd(b"W1", b"0004(" + h.tok["credit"]["5002"].encode() + b")")),
+        ER[4],
+        "busy -> ER04",
+    )
     eq(h.p.process_pending(), R.ACCEPT, "the first one only")
     eq(h.ask(B0, 2000), [], "B0: no reply")
     eq(h.bauds, [(0, 9600), (0, 300)], "back to 300 Bd at once")
@@ -211,16 +242,23 @@ def test_option_select_baud_rules():
 def test_readout_mode_and_tt_fallback():
     h = H()
     h.ask(SIGN_ON)
-    readout = (b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
-               b"0006(0000)\r\n!\r\n\x03")
+    readout = (
+        b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
+        b"0006(0000)\r\nF000(00000050)\r\n!\r\n\x03"
+    )
     readout += bytes([bcc(readout)])
     eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout)], "ACK 0 5 0: readout at 9600 Bd")
     eq(h.bauds, [(0, 9600)], "switched")
-    eq(h.one(cmd(b"R1", b"0005()")), data(b"0005(0000)"), "commands still accepted after a readout")
+    eq(
+        h.one(cmd(b"R1", b"0005()")),
+        data(b"0005(0000)"),
+        "commands still accepted after a readout",
+    )
     h = None  # free the previous meter first: the heap is small
     h = H()
     out = h.ask(SIGN_ON, 4000)
-    # the ident (19 chars) leaves at 250 ms and takes 634 ms at 300 Bd; tt = 2000 ms counts from its end
+    # the ident (19 chars) leaves at 250 ms and takes 634 ms at 300 Bd; tt = 2000 ms counts from
+    # its end
     eq(out, [(250, IDENT), (2890, readout)], "no ack/option message within tt: readout at 300 Bd")
     eq((h.s.state, h.bauds), (S.READOUT, []), "at 300 Bd")
 
@@ -249,10 +287,18 @@ def test_protocol_errors_nak():
     eq(h.one(unhex("015231023030303528290367")), NAK, "bad BCC")
     h.send(unhex("015231023030303528290366"), parity_at=4)
     eq(h.step(300), [(250, NAK)], "parity error")
-    for bad in (cmd(b"R1", b"0005("), cmd(b"R1", b"0005"), cmd(b"R1", b"0005()x"), cmd(b"R1", None),
-                cmd(b"r1", b"0005()"), cmd(b"RX", b"0005()"), b"\x01R1\x030005()\x03\x00",
-                cmd(b"R1", b"0005(1*2*3)"), cmd(b"R1", b"00000000000000005()"),
-                cmd(b"W1", b"0004(" + b"1" * 129 + b")")):
+    for bad in (
+        cmd(b"R1", b"0005("),
+        cmd(b"R1", b"0005"),
+        cmd(b"R1", b"0005()x"),
+        cmd(b"R1", None),
+        cmd(b"r1", b"0005()"),
+        cmd(b"RX", b"0005()"),
+        b"\x01R1\x030005()\x03\x00",
+        cmd(b"R1", b"0005(1*2*3)"),
+        cmd(b"R1", b"00000000000000005()"),
+        cmd(b"W1", b"0004(" + b"1" * 129 + b")"),
+    ):
         if bad[-2] != 3:
             continue
         eq(h.one(bad[:-1] + bytes([bcc(bad[:-1])])), NAK, "syntax %r" % bad)
@@ -277,14 +323,27 @@ def test_error_messages():
 def test_token_spellings_and_syntax():
     h = H()
     h.prog()
-    for bad in (b"123", b"1" * 21, b"0AB54A98CEB1F0AG2", b"73786976294838206464", b"40000000000000000",
-                b"1" + b"0" * 66, b"2" + b"0" * 65, b"1234567890123456789 ", b""):
+    for bad in (
+        b"123",
+        b"1" * 21,
+        b"0AB54A98CEB1F0AG2",
+        b"73786976294838206464",
+        b"40000000000000000",
+        b"1" + b"0" * 66,
+        b"2" + b"0" * 65,
+        b"1234567890123456789 ",
+        b"",
+    ):
         eq(h.one(cmd(b"W1", b"0004(" + bad + b")")), ER[3], "ER03 for %r" % bad)
     eq(h.p.busy(), False, "nothing submitted")
     tok = h.tok["credit"]
-    for tid, spelling in (("5000", lambda t: _hexs(t, 16, 17)), ("5001", lambda t: _hexs(t, 2, 66)),
-                          ("5002", lambda t: _hexs(t, 16, 17).lower()), ("5003", lambda t: t.encode()),
-                          ("5004", lambda t: _hexs(t, 10, 20))):
+    for tid, spelling in (
+        ("5000", lambda t: _hexs(t, 16, 17)),
+        ("5001", lambda t: _hexs(t, 2, 66)),
+        ("5002", lambda t: _hexs(t, 16, 17).lower()),
+        ("5003", lambda t: t.encode()),
+        ("5004", lambda t: _hexs(t, 10, 20)),
+    ):
         eq(h.one(cmd(b"W2", b"0004(" + spelling(tok[tid]) + b")")), ACK, "spelling of %s" % tid)
         eq(h.p.process_pending(), R.ACCEPT, "token %s accepted" % tid)
     eq(h.one(cmd(b"W1", b"0004(3FFFFFFFFFFFFFFFF)")), ACK, "2**66 - 1 is in range")
@@ -345,9 +404,65 @@ def test_password_option():
     eq(h.one(w), ACK, "now the write")
 
 
+def test_low_credit_threshold_register():
+    """F000 LowCreditThreshold (0.1 units): read by anyone; written only in a password session
+    (after an ACKed P1/P2), 1..8 decimal digits up to the meter's credit_max, stored at once (a
+    reboot keeps it); a bad value (ER03) or a commit that fails (ER04) changes nothing."""
+    h = H()
+    h.ask(SIGN_ON)
+    eq(h.one(cmd(b"R1", b"F000()")), data(b"F000(00000050)"), "the build default, 5.0 kWh")
+    eq(h.one(cmd(b"W1", b"F000(120)")), ER[2], "the simplified path has no password session")
+    eq(
+        h.one(cmd(b"W1", b"0004(" + h.tok["credit"]["5000"].encode() + b")")),
+        ACK,
+        "a token needs none",
+    )
+    h.p.process_pending()
+    eq(h.ask(B0), [], "B0: a new session")
+    h.prog()
+    eq(h.one(cmd(b"W1", b"F000(120)")), ACK, "in a password session")
+    eq(
+        (h.m.low_credit_units, h.one(cmd(b"R1", b"f000()"))),
+        (120, data(b"F000(00000120)")),
+        "12.0 kWh",
+    )
+    for bad in (b"", b"12a", b"-1", b"1.5", b"123456789", b" 12"):
+        eq(h.one(cmd(b"W1", b"F000(" + bad + b")")), ER[3], "ER03 for %r" % bad)
+    eq(h.one(cmd(b"W2", b"F000(0)")), ACK, "0: no warning")
+    eq(h.m.low_credit_units, 0)
+    again = Meter(h.m.store, MeterConfig(), h.clock)  # a reboot on the same flash
+    eq(again.low_credit_units, 0, "persisted")
+    h.m.cfg.credit_max = 1000
+    eq(h.one(cmd(b"W1", b"F000(1001)")), ER[3], "above credit_max")
+
+    def broken(records, urgent=False):
+        raise OSError("flash")
+
+    h.m.store.commit = broken
+    eq(h.one(cmd(b"W1", b"F000(77)")), ER[4], "not stored: try again")
+    eq(h.m.low_credit_units, 0, "unchanged")
+    h = None
+    h = H(password="1234")
+    h.ask(SIGN_ON)
+    h.ask(OPT_PROG_9600, 1100)
+    eq(h.one(cmd(b"P1", b"(0000)")), ER[2], "wrong password")
+    eq(h.one(cmd(b"W1", b"F000(99)")), ER[2], "no password session")
+    eq(h.one(cmd(b"P1", b"(1234)")), ACK, "right password")
+    eq(h.one(cmd(b"W1", b"F000(99)")), ACK, "now the write")
+    eq(h.m.low_credit_units, 99)
+
+
 def test_config():
-    for bad in ({"tr_ms": 100}, {"bogus": 1}, {"tt_ms": 1500}, {"inactivity_ms": 30000}, {"baud": 1000},
-                {"ident": "A/B"}, {"mfr_id": "OS"}, {"first_reply_delay_ms": 2000}):
+    for bad in (
+        {"tr_ms": 100},
+        {"bogus": 1},
+        {"tt_ms": 1500},
+        {"inactivity_ms": 30000},
+        {"baud": 1000},
+        {"ident": "A/B"},
+        {"mfr_id": "OS"},
+        {"first_reply_delay_ms": 2000},
+    ):
         raises(ValueError, lambda: VtcConfig(**bad))
     eq(VtcConfig(mfr_id="OSm", tr_ms=20).tr_ms, 20, "lower-case third letter: 20 ms minimum")
 
@@ -358,6 +473,7 @@ def test_meter_exceptions_do_not_escape():
 
     def boom():
         raise OSError("flash")
+
     h.m.lockout_remaining_s = boom
     eq(h.ask(cmd(b"R1", b"0006()")), [], "no reply, no exception")
     eq(type(h.s.error), OSError, "recorded")
@@ -367,10 +483,20 @@ def test_meter_exceptions_do_not_escape():
 def test_receive_path_allocates_nothing():
     h = H()
     h.prog()
-    msgs = [cmd(b"R1", b"0005()"), cmd(b"R1", b"0002()"), cmd(b"R1", b"0003()"), cmd(b"W1", b"0005(1)"),
-            cmd(b"X1", b"0000()"), unhex("015231023030303528290367"), NAK,
-            cmd(b"W1", b"0004(" + _hexs(h.tok["credit"]["5000"], 16, 17) + b")"),
-            cmd(b"W1", b"0004(" + h.tok["credit"]["5001"].encode() + b")")]
+    msgs = [
+        cmd(b"R1", b"0005()"),
+        cmd(b"R1", b"0002()"),
+        cmd(b"R1", b"0003()"),
+        cmd(b"W1", b"0005(1)"),
+        cmd(b"R1", b"F000()"),
+        cmd(b"W1", b"F000(" + b"9" * 100 + b")"),
+        cmd(b"W1", b"F000(12x)"),
+        cmd(b"X1", b"0000()"),
+        unhex("015231023030303528290367"),
+        NAK,
+        cmd(b"W1", b"0004(" + _hexs(h.tok["credit"]["5000"], 16, 17) + b")"),
+        cmd(b"W1", b"0004(" + h.tok["credit"]["5001"].encode() + b")"),
+    ]
     h.one(cmd(b"R1", b"0003()"))  # the software version str is encoded once, then cached
     s = h.s
     now = h.clock.ms
@@ -381,7 +507,8 @@ def test_receive_path_allocates_nothing():
                 s.feed(c, now)
             s.poll(now)
         s.poll(now + 100000)  # inactivity -> IDLE
-        for c in b"/?12345678!\r\n/?00000000000!\r\n":  # addressed sign-ons: another meter, then us
+        # addressed sign-ons: another meter, then us
+        for c in b"/?12345678!\r\n/?00000000000!\r\n":
             s.feed(c, now + 100000)
     finally:
         micropython.heap_unlock()

@@ -1,19 +1,22 @@
 """Small assertion and fixture helpers for tests/ (MicroPython has no unittest).
 
 Also the one place that knows where test data lives: vectors and fixtures are exported by
-`tools/export_test_data.py` into build/testdata/ (compact JSON lines, so a board with little RAM can read
-them one record at a time).
+`tools/export_test_data.py` into build/testdata/ (compact JSON lines, so a board with little RAM
+can read them one record at a time).
 """
+
 import json
 import os
 import sys
 
 DATA_DIR = os.getcwd() + "/build/testdata"
 
-# The platform the tests run on: "linux" (unix port), "rp2", "esp32", "webassembly" (make test-wasm).
+# The platform the tests run on: "linux" (unix port), "rp2", "esp32", "webassembly" (make
+# test-wasm).
 PLATFORM = sys.platform
-# Small ints are 31 bits on a 32-bit port (ints >= 2**30 are heap objects there), 63 bits on x86-64.
-WORD_BITS = 32 if sys.maxsize < 2 ** 32 else 64
+# Small ints are 31 bits on a 32-bit port (ints >= 2**30 are heap objects there), 63 bits on
+# x86-64.
+WORD_BITS = 32 if sys.maxsize < 2**32 else 64
 _viper = None
 
 
@@ -35,12 +38,19 @@ def need_viper():
 
 
 def need_unix_board(pty=False):
-    """For tests of the unix simulator board (boards/unix: file-backed flash, pty UART): they make sense on the
-    unix port only, never on a board (rp2, esp32); `pty=True` needs the unix port itself (termios, ptys)."""
+    """For tests of the unix simulator board (boards/unix: file-backed flash, pty UART): they make
+    sense on the unix port only, never on a board (rp2, esp32); `pty=True` needs the unix port
+    itself (termios, ptys)."""
     if PLATFORM in ("rp2", "esp32"):
-        skip("a unix simulator board test: this is a %s board, tested by its own board.py tests" % PLATFORM)
+        skip(
+            "a unix simulator board test: this is a %s board, tested by its own board.py tests"
+            % PLATFORM
+        )
     if pty and PLATFORM != "linux":
-        skip("the unix simulator board's optical port is a pty (termios): unix port only, this is " + PLATFORM)
+        skip(
+            "the unix simulator board's optical port is a pty (termios): unix port only, this is "
+            + PLATFORM
+        )
 
 
 class SkipTest(Exception):
@@ -89,7 +99,7 @@ def records(name):
 
 
 def unhex(text):
-    return bytes(int(text[i:i + 2], 16) for i in range(0, len(text), 2))
+    return bytes(int(text[i : i + 2], 16) for i in range(0, len(text), 2))
 
 
 def tohex(buf):
@@ -97,12 +107,14 @@ def tohex(buf):
 
 
 def run_async(coro):
-    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this test's
-    objects alive in asyncio's global queue, or run in a later test's loop."""
+    """asyncio.run, then a fresh loop: tasks left pending (cancelled or not) must not keep this
+    test's objects alive in asyncio's global queue, or run in a later test's loop."""
     import asyncio
 
     if not hasattr(asyncio, "run"):
-        skip("this port's asyncio runs on the JavaScript event loop (no asyncio.run): %s" % PLATFORM)
+        skip(
+            "this port's asyncio runs on the JavaScript event loop (no asyncio.run): %s" % PLATFORM
+        )
     try:
         return asyncio.run(coro)
     finally:
@@ -110,9 +122,10 @@ def run_async(coro):
 
 
 class Replay:
-    """A decoder key that writes the real key's plaintext for `digits`, computed here, outside heap_lock: on a
-    port without viper (WebAssembly) the plain cipher twins compute in heap ints, so allocation-free tests
-    replay the cipher's output and check everything else (parse, CRC, fields, the meter's rules)."""
+    """A decoder key that writes the real key's plaintext for `digits`, computed here, outside
+    heap_lock: on a port without viper (WebAssembly) the plain cipher twins compute in heap ints,
+    so allocation-free tests replay the cipher's output and check everything else (parse, CRC,
+    fields, the meter's rules)."""
 
     def __init__(self, digits, key):
         from stscore import token as T

@@ -3,7 +3,7 @@
 //   node tests/wasm_runner.mjs WASM_PACKAGE_DIR [--heap 256K] [--jobs N] [test_x.py ...]
 //
 // WASM_PACKAGE_DIR holds node_modules/@micropython/micropython-webassembly-pyscript (the Makefile installs
-// it into build/wasm). The repository's tests/, firmware/, tools/, boards/ and build/testdata/ are copied
+// it into build/wasm). The repository's tests/, firmware/, hostmodels/, tools/, boards/ and build/testdata/ are copied
 // into the port's in-memory filesystem at /repo, which becomes the current directory, and tests/run.py is
 // driven step by step: begin(file), then one step() per test, then finish(). Each step is its own top-level
 // call because this port collects garbage only between top-level calls (inside one it grows the heap instead,
@@ -17,7 +17,7 @@ import { fork } from "child_process";
 import { fileURLToPath, pathToFileURL } from "url";
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const TREES = ["tests", "firmware", "tools", "boards", "build/testdata"];
+const TREES = ["tests", "firmware", "hostmodels", "tools", "boards", "build/testdata"];
 const SPLIT = 128 * 1024 * 1024; // gc.mem_free() on this port counts the 128 MB a new heap area may take
 
 function parseSize(text) {

@@ -1,10 +1,12 @@
 """Export ../shared test data into build/testdata/ as compact JSON lines for tests/ (MicroPython).
 
-The shared vector file is 240 KB of pretty-printed JSON with provenance text: too much to load at once in a
-board's heap. This keeps only the fields the tests use, one record per line, so a test can stream them.
-The STA production tables are copied as they are (provisioning data: build/ is never committed).
-A missing ../shared is not an error here: the tests that need a file skip with a message saying so.
+The shared vector file is 240 KB of pretty-printed JSON with provenance text: too much to load at
+once in a board's heap. This keeps only the fields the tests use, one record per line, so a test
+can stream them. The STA production tables are copied as they are (provisioning data: build/ is
+never committed). A missing ../shared is not an error here: the tests that need a file skip with a
+message saying so.
 """
+
 import argparse
 import json
 import os
@@ -13,10 +15,31 @@ import sys
 
 from ststools import paths  # absolute: the Makefile runs this file by path
 
-KEEP = ("id", "type", "token", "class", "subclass", "tid", "data16", "algorithm", "decoder_key_hex",
-        "plaintext_block_hex", "ciphertext_block_hex", "expected_decoded", "expected", "key_hex",
-        "plaintext_hex", "ciphertext_hex", "input_7_bytes_hex", "crc_modbus_raw", "crc_field_hex_byteswapped",
-        "decrypted", "decrypted_with_wrong_key", "crc_ok", "KEN")
+KEEP = (
+    "id",
+    "type",
+    "token",
+    "class",
+    "subclass",
+    "tid",
+    "data16",
+    "algorithm",
+    "decoder_key_hex",
+    "plaintext_block_hex",
+    "ciphertext_block_hex",
+    "expected_decoded",
+    "expected",
+    "key_hex",
+    "plaintext_hex",
+    "ciphertext_hex",
+    "input_7_bytes_hex",
+    "crc_modbus_raw",
+    "crc_field_hex_byteswapped",
+    "decrypted",
+    "decrypted_with_wrong_key",
+    "crc_ok",
+    "KEN",
+)
 
 
 def main(argv=None):
@@ -45,18 +68,28 @@ def main(argv=None):
     return 0
 
 
-# A meter identity for the MicroPython meter tests and `make bench` (tests/test_meter.py, bench/bench_meter.py):
-# the test key and PAN of host_tests/test_meter_rules.py. Tokens are made here because the vending side's DES
-# (DKGA02) and encryption live on the host; the meter only decrypts.
+# A meter identity for the MicroPython meter tests and `make bench` (tests/test_meter.py,
+# bench/bench_meter.py): the test key and PAN of host_tests/test_meter_rules.py. Tokens are made
+# here because the vending side's DES (DKGA02) and encryption live on the host; the meter only
+# decrypts.
 METER_KEY = "0abc12def3456789"
 METER_KEY2 = "1122334455667788"
-METER_PROVISION = {"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": 7,
-                   "decoder_key": METER_KEY, "mfr_code": 12}
+METER_PROVISION = {
+    "pan": "600727000000000009",
+    "sgc": 123456,
+    "ti": 1,
+    "krn": 1,
+    "kt": 2,
+    "ken": 255,
+    "ea": 7,
+    "decoder_key": METER_KEY,
+    "mfr_code": 12,
+}
 
 
 def export_meter_tokens(path):
-    """Named tokens for the meter tests: credit in 0.1 kWh with a TID, wrong-key credit, a class 1 test token,
-    a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
+    """Named tokens for the meter tests: credit in 0.1 kWh with a TID, wrong-key credit, a class 1
+    test token, a key change set to METER_KEY2 (RO = 1) and credit under the new key."""
     from ststools import vending as V
 
     vk, vk2 = V.VendingKey(7, bytes.fromhex(METER_KEY)), V.VendingKey(7, bytes.fromhex(METER_KEY2))

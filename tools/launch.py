@@ -1,9 +1,12 @@
-"""The host tools' entry points: the console scripts (pyproject.toml [project.scripts]: sts, sts-provision,
-sts-conformance, sts-meter-state, sts-sim) and `python -m ststools TOOL [ARGS]` (__main__.py).
+"""The host tools' entry points: the console scripts (pyproject.toml [project.scripts]: sts,
+sts-provision, sts-conformance, sts-meter-state, sts-sim) and `python -m ststools TOOL [ARGS]`
+(__main__.py).
 
-Each puts the firmware on the import path first (paths.setup), then imports its tool and runs the tool's
-main(argv): the tools import firmware modules at their top, so nothing may import them before the set-up.
+Each puts the firmware on the import path first (paths.setup), then imports its tool and runs the
+tool's main(argv): the tools import firmware modules at their top, so nothing may import them
+before the set-up.
 """
+
 import importlib
 import os
 import sys
@@ -31,7 +34,8 @@ def run(tool, argv=None):
     module = importlib.import_module("%s.%s" % (__package__, tool))
     try:
         return module.main(argv)
-    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as other command-line tools do
+    # the reader went away (`... | head`): stop quietly, as other command-line tools do
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
@@ -46,7 +50,10 @@ def main(argv=None):
         return run(argv[0], argv[1:])
     asked = argv[:1] in (["-h"], ["--help"])
     out = sys.stdout if asked else sys.stderr
-    print("usage: python -m %s TOOL [ARGS]   (TOOL --help: its options)\n\ntools:" % __package__, file=out)
+    print(
+        "usage: python -m %s TOOL [ARGS]   (TOOL --help: its options)\n\ntools:" % __package__,
+        file=out,
+    )
     for name, what in TOOLS.items():
         print("  %-17s %s" % (name, what), file=out)
     return 0 if asked else 2

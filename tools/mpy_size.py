@@ -1,4 +1,6 @@
-"""Print the total size of the .mpy files below a folder (the flash a module set occupies on a board)."""
+"""Print the total size of the .mpy files below a folder (the flash a module set occupies on a
+board)."""
+
 import os
 import sys
 

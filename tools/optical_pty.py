@@ -1,29 +1,31 @@
 """Create the pseudo-terminal that the unix simulator board uses as its optical port (CPython).
 
-Unix MicroPython cannot create a pty: it has no `pty`, `fcntl` or `ffi` module and no os.openpty/ioctl,
-so it can open /dev/ptmx but can neither unlock nor name the slave side. It can use a pty it inherits,
-though (`open(fd)`, termios.setraw and select.poll all work on it). So this launcher creates the pty,
-passes the master fd to micropython (env METER_OPTICAL_FD, read by boards/unix/board.py) and publishes
-the slave path (/dev/pts/N, and optionally a symlink) for the HHU side: an IEC 62056-21 client, a
-pyserial script, `picocom`...
+Unix MicroPython cannot create a pty: it has no `pty`, `fcntl` or `ffi` module and no
+os.openpty/ioctl, so it can open /dev/ptmx but can neither unlock nor name the slave side. It can
+use a pty it inherits, though (`open(fd)`, termios.setraw and select.poll all work on it). So this
+launcher creates the pty, passes the master fd to micropython (env METER_OPTICAL_FD, read by
+boards/unix/board.py) and publishes the slave path (/dev/pts/N, and optionally a symlink) for the
+HHU side: an IEC 62056-21 client, a pyserial script, `picocom`...
 
     .venv/bin/python tools/optical_pty.py --link build/sim/optical -- \\
         .venv/bin/micropython -X heapsize=192K boards/unix/main.py
 
-The launcher keeps its own handle on the slave side, so the meter never sees EIO/HUP while no client is
-attached (whatever the meter sends meanwhile waits in the pty; a client should flush its input when it
-opens the port). Both sides are put in raw mode: no echo, no CR/LF translation, all 8 bits passed.
-The link carries 7-bit characters without parity (OpticalPort MODE_RAW7), like the protocol notes'
-hex examples.
+The launcher keeps its own handle on the slave side, so the meter never sees EIO/HUP while no
+client is attached (whatever the meter sends meanwhile waits in the pty; a client should flush its
+input when it opens the port). Both sides are put in raw mode: no echo, no CR/LF translation, all 8
+bits passed. The link carries 7-bit characters without parity (OpticalPort MODE_RAW7), like the
+protocol notes' hex examples.
 
 Opening the pty at 300 Bd 7E1 (IEC 62056-21's sign-on settings, what tools/conformance/ and the
-iec62056-21 client ask for): a Linux pty keeps CS8 without parity whatever is asked, and this kernel (6.x)
-then answers a request that changes nothing else with EINVAL. The first client's request also changes the
-speed and succeeds; a second client asking for 300 Bd 7E1 while the pty is still at 300 Bd fails in
-tcsetattr (pyserial: termios.error 22). `SpeedKeeper` puts the pty back on a speed no mode C client asks for
-(50 Bd) whenever a client has set one, so every client's 7E1 request carries a speed change and is taken.
-A pty has no line, so the speed is only a number in its termios: the data are the same at any speed.
+iec62056-21 client ask for): a Linux pty keeps CS8 without parity whatever is asked, and this
+kernel (6.x) then answers a request that changes nothing else with EINVAL. The first client's
+request also changes the speed and succeeds; a second client asking for 300 Bd 7E1 while the pty is
+still at 300 Bd fails in tcsetattr (pyserial: termios.error 22). `SpeedKeeper` puts the pty back on
+a speed no mode C client asks for (50 Bd) whenever a client has set one, so every client's 7E1
+request carries a speed change and is taken. A pty has no line, so the speed is only a number in
+its termios: the data are the same at any speed.
 """
+
 import argparse
 import os
 import subprocess
@@ -38,7 +40,8 @@ PARK_SPEED = termios.B50  # no IEC 62056-21 client asks for it (mode C: 300..192
 
 
 def open_pty(link=None):
-    """Create a raw pty; returns (master_fd, slave_fd, slave_path). `link` becomes a symlink to it."""
+    """Create a raw pty; returns (master_fd, slave_fd, slave_path). `link` becomes a symlink to
+    it."""
     master, slave = os.openpty()
     tty.setraw(master)
     tty.setraw(slave)
@@ -55,9 +58,10 @@ def open_pty(link=None):
 
 
 class SpeedKeeper:
-    """A thread that parks the pty's speed at 50 Bd again whenever a client has changed it (see the module
-    docstring: the next client's 300 Bd 7E1 open then succeeds). `period_s` bounds how soon after one client
-    a second can open the port; the conformance runner still falls back to 8N1 if it loses that race."""
+    """A thread that parks the pty's speed at 50 Bd again whenever a client has changed it (see the
+    module docstring: the next client's 300 Bd 7E1 open then succeeds). `period_s` bounds how soon
+    after one client a second can open the port; the conformance runner still falls back to 8N1 if
+    it loses that race."""
 
     def __init__(self, fd, period_s=0.02):
         self.fd = fd
@@ -105,7 +109,8 @@ def close_pty(master, slave, link=None):
 
 
 def spawn(argv, master, env=None, **kwargs):
-    """Start `argv` (micropython ...) with the pty master inherited and named in METER_OPTICAL_FD."""
+    """Start `argv` (micropython ...) with the pty master inherited and named in
+    METER_OPTICAL_FD."""
     env = dict(os.environ if env is None else env)
     env["METER_OPTICAL_FD"] = str(master)
     return subprocess.Popen(argv, pass_fds=(master,), env=env, **kwargs)

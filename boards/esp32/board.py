@@ -1,14 +1,18 @@
-"""ESP32 DevKitC (ESP32-WROOM-32, 4 MB flash) wiring of the meter; pin table and picture in boards/README.md.
+"""ESP32 DevKitC (ESP32-WROOM-32, 4 MB flash) wiring of the meter; pin table and picture in
+boards/README.md.
 
-`make_hardware()` builds every driver from the pin map below and returns a drivers.hardware.Hardware.
-Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574 backpack; `DISPLAY = "tm1637-4"` /
-`"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD = "4x3"` to a 4x3 keypad.
+`make_hardware()` builds every driver from the pin map below and returns a
+drivers.hardware.Hardware. Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574
+backpack; `DISPLAY = "tm1637-4"` / `"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD =
+"4x3"` to a 4x3 keypad.
 
 Pins avoided: GPIO 6-11 (flash), the strapping pins 0, 2, 5, 12, 15, and GPIO 1/3 (UART0 = REPL).
-GPIO 34-39 are input-only without internal pull resistors: the pulse, power-fail and tamper inputs there
-need external 10 kOhm pull-ups to 3V3. GPIO 36/39 can see spurious interrupts while the ADC or Wi-Fi
-runs (ESP32 errata 3.11), so the polled tamper input sits on 39 and the IRQ inputs on 34 and 35.
+GPIO 34-39 are input-only without internal pull resistors: the pulse, power-fail and tamper inputs
+there need external 10 kOhm pull-ups to 3V3. GPIO 36/39 can see spurious interrupts while the ADC
+or Wi-Fi runs (ESP32 errata 3.11), so the polled tamper input sits on 39 and the IRQ inputs on 34
+and 35.
 """
+
 from micropython import const
 from machine import Pin, UART, I2C
 import esp32  # pyright: ignore[reportMissingImports]
@@ -28,7 +32,8 @@ KEYPAD = "4x4"  # "4x4" or "4x3"
 OPTICAL_UART = const(2)
 PIN_OPTICAL_TX = const(17)  # -> IR LED driver
 PIN_OPTICAL_RX = const(16)  # <- phototransistor stage
-OPTICAL_MODE = MODE_AUTO  # the esp32 UART does 7E1 itself; MODE_SW (optical.py) to see parity errors
+# the esp32 UART does 7E1 itself; MODE_SW (optical.py) to see parity errors
+OPTICAL_MODE = MODE_AUTO
 OPTICAL_ECHO = True
 
 # Displays
@@ -49,19 +54,22 @@ RELAY_ACTIVE_HIGH = True
 PIN_PULSE = const(35)  # input-only: external pull-up
 PULSE_MIN_GAP_US = const(10000)
 PULSES_PER_KWH = const(1000)
-PHASE_PULSE_PINS = ()  # a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
+# a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
+PHASE_PULSE_PINS = ()
 PIN_POWERFAIL = const(34)  # input-only: external pull-up; active low
 POWERFAIL_ACTIVE = const(0)
 PIN_TAMPER = const(39)  # input-only: external pull-up; normally-closed cover switch to GND
 TAMPER_ACTIVE = const(1)
 
-# Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs" one; with the
-# stock partition table, RECORD_STORE_SECTORS files of one 4 KB sector each in STORE_DIR on littlefs instead
+# Record store: its own data partition (boards/esp32/partitions-meter.csv), apart from the "vfs"
+# one; with the stock partition table, RECORD_STORE_SECTORS files of one 4 KB sector each in
+# STORE_DIR on littlefs instead
 RECORD_STORE_LABEL = "meter"
 RECORD_STORE_SECTORS = const(16)
 STORE_DIR = "/meter_store"
 
-# Checked with the rp2 stubs too (one pyright config covers all boards), where `esp32` is no module.
+# Checked with the rp2 stubs too (one pyright config covers all boards), where `esp32` is no
+# module.
 Partition = esp32.Partition  # pyright: ignore[reportAttributeAccessIssue]
 
 
@@ -79,8 +87,9 @@ def make_optical():
 
 
 def record_store():
-    """(block device, "") for the record store, or (None, reason): the "meter" data partition when the partition
-    table has one, else (the stock table) sector files on littlefs (drivers.fsflash)."""
+    """(block device, "") for the record store, or (None, reason): the "meter" data partition when
+    the partition table has one, else (the stock table) sector files on littlefs
+    (drivers.fsflash)."""
     found = Partition.find(Partition.TYPE_DATA, label=RECORD_STORE_LABEL)
     if found:
         return found[0], ""
@@ -92,5 +101,15 @@ def record_store():
 
 def make_hardware(display=DISPLAY, keypad=KEYPAD):
     bdev, note = record_store()
-    return hardware.assemble(_this, Pin, I2C, display=display, keypad=keypad, optical=make_optical(),
-                             flash_bdev=bdev, flash_note=note, input_pull=None)  # GPIO 34-39: external pull-ups
+    return hardware.assemble(
+        _this,
+        Pin,
+        I2C,
+        display=display,
+        keypad=keypad,
+        optical=make_optical(),
+        # GPIO 34-39: external pull-ups
+        flash_bdev=bdev,
+        flash_note=note,
+        input_pull=None,
+    )

@@ -1,5 +1,7 @@
-"""The ESP32 DevKitC meter's main (`make flash` installs it last): device.boot.board_main does the start-up
-(drivers, record store with page_writes=8, provisioning, meter, optical server, tasks) and runs the meter."""
+"""The ESP32 DevKitC meter's main (`make flash` installs it last): device.boot.board_main does the
+start-up (drivers, record store with page_writes=8, provisioning, meter, optical server, tasks) and
+runs the meter."""
+
 import board
 from device import boot
 

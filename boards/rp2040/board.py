@@ -1,9 +1,12 @@
-"""Raspberry Pi Pico (RP2040) wiring of the meter; the pin table and a picture are in boards/README.md.
+"""Raspberry Pi Pico (RP2040) wiring of the meter; the pin table and a picture are in
+boards/README.md.
 
-`make_hardware()` builds every driver from the pin map below and returns a drivers.hardware.Hardware.
-Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module; `DISPLAY = "lcd1602"` switches to a
-16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"` to a 4x4 keypad.
+`make_hardware()` builds every driver from the pin map below and returns a
+drivers.hardware.Hardware. Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module;
+`DISPLAY = "lcd1602"` switches to a 16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"`
+to a 4x4 keypad.
 """
+
 from micropython import const
 from machine import Pin, UART, I2C
 import os
@@ -46,7 +49,8 @@ RELAY_ACTIVE_HIGH = True
 PIN_PULSE = const(21)  # GP21, pin 27 <- S0 / metering-chip pulse output (open collector, pull-up)
 PULSE_MIN_GAP_US = const(10000)  # 1000 imp/kWh at 23 kW is 6.4 Hz; anything faster is noise
 PULSES_PER_KWH = const(1000)
-PHASE_PULSE_PINS = ()  # a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
+# a poly-phase meter: the L1, L2, L3 pulse outputs (same constant), for the MPPUL
+PHASE_PULSE_PINS = ()
 PIN_TAMPER = const(22)  # GP22, pin 29 <- cover switch to GND, normally closed: open cover reads 1
 TAMPER_ACTIVE = const(1)
 PIN_POWERFAIL = const(26)  # GP26, pin 31 <- supply monitor, active low
@@ -62,13 +66,15 @@ def make_keypad(kind=KEYPAD):
 
 
 def make_optical():
-    bufs = {"rxbuf": 512, "txbuf": 512}  # rp2's UART.init() re-allocates both, at 256, unless given
+    # rp2's UART.init() re-allocates both, at 256, unless given
+    bufs = {"rxbuf": 512, "txbuf": 512}
     uart = UART(OPTICAL_UART, baudrate=300, tx=Pin(PIN_OPTICAL_TX), rx=Pin(PIN_OPTICAL_RX), **bufs)
     return OpticalPort(uart, mode=OPTICAL_MODE, echo=OPTICAL_ECHO, init_kw=bufs)
 
 
 def fs_bytes():
-    """Size of the filesystem mounted at / (littlefs starts at the storage region's first block)."""
+    """Size of the filesystem mounted at / (littlefs starts at the storage region's first
+    block)."""
     try:
         st = os.statvfs("/")
         return st[1] * st[2]
@@ -77,9 +83,10 @@ def fs_bytes():
 
 
 def record_store():
-    """(block device, "") for the record store, or (None, reason): the raw top sectors of the storage region when
-    littlefs leaves them free (the frozen build's _boot.py), else (a stock image, whose littlefs covers them) the
-    same number of sector files on littlefs (drivers.fsflash)."""
+    """(block device, "") for the record store, or (None, reason): the raw top sectors of the
+    storage region when littlefs leaves them free (the frozen build's _boot.py), else (a stock
+    image, whose littlefs covers them) the same number of sector files on littlefs
+    (drivers.fsflash)."""
     total = rp2.Flash().ioctl(4, 0) or 0  # block count of the whole storage region
     start = total - flash_layout.RECORD_STORE_BLOCKS
     fs = fs_bytes()
@@ -94,5 +101,14 @@ def record_store():
 
 def make_hardware(display=DISPLAY, keypad=KEYPAD):
     bdev, note = record_store()
-    return hardware.assemble(_this, Pin, I2C, display=display, keypad=keypad, optical=make_optical(),
-                             flash_bdev=bdev, flash_note=note, input_pull=Pin.PULL_UP)
+    return hardware.assemble(
+        _this,
+        Pin,
+        I2C,
+        display=display,
+        keypad=keypad,
+        optical=make_optical(),
+        flash_bdev=bdev,
+        flash_note=note,
+        input_pull=Pin.PULL_UP,
+    )

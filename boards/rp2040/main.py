@@ -1,5 +1,7 @@
-"""The Raspberry Pi Pico (RP2040) meter's main (`make flash` installs it last): device.boot.board_main does the start-up
-(drivers, record store with page_writes=8, provisioning, meter, optical server, tasks) and runs the meter."""
+"""The Raspberry Pi Pico (RP2040) meter's main (`make flash` installs it last):
+device.boot.board_main does the start-up (drivers, record store with page_writes=8, provisioning,
+meter, optical server, tasks) and runs the meter."""
+
 import board
 from device import boot
 

@@ -1,33 +1,38 @@
 """The unix simulator board (`make sim`): the meter's drivers over simulated parts.
 
-    keypad    VirtualKeypad: the simulator calls hw.keypad.press("5") / .type("1234") / .press("*", hold=True)
-    display   7-segment panel drawn as text (textpanel.SegmentArt, 6 digits) or a 16x2 text LCD
-              (textpanel.TextLcd): METER_DISPLAY=7seg6 (default) | 7seg4 | lcd1602; the panel is
-              `hw.panel`, and `on_display_change(panel)` runs after every refresh (redraw there)
-    optical   OpticalPort(MODE_RAW7, no echo) over a pty: METER_OPTICAL_FD=<inherited master fd> (see
-              tools/optical_pty.py) or METER_OPTICAL_TTY=<tty path>; neither -> a port with nothing attached
-    relay     Relay on a SimPin (hw.relay.is_connected())
-    pulses    PulseCounter on a SimPin: hw.pulse_pin.pulse(n) feeds n energy pulses
-    tamper    Tamper on a SimPin: hw.tamper_pin.drive(1) opens the cover
-    powerfail PowerFail on a SimPin: hw.powerfail_pin.drive(0) raises the warning
-    flash     FileFlash (simflash.py), 16 x 4 KB, in METER_FLASH=<file> (default build/sim/flash.bin, kept
-              across runs; created erased when missing) or in RAM with METER_FLASH=:ram:. Not
-              norflash.FileNorFlash: that one keeps the whole image in the heap (64 KB), which the
-              simulator's heap budget cannot carry; FileFlash reads and writes the file in place.
+    keypad    VirtualKeypad: the simulator calls hw.keypad.press("5") / .type("1234") / .press("*",
+    hold=True)
+    display   7-segment panel drawn as text (hostmodels/textpanel.SegmentArt, 6 digits) or a 16x2
+              text LCD (textpanel.TextLcd): METER_DISPLAY=7seg6 (default) | 7seg4 | lcd1602; the
+              panel is `hw.panel`, and `on_display_change(panel)` runs after every refresh (redraw
+              there)
+    optical   OpticalPort(MODE_RAW7, no echo) over a pty: METER_OPTICAL_FD=<inherited master fd>
+              (see tools/optical_pty.py) or METER_OPTICAL_TTY=<tty path>; neither -> a port with
+              nothing attached
+    relay     Relay on a pin model (hostmodels/pins.Pin; hw.relay.is_connected())
+    pulses    PulseCounter on a Pin: hw.pulse_pin.pulse(n) feeds n energy pulses
+    tamper    Tamper on a Pin: hw.tamper_pin.drive(1) opens the cover
+    powerfail PowerFail on a Pin: hw.powerfail_pin.drive(0) raises the warning
+    flash     FileFlash (hostmodels/fileflash.py), 16 x 4 KB, in METER_FLASH=<file> (default
+              build/sim/flash.bin, kept across runs; created erased when missing) or in RAM with
+              METER_FLASH=:ram:; it reads and writes the file in place (the heap holds no image of
+              it).
+The simulated parts are the host models of hostmodels/ (on the import path with firmware/).
 """
+
 import os
 
 from drivers.keypad import VirtualKeypad, KEYMAP_4X3, KEYMAP_4X4
-from drivers.textpanel import SegmentArt, TextLcd
 from drivers.optical import OpticalPort, MODE_RAW7
 from drivers.relay import Relay
 from drivers.pulse import PulseCounter
 from drivers.tamper import Tamper
 from drivers.powerfail import PowerFail
 from drivers.hardware import Hardware
-from simpins import SimPin, IRQ_FALLING
+from fileflash import FileFlash
+from pins import Pin, IRQ_FALLING
 from ptyuart import PtyUART, NullUART
-from simflash import FileFlash
+from textpanel import SegmentArt, TextLcd
 
 NAME = "unix"
 RECORD_STORE_BLOCKS = 16
@@ -50,11 +55,13 @@ def make_display(kind="7seg6", on_change=None):
     # imported on demand: only one display's driver takes heap
     if kind.startswith("7seg"):
         from drivers.sevenseg import SevenSegDisplay
+
         digits = 4 if kind.endswith("4") else 6
         panel = SegmentArt(digits, on_change)
         return SevenSegDisplay(panel, digits), panel
     if kind == "lcd1602":
         from drivers.charlcd import CharDisplay
+
         panel = TextLcd(16, 2, on_change)
         return CharDisplay(panel, 16, 2), panel
     raise ValueError("display: " + kind)
@@ -70,8 +77,14 @@ def make_uart(fd=None, tty=None):
     return NullUART()
 
 
-def make_hardware(display=None, keypad="4x3", optical_fd=None, optical_tty=None, flash_path=None,
-                  on_display_change=None):
+def make_hardware(
+    display=None,
+    keypad="4x3",
+    optical_fd=None,
+    optical_tty=None,
+    flash_path=None,
+    on_display_change=None,
+):
     display = display or os.getenv("METER_DISPLAY") or "7seg6"
     flash_path = flash_path or os.getenv("METER_FLASH") or DEFAULT_FLASH
     if flash_path == ":ram:":
@@ -80,10 +93,10 @@ def make_hardware(display=None, keypad="4x3", optical_fd=None, optical_tty=None,
         _mkdirs(flash_path)
     keymap = KEYMAP_4X4 if keypad == "4x4" else KEYMAP_4X3
     disp, panel = make_display(display, on_display_change)
-    relay_pin = SimPin(0, "relay")
-    pulse_pin = SimPin(1, "pulse")
-    tamper_pin = SimPin(0, "tamper")
-    powerfail_pin = SimPin(1, "powerfail")
+    relay_pin = Pin(0, "relay")
+    pulse_pin = Pin(1, "pulse")
+    tamper_pin = Pin(0, "tamper")
+    powerfail_pin = Pin(1, "powerfail")
     hw = Hardware(
         NAME,
         keypad=VirtualKeypad(keymap),

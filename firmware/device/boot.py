@@ -8,11 +8,12 @@ import asyncio
 import gc
 import os
 import sys
+from micropython import const
 from time import ticks_ms
 
 from device.runtime import Runtime
 
-PROVISION_FILE = "provision.json"  # taken in at first boot (meter.boot), then deleted; tools/flash.py copies it
+_PROVISION_FILE = const("provision.json")  # taken in at first boot (meter.boot), then deleted; tools/flash.py copies it
 
 
 def _exists(path):
@@ -81,7 +82,7 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
         try:
             meter = Meter(store, meter_config, clock)
             why = None
-            path = provision_path or PROVISION_FILE
+            path = provision_path or _PROVISION_FILE
             if _exists(path):  # meter.boot only for a first boot: a meter in service does not carry it
                 from meter.boot import provision_from_file
 

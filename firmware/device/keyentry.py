@@ -1,38 +1,8 @@
-"""Token entry on the keypad: the state machine between key presses and the meter.
-
-Keys (ASCII codes from the board's keymap; see keypad.py):
-
-    0-9           a digit; echoed at once through display.show_digits()
-    *             backspace; on an empty entry it closes the entry (on_cancel)
-    * held        clear the whole entry (KEY_HOLD, reported after the keypad's hold_ms)
-    #             Enter: 20 digits -> on_token; 1-3 digits -> on_short_code; on an empty entry it opens
-                  a short code (Conlog style "#01#"); 4-19 digits -> "Too short" and the entry is cleared
-    C (4x4)       clear the whole entry
-    A, B, D (4x4) quick keys for short codes 01, 02 and 88 (only when no entry is open)
-
-The 20th digit submits the token by itself (`auto_submit`, default on); otherwise Enter is needed and a
-21st digit is ignored.
-
-A rejected entry ("Too short") is cleared at once, so the next digit starts a new token (kept, the digits
-typed next would join the rejected ones and reach the meter as a wrong token, counting towards the lockout).
-The message stays `reject_ms` (3 s; mode REJECTED, so the meter's runtime, which leaves the display to an
-entry that is not IDLE, does not draw over it); a digit starts the next entry at once, any other key or the
-end of `reject_ms` closes it (on_cancel). An open entry with no key for `timeout_ms` (20 s, as commercial meters) is
-dropped (on_cancel). The token reaches the meter as `on_token(buf)`: a bytearray of 20 ASCII digits that
-is reused, so the meter must copy it if it keeps it past the call.
-
-Short codes (documented list, shared with the meter application; the meter decides what each shows and
-answers unknown codes with an error display):
-
-    01  credit balance                       06  software version
-    02  last token result (code and text)    07  meter number (scrolls)
-    03  key revision number (KRN)            08  supplier group code (SGC)
-    04  tariff index (TI)                    09  total energy imported (kWh)
-    05  tamper status                        88  display test (all segments on)
-
-They are entered as `#NN#` (on a 4x3 keypad `#` is also Enter) or as `NN#`; leading zeros do not matter
-(`#1#` = `#01#`), so the code reaches the meter as an int.
+"""Token entry on the keypad: the state machine between key presses and the meter (digits,
+backspace, Enter, auto-submit at 20 digits, short codes `#NN#`, quick keys, the rejected entry's
+message, the timeout). The keys and the short code list: docs/device.md.
 """
+
 from micropython import const
 from time import ticks_ms, ticks_diff
 
@@ -41,29 +11,11 @@ from drivers.keypad import KEY_HOLD
 TOKEN_DIGITS = const(20)
 _SHORT_CODE_MAX_DIGITS = const(3)
 
+# Short codes the keypad itself knows (the 4x4 quick keys) and the runtime draws; the rest:
+# device.texts
 SC_CREDIT = const(1)
 SC_LAST_RESULT = const(2)
-SC_KRN = const(3)
-SC_TI = const(4)
-SC_TAMPER = const(5)
-SC_VERSION = const(6)
-SC_METER_NUMBER = const(7)
-SC_SGC = const(8)
-SC_ENERGY = const(9)
 SC_DISPLAY_TEST = const(88)
-
-SHORT_CODES = {
-    SC_CREDIT: "credit balance",
-    SC_LAST_RESULT: "last token result",
-    SC_KRN: "key revision number",
-    SC_TI: "tariff index",
-    SC_TAMPER: "tamper status",
-    SC_VERSION: "software version",
-    SC_METER_NUMBER: "meter number",
-    SC_SGC: "supplier group code",
-    SC_ENERGY: "total energy imported",
-    SC_DISPLAY_TEST: "display test",
-}
 
 # entry modes
 IDLE = const(0)
@@ -80,8 +32,19 @@ MSG_TOO_SHORT = "Too short"
 
 
 class KeyEntry:
-    def __init__(self, display, on_token, on_short_code, *, on_cancel=None, timeout_ms=20000,
-                 auto_submit=True, quick_keys=QUICK_KEYS_4X4, clock=ticks_ms, reject_ms=3000):
+    def __init__(
+        self,
+        display,
+        on_token,
+        on_short_code,
+        *,
+        on_cancel=None,
+        timeout_ms=20000,
+        auto_submit=True,
+        quick_keys=QUICK_KEYS_4X4,
+        clock=ticks_ms,
+        reject_ms=3000,
+    ):
         self.display = display
         self.on_token = on_token
         self.on_short_code = on_short_code
@@ -135,7 +98,8 @@ class KeyEntry:
         if ticks_diff(now, self._t_last) >= limit:
             self._cancel()
 
-    # --- internals ---------------------------------------------------------------------------------------
+    # --- internals
+    # ---------------------------------------------------------------------------------------
     def _digit(self, code):
         if self.mode == IDLE:
             self.mode = TOKEN
@@ -179,7 +143,7 @@ class KeyEntry:
 
     def _echo(self):
         if self.mode == _SHORT:
-            self.display.show_text("#" + bytes(self.buf[:self.n]).decode())
+            self.display.show_text("#" + bytes(self.buf[: self.n]).decode())
         else:
             self.display.show_digits(self.buf, self.n)
 

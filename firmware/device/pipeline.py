@@ -1,16 +1,9 @@
-"""The one token pipeline shared by the keypad and the optical port (IEC 62055-52 virtual token carrier).
-
-A carrier hands a token over with `submit(digits, n, source)`, which copies the digits and returns at once;
-`run()` (an asyncio task) or `process_pending()` (tests, synchronous callers) then puts it through
-`Meter.process`. Meanwhile `status` reads 16 ("token status not ready", ../shared/docs/iec62055-52-server.md
-§1.2, §4.5), so the optical port can ACK the write inside its reaction time and the client polls TokenStatus.
-One token at a time: a second `submit` while one is pending is refused (the optical server answers ER04),
-which also serialises keypad and optical entries, so the lockout and the TID memory see one stream.
-
-`status` is the TokenStatus register: 0 after power-up (no token since reset, a design choice: 0 is
-"reserved" in the public table), 16 while a token is pending, otherwise the last result (1..15).
-`on_result(result, source)` runs after each token (the display shows it; the keypad entry closes).
+"""The one token pipeline of the keypad and the optical port: `submit(digits, n, source)` queues a
+token (one at a time) and returns at once, `run()` / `process_pending()` put it through
+Meter.process; `status` is the optical port's TokenStatus register (16 while a token is pending).
+The design: docs/device.md.
 """
+
 import asyncio
 
 from meter import results as R
@@ -49,7 +42,8 @@ class TokenPipeline:
             return None
         try:
             result = self.meter.process(self._digits, self._n)
-        except Exception as exc:  # Meter.process does not raise; should it ever, the queue must not wedge
+        # Meter.process does not raise; should it ever, the queue must not wedge
+        except Exception as exc:
             result = R.FUNCTION
             self.meter.error = R.fault_text("token processing failed", exc)
         self.status = result
@@ -67,6 +61,7 @@ class TokenPipeline:
         while True:
             await event.wait()
             event.clear()
-            # let the carrier finish its reply (the optical ACK) before the decrypt and the flash commit
+            # let the carrier finish its reply (the optical ACK) before the decrypt and the flash
+            # commit
             await asyncio.sleep(0)
             self.process_pending()

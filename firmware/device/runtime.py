@@ -1,31 +1,7 @@
-"""The meter's runtime: the asyncio tasks that tie one board's drivers to the Meter, the same on every board.
-
-Owns the wiring between `hw` (drivers.hardware.Hardware, built by boards/<board>/board.py), the Meter, its
-TokenPipeline and, when present, the optical (VTC) server; and what the display shows when.
-
-    rt = Runtime(hw, meter, pipeline, server=None, config=None)
-    await rt.run()          # or rt.start() inside a running loop: returns the tasks
-
-Wiring:
-    keypad -> KeyEntry: digits echoed; a token -> pipeline.submit(..., SOURCE_KEYPAD); short codes (#NN#)
-              -> short_code(): credit, last result, KRN, TI, tamper, version, meter number, SGC, kWh, test
-    pipeline.on_result -> the result text (results.text) for `result_ms`, then the home display; an accepted
-               class 1 token's tests/displays (meter.test_request, results.TEST_*) follow one by one, each
-               for `test_ms`; the load switch test switches the relay over for that long and back
-    pulses  -> polled with take() every `pulse_ms` -> meter.add_pulses (never from the scheduled hand-off:
-               that could interrupt a store commit in progress, and the store is not re-entrant); the same
-               pulses (and the per-phase ones, hw.phase_pulses) measure the present power (meter.power) ->
-               meter.set_load, which trips the load switch above the MPL / MPPUL, on every board; a board
-               with a metering chip (hw.metering: the simulator) reports its power instead
-    relay   -> follows meter.relay_closed() after every token, pulse batch and tick
-    tamper  -> meter.tamper_detected() (the tamper task runs in the loop); a cleared flag re-arms the latch
-    powerfail -> a flag set by the scheduled hand-off; a task saves the credit register (meter.save())
-    tick (1 s) -> meter.tick(), relay, home display (credit, low-credit warning, fault), record-store
-               deferred erase while the optical server is in a session, maintain() when idle
-Home display: the fault (not provisioned, bad provisioning, no flash) when there is one, else the credit,
-blinking with "Lo" below `low_credit_units`. A message (result, short code) stays `result_ms`/`info_ms`;
-an open key entry owns the display until it closes. At boot (board_main) the store's place comes first, for
-`info_ms`: "Store: flash" / "Store: file" ("FLASH" / "FILE" on 7 segments), see show_store.
+"""The meter's runtime: the asyncio tasks that tie one board's drivers (`hw`, drivers.hardware.Hardware) to the
+Meter, its TokenPipeline and the optical server, and what the display shows when (home display, results, short
+code answers, the class 1 test sequence); the same on every board. The wiring and the display policy:
+docs/device.md. At boot (board_main) the store's place is shown first (show_store).
 """
 import asyncio
 from micropython import const
@@ -34,7 +10,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 from device import keyentry as K
 from device.supervise import supervised
 from drivers.display import format_units
-from meter import results as R
+from meter import override, results as R
 
 _HOME = const(0)
 _MESSAGE = const(1)
@@ -44,6 +20,8 @@ _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
 _H_FAULT = const(3)
+_H_LOCK = const(4)
+_H_KCT = const(5)
 
 
 class RuntimeConfig:
@@ -56,10 +34,7 @@ class RuntimeConfig:
         self.pulse_ms = 100  # pulse counter polling period
         self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
         self.test_ms = 3000  # each class 1 test/display item, and the load switch test's switched-over time
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown runtime setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "runtime")
 
 
 class Runtime:
@@ -85,6 +60,7 @@ class Runtime:
         self._pf_flag = asyncio.ThreadSafeFlag()
         self.saves = 0  # power-fail saves done (tests, status)
         self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
+        self._test_source = None  # the carrier of the class 1 token (the reading device test)
         self._pending_result = -1  # a result that came while a key entry was open: shown when it closes
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
@@ -123,6 +99,7 @@ class Runtime:
         m = self.meter
         if m.test_request:  # an accepted class 1 token: its tests follow the result (tick)
             self._tests |= m.test_request
+            self._test_source = source
             m.test_request = 0
         self.sync_relay()
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
@@ -136,7 +113,11 @@ class Runtime:
     def _show_result(self, result):
         self._pending_result = -1
         self._hold(self.cfg.result_ms)
-        self.display.show_result(result, R.text(result))
+        text = R.text(result)
+        left = self.meter.lockout_remaining_s() if result == R.LOCKOUT else 0
+        if left:  # a token typed during the lockout: refused, and for how long still
+            text = ("Token locked out\nTry in %d s" if self.wide else "Locked %d") % left
+        self.display.show_result(result, text)
 
     def _entry_closed(self):
         """The key entry closed without a token (cleared, timed out, a rejected entry's message put away): the
@@ -161,7 +142,7 @@ class Runtime:
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay over."""
         tests = self._tests
-        for bit in range(1, R.TEST_LAST + 1):
+        for bit in range(R.TEST_LAST + 1):
             if tests >> bit & 1:
                 self._tests = tests & ~(1 << bit)
                 if bit == R.TEST_LOAD_SWITCH:
@@ -170,7 +151,8 @@ class Runtime:
                     self.sync_relay()
                 from device.texts import class1_text  # loaded with the first class 1 item shown
 
-                self._message(class1_text(self.meter, bit, self.wide, self.width), self.cfg.test_ms)
+                self._message(class1_text(self.meter, bit, self.wide, self.width, self._test_source),
+                              self.cfg.test_ms)
                 return
         self._tests = 0
 
@@ -204,23 +186,42 @@ class Runtime:
 
     # --- home display ----------------------------------------------------------------------------------
     def show_home(self):
-        """The resting display: fault, low-credit warning or credit. Rewrites only what changed."""
+        """The resting display: fault, lockout countdown, the key change token to enter next, low-credit
+        warning or credit (the module docstring). Rewrites only what changed."""
         self._mode = _HOME
         m = self.meter
+        wide = self.wide
         if m.fault:
             if self._home != _H_FAULT or self._home_value != m.fault:
                 self._home, self._home_value = _H_FAULT, m.fault
-                self.display.show_warning(("Error: " if self.wide else "Err ") + m.fault)
+                self.display.show_warning(("Error: " if wide else "Err ") + m.fault)
+            return
+        left = m.lockout_remaining_s()
+        if left:
+            if self._home != _H_LOCK or self._home_value != left:
+                self._home, self._home_value = _H_LOCK, left
+                reason = left >> 1 & 1  # the countdown and the reason take turns, 2 s each
+                if wide:
+                    text = ("Wrong tokens" if reason else "Token lockout") + "\nWait %d s" % left
+                else:
+                    text = "Locked" if reason else "L %d" % left
+                self.display.show_text(text)
+            return
+        nth = m.kct_awaited()
+        if nth:
+            if self._home != _H_KCT or self._home_value != nth:
+                self._home, self._home_value = _H_KCT, nth
+                nth = "1st2nd3rd4th"[3 * nth - 3:3 * nth]
+                self.display.show_text(("Enter %s token\nof key change" if wide else "Enter %s") % nth)
             return
         credit = m.credit
-        if self._home_value == credit and self._home != _H_FAULT and self._home != _H_NONE:
+        home = _H_LOW if m.low_credit() else _H_CREDIT  # the threshold is a setting: it may change too
+        if self._home_value == credit and self._home == home:
             return
-        self._home_value = credit
-        if m.low_credit():
-            self._home = _H_LOW
-            self.display.show_warning(("Low credit " if self.wide else "Lo ") + format_units(credit))
+        self._home, self._home_value = home, credit
+        if home == _H_LOW:
+            self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
         else:
-            self._home = _H_CREDIT
             self.display.show_credit(credit)
 
     # --- inputs ----------------------------------------------------------------------------------------

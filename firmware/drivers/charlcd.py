@@ -1,19 +1,24 @@
-"""The meter's display interface on a character LCD (16x2 by default): HD44780 panel or a text panel.
+"""The meter's display interface on a character LCD (16x2 by default): HD44780 panel or a text
+panel.
 
 The panel is any object with `write_line(row, chars)` (chars: bytearray of `cols` HD44780 codes);
 `hd44780.Hd44780Pcf8574` and `textpanel.TextLcd` are such panels. Layouts on a 16x2:
 
-    show_text("Accept")          |Accept          |    text (str) with a newline -> two lines; longer:
-                                 |                |    wrapped at a space onto line 2, or scrolled on line 1
+    show_text("Accept")          |Accept          |    text (str) with a newline -> two lines;
+    longer:
+                                 |                |    wrapped at a space onto line 2, or scrolled
+                                 on line 1
     show_credit(1234)            |Credit          |
                                  |       123.4 kWh|
-    show_digits(buf, 14)         |Token      14/20|    the digits grouped by four, last 16 characters
+    show_digits(buf, 14)         |Token      14/20|    the digits grouped by four, last 16
+    characters
                                  |  5678-9012-3456|
     show_warning("Low credit")   |Low credit      |    line 1 blinks
     show_result(13, "Reject 13") |Reject 13       |
 
 `tick()` (scroll, blink, refresh) and `show_digits()` never allocate.
 """
+
 from micropython import const
 from time import ticks_ms
 
@@ -26,8 +31,19 @@ _TOKEN_LEN = const(20)
 
 
 class CharDisplay(Display):
-    def __init__(self, panel, cols=16, rows=2, *, unit="kWh", maxlen=64, scroll_ms=350, hold_ms=1200,
-                 blink_ms=500, clock=ticks_ms):
+    def __init__(
+        self,
+        panel,
+        cols=16,
+        rows=2,
+        *,
+        unit="kWh",
+        maxlen=64,
+        scroll_ms=350,
+        hold_ms=1200,
+        blink_ms=500,
+        clock=ticks_ms,
+    ):
         self.panel = panel
         self.cols = cols
         self.rows = rows
@@ -48,7 +64,8 @@ class CharDisplay(Display):
         self._t_blink = 0
         self._blink_ms = blink_ms
 
-    # --- the Display interface -------------------------------------------------------------------------
+    # --- the Display interface
+    # -------------------------------------------------------------------------
     def show_text(self, text):
         self._reset()
         cols = self.cols
@@ -56,14 +73,14 @@ class CharDisplay(Display):
         if nl >= 0:
             self._put(0, text[:nl])
             if self.rows > 1:
-                self._put(1, text[nl + 1:])
+                self._put(1, text[nl + 1 :])
         elif len(text) <= cols:
             self._put(0, text)
         elif self.rows > 1 and len(text) <= 2 * cols + 1:
             cut = text.rfind(" ", 0, cols + 1)  # wrap at a space if what follows fits line 2
             if cut > 0 and len(text) - cut - 1 <= cols:
                 self._put(0, text[:cut])
-                self._put(1, text[cut + 1:])
+                self._put(1, text[cut + 1 :])
             else:
                 self._put(0, text[:cols])
                 self._put(1, text[cols:])
@@ -98,7 +115,8 @@ class CharDisplay(Display):
         self._flush()
 
     def show_digits(self, buf, n):
-        """Token entry: "Token  nn/20" and the digits grouped by four, right-aligned. No allocation."""
+        """Token entry: "Token  nn/20" and the digits grouped by four, right-aligned. No
+        allocation."""
         self._reset()
         cols = self.cols
         top = self._lines[0]
@@ -133,11 +151,13 @@ class CharDisplay(Display):
         if self._dirty:
             self._flush()
 
-    # --- for tests and the simulator ---------------------------------------------------------------------
+    # --- for tests and the simulator
+    # ---------------------------------------------------------------------
     def lines(self):
         return [bytes(r).decode() for r in self._lines]
 
-    # --- internals ---------------------------------------------------------------------------------------
+    # --- internals
+    # ---------------------------------------------------------------------------------------
     def _reset(self):
         self._total = 0
         self._blink = False
@@ -162,5 +182,7 @@ class CharDisplay(Display):
         d = self._dirty
         for r in range(self.rows):
             if d & (1 << r):
-                self.panel.write_line(r, self._blank if (r == 0 and self._dark) else self._lines[r])
+                self.panel.write_line(
+                    r, self._blank if (r == 0 and self._dark) else self._lines[r]
+                )
         self._dirty = 0

@@ -1,28 +1,35 @@
-"""The record store's flash region kept in files on the board's littlefs, for a stock MicroPython image.
+"""The record store's flash region kept in files on the board's littlefs, for a stock MicroPython
+image.
 
-On a stock rp2 or esp32 image littlefs covers all the flash there is, so there is no raw region for the store.
-`FsFlash(directory, sectors)` then stands in for one: each 4096-byte sector is a fixed-size file
-(`directory/0`, `directory/1`, ...), and it speaks the block-device protocol the record store uses, with NOR
+On a stock rp2 or esp32 image littlefs covers all the flash there is, so there is no raw region for
+the store. `FsFlash(directory, sectors)` then stands in for one: each 4096-byte sector is a
+fixed-size file (`directory/0`, `directory/1`, ...), and it speaks the block-device protocol the
+record store uses, with NOR
 semantics:
     readblocks(block, buf, offset)
-    writeblocks(block, buf, offset)   program only: each byte becomes old & new (0xFF in buf leaves a byte alone)
-    writeblocks(block, buf)           erase the sectors buf spans, then program (as rp2.Flash does)
-    ioctl(op, arg)                    4 = sector count, 5 = 4096, 6 = erase sector arg, 1-3 = 0
-Every program and every erase ends with a flush, which is littlefs's file sync: littlefs writes the new data
-into other blocks (copy on write) and switches the file over with one CRC-protected metadata commit, so after a
-power cut a sector file holds exactly what it held before that program or erase, or exactly what it held
-after: each step is atomic, one of the outcomes the record store is built to survive on raw NOR flash (where a
-step can also be torn). A step is on flash when the call returns. Why not one file for the whole region:
-littlefs rewrites a file from the written position to its end, so one 64 KB file would cost about 8 block
-erases per program where a 4 KB file costs one.
+    writeblocks(block, buf, offset)   program only: each byte becomes old & new (0xFF in buf leaves
+    a byte alone) writeblocks(block, buf)           erase the sectors buf spans, then program (as
+    rp2.Flash does) ioctl(op, arg)                    4 = sector count, 5 = 4096, 6 = erase sector
+    arg, 1-3 = 0
+Every program and every erase ends with a flush, which is littlefs's file sync: littlefs writes the
+new data into other blocks (copy on write) and switches the file over with one CRC-protected
+metadata commit, so after a power cut a sector file holds exactly what it held before that program
+or erase, or exactly what it held after: each step is atomic, one of the outcomes the record store
+is built to survive on raw NOR flash (where a step can also be torn). A step is on flash when the
+call returns. Why not one file for the whole region: littlefs rewrites a file from the written
+position to its end, so one 64 KB file would cost about 8 block erases per program where a 4 KB
+file costs one.
 
-`open_region(directory, sectors)` -> (FsFlash, "") or (None, reason): the boards' way in. It uses the files only
-when the filesystem holding `directory` is littlefs (FAT, which some ESP32 images use, updates in place and gives
-no such guarantee) and creates the missing sector files erased.
+`open_region(directory, sectors)` -> (FsFlash, "") or (None, reason): the boards' way in. It uses
+the files only when the filesystem holding `directory` is littlefs (FAT, which some ESP32 images
+use, updates in place and gives no such guarantee) and creates the missing sector files erased.
 
-Heap: one open file at a time (littlefs gives it a cache of 4 x progsize bytes, 1 KB on rp2) and one 256-byte
-page buffer; switching to another sector's file closes the last one and opens that one (a few small objects).
+Heap: one open file at a time (littlefs gives it a cache of 4 x progsize bytes, 1 KB on rp2) and
+one 256-byte page buffer; switching to another sector's file closes the last one and opens that
+one, and each call makes a memoryview or two: small, short-lived objects (unlike the raw region, a
+commit here is not allocation-free).
 """
+
 from micropython import const
 import os
 
@@ -32,7 +39,8 @@ _FF = b"\xff" * 256  # one erased page: a sector is erased 16 pages at a time
 
 
 class FsFlash:
-    in_files = True  # the runtime says so at boot (raw region: rp2.Flash / esp32.Partition have no such name)
+    # the runtime says so at boot (raw region: rp2.Flash / esp32.Partition have no such name)
+    in_files = True
 
     def __init__(self, directory, sectors):
         self.directory = directory
@@ -45,8 +53,9 @@ class FsFlash:
         self.programs = 0
 
     def create(self):
-        """Make the directory and every sector file that is missing or not 4096 bytes long, erased (a file of
-        another size can only be one whose creation a power cut interrupted). Raises OSError (e.g. ENOSPC)."""
+        """Make the directory and every sector file that is missing or not 4096 bytes long, erased
+        (a file of another size can only be one whose creation a power cut interrupted). Raises
+        OSError (e.g. ENOSPC)."""
         try:
             os.mkdir(self.directory)
         except OSError:
@@ -57,7 +66,8 @@ class FsFlash:
             except OSError:
                 size = -1
             if size != SECTOR:
-                # missing, or its creation was cut short (littlefs commits an empty file at open): make it erased
+                # missing, or its creation was cut short (littlefs commits an empty file at open):
+                # make it erased
                 f = open(name, "wb")
                 try:
                     for _ in range(SECTOR // _PAGE):
@@ -72,15 +82,17 @@ class FsFlash:
             self._k = -1
 
     def _file(self, k):
-        if k != self._k:
+        f = self._f
+        if f is None or k != self._k:
             self.close()
             if k < 0 or k >= self.sectors:
                 raise OSError(22)  # EINVAL
-            self._f = open(self._names[k], "r+b")
-            self._k = k
-        return self._f
+            f = open(self._names[k], "r+b")
+            self._f, self._k = f, k
+        return f
 
-    # --- block-device protocol ---------------------------------------------------------------------------
+    # --- block-device protocol
+    # ---------------------------------------------------------------------------
     def readblocks(self, block, buf, offset=0):
         mv = memoryview(buf)
         n = len(buf)
@@ -91,7 +103,7 @@ class FsFlash:
             c = min(SECTOR - o, n - done)
             f = self._file(k)
             f.seek(o)
-            if f.readinto(mv[done:done + c]) != c:
+            if f.readinto(mv[done : done + c]) != c:
                 raise OSError(5)  # EIO: a sector file shorter than a sector
             done += c
 
@@ -147,7 +159,8 @@ class FsFlash:
 
 
 def on_littlefs(path):
-    """True when the filesystem mounted over `path` is littlefs (v2), as the stock rp2 and esp32 images make it."""
+    """True when the filesystem mounted over `path` is littlefs (v2), as the stock rp2 and esp32
+    images make it."""
     import vfs
 
     best, fs = -1, None
@@ -159,8 +172,8 @@ def on_littlefs(path):
 
 
 def open_region(directory, sectors):
-    """(FsFlash, "") for a record-store region of `sectors` sector files in `directory`, created erased where
-    missing, or (None, reason) when that cannot be done safely."""
+    """(FsFlash, "") for a record-store region of `sectors` sector files in `directory`, created
+    erased where missing, or (None, reason) when that cannot be done safely."""
     try:
         if not on_littlefs(directory):
             return None, "the filesystem is not littlefs: no power-cut-safe file store"

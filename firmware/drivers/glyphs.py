@@ -9,9 +9,10 @@
      ddd  dp
 
 `FONT7` covers ASCII 0x20..0x7F. Letters that a 7-segment digit cannot draw in upper case use the
-lower-case shape (b, d, h, n, o, r, t, u, y); M, W, X, K are approximations. '.' never takes a digit of its
-own: `encode7` folds it into the decimal point of the glyph before it.
+lower-case shape (b, d, h, n, o, r, t, u, y); M, W, X, K are approximations. '.' never takes a
+digit of its own: `encode7` folds it into the decimal point of the glyph before it.
 """
+
 from micropython import const
 
 SEG_A = const(0x01)
@@ -50,10 +51,11 @@ def glyph7(c):
 def encode7(text, out, start=0, limit=-1):
     """Encode `text` (str, bytes or bytearray) into segment bytes in `out`, from index `start`.
 
-    A '.' sets the decimal point of the glyph before it (a leading '.' or '..' gets a blank digit of its
-    own). ':' and ';' are dropped (a 4-digit module's colon is the dp of digit 1; set it with SEG_DP).
-    Writes at most `limit` bytes (all of `out` from `start` when negative) and returns the count written.
-    Allocation-free for bytes/bytearray input; a str is indexed per character (ASCII indexes don't allocate).
+    A '.' sets the decimal point of the glyph before it (a leading '.' or '..' gets a blank digit
+    of its own). ':' and ';' are dropped (a 4-digit module's colon is the dp of digit 1; set it
+    with SEG_DP). Writes at most `limit` bytes (all of `out` from `start` when negative) and
+    returns the count written. Allocation-free for bytes/bytearray input; a str is indexed per
+    character (ASCII indexes don't allocate).
     """
     end = len(out) if limit < 0 else min(len(out), start + limit)
     n = start
@@ -103,8 +105,8 @@ def length7(text):
     return n
 
 
-# HD44780 character ROM A00 (the common Japanese ROM) matches ASCII from 0x20 to 0x7D, except 0x5C, which
-# is a Yen sign there. Everything else becomes '?'. 0xDF is the ROM's degree sign.
+# HD44780 character ROM A00 (the common Japanese ROM) matches ASCII from 0x20 to 0x7D, except 0x5C,
+# which is a Yen sign there. Everything else becomes '?'. 0xDF is the ROM's degree sign.
 LCD_UNKNOWN = const(0x3F)
 LCD_DEGREE = const(0xDF)
 
@@ -119,7 +121,8 @@ def lcd_char(c):
 
 
 def encode_lcd(text, out, start=0, limit=-1):
-    """Write `text` as HD44780 codes into `out` from `start`; returns the count written (no padding)."""
+    """Write `text` as HD44780 codes into `out` from `start`; returns the count written (no
+    padding)."""
     end = len(out) if limit < 0 else min(len(out), start + limit)
     n = start
     for i in range(len(text)):

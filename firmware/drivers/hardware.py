@@ -1,31 +1,52 @@
-"""What a board hands the meter: one object holding every driver, built by `boards/<board>/board.py`.
+"""What a board hands the meter: one object holding every driver, built by
+`boards/<board>/board.py`.
 
     hw = board.make_hardware()
-    hw.keypad        MatrixKeypad (drivers.matrixkeypad) / VirtualKeypad (a keypad.KeySource: on_key or get_key())
+    hw.keypad        MatrixKeypad (drivers.matrixkeypad) / VirtualKeypad (a keypad.KeySource:
+    on_key or get_key())
     hw.display       a Display (SevenSegDisplay / CharDisplay)
     hw.optical       OpticalPort (7E1, baud switching, echo suppression); also hw.optical_uart
     hw.relay         Relay
-    hw.pulses        PulseCounter (on_pulses callback, take()): energy, and the power the MPL is checked against
-    hw.phase_pulses  per-phase PulseCounters (a poly-phase meter's L1/L2/L3 pulse outputs) for the phase power
-                     unbalance limit (MPPUL, class 2/6); () on a single-phase board
-    hw.metering      None: power is measured from the pulse inputs (meter.power); else an object with
-                     `watts` and `unbalance_w` attributes kept up to date by a metering chip (or the simulator)
+    hw.pulses        PulseCounter (on_pulses callback, take()): energy, and the power the MPL is
+    checked against
+    hw.phase_pulses  per-phase PulseCounters (a poly-phase meter's L1/L2/L3 pulse outputs) for the
+                     phase power unbalance limit (MPPUL, class 2/6); () on a single-phase board
+    hw.metering      None: power is measured from the pulse inputs (meter.power); else an object
+                     with `watts` and `unbalance_w` attributes kept up to date by a metering chip
+                     (or the simulator)
     hw.tamper        Tamper
     hw.powerfail     PowerFail or None
-    hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition / drivers.fsflash sector
-                     files on a stock image / the simulator's file), or None
+    hw.flash_bdev    the record-store block device (rp2.Flash range / esp32.Partition /
+                     drivers.fsflash sector files on a stock image / the simulator's file), or None
     hw.flash_note    why flash_bdev is None, else ""
     hw.pulses_per_kwh, hw.name, hw.keymap
-    hw.runners()     the drivers' task coroutine functions (display animation, keypad scan, tamper polling):
-                     the runtime runs each as a supervised asyncio task (device.supervise)
+    hw.runners()     the drivers' task coroutine functions (display animation, keypad scan, tamper
+                     polling): the runtime runs each as a supervised asyncio task
+                     (device.supervise)
 """
+
 from drivers.keypad import KEYMAP_4X3, KEYMAP_4X4
 
 
 class Hardware:
-    def __init__(self, name, *, keypad, display, optical, relay, pulses, tamper, powerfail=None,
-                 flash_bdev=None, flash_note="", keymap=b"", pulses_per_kwh=1000, phase_pulses=(),
-                 metering=None):
+    def __init__(
+        self,
+        name,
+        *,
+        keypad,
+        display,
+        optical,
+        relay,
+        pulses,
+        tamper,
+        powerfail=None,
+        flash_bdev=None,
+        flash_note="",
+        keymap=b"",
+        pulses_per_kwh=1000,
+        phase_pulses=(),
+        metering=None,
+    ):
         self.name = name
         self.keypad = keypad
         self.display = display
@@ -43,8 +64,8 @@ class Hardware:
         self.metering = metering
 
     def runners(self):
-        """The drivers' background tasks as coroutine functions (a new list): the display's animation, the
-        keypad scan (a VirtualKeypad has none) and the tamper polling."""
+        """The drivers' background tasks as coroutine functions (a new list): the display's
+        animation, the keypad scan (a VirtualKeypad has none) and the tamper polling."""
         makers = [self.display.run]
         run = getattr(self.keypad, "run", None)
         if run is not None:
@@ -54,31 +75,41 @@ class Hardware:
         return makers
 
 
-# --- building the drivers from a board's pin map ---------------------------------------------------------------
-# A real board's board.py holds only its pin map (module constants) and what is its own (UART buffers, the
-# record-store flash); these build the parts every board wires the same way. `pins` is the board module; the
-# `machine` classes come in as arguments, so this module stays free of `machine`.
+# --- building the drivers from a board's pin map
+# --------------------------------------------------------------- A real board's board.py holds
+# only its pin map (module constants) and what is its own (UART buffers, the record-store flash);
+# these build the parts every board wires the same way. `pins` is the board module; the `machine`
+# classes come in as arguments, so this module stays free of `machine`.
+
 
 def make_display(kind, pins, Pin, I2C):
-    """"tm1637-4" / "tm1637-6" (PIN_TM1637_CLK/DIO) or "lcd1602" (LCD_I2C, PIN_LCD_SDA/SCL, LCD_ADDR)."""
+    """ "tm1637-4" / "tm1637-6" (PIN_TM1637_CLK/DIO) or "lcd1602" (LCD_I2C, PIN_LCD_SDA/SCL,
+    LCD_ADDR)."""
     if kind.startswith("tm1637"):
         from drivers.sevenseg import SevenSegDisplay
         from drivers.tm1637 import TM1637, GRID_MAP_6
+
         digits = 6 if kind.endswith("6") else 4
-        panel = TM1637(Pin(pins.PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1),
-                       Pin(pins.PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
-                       digits=digits, grid_map=GRID_MAP_6 if digits == 6 else None)
+        panel = TM1637(
+            Pin(pins.PIN_TM1637_CLK, Pin.OPEN_DRAIN, value=1),
+            Pin(pins.PIN_TM1637_DIO, Pin.OPEN_DRAIN, value=1),
+            digits=digits,
+            grid_map=GRID_MAP_6 if digits == 6 else None,
+        )
         return SevenSegDisplay(panel, digits)
     if kind == "lcd1602":
         from drivers.charlcd import CharDisplay
         from drivers.hd44780 import Hd44780Pcf8574
-        i2c = I2C(pins.LCD_I2C, sda=Pin(pins.PIN_LCD_SDA), scl=Pin(pins.PIN_LCD_SCL), freq=100000)  # PCF8574 max
+
+        # PCF8574 max
+        i2c = I2C(pins.LCD_I2C, sda=Pin(pins.PIN_LCD_SDA), scl=Pin(pins.PIN_LCD_SCL), freq=100000)
         return CharDisplay(Hd44780Pcf8574(i2c, pins.LCD_ADDR, cols=16, rows=2), 16, 2)
     raise ValueError("display: " + kind)
 
 
 def make_keypad(kind, pins, Pin):
-    """"4x3" or "4x4" on KEYPAD_ROWS (open-drain outputs) and KEYPAD_COLS (inputs with pull-ups)."""
+    """ "4x3" or "4x4" on KEYPAD_ROWS (open-drain outputs) and KEYPAD_COLS (inputs with
+    pull-ups)."""
     from drivers.matrixkeypad import MatrixKeypad
 
     ncols = 4 if kind == "4x4" else 3
@@ -88,11 +119,12 @@ def make_keypad(kind, pins, Pin):
 
 
 def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note, input_pull=None):
-    """The Hardware of a board: `pins` (the board module) names PIN_RELAY, RELAY_ACTIVE_HIGH, PIN_PULSE,
-    PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL, POWERFAIL_ACTIVE and NAME, and
-    may name PHASE_PULSE_PINS (per-phase pulse outputs of a poly-phase meter, same pulse constant; absent or
-    empty on a single-phase board).
-    `input_pull`: Pin.PULL_UP where the inputs have internal pull-ups, None where they need external ones."""
+    """The Hardware of a board: `pins` (the board module) names PIN_RELAY, RELAY_ACTIVE_HIGH,
+    PIN_PULSE, PULSE_MIN_GAP_US, PULSES_PER_KWH, PIN_TAMPER, TAMPER_ACTIVE, PIN_POWERFAIL,
+    POWERFAIL_ACTIVE and NAME, and may name PHASE_PULSE_PINS (per-phase pulse outputs of a
+    poly-phase meter, same pulse constant; absent or empty on a single-phase board).
+    `input_pull`: Pin.PULL_UP where the inputs have internal pull-ups, None where they need
+    external ones."""
     from drivers.relay import Relay
     from drivers.pulse import PulseCounter
     from drivers.tamper import Tamper
@@ -102,15 +134,19 @@ def assemble(pins, Pin, I2C, *, display, keypad, optical, flash_bdev, flash_note
         return Pin(n, Pin.IN) if input_pull is None else Pin(n, Pin.IN, input_pull)
 
     active_high = pins.RELAY_ACTIVE_HIGH
-    phases = [PulseCounter(inp(n), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US)
-              for n in getattr(pins, "PHASE_PULSE_PINS", ())]
+    phases = [
+        PulseCounter(inp(n), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US)
+        for n in getattr(pins, "PHASE_PULSE_PINS", ())
+    ]
     return Hardware(
         pins.NAME,
         keypad=make_keypad(keypad, pins, Pin),
         display=make_display(display, pins, Pin, I2C),
         optical=optical,
         relay=Relay(Pin(pins.PIN_RELAY, Pin.OUT, value=0 if active_high else 1), active_high),
-        pulses=PulseCounter(inp(pins.PIN_PULSE), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US),
+        pulses=PulseCounter(
+            inp(pins.PIN_PULSE), Pin.IRQ_FALLING, min_gap_us=pins.PULSE_MIN_GAP_US
+        ),
         tamper=Tamper(inp(pins.PIN_TAMPER), pins.TAMPER_ACTIVE),
         powerfail=PowerFail(inp(pins.PIN_POWERFAIL), Pin.IRQ_FALLING, pins.POWERFAIL_ACTIVE),
         flash_bdev=flash_bdev,

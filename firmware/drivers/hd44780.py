@@ -2,16 +2,17 @@
 
 Backpack wiring (the common "YwRobot"/LCM1602 board):
     P0 = RS, P1 = RW (kept low: write only), P2 = E, P3 = backlight, P4..P7 = D4..D7
-`pins` gives the PCF8574 bit numbers of RS, RW, E and backlight for boards wired differently; D4..D7
-must be on P4..P7 (they are on every PCF8574 backpack seen so far).
+`pins` gives the PCF8574 bit numbers of RS, RW, E and backlight for boards wired differently;
+D4..D7 must be on P4..P7 (they are on every PCF8574 backpack seen so far).
 
 Each nibble is two PCF8574 bytes, E high then E low (the HD44780 latches on E's falling edge); a
 character is two nibbles, so a whole 16-character line plus its DDRAM address command is one
 68-byte `i2c.writeto()` from a buffer allocated once. A character is four I2C bytes (about 90 us at
-400 kHz, 360 us at 100 kHz), more than the 37 us the HD44780 needs per write, and E stays high for a whole
-I2C byte (>= 22 us, the minimum is 0.45 us), so no delays are needed between characters.
+400 kHz, 360 us at 100 kHz), more than the 37 us the HD44780 needs per write, and E stays high for
+a whole I2C byte (>= 22 us, the minimum is 0.45 us), so no delays are needed between characters.
 Clear (1.52 ms) is used only in `init()`; lines are rewritten in full instead.
 """
+
 from micropython import const
 from time import sleep_ms
 
@@ -29,8 +30,17 @@ _ROW_OFFSETS = b"\x00\x40\x14\x54"  # DDRAM address of each row's first column (
 
 
 class Hd44780Pcf8574:
-    def __init__(self, i2c, addr=ADDR_DEFAULT, *, cols=16, rows=2, backlight=True, pins=b"\x00\x01\x02\x03",
-                 init=True):
+    def __init__(
+        self,
+        i2c,
+        addr=ADDR_DEFAULT,
+        *,
+        cols=16,
+        rows=2,
+        backlight=True,
+        pins=b"\x00\x01\x02\x03",
+        init=True,
+    ):
         if rows < 1 or rows > 4:
             raise ValueError("rows")
         self.i2c = i2c
@@ -49,7 +59,8 @@ class Hd44780Pcf8574:
             self.init()
 
     def init(self):
-        """Power-on initialisation by instruction (datasheet figure 24), then a cleared, visible display."""
+        """Power-on initialisation by instruction (datasheet figure 24), then a cleared, visible
+        display."""
         sleep_ms(50)
         self._nibble(0x3, 0)
         sleep_ms(5)
@@ -75,9 +86,11 @@ class Hd44780Pcf8574:
         self._nib[0] = self._bl
         self.i2c.writeto(self.addr, memoryview(self._nib)[:1])
 
-    # --- the panel interface used by CharDisplay -------------------------------------------------------
+    # --- the panel interface used by CharDisplay
+    # -------------------------------------------------------
     def write_line(self, row, chars):
-        """Write one full row: `chars` holds `cols` HD44780 codes. One I2C transfer, no allocation."""
+        """Write one full row: `chars` holds `cols` HD44780 codes. One I2C transfer, no
+        allocation."""
         buf = self._line
         self._pack(buf, 0, LCD_SET_DDRAM | (_ROW_OFFSETS[row] & 0x7F), 0)
         rs = self._rs
@@ -87,9 +100,11 @@ class Hd44780Pcf8574:
             o += 4
         self.i2c.writeto(self.addr, buf)
 
-    # --- internals ---------------------------------------------------------------------------------------
+    # --- internals
+    # ---------------------------------------------------------------------------------------
     def _pack(self, buf, o, byte, rs):
-        """Four PCF8574 bytes for one HD44780 byte: high nibble then low nibble, each E=1 then E=0."""
+        """Four PCF8574 bytes for one HD44780 byte: high nibble then low nibble, each E=1 then
+        E=0."""
         base = self._bl | rs
         en = self._en
         hi = (byte & 0xF0) | base

@@ -1,11 +1,12 @@
-"""What every keypad gives the meter (KeySource: `on_key` callback or `get_key()` polling), the keymaps, and
-the virtual keypad of the simulator and tests. The matrix keypad of the boards is drivers.matrixkeypad (a
-board loads only the keypad it has).
+"""What every keypad gives the meter (KeySource: `on_key` callback or `get_key()` polling), the
+keymaps, and the virtual keypad of the simulator and tests. The matrix keypad of the boards is
+drivers.matrixkeypad (a board loads only the keypad it has).
 
-Events are key codes from the keymap (ASCII: b"123456789*0#" for 4x3). They go to `on_key(code)` when set,
-else into a small queue read with `get_key()`; a key held down long enough comes once more with `KEY_HOLD`
-or-ed in (used for "clear").
+Events are key codes from the keymap (ASCII: b"123456789*0#" for 4x3). They go to `on_key(code)`
+when set, else into a small queue read with `get_key()`; a key held down long enough comes once
+more with `KEY_HOLD` or-ed in (used for "clear").
 """
+
 from micropython import const
 
 KEYMAP_4X3 = b"123456789*0#"
@@ -52,7 +53,8 @@ class KeySource:
 
 
 class VirtualKeypad(KeySource):
-    """Keys pushed by software: the unix simulator board, tests, or a key entry over the optical port."""
+    """Keys pushed by software: the unix simulator board, tests, or a key entry over the optical
+    port."""
 
     def __init__(self, keymap=KEYMAP_4X3, on_key=None, queue=32):
         super().__init__(on_key, queue)

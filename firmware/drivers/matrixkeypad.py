@@ -1,24 +1,28 @@
-"""Matrix keypads (4x3, 4x4) scanned by an asyncio task: the boards' keypad (drivers.keypad has the rest).
+"""Matrix keypads (4x3, 4x4) scanned by an asyncio task: the boards' keypad (drivers.keypad has the
+rest).
 
-Wiring: rows are outputs idling high, columns are inputs with pull-ups; a scan pulls one row low at a time
-and reads which columns follow it low. Make the rows open-drain (`Pin.OPEN_DRAIN`, value 1): with two keys
-of one column down, push-pull rows would short a low row to a high one through the keys.
+Wiring: rows are outputs idling high, columns are inputs with pull-ups; a scan pulls one row low at
+a time and reads which columns follow it low. Make the rows open-drain (`Pin.OPEN_DRAIN`, value 1):
+with two keys of one column down, push-pull rows would short a low row to a high one through the
+keys.
 
-Scanning (`scan()`, every `period_ms`, 5 ms by default): the whole matrix is read into a bitmask (bit
-r * ncols + c); a new state is accepted once it has been read the same `debounce_ms` long (20 ms: ends
-contact bounce, still far below the 50-100 ms a finger rests on a key at typing speed). A key is reported
-when it appears in an accepted state, once per press; holding it does not repeat, but a single key held
-`hold_ms` reports once more with `KEY_HOLD` set (used for "clear").
+Scanning (`scan()`, every `period_ms`, 5 ms by default): the whole matrix is read into a bitmask
+(bit r * ncols + c); a new state is accepted once it has been read the same `debounce_ms` long (20
+ms: ends contact bounce, still far below the 50-100 ms a finger rests on a key at typing speed). A
+key is reported when it appears in an accepted state, once per press; holding it does not repeat,
+but a single key held `hold_ms` reports once more with `KEY_HOLD` set (used for "clear").
 
-Ghost and multi-key rejection: a matrix without diodes shows a phantom fourth key when three keys at the
-corners of a rectangle are down, so no state with more than two keys down is trusted: keys appearing in
-it are never reported (not even when the others are released). Two keys are trusted, which gives
-two-key rollover (the next key pressed before the previous is released still counts, which fast typists
-do); two keys appearing in the same accepted state are ambiguous (order unknown) and rejected.
+Ghost and multi-key rejection: a matrix without diodes shows a phantom fourth key when three keys
+at the corners of a rectangle are down, so no state with more than two keys down is trusted: keys
+appearing in it are never reported (not even when the others are released). Two keys are trusted,
+which gives two-key rollover (the next key pressed before the previous is released still counts,
+which fast typists do); two keys appearing in the same accepted state are ambiguous (order unknown)
+and rejected.
 
-Events go to the KeySource (drivers.keypad) of which MatrixKeypad is one. `scan()` allocates nothing (tested
-under heap_lock).
+Events go to the KeySource (drivers.keypad) of which MatrixKeypad is one. `scan()` allocates
+nothing (tested under heap_lock).
 """
+
 import asyncio
 from time import ticks_ms, ticks_diff
 
@@ -34,8 +38,20 @@ def _popcount(m):
 
 
 class MatrixKeypad(KeySource):
-    def __init__(self, rows, cols, keymap, *, period_ms=5, debounce_ms=20, hold_ms=1500, max_keys=2,
-                 on_key=None, clock=ticks_ms, queue=16):
+    def __init__(
+        self,
+        rows,
+        cols,
+        keymap,
+        *,
+        period_ms=5,
+        debounce_ms=20,
+        hold_ms=1500,
+        max_keys=2,
+        on_key=None,
+        clock=ticks_ms,
+        queue=16,
+    ):
         if len(keymap) != len(rows) * len(cols):
             raise ValueError("keymap size")
         super().__init__(on_key, queue)
@@ -43,7 +59,8 @@ class MatrixKeypad(KeySource):
         self._cols = tuple(cols)
         self._keymap = bytes(keymap)
         self.period_ms = period_ms
-        self._need = max(1, (debounce_ms + period_ms - 1) // period_ms)  # equal reads to accept a state
+        # equal reads to accept a state
+        self._need = max(1, (debounce_ms + period_ms - 1) // period_ms)
         self._hold_ms = hold_ms
         self._max_keys = max_keys
         self._clock = clock
@@ -72,7 +89,8 @@ class MatrixKeypad(KeySource):
         return raw
 
     def scan(self, now=None):
-        """One scan step: read, debounce, report. Call every period_ms (run() does). Allocation-free."""
+        """One scan step: read, debounce, report. Call every period_ms (run() does).
+        Allocation-free."""
         if now is None:
             now = self._clock()
         raw = self.read_raw()
@@ -95,7 +113,8 @@ class MatrixKeypad(KeySource):
         pressed = state & ~self.stable
         self.stable = state
         if state != self._last_mask:
-            self._hold_done = True  # hold counts only while the last reported key is the only one down
+            # hold counts only while the last reported key is the only one down
+            self._hold_done = True
         if not pressed:
             return
         if _popcount(state) > self._max_keys or pressed & (pressed - 1):

@@ -1,28 +1,33 @@
-"""The optical port (IEC 62056-21 physical layer): 7E1 characters, baud switching, half-duplex echo.
+"""The optical port (IEC 62056-21 physical layer): 7E1 characters, baud switching, half-duplex
+echo.
 
-IEC 62056-21 sends 7 data bits, even parity, 1 stop bit (7E1), starting at 300 Bd and switching to the
-rate agreed in the mode C ack/option message (300 ... 19200). 7E1 on the wire is the same frame as 8N1
-with the parity in bit 7, so a UART that cannot do 7 bits + parity still works: modes
+IEC 62056-21 sends 7 data bits, even parity, 1 stop bit (7E1), starting at 300 Bd and switching to
+the rate agreed in the mode C ack/option message (300 ... 19200). 7E1 on the wire is the same frame
+as 8N1 with the parity in bit 7, so a UART that cannot do 7 bits + parity still works: modes
 
-    MODE_HW    the UART does 7E1 (`init(bits=7, parity=0)`). Both the rp2 and the esp32 ports accept it.
-               Bad parity is NOT visible then: those ports keep only the data bits of a received char.
-    MODE_SW    the UART runs 8N1; this driver adds the even parity bit on send, and on receive checks it,
-               strips it and reports errors per byte (`read_char()` | PARITY_ERROR, `readinto(buf, errs)`,
-               the `parity_errors` counter).
+    MODE_HW    the UART does 7E1 (`init(bits=7, parity=0)`). Both the rp2 and the esp32 ports
+               accept it. Bad parity is NOT visible then: those ports keep only the data bits of a
+               received char.
+    MODE_SW    the UART runs 8N1; this driver adds the even parity bit on send, and on receive
+               checks it, strips it and reports errors per byte (`read_char()` | PARITY_ERROR,
+               `readinto(buf, errs)`, the `parity_errors` counter).
     MODE_RAW7  7-bit characters without a parity bit: a pty or TCP link (the unix simulator).
     MODE_AUTO  (default) MODE_HW if the UART's init accepts bits=7/parity=0, else MODE_SW.
 
-Half-duplex echo: an optical head often sees the meter's own LED, so everything sent comes back. With
-`echo=True` whatever arrives while we transmit is discarded: the window opens at `write()`, lasts the
-time the bytes take on the wire plus `echo_guard_ms`, and closes early once every byte sent has come back
-(bytes are matched against a queue of what was sent; `echo_mismatches` counts the ones that differ).
+Half-duplex echo: an optical head often sees the meter's own LED, so everything sent comes back.
+With `echo=True` whatever arrives while we transmit is discarded: the window opens at `write()`,
+lasts the time the bytes take on the wire plus `echo_guard_ms`, and closes early once every byte
+sent has come back (bytes are matched against a queue of what was sent; `echo_mismatches` counts
+the ones that differ).
 
-Nothing blocks: `read_char()` returns -1 when nothing is waiting, `readinto()` returns 0, `write()` returns
-what the UART took. For asyncio: `await port.wait_rx()` then read; `await port.send(data)` for messages
-longer than the UART's transmit buffer; `await port.switch_baud(rate)` waits for the transmitter to drain
-first (the ack must leave at the old rate). The UART is initialised with timeout=0; ports that re-size their
-buffers on init() (rp2) get their sizes again through `init_kw`.
+Nothing blocks: `read_char()` returns -1 when nothing is waiting, `readinto()` returns 0, `write()`
+returns what the UART took. For asyncio: `await port.wait_rx()` then read; `await port.send(data)`
+for messages longer than the UART's transmit buffer; `await port.switch_baud(rate)` waits for the
+transmitter to drain first (the ack must leave at the old rate). The UART is initialised with
+timeout=0; ports that re-size their buffers on init() (rp2) get their sizes again through
+`init_kw`.
 """
+
 import asyncio
 from micropython import const
 from time import ticks_ms, ticks_diff
@@ -62,10 +67,21 @@ def baud_char(rate):
 
 
 class OpticalPort:
-    def __init__(self, uart, *, mode=MODE_AUTO, baud=INITIAL_BAUD, echo=False, echo_guard_ms=20,
-                 echo_size=64, init_kw=None, clock=ticks_ms):
+    def __init__(
+        self,
+        uart,
+        *,
+        mode=MODE_AUTO,
+        baud=INITIAL_BAUD,
+        echo=False,
+        echo_guard_ms=20,
+        echo_size=64,
+        init_kw=None,
+        clock=ticks_ms,
+    ):
         self.uart = uart
-        self._init_kw = init_kw or {}  # extra UART.init() keywords, e.g. rxbuf/txbuf (rp2 re-sizes on init)
+        # extra UART.init() keywords, e.g. rxbuf/txbuf (rp2 re-sizes on init)
+        self._init_kw = init_kw or {}
         self._want = mode
         self.mode = mode
         self.baud = 0
@@ -87,9 +103,11 @@ class OpticalPort:
         self._window_ms = 0
         self.set_baud(baud)
 
-    # --- line settings -----------------------------------------------------------------------------------
+    # --- line settings
+    # -----------------------------------------------------------------------------------
     def set_baud(self, rate):
-        """Re-initialise the UART at `rate` (a standard IEC 62056-21 rate), keeping the character mode."""
+        """Re-initialise the UART at `rate` (a standard IEC 62056-21 rate), keeping the character
+        mode."""
         if rate not in BAUD_RATES:
             raise ValueError("baud rate")
         uart = self.uart
@@ -123,12 +141,13 @@ class OpticalPort:
         while not self.tx_done():
             await asyncio.sleep_ms(poll_ms)
 
-    # --- sending -----------------------------------------------------------------------------------------
+    # --- sending
+    # -----------------------------------------------------------------------------------------
     def write(self, data):
         """Send 7-bit characters (bit 7 of the input is ignored) without blocking.
 
-        Returns how many the UART accepted, which is fewer than len(data) when its transmit buffer is full
-        (rp2 with timeout=0); `await send(data)` sends everything.
+        Returns how many the UART accepted, which is fewer than len(data) when its transmit buffer
+        is full (rp2 with timeout=0); `await send(data)` sends everything.
         """
         n = len(data)
         tx = self._tx
@@ -182,7 +201,8 @@ class OpticalPort:
         q[i] = b
         self._en += 1
 
-    # --- receiving ---------------------------------------------------------------------------------------
+    # --- receiving
+    # ---------------------------------------------------------------------------------------
     def any(self):
         return self.uart.any()
 
@@ -192,7 +212,8 @@ class OpticalPort:
             await asyncio.sleep_ms(poll_ms)
 
     def read_char(self, now=None):
-        """Next received character: -1 if none; else 0..127, | PARITY_ERROR when its parity was wrong."""
+        """Next received character: -1 if none; else 0..127, | PARITY_ERROR when its parity was
+        wrong."""
         uart = self.uart
         one = self._one
         while uart.any() > 0:
@@ -209,7 +230,8 @@ class OpticalPort:
         return -1
 
     def readinto(self, buf, errs=None):
-        """Read what is waiting into buf (7-bit chars); errs[i] = 1 where a parity error was seen."""
+        """Read what is waiting into buf (7-bit chars); errs[i] = 1 where a parity error was
+        seen."""
         i = 0
         while i < len(buf):
             c = self.read_char()
@@ -244,6 +266,7 @@ class OpticalPort:
             if self._en == 0 and not self._e_lost:
                 self._window = False  # everything sent has come back
         elif not self._e_lost:
-            self.echo_mismatches += 1  # more came back than was sent (the queue overflowing is not that)
+            # more came back than was sent (the queue overflowing is not that)
+            self.echo_mismatches += 1
         self.echo_discarded += 1
         return True

@@ -1,10 +1,12 @@
 """Power-fail warning input: a supply monitor's output, handled by IRQ and handed off by schedule.
 
 `PowerFail(pin, trigger, active=0, on_fail=None)`: `trigger` is the port's edge constant for the
-transition into the active level (`Pin.IRQ_FALLING` for an active-low comparator output). The hard IRQ
-handler only schedules `on_fail(self)` (once until it has run) so the meter can save its registers in the
-milliseconds the supply capacitor gives it; `failing()` reads the level now, `events` counts warnings.
+transition into the active level (`Pin.IRQ_FALLING` for an active-low comparator output). The hard
+IRQ handler only schedules `on_fail(self)` (once until it has run) so the meter can save its
+registers in the milliseconds the supply capacitor gives it; `failing()` reads the level now,
+`events` counts warnings.
 """
+
 import micropython
 
 

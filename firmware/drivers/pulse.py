@@ -1,14 +1,15 @@
 """Energy pulse input: count S0 / LED pulses in an interrupt, hand them to the meter outside it.
 
 `PulseCounter(pin, trigger, on_pulses=None, min_gap_us=0)`: `trigger` is the port's edge constant
-(`Pin.IRQ_FALLING` for an open-collector S0 output with a pull-up; the values differ between ports, so
-the board passes it). The hard IRQ handler only increments a counter (small int: no allocation) and, if a
-callback is set and none is pending, asks `micropython.schedule` to run it; the scheduled callback calls
-`on_pulses(n)` with the pulses taken since the last hand-off. `take()` returns and clears the count
-atomically (interrupts off for the two statements), so a pulse arriving meanwhile is never lost or counted
-twice. `min_gap_us` drops edges closer than that to the previous counted one (contact bounce / noise; an
-S0 pulse is >= 30 ms long).
+(`Pin.IRQ_FALLING` for an open-collector S0 output with a pull-up; the values differ between ports,
+so the board passes it). The hard IRQ handler only increments a counter (small int: no allocation)
+and, if a callback is set and none is pending, asks `micropython.schedule` to run it; the scheduled
+callback calls `on_pulses(n)` with the pulses taken since the last hand-off. `take()` returns and
+clears the count atomically (interrupts off for the two statements), so a pulse arriving meanwhile
+is never lost or counted twice. `min_gap_us` drops edges closer than that to the previous counted
+one (contact bounce / noise; an S0 pulse is >= 30 ms long).
 """
+
 import machine
 import micropython
 from time import ticks_us, ticks_diff
@@ -28,8 +29,18 @@ _enable_irq = getattr(machine, "enable_irq", _irq_on)
 
 
 class PulseCounter:
-    def __init__(self, pin, trigger, on_pulses=None, *, min_gap_us=0, hard=True, schedule=None,
-                 disable_irq=None, enable_irq=None):
+    def __init__(
+        self,
+        pin,
+        trigger,
+        on_pulses=None,
+        *,
+        min_gap_us=0,
+        hard=True,
+        schedule=None,
+        disable_irq=None,
+        enable_irq=None,
+    ):
         self.pin = pin
         self.on_pulses = on_pulses
         self.min_gap_us = min_gap_us

@@ -1,11 +1,12 @@
 """Load relay output: the meter's supply switch.
 
-`Relay(pin, active_high=True)`: `pin` is an output Pin (the board creates it with the inactive level, so
-the load stays disconnected from power-up until the meter decides). `active_high=False` for the common
-relay modules whose input is active low. Connected = relay energised = load supplied.
+`Relay(pin, active_high=True)`: `pin` is an output Pin (the board creates it with the inactive
+level, so the load stays disconnected from power-up until the meter decides). `active_high=False`
+for the common relay modules whose input is active low. Connected = relay energised = load
+supplied.
 
-For a latching (bistable) relay with set/reset coils, drive two Relay objects with a pulse from the meter
-application; this class does not time pulses.
+For a latching (bistable) relay with set/reset coils, drive two Relay objects with a pulse from the
+meter application; this class does not time pulses.
 """
 
 

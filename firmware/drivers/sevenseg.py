@@ -1,18 +1,20 @@
 """The meter's display interface on a row of 7-segment digits (TM1637 module or a text-art panel).
 
-The panel is any object with `write_segments(frame)` (frame: bytearray, one segment byte per digit, leftmost
-first) and, optionally, `set_brightness(level)`. `tm1637.TM1637` and `textpanel.SegmentArt` are such
-panels. Layout rules:
+The panel is any object with `write_segments(frame)` (frame: bytearray, one segment byte per digit,
+leftmost first) and, optionally, `set_brightness(level)`. `tm1637.TM1637` and
+`textpanel.SegmentArt` are such panels. Layout rules:
 
 - text that fits is left-aligned; numbers (credit) are right-aligned;
-- text longer than the display scrolls right to left: the start is held for `hold_ms`, then one digit
-  per `scroll_ms`, with three blanks between the end and the next start;
-- typed token digits show the last `width` digits, right-aligned, with the decimal point after every 4th
-  digit of the token (the dash of commercial meters), so the position in the 20 digits can be followed;
+- text longer than the display scrolls right to left: the start is held for `hold_ms`, then one
+  digit per `scroll_ms`, with three blanks between the end and the next start;
+- typed token digits show the last `width` digits, right-aligned, with the decimal point after
+  every 4th digit of the token (the dash of commercial meters), so the position in the 20 digits
+  can be followed;
 - warnings blink (`blink_ms` on, `blink_ms` off).
 
 `tick()` (scroll, blink) and `show_digits()` never allocate.
 """
+
 from micropython import const
 from time import ticks_ms
 
@@ -23,7 +25,9 @@ _GAP = const(3)
 
 
 class SevenSegDisplay(Display):
-    def __init__(self, panel, width, *, maxlen=48, scroll_ms=400, hold_ms=1000, blink_ms=500, clock=ticks_ms):
+    def __init__(
+        self, panel, width, *, maxlen=48, scroll_ms=400, hold_ms=1000, blink_ms=500, clock=ticks_ms
+    ):
         self.panel = panel
         self.width = width
         self._clock = clock
@@ -41,7 +45,8 @@ class SevenSegDisplay(Display):
         self._dark = False
         self._t_blink = 0
 
-    # --- the Display interface -------------------------------------------------------------------------
+    # --- the Display interface
+    # -------------------------------------------------------------------------
     def show_text(self, text):
         self._set(text, False)
 
@@ -63,7 +68,8 @@ class SevenSegDisplay(Display):
         self._set("", False)
 
     def show_digits(self, buf, n):
-        """Echo of typed digits: the last `width` of them, right-aligned; '_' when none. No allocation."""
+        """Echo of typed digits: the last `width` of them, right-aligned; '_' when none. No
+        allocation."""
         self._total = 0
         self._blink = False
         self._dark = False
@@ -97,7 +103,8 @@ class SevenSegDisplay(Display):
         if changed:
             self._flush()
 
-    # --- internals ---------------------------------------------------------------------------------------
+    # --- internals
+    # ---------------------------------------------------------------------------------------
     def _set(self, text, right):
         self._blink = False
         self._dark = False

@@ -1,12 +1,14 @@
 """Tamper switch input (terminal cover / case open): debounced, latching.
 
 `Tamper(pin, active=0, debounce_ms=50, on_tamper=None)`: the switch is active at level `active` (a
-normally-closed cover switch to ground with a pull-up opens, so the input goes high: `active=1`). A state
-counts once it has been read the same for `debounce_ms`; on the first debounced active state the latch
-`tampered` is set, `events` counts it and `on_tamper(self)` runs. The latch stays set after the cover is
-closed again, until the meter clears it (a tamper-clear management token): `clear()`. Poll it with
-`poll(now)` or run the `run()` task; a tamper is slow, so 20 ms polling is plenty and needs no IRQ.
+normally-closed cover switch to ground with a pull-up opens, so the input goes high: `active=1`). A
+state counts once it has been read the same for `debounce_ms`; on the first debounced active state
+the latch `tampered` is set, `events` counts it and `on_tamper(self)` runs. The latch stays set
+after the cover is closed again, until the meter clears it (a tamper-clear management token):
+`clear()`. Poll it with `poll(now)` or run the `run()` task; a tamper is slow, so 20 ms polling is
+plenty and needs no IRQ.
 """
+
 import asyncio
 from time import ticks_ms, ticks_diff
 
@@ -43,7 +45,8 @@ class Tamper:
     def clear(self):
         """Clear the latch; it sets again at the next poll if the switch is still active."""
         self.tampered = False
-        self.active = False  # re-arm: a cover still open latches again (and calls on_tamper) at once
+        # re-arm: a cover still open latches again (and calls on_tamper) at once
+        self.active = False
 
     async def run(self, period_ms=20):
         while True:

@@ -1,19 +1,20 @@
 """TM1637 7-segment LED driver (4- and 6-digit modules): the bus only; glyphs live in `glyphs`.
 
-The TM1637 speaks a two-wire, I2C-like but address-less protocol, LSB first, bits sampled on the rising
-CLK edge, one ACK clock after each byte; start = DIO falls while CLK is high, stop = DIO rises while CLK
-is high. A refresh is three transfers:
+The TM1637 speaks a two-wire, I2C-like but address-less protocol, LSB first, bits sampled on the
+rising CLK edge, one ACK clock after each byte; start = DIO falls while CLK is high, stop = DIO
+rises while CLK is high. A refresh is three transfers:
 
     [start] 0x40 [stop]                       data command: write, auto-increment address
     [start] 0xC0 d0 d1 ... [stop]             address 0, then one segment byte per grid
     [start] 0x88 | brightness [stop]          display control: on, brightness 0..7
 
-Wire CLK and DIO as open-drain outputs (`Pin.OPEN_DRAIN`, value 1): the modules carry pull-ups, and the
-chip pulls DIO low for the ACK, which a push-pull pin would fight.
+Wire CLK and DIO as open-drain outputs (`Pin.OPEN_DRAIN`, value 1): the modules carry pull-ups, and
+the chip pulls DIO low for the ACK, which a push-pull pin would fight.
 
-Six-digit modules number their grids out of order (commonly 2 1 0 5 4 3 from the left): pass that as
-`grid_map`, the grid address of each digit from the left.
+Six-digit modules number their grids out of order (commonly 2 1 0 5 4 3 from the left): pass that
+as `grid_map`, the grid address of each digit from the left.
 """
+
 from micropython import const
 from time import sleep_us
 
@@ -41,7 +42,8 @@ class TM1637:
         clk.value(1)
         dio.value(1)
 
-    # --- the panel interface used by SevenSegDisplay ---------------------------------------------------
+    # --- the panel interface used by SevenSegDisplay
+    # ---------------------------------------------------
     def write_segments(self, frame):
         """Show `frame` (one segment byte per digit, leftmost first). Allocation-free."""
         buf = self._buf
@@ -63,7 +65,8 @@ class TM1637:
         self._on = bool(on)
         self._command(CMD_CTRL | (CTRL_ON if self._on else 0) | self._brightness)
 
-    # --- bus -------------------------------------------------------------------------------------------
+    # --- bus
+    # -------------------------------------------------------------------------------------------
     def _command(self, cmd):
         self._start()
         self._write_byte(cmd)

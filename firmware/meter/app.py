@@ -1,31 +1,8 @@
-"""The meter: one token pipeline for the keypad and the optical port, credit, consumption, load switch, key change,
-token lockout, tamper, all persisted through the record store.
+"""The meter: one token path for the keypad and the optical port (`Meter.process`), credit, consumption, load switch,
+tamper, and the TID memory, key change and lockout state, all persisted through the record store (any object with
+`get(name) -> bytes or None` and an atomic `commit({name: bytes})`); `MeterConfig`, its settings.
 
-Rules and where they come from (IEC 62055-41 clause numbers as in ../shared/docs/sts-application-layer.md):
-- §7.3.1 / §6.1.3 parse and decode (stscore.token); class 1 needs no key and is checked against the meter's
-  manufacturer code (§7.3.6); class 0 and 2 are decrypted with the current key, CRC failure = CRCError.
-- §7.3.7 validation of TID-bearing tokens: KeyExpired if key expiry is enabled and (TID >> 16) > KEN, Old
-  (below the TID floor, i.e. vended before the meter was provisioned, or below the smallest stored TID once
-  the memory is full), Used; §7.3.8 at least 50 TIDs are remembered (`MeterConfig.tid_slots`). A token this
-  meter does not support (credit for another service, currency credit, 2/2 tariff rate, 2/7 water factor on a
-  meter that is not a water meter) gives Function before the TID checks: its TID is not used up.
-- §7.3.1.2/3 key change: the 2 (64-bit) or 4 (128-bit) key change tokens are decrypted with the current key,
-  collected in any order within `kct_window_s`, validated and applied atomically only when the set is complete;
-  KT rules of §6.5.2.4 as the reference C firmware applies them (no DITK unless from DITK; DCTK is for card
-  meters, §6.5.2.3.5); KRN 1..9 and TI 0..99 or Range; RO = 1 clears the TID memory and its floor (the TID
-  rollover onto a new base date) and is refused (KeyType) when the new key is the current one, because it
-  would only make every old token of that key acceptable again.
-- A DDTK meter (KT 1) refuses TransferCredit (DDTKError).
-- Token lockout (manufacturer practice, ../shared/docs/iec62055-52-server.md §1.3): after 3 consecutive
-  authentication failures, 10 s doubling per failure up to 1280 s; class 1 still processed; reset by an
-  accepted meter-specific token. Unlike the CLOU meters it also survives a power cycle (persisted). The
-  failure count is kept in RAM first and committed at once; when the store is full while erases are deferred
-  (an optical session) the commit is made urgent (the store erases one sector for it). Should even that fail
-  (a flash error) the lockout still holds in RAM and reaches flash with the next commit that succeeds
-  (`tick` retries), and no state reload lowers it.
-- An accepted token's effects (TID, credit, setting, new key) are committed to the store in one atomic commit
-  before the result is returned, so "Accept" is never shown for something a power cut can undo.
-The store is any object with `get(name) -> bytes or None` and `commit({name: bytes})` (atomic).
+The rules, the IEC 62055-41 clauses they come from and the tests that show them: docs/meter-rules.md.
 """
 import gc
 import struct
@@ -34,7 +11,7 @@ from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
 from stscore import token as T
-from meter import results as R
+from meter import override, results as R
 from meter.identity import Identity, KT_DDTK
 from meter.lockout import Lockout
 from meter.tidmem import TidMemory
@@ -46,6 +23,7 @@ _REC_CREDIT = const("credit")
 _REC_SETTINGS = const("settings")
 _REC_LOCK = const("lock")
 _REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
+_REC_LOW_CREDIT = const("lowcredit")  # the low-credit warning threshold (>I, 0.1 units); absent: the build default
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
@@ -79,15 +57,12 @@ class MeterConfig:
         self.service = "electricity"  # electricity, water, gas
         self.key_expiry = True  # enforce KEN on TID-bearing tokens
         self.credit_max = 99999999  # 0.1 units (9,999,999.9 kWh); more is Overflow
-        self.low_credit_units = 50  # warning below 5.0 kWh
+        self.low_credit_units = 50  # warning below 5.0 kWh, unless provisioning or the optical port set it
         self.impulses_per_kwh = 1000  # energy source: impulses per main unit
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
         self.software_version = "0.1.0"
-        for name in kw:
-            if not hasattr(self, name):
-                raise ValueError("unknown meter setting %r" % name)
-            setattr(self, name, kw[name])
+        override(self, kw, "meter")
         if self.service not in SERVICE_SUBCLASS or self.service == "time":
             raise ValueError("service must be electricity, water or gas")
         if not 50 <= self.tid_slots <= 84:  # 3 bytes a TID in one store record of at most 254 bytes
@@ -119,6 +94,7 @@ class Meter:
         self.tamper = False
         self.tariff_rate = 0
         self.water_factor = 0
+        self.low_credit_units = self.cfg.low_credit_units  # the warning threshold (0.1 units; 0 = no warning)
         self.lockout = Lockout(self.cfg, clock)
         self.load_w = 0
         self.unbalance_w = 0
@@ -148,6 +124,8 @@ class Meter:
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
             self.tamper = bool(tamper)
+        rec = s.get(_REC_LOW_CREDIT)
+        self.low_credit_units = struct.unpack(">I", rec)[0] if rec and len(rec) == 4 else self.cfg.low_credit_units
         self.lockout.load(s.get(_REC_LOCK))
         if self.tids.relayout and self.ident is not None:  # slot records of a build with more slots
             try:
@@ -170,14 +148,18 @@ class Meter:
     def provision(self, obj):
         """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
         meter then keeps its previous state). Fresh TID memory, credit and settings."""
-        from meter.boot import from_provisioning, tid_floor  # first boot and tools only: not in service
+        from meter.boot import from_provisioning, low_credit, tid_floor  # first boot and tools only
 
+        gc.collect()  # the key's 4 KB of tables are built next: first boot's heap peak
         try:
             ident = from_provisioning(obj)
             key = ident.decoder_key()
             floor = tid_floor(obj)
+            low = low_credit(obj)
         except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
+        if low is not None and low > self.cfg.credit_max:
+            return "low_credit_units must not be above the meter's credit_max (%d)" % self.cfg.credit_max
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
@@ -190,10 +172,30 @@ class Meter:
         records[_REC_CREDIT] = self._credit_record()
         records[_REC_SETTINGS] = self._settings_record()
         records[_REC_LOCK] = self.lockout.record()
+        records[_REC_LOW_CREDIT] = None if low is None else struct.pack(">I", low)  # None: the build default
         self.store.commit(records)
         self.lockout.committed()
         self.ident, self.key, self.fault = ident, key, None
+        self.low_credit_units = self.cfg.low_credit_units if low is None else low
         return None
+
+    def set_low_credit(self, units):
+        """The low-credit warning threshold (0.1 units, 0 = no warning), from the optical port: RANGE (above
+        credit_max or negative) or FUNCTION (not stored: a flash fault) change nothing; ACCEPT once it is on
+        flash. A store full while erases are deferred (an optical session) gets an urgent commit."""
+        if not 0 <= units <= self.cfg.credit_max:
+            return R.RANGE
+        records = {_REC_LOW_CREDIT: struct.pack(">I", units)}
+        try:
+            try:
+                self._commit(records)
+            except Exception:  # StoreFull with erases deferred, or a transient fault: once more, urgent
+                self.store.commit(records, urgent=True)
+        except Exception as exc:
+            self.error = R.fault_text("low-credit setting not saved", exc)
+            return R.FUNCTION
+        self.low_credit_units = units
+        return R.ACCEPT
 
     def _id(self):
         """The identity, for code that only runs once the meter is provisioned."""
@@ -294,16 +296,18 @@ class Meter:
             return self._credit_token(tok)
         return self._management_token(tok)
 
-    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6)
+    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6; ../shared/docs/sts-application-layer.md
+    # §12 item 7)
     def _class1(self, tok):
-        """Every control bit this meter knows (results.TEST_*) is requested; bit 0 ("test all") or a low byte
-        of all ones (the reference C firmware's convention) requests them all. The runtime shows them one by
-        one on the display (and runs the load switch test). No known bit set: Function."""
-        if tok.mfr_code != self._id().mfr_code:
+        """MfrCode 0 (every published class 1 token) or the meter's own, else MfrCode error. Test No. n is
+        control bit n-1 (results.TEST_*) and test No. 0 sets every bit, so the bits this meter can serve
+        (TEST_KNOWN) are requested as they stand: the runtime shows them one by one (and runs the load switch
+        test). Control bits 16 and 17 (tests 17, 18) are the low bits of control_hi. Only reserved bits, or
+        none: Function."""
+        mfr = tok.mfr_code
+        if mfr and mfr != self._id().mfr_code:
             return R.MFR_CODE
-        bits = tok.control_lo & R.TEST_KNOWN
-        if tok.control_lo & 1 or tok.control_lo & 0xFF == 0xFF:
-            bits = R.TEST_KNOWN
+        bits = (tok.control_lo | (tok.control_hi & 3) << 16) & R.TEST_KNOWN
         if not bits:
             return R.FUNCTION  # only reserved control bits: nothing this meter can run
         self.test_request = bits
@@ -482,8 +486,14 @@ class Meter:
         return self.credit > 0 and self._trip_until is None
 
     def low_credit(self):
-        return 0 < self.credit < self.cfg.low_credit_units
+        return 0 < self.credit < self.low_credit_units
 
     def kct_pending(self):
         """A key change set is partly entered (its other tokens are awaited)."""
         return self.kct is not None and self.kct.pending()
+
+    def kct_awaited(self):
+        """The key change token the display asks for: 1..4 (the first section of the set still missing) while
+        a set is partly entered and its window is open, else 0."""
+        kct = self.kct
+        return 0 if kct is None else kct.awaited(self.clock())

@@ -1,9 +1,9 @@
 """First boot: validate provisioning data and take the provisioning file into the record store.
 
 A provisioning file (JSON, built by tools/provision.py) carries PAN, SGC, TI, KRN, KT, KEN, EA, the decoder
-key, the manufacturer code and, for EA07 production meters, the STA tables. `from_provisioning` validates all
-of it and raises ProvisioningError with a message naming the field; nothing is stored unless everything is
-valid, so a meter is never half-provisioned.
+key, the manufacturer code and, for EA07 production meters, the STA tables; optionally the TID floor and the
+low-credit warning threshold. `from_provisioning` validates all of it and raises ProvisioningError with a
+message naming the field; nothing is stored unless everything is valid, so a meter is never half-provisioned.
 
 If the meter is not provisioned and the file exists, it is validated; valid data is committed to the store and
 the file deleted (keys do not stay in the filesystem); invalid data leaves the meter refusing tokens, with
@@ -13,6 +13,7 @@ the file deleted (keys do not stay in the filesystem); invalid data leaves the m
 Only a first boot (device.boot.bring_up, when the file is there), Meter.provision and the host tools import
 this module: a meter in service does not carry it in its heap.
 """
+import gc
 import json
 import os
 
@@ -64,6 +65,14 @@ def tid_floor(obj):
     return _int_field(obj, "tid_floor", 0, 0xFFFFFF, 0)
 
 
+def low_credit(obj):
+    """The low-credit warning threshold from provisioning data ("low_credit_units", 0.1 of the main unit; 0 = no
+    warning; tools/provision.py --low-credit), or None when absent (the build's MeterConfig default applies)."""
+    if obj.get("low_credit_units") is None:
+        return None
+    return _int_field(obj, "low_credit_units", 0, 99999999)
+
+
 def from_provisioning(obj):
     """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
     if not isinstance(obj, dict):
@@ -87,6 +96,7 @@ def from_provisioning(obj):
     except sta.TableError as exc:
         raise ProvisioningError("sta_tables: %s" % exc.args[0])
     tid_floor(obj)  # validated here too, so that a file that passes is taken whole
+    low_credit(obj)
     return ident
 
 
@@ -105,6 +115,8 @@ def provision_from_file(meter, path):
     except ValueError:
         meter.fault = "%s is not valid JSON" % path
         return meter.fault
+    text = None
+    gc.collect()  # the file's text goes before the key's tables are built (first boot's heap peak)
     reason = meter.provision(obj)
     if reason:
         meter.fault = "%s rejected: %s" % (path, reason)

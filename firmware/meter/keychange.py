@@ -29,6 +29,7 @@ class KeyChangeSet:
         self.window_s = window_s  # MeterConfig.kct_window_s: the whole set within this time
         self._buf = bytearray(_BUF)
         self._have = 0  # bit i: slot i's section is in
+        self._full = 3  # _have of a complete set: 3 (2 sections, a 64-bit key) or 15 (4, a 128-bit key)
         self._start = 0
 
     def pending(self):
@@ -40,6 +41,20 @@ class KeyChangeSet:
         window behind, where ticks_diff stays right across the ticks clock's wrap)."""
         if self._have and ticks_diff(now, self._start) > self.window_s * 1000:
             self._have = 0  # the set timed out: start again
+
+    def awaited(self, now):
+        """For the display: the number (1..4) of the first section still missing while a set is partly entered
+        and its window is open (the order of the vending slip: 2/3, 2/4, 2/8, 2/9), else 0; 1 for a complete
+        set still held (its application failed: entering a section again applies it)."""
+        have = self._have
+        if not have or ticks_diff(now, self._start) > self.window_s * 1000:
+            return 0
+        if have == self._full:
+            return 1
+        for i in range(4):
+            if not have >> i & 1:
+                return i + 1
+        return 0
 
     def add(self, tok, long_key, now):
         """Take one decrypted key change token (class 2, subclass 3, 4, 8 or 9). Returns FUNCTION (a 3rd/4th
@@ -71,7 +86,8 @@ class KeyChangeSet:
         for i in range(4):
             b[at + i] = part[i]
         have = self._have = self._have | (1 << slot)
-        if have == (15 if long_key else 3):
+        full = self._full = 15 if long_key else 3
+        if have == full:
             return R.ACCEPT
         return R.KCT_FIRST if have & 1 else R.KCT_SECOND
 

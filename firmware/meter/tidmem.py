@@ -1,23 +1,7 @@
-"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7/§7.3.8, rules 4-5 of
-../shared/docs/sts-application-layer.md §12).
-
-A fixed number of slots (at least 50) holding 24-bit TIDs, 3 bytes each in one bytearray, and beside it which
-slots are in use (`used`, one byte a slot). Emptiness is kept out of band: every 24-bit value, 0 and 0xFFFFFF
-included, is a TID a vending system may issue (0xFFFFFF is the last minute of a base date, reachable by the
-same-minute TID+1 rule), so no TID value can double as an "empty" marker.
-
-The rules (`check`):
-- Used: the TID is stored.
-- Old: the TID is below the floor, or the memory is full and the TID is below the smallest stored TID.
-  The floor stands for the TIDs a meter's memory is pre-filled with at manufacture: the TID of the provisioning
-  minute, so a token vended before the meter was provisioned is Old even while fewer than `slots` TIDs are
-  stored. A key change with RO = 1 (the TID rollover onto a new base date) clears the memory and the floor.
-- An accepted TID takes a free slot, or replaces the smallest once the memory is full.
-
-The store keeps one 3-byte record per slot (int key = slot number): accepting a token rewrites 3 bytes, not the
-whole memory. Slot i in RAM is store key i, always: a reload puts every record back into its own slot, so the
-slot a later token overwrites is the same slot on flash (a reload that moved TIDs between slots would make the
-next replacement overwrite the wrong record and forget a TID). `check` and `add` allocate nothing.
+"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7/§7.3.8). `check` gives Used (stored) or
+Old (below the floor, or below the smallest TID of a full memory); `add` takes a free slot or replaces the smallest.
+Emptiness is kept apart from the 24-bit values (every one is a TID); one 3-byte store record per slot, slot i
+always store key i. `check` and `add` allocate nothing. Why, and the tests: docs/meter-rules.md.
 """
 from micropython import const
 

@@ -1,16 +1,14 @@
-"""The record store's on-flash vocabulary: format constants, CRC-32, key and value codec, byte helpers.
+"""The record store's on-flash vocabulary: format constants, CRC-32, key and value codec, byte
+helpers.
 
-Shared by recstore.livemap, recstore.logwriter and recstore.mount; the format they implement is described in
-docs/recstore-format.md. Everything here works on byte buffers and small ints only: on the 32-bit boards no
-value of the commit path reaches 2**30.
+Shared by recstore.livemap, recstore.logwriter and recstore.mount; the format they implement is
+described in docs/recstore-format.md. Everything here works on byte buffers and small ints only: on
+the 32-bit boards no value of the commit path reaches 2**30.
 """
+
 from array import array
 
-try:
-    from micropython import const  # pyright: ignore[reportAssignmentType]  (CPython fallback below)
-except ImportError:  # CPython: the host fault harness drives this same module
-    def const(x):
-        return x
+from micropython import const
 
 try:  # the C CRC-32, used only where allocation is fine (mount); commits use the table below
     from binascii import crc32 as _hwcrc
@@ -21,15 +19,16 @@ OK = const(0)
 FORMATTED = const(1)
 REFUSED = const(2)
 
-VERSION = const(1)           # the layout version this firmware writes and reads
-PAGE = const(256)            # program unit; records are placed by page
-HEADER_LEN = const(20)       # sector header: magic, version, sectors, sector seq, erase count, geometry, CRC
+VERSION = const(1)  # the layout version this firmware writes and reads
+PAGE = const(256)  # program unit; records are placed by page
+# sector header: magic, version, sectors, sector seq, erase count, geometry, CRC
+HEADER_LEN = const(20)
 RECORD_OVERHEAD = const(11)  # record type + length + commit seq + CRC
 TYPE_SNAPSHOT = const(0x5A)
 TYPE_COMMIT = const(0xC3)
-DELETED = const(0xFF)        # value length of a key a commit deletes
-MAX_VALUE = const(254)       # longest value, in bytes
-INT_KEYS = const(128)        # int keys 0..127
+DELETED = const(0xFF)  # value length of a key a commit deletes
+MAX_VALUE = const(254)  # longest value, in bytes
+INT_KEYS = const(128)  # int keys 0..127
 BYTES_TYPES = (bytes, bytearray, memoryview)
 
 
@@ -43,7 +42,8 @@ class StoreFull(StoreError):
 
 
 def _tables():
-    # CRC-32 (reflected polynomial 0xEDB88320) of each 4-bit value, split into 16-bit halves: no int ever
+    # CRC-32 (reflected polynomial 0xEDB88320) of each 4-bit value, split into 16-bit halves: no
+    # int ever
     # >= 2**16. Nibble tables: 64 bytes of RAM where byte tables took 1 KB, for two steps per byte.
     lo = array("H", [0] * 16)
     hi = array("H", [0] * 16)
@@ -93,12 +93,17 @@ def crc_ok(buf, start, end, scratch):
         c = _hwcrc(memoryview(buf)[start:end])
         return c == ((buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3])
     crc32_into(buf, start, end, scratch, 0)
-    return (scratch[0] == buf[end] and scratch[1] == buf[end + 1] and scratch[2] == buf[end + 2]
-            and scratch[3] == buf[end + 3])
+    return (
+        scratch[0] == buf[end]
+        and scratch[1] == buf[end + 1]
+        and scratch[2] == buf[end + 2]
+        and scratch[3] == buf[end + 3]
+    )
 
 
 def encode_key(key):
-    """The encoded key (one byte for an int key, 0x80|n then n bytes for a name); ValueError if no key."""
+    """The encoded key (one byte for an int key, 0x80|n then n bytes for a name); ValueError if no
+    key."""
     if isinstance(key, int) and not isinstance(key, bool):
         if 0 <= key <= 127:
             return bytes((key,))
@@ -106,7 +111,9 @@ def encode_key(key):
         b = key.encode()
         if 1 <= len(b) <= 15 and is_name(b, 0, len(b)):
             return bytes((0x80 | len(b),)) + b
-    raise ValueError("key must be an int 0..127 or a name of 1..15 printable ASCII chars: %r" % (key,))
+    raise ValueError(
+        "key must be an int 0..127 or a name of 1..15 printable ASCII chars: %r" % (key,)
+    )
 
 
 def key_len(key):
@@ -120,13 +127,23 @@ def put_value(buf, pos, value):
     """Encode value (length byte, then its bytes) at buf[pos:]; returns the position after it."""
     n = len(value)
     buf[pos] = n
-    buf[pos + 1:pos + 1 + n] = value
+    buf[pos + 1 : pos + 1 + n] = value
     return pos + 1 + n
 
 
 def u32_at(buf, pos):
-    """The big-endian 32-bit number at buf[pos:pos+4] (may allocate on 32-bit boards: mount only)."""
+    """The big-endian 32-bit number at buf[pos:pos+4] (may allocate on 32-bit boards: mount
+    only)."""
     return (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+
+
+def put_u32(buf, pos, value):
+    """buf[pos:pos+4] = value, big-endian (mount and format only: value may be a big int on 32-bit
+    boards)."""
+    buf[pos] = (value >> 24) & 0xFF
+    buf[pos + 1] = (value >> 16) & 0xFF
+    buf[pos + 2] = (value >> 8) & 0xFF
+    buf[pos + 3] = value & 0xFF
 
 
 def u32_increment(buf, pos):

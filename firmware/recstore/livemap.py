@@ -1,27 +1,31 @@
 """The record store's live map in RAM: every live key and its value, with no object per key.
 
-Owns one buffer holding the entries back to back exactly as a snapshot holds them (key, value length,
-value; in no particular order), an offset table for the int keys and a dict for the name keys, and
-applying a record's changes to them. Allocation-free except for a name key new to the map (its encoding
-and its dict slot). Design: docs/recstore-format.md.
+Owns one buffer holding the entries back to back exactly as a snapshot holds them (key, value
+length, value; in no particular order), an offset table for the int keys and a dict for the name
+keys, and applying a record's changes to them. Allocation-free except for a name key new to the map
+(its encoding and its dict slot). Design: docs/recstore-format.md.
 """
+
 from array import array
 
 from .layout import INT_KEYS, StoreError, encode_key, put_value
 
 
 class LiveMap:
-    """The live entries (`entries[0:used]`) and their indexes, for a map of at most max_live bytes."""
+    """The live entries (`entries[0:used]`) and their indexes, for a map of at most max_live
+    bytes."""
 
     def __init__(self, max_live):
         self.max_live = max_live
         self.entries = bytearray(max_live)
         self.used = 0
-        self.int_offsets = array("H", [0] * INT_KEYS)  # int key -> 1 + offset of its entry, 0 if absent
+        # int key -> 1 + offset of its entry, 0 if absent
+        self.int_offsets = array("H", [0] * INT_KEYS)
         self.int_count = 0
         self.name_offsets = {}  # name key -> offset of its entry
 
-    # --- looking up -------------------------------------------------------------------------------------
+    # --- looking up
+    # -------------------------------------------------------------------------------------
     def find(self, key):
         """Offset of key's entry, or -1 (also for anything that is no valid key)."""
         if isinstance(key, str):
@@ -31,7 +35,8 @@ class LiveMap:
         return -1
 
     def value_pos(self, offset):
-        """Offset of the value-length byte of the entry at offset (the key's encoding comes before it)."""
+        """Offset of the value-length byte of the entry at offset (the key's encoding comes before
+        it)."""
         key_byte = self.entries[offset]
         return offset + 1 if key_byte < 0x80 else offset + 1 + (key_byte & 0x7F)
 
@@ -43,10 +48,11 @@ class LiveMap:
                 return k
         return None
 
-    # --- serializing (for the log writer's snapshots) ---------------------------------------------------
+    # --- serializing (for the log writer's snapshots)
+    # ---------------------------------------------------
     def copy_entries_except(self, changes, out, pos):
-        """Copy every entry whose key is not one of the keys of `changes` to out[pos:] (a snapshot's body);
-        returns the position after them."""
+        """Copy every entry whose key is not one of the keys of `changes` to out[pos:] (a
+        snapshot's body); returns the position after them."""
         entries = self.entries
         offset = 0
         end = self.used
@@ -63,7 +69,8 @@ class LiveMap:
                     offset += 1
         return pos
 
-    # --- changing ---------------------------------------------------------------------------------------
+    # --- changing
+    # ---------------------------------------------------------------------------------------
     def clear(self):
         self.used = 0
         offsets = self.int_offsets
@@ -73,8 +80,8 @@ class LiveMap:
         self.name_offsets.clear()
 
     def apply(self, changes, used_after):
-        """Apply {key: value, or None to delete} (keys valid, the record on flash); used_after: the map's
-        size after it (the caller checks that it came out at that size)."""
+        """Apply {key: value, or None to delete} (keys valid, the record on flash); used_after: the
+        map's size after it (the caller checks that it came out at that size)."""
         if used_after == 0:
             self.clear()
         else:
@@ -88,8 +95,8 @@ class LiveMap:
                 self._apply_pass(changes, 2)
 
     def _apply_pass(self, changes, step):
-        """Step 0: values of the same length, in place; returns 1 if deletions are left, | 2 if other
-        changes are. Step 1: values that shrink. Step 2: values that grow, new keys."""
+        """Step 0: values of the same length, in place; returns 1 if deletions are left, | 2 if
+        other changes are. Step 1: values that shrink. Step 2: values that grow, new keys."""
         left = 0
         for k in changes:
             v = changes[k]
@@ -107,7 +114,7 @@ class LiveMap:
                 grow = n - self.entries[vpos]
                 if grow == 0:
                     if step == 0:
-                        self.entries[vpos + 1:vpos + 1 + n] = v
+                        self.entries[vpos + 1 : vpos + 1 + n] = v
                 elif step == 0:
                     left |= 2
                 elif (grow < 0) == (step == 1):
@@ -153,7 +160,7 @@ class LiveMap:
         if n != old:
             self._shift(vpos + 1 + old, n - old)
             self.entries[vpos] = n
-        self.entries[vpos + 1:vpos + 1 + n] = v
+        self.entries[vpos + 1 : vpos + 1 + n] = v
 
     def _append(self, key, v):
         """Add key (valid, not in the map) with value v after the last entry."""
@@ -163,7 +170,7 @@ class LiveMap:
         self._grow(end + klen + 1 + len(v))
         if isinstance(key, str):
             self.name_offsets[key] = end  # may allocate: done before the bytes change
-            self.entries[end:end + klen] = key_bytes
+            self.entries[end : end + klen] = key_bytes
         else:
             self.int_offsets[key] = end + 1
             self.int_count += 1
@@ -171,7 +178,8 @@ class LiveMap:
         self.used = put_value(self.entries, end + klen, v)
 
     def _shift(self, at, delta):
-        """Move entries[at:used] by delta bytes; fix the offsets of the entries that were at >= at."""
+        """Move entries[at:used] by delta bytes; fix the offsets of the entries that were at >=
+        at."""
         end = self.used
         if at < end:
             if delta > 0:
@@ -194,12 +202,13 @@ class LiveMap:
         self.used = end + delta
 
     def _grow(self, n):
-        """Let the buffer hold n bytes. Commits never need more than max_live; only a mount of a map written
-        with a larger max_live grows it (offsets are 16-bit; a valid store's map never nears 64 KB)."""
+        """Let the buffer hold n bytes. Commits never need more than max_live; only a mount of a
+        map written with a larger max_live grows it (offsets are 16-bit; a valid store's map never
+        nears 64 KB)."""
         entries = self.entries
         if n > len(entries):
             if n > 0xFFFF:
                 raise StoreError("map larger than 64 KB")
             bigger = bytearray(n)
-            bigger[0:self.used] = entries[0:self.used]
+            bigger[0 : self.used] = entries[0 : self.used]
             self.entries = bigger

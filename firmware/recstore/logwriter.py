@@ -1,21 +1,38 @@
 """The record store's log writer: everything that programs or erases flash.
 
-Owns the log's position (head sector, write position, sector and commit sequence numbers), the staging
-buffer and page programming (placement under `page_writes`), commit records, rolls (header and snapshot of
-the live map in the next ring sector), erases with their per-sector counts (wear), the reserve of erased
-sectors and deferred erasing. The commit path allocates nothing. Design: docs/recstore-format.md.
+Owns the log's position (head sector, write position, sector and commit sequence numbers), the
+staging buffer and page programming (placement under `page_writes`), commit records, rolls (header
+and snapshot of the live map in the next ring sector), erases with their per-sector counts (wear),
+the reserve of erased sectors and deferred erasing. The commit path allocates nothing. Design:
+docs/recstore-format.md.
 """
-from .layout import (DELETED, HEADER_LEN, PAGE, RECORD_OVERHEAD, TYPE_COMMIT, TYPE_SNAPSHOT, VERSION,
-                     StoreError, StoreFull, const, crc32_into, encode_key, put_value, u32_increment)
 
-_MAX_PROGRAMS = const(255)  # a page's program count saturates here; page_writes=0 (unlimited) means this
-_IOCTL_ERASE = const(6)     # block-device ioctl: erase one block (sector)
+from .layout import (
+    DELETED,
+    HEADER_LEN,
+    PAGE,
+    RECORD_OVERHEAD,
+    TYPE_COMMIT,
+    TYPE_SNAPSHOT,
+    VERSION,
+    StoreError,
+    StoreFull,
+    const,
+    crc32_into,
+    encode_key,
+    put_value,
+    u32_increment,
+)
+
+# a page's program count saturates here; page_writes=0 (unlimited) means this
+_MAX_PROGRAMS = const(255)
+_IOCTL_ERASE = const(6)  # block-device ioctl: erase one block (sector)
 
 
 class LogWriter:
-    """Appends to the ring of `sectors` sectors of `sector_size` bytes on bdev, serializing `live_map`.
-    `traffic` counts what it does in its `erases`, `programs`, `bytes_written` and `rolls` attributes (the
-    RecordStore, whose public counters they are)."""
+    """Appends to the ring of `sectors` sectors of `sector_size` bytes on bdev, serializing
+    `live_map`. `traffic` counts what it does in its `erases`, `programs`, `bytes_written` and
+    `rolls` attributes (the RecordStore, whose public counters they are)."""
 
     def __init__(self, bdev, sectors, sector_size, reserve, page_writes, live_map, traffic):
         self.bdev = bdev
@@ -29,30 +46,33 @@ class LogWriter:
         self.sector_shift = shift
         self.reserve = reserve
         self.page_writes = page_writes or _MAX_PROGRAMS
-        # largest commit record written as a delta; bigger ones go through a roll (snapshot-bounded)
+        # largest commit record written as a delta; bigger ones go through a roll
+        # (snapshot-bounded)
         self.max_record = RECORD_OVERHEAD + live_map.max_live
         npages = (PAGE - 1 + self.max_record + PAGE - 1) // PAGE
         snapshot_pages = (HEADER_LEN + RECORD_OVERHEAD + live_map.max_live + PAGE - 1) // PAGE
         if snapshot_pages > npages:
             npages = snapshot_pages
-        # staging buffer, kept all-0xFF between uses; a record is encoded at its in-page offset and the
-        # touched pages are programmed from these preallocated page views (no allocation per commit).
-        # Mount borrows it as its read window.
+        # staging buffer, kept all-0xFF between uses; a record is encoded at its in-page offset and
+        # the touched pages are programmed from these preallocated page views (no allocation per
+        # commit). Mount borrows it as its read window.
         self.stage = bytearray(npages * PAGE)
         for i in range(npages * PAGE):
             self.stage[i] = 0xFF
         view = memoryview(self.stage)
-        self.stage_pages = [view[i * PAGE:(i + 1) * PAGE] for i in range(npages)]
-        self.commit_seq = bytearray(4)         # sequence number of the last commit
-        self.head_seq = bytearray(4)           # sector sequence number of the head
-        self.erase_counts = bytearray(4 * sectors)  # per sector (from headers; estimated if unknown)
-        self.erased = bytearray(sectors)       # 1: erased in this session and untouched since
+        self.stage_pages = [view[i * PAGE : (i + 1) * PAGE] for i in range(npages)]
+        self.commit_seq = bytearray(4)  # sequence number of the last commit
+        self.head_seq = bytearray(4)  # sector sequence number of the head
+        # per sector (from headers; estimated if unknown)
+        self.erase_counts = bytearray(4 * sectors)
+        self.erased = bytearray(sectors)  # 1: erased in this session and untouched since
         self.page_programs = bytearray(sector_size // PAGE)  # programs per page of the head sector
         self.head = -1
-        self.write_pos = 0                     # head offset where the next record may start
-        self.deferred = False                  # erases deferred (defer_erase)
-        self.failed = None                     # why the store must be remounted, or None
-        self.repair_pending = False            # mount found the head's header or snapshot damaged: roll it away
+        self.write_pos = 0  # head offset where the next record may start
+        self.deferred = False  # erases deferred (defer_erase)
+        self.failed = None  # why the store must be remounted, or None
+        # mount found the head's header or snapshot damaged: roll it away
+        self.repair_pending = False
 
     def reset(self):
         """Forget the log's position (before a mount or a fresh format)."""
@@ -68,15 +88,19 @@ class LogWriter:
             self.commit_seq[i] = 0
             self.head_seq[i] = 0
 
-    # --- placement ----------------------------------------------------------------------------------------
+    # --- placement
+    # ----------------------------------------------------------------------------------------
     def fit(self, pos, programs, record_len):
-        """Records of record_len bytes that fit from head offset pos (whose page has had `programs`)."""
+        """Records of record_len bytes that fit from head offset pos (whose page has had
+        `programs`)."""
         size = self.sector_size
         count = 0
         while True:
             in_page = pos % PAGE
-            if in_page and (programs >= self.page_writes
-                            or (record_len <= PAGE and in_page + record_len > PAGE)):
+            if in_page and (
+                programs >= self.page_writes
+                or (record_len <= PAGE and in_page + record_len > PAGE)
+            ):
                 pos += PAGE - in_page
                 in_page = 0
                 programs = 0
@@ -93,10 +117,13 @@ class LogWriter:
             count += 1
 
     def repair_due(self):
-        """Should the next commit roll although the head has room? Yes while the head's header or snapshot
-        is damaged (the head then stands on recovery at every mount), unless erases are deferred and no
-        erased sector is ready: appending to such a head is safe too (mount reads it), only less robust."""
-        return self.repair_pending and (not self.deferred or self.erased[(self.head + 1) % self.sectors])
+        """Should the next commit roll although the head has room? Yes while the head's header or
+        snapshot is damaged (the head then stands on recovery at every mount), unless erases are
+        deferred and no erased sector is ready: appending to such a head is safe too (mount reads
+        it), only less robust."""
+        return self.repair_pending and (
+            not self.deferred or self.erased[(self.head + 1) % self.sectors]
+        )
 
     def place(self, record_len):
         """Head offset for a record of record_len bytes, or -1 if the head cannot take it."""
@@ -104,14 +131,17 @@ class LogWriter:
             return -1
         pos = self.write_pos
         in_page = pos % PAGE
-        if in_page and (self.page_programs[pos // PAGE] >= self.page_writes
-                        or (record_len <= PAGE and in_page + record_len > PAGE)):
+        if in_page and (
+            self.page_programs[pos // PAGE] >= self.page_writes
+            or (record_len <= PAGE and in_page + record_len > PAGE)
+        ):
             pos += PAGE - in_page
         if pos + record_len > self.sector_size:
             return -1
         return pos
 
-    # --- records ------------------------------------------------------------------------------------------
+    # --- records
+    # ------------------------------------------------------------------------------------------
     def _put_next_seq(self, buf, pos):
         seq = self.commit_seq
         buf[pos] = seq[0]
@@ -133,7 +163,7 @@ class LogWriter:
         elif isinstance(key, str):
             key_bytes = encode_key(key)
             n = len(key_bytes)
-            buf[pos:pos + n] = key_bytes
+            buf[pos : pos + n] = key_bytes
             pos += n
         else:
             buf[pos] = key
@@ -144,10 +174,12 @@ class LogWriter:
         return put_value(buf, pos, value)
 
     def write_commit(self, changes, record_len, pos):
-        """Program the commit record of `changes` (record_len bytes) at head offset pos (from place())."""
+        """Program the commit record of `changes` (record_len bytes) at head offset pos (from
+        place())."""
         stage = self.stage
         start = pos % PAGE
-        try:  # encode; a failure must not leave bytes in the stage that a later commit would program
+        # encode; a failure must not leave bytes in the stage that a later commit would program
+        try:
             stage[start] = TYPE_COMMIT
             stage[start + 1] = record_len >> 8
             stage[start + 2] = record_len & 0xFF
@@ -166,15 +198,17 @@ class LogWriter:
         self._program(pos - start, start, record_len)
 
     def roll(self, changes, live):
-        """Open the next ring sector with header + snapshot of the map with `changes` applied (live: the
-        map's size then). StoreFull if that sector needs an erase while erases are deferred."""
+        """Open the next ring sector with header + snapshot of the map with `changes` applied
+        (live: the map's size then). StoreFull if that sector needs an erase while erases are
+        deferred."""
         sectors = self.sectors
         sector = (self.head + 1) % sectors
         if not self.erased[sector]:
             if self.deferred:
                 raise StoreFull("erases deferred and no erased space left for this commit")
             self.erase(sector)
-        try:  # encode; a failure must not leave bytes in the stage that a later commit would program
+        # encode; a failure must not leave bytes in the stage that a later commit would program
+        try:
             stage = self.stage
             # header: 'R' 'S', version, sectors, sector seq, erase count, geometry, CRC
             stage[0] = 0x52
@@ -197,7 +231,8 @@ class LogWriter:
             stage[pos + 1] = snapshot_len >> 8
             stage[pos + 2] = snapshot_len & 0xFF
             self._put_next_seq(stage, pos + 3)
-            # the entries this commit leaves alone, copied from the map, then the changed and new ones
+            # the entries this commit leaves alone, copied from the map, then the changed and new
+            # ones
             pos = self.live_map.copy_entries_except(changes, stage, pos + 7)
             for key in changes:
                 v = changes[key]
@@ -221,8 +256,8 @@ class LogWriter:
         self.traffic.rolls += 1
 
     def apply_record(self, changes, live):
-        """A record is on flash: apply its changes to the live map (live: the map's size after it) and make
-        its sequence number the last commit's."""
+        """A record is on flash: apply its changes to the live map (live: the map's size after it)
+        and make its sequence number the last commit's."""
         live_map = self.live_map
         try:
             live_map.apply(changes, live)
@@ -234,7 +269,8 @@ class LogWriter:
             raise StoreError(self.failed)
         u32_increment(self.commit_seq, 0)
 
-    # --- programming --------------------------------------------------------------------------------------
+    # --- programming
+    # --------------------------------------------------------------------------------------
     def _stage_clear(self):
         stage = self.stage
         for i in range(len(stage)):
@@ -261,7 +297,8 @@ class LogWriter:
         self.write_pos = page_start + start + length
         self.traffic.bytes_written += length
 
-    # --- erasing ------------------------------------------------------------------------------------------
+    # --- erasing
+    # ------------------------------------------------------------------------------------------
     def erase(self, sector):
         if sector == self.head:
             raise StoreError("refusing to erase the head sector")

@@ -1,35 +1,78 @@
 """The record store's mount: reading the region back, recovery from power cuts and damage.
 
-Owns reading flash: the sector headers, choosing the head (also when damage hit its header or snapshot),
-scanning the head's records through a read window (the log writer's idle staging buffer), skipping and
-counting torn or corrupt records and sequence gaps, and the verdict with its reason. Never writes flash: it
-sets the log writer's position and loads the live map. Design and recovery rules: docs/recstore-format.md.
+Owns reading flash: the sector headers, choosing the head (also when damage hit its header or
+snapshot), scanning the head's records through a read window (the log writer's idle staging
+buffer), skipping and counting torn or corrupt records and sequence gaps, and the verdict with its
+reason. Never writes flash: it sets the log writer's position and loads the live map. Design and
+recovery rules: docs/recstore-format.md.
 """
-from .layout import (DELETED, FORMATTED, HEADER_LEN, OK, PAGE, RECORD_OVERHEAD, REFUSED, TYPE_COMMIT,
-                     TYPE_SNAPSHOT, VERSION, all_equal, crc_ok, is_name, key_len, u32_at)
+
+from .layout import (
+    DELETED,
+    FORMATTED,
+    HEADER_LEN,
+    OK,
+    PAGE,
+    RECORD_OVERHEAD,
+    REFUSED,
+    TYPE_COMMIT,
+    TYPE_SNAPSHOT,
+    VERSION,
+    all_equal,
+    crc32_into,
+    crc_ok,
+    is_name,
+    key_len,
+    put_u32,
+    u32_at,
+)
 
 _HEADER_DAMAGED = "mounted; sector %d's header damaged (replaced at the next roll)"
+_FORMAT_COMPLETED = "interrupted format completed"
+_LEFTOVERS = _FORMAT_COMPLETED + ": %d sectors held older data"
+# what a format writes to sector 0: header + empty snapshot
+_MARKER_LEN = HEADER_LEN + RECORD_OVERHEAD
+
+
+def _empty_snapshot(buf, pos, seq):
+    """Encode the snapshot of the empty map with commit sequence number seq at buf[pos:pos+11]."""
+    buf[pos] = TYPE_SNAPSHOT
+    buf[pos + 1] = 0
+    buf[pos + 2] = RECORD_OVERHEAD
+    put_u32(buf, pos + 3, seq)
+    crc32_into(buf, pos, pos + 7, buf, pos + 7)
 
 
 class Mount:
     """One mount of the region behind `writer` (a LogWriter just reset, its live map cleared).
 
     run() returns (status, reason): OK (the writer's position and the map are loaded), REFUSED, or
-    FORMATTED: the region is to be formatted fresh (blank, a format a power cut interrupted, or foreign data
-    with format_foreign), which the caller does. `skipped`, `gaps` and `pages_read` count what it met.
+    FORMATTED: the region is to be formatted fresh (blank, a format a power cut interrupted, an
+    empty store whose snapshot was damaged, or foreign data with format_foreign), which the caller
+    does, told by `marker` (sector 0 holds a format's marker: erase the others first) and `top_seq`
+    (the highest sector sequence number on flash: the fresh format numbers above it). `skipped`,
+    `gaps` and `pages_read` count what it met.
     """
 
     def __init__(self, writer):
         self.writer = writer
         self.live_map = writer.live_map
-        self.stage = writer.stage     # the read window's buffer (idle while mounting)
+        self.stage = writer.stage  # the read window's buffer (idle while mounting)
         self.sector_size = writer.sector_size
         self.skipped = 0
         self.gaps = 0
         self.pages_read = 0
-        self.found = 0                # valid commit records seen after a bad snapshot (the last load)
-        self.scratch = bytearray(4)   # crc_ok's, where there is no C CRC-32
-        self.window_sector = 0        # the read window over the stage: sector, start offset, length
+        # valid commit records seen after a bad snapshot (the last load)
+        self.found = 0
+        self.first_seq = 0  # the commit sequence number of the first of them
+        self.bad_snapshot = bytearray(RECORD_OVERHEAD)  # the first 11 bytes of that bad snapshot
+        self.top_seq = 0  # the highest sector sequence number in any header on flash
+        self.blank = 0  # sectors whose header area reads erased
+        # FORMATTED with sector 0 holding a format's marker, whole or torn
+        self.marker = False
+        self.scratch = bytearray(4)  # crc_ok's, where there is no C CRC-32
+        # the read window over the stage: sector, start offset, length
+        self.window_sector = 0
         self.window_start = 0
         self.window_len = 0
 
@@ -37,95 +80,198 @@ class Mount:
         """Read the headers, choose and load the head: (status, reason), as the class says."""
         writer = self.writer
         sectors = writer.sectors
-        header = bytearray(HEADER_LEN)
-        valid = []
-        damaged = []  # sectors whose first 20 bytes are neither a valid header nor erased
-        zero = 0
-        for k in range(sectors):
-            self._read(k, 0, header)
-            if header[0] == 0x52 and header[1] == 0x53 and crc_ok(header, 0, 16, self.scratch):
-                if header[2] != VERSION:
-                    return REFUSED, ("layout version %d on flash; this firmware reads version %d"
-                                     % (header[2], VERSION))
-                if header[3] != sectors or header[12] != 8 or header[13] != writer.sector_shift:
-                    return REFUSED, ("formatted for %d sectors of %d bytes; region has %d of %d"
-                                     % (header[3], 1 << min(header[13], 20), sectors, writer.sector_size))
-                valid.append((u32_at(header, 4), k))
-                writer.erase_counts[4 * k:4 * k + 4] = header[8:12]
-            elif not all_equal(header, 0, HEADER_LEN, 0xFF):
-                damaged.append(k)
-                if all_equal(header, 0, HEADER_LEN, 0):
-                    zero += 1
+        valid, damaged, zero, mismatch, mismatch_top = self._headers()
         if not valid:
+            if mismatch is not None:
+                return REFUSED, mismatch
             return self._run_headless(damaged, zero, format_foreign)
         valid.sort()
         newest_seq, newest = valid[-1]
+        if mismatch is not None:
+            # another layout's or geometry's store, unless a fresh format's marker (whole or torn)
+            # with nothing after it is in sector 0, numbered above it: then it is what that format,
+            # cut, had not erased yet
+            if newest == 0 and newest_seq > mismatch_top and self._format_marker():
+                self.marker = True
+                return FORMATTED, _LEFTOVERS % (sectors - 1 - self.blank)
+            return REFUSED, mismatch
         prev = -1
-        if len(valid) > 1 and valid[-2][0] == newest_seq - 1 and valid[-2][1] == (newest - 1) % sectors:
+        if (
+            len(valid) > 1
+            and valid[-2][0] == newest_seq - 1
+            and valid[-2][1] == (newest - 1) % sectors
+        ):
             prev = valid[-2][1]
         head = newest
         note = "mounted"
         if self._load(newest, False):
-            # the ring is used in order: only the sector after the newest valid header can be a newer head
-            # whose header was damaged (bit rot); its snapshot or its commits carry later sequence numbers
+            if (
+                newest == 0
+                and u32_at(writer.commit_seq, 0) == 1
+                and (len(valid) > 1 or len(damaged) > (1 in damaged))
+            ):
+                # a fresh format's sector 0 (commit seq 1: its empty snapshot) with nothing
+                # committed, numbered above every header that was on flash: other headers, or data
+                # in sectors beyond the next (which only a torn roll out of sector 0 could have
+                # touched), are what the format, cut, had not erased yet
+                self.marker = True
+                return FORMATTED, _LEFTOVERS % (sectors - 1 - self.blank)
+            # the ring is used in order: only the sector after the newest valid header can be a
+            # newer head whose header was damaged (bit rot); its snapshot or its commits carry
+            # later sequence numbers
             after = (newest + 1) % sectors
             if after in damaged:
                 if self._load(after, True):
                     counts = writer.erase_counts
-                    counts[4 * after:4 * after + 4] = counts[4 * newest:4 * newest + 4]
+                    counts[4 * after : 4 * after + 4] = counts[4 * newest : 4 * newest + 4]
                     head = after
                     newest_seq += 1
                     writer.repair_pending = True
                     note = _HEADER_DAMAGED % after
                 else:
-                    # a cut roll or erase, or a damaged newer head with nothing readable left: reported
+                    # a cut roll or erase, or a damaged newer head with nothing readable left:
+                    # reported
                     note = "mounted; sector %d after the head: torn or damaged, ignored" % after
                 self.skipped += 1
         else:
             found = self.found  # valid commit records after the newest sector's bad snapshot
-            if prev >= 0 and self._load(prev, False):
+            # a young store: the snapshot of a fresh format (commit seq 1: the first commit after
+            # it is 2) or of format() (the empty map, one bit off) held nothing, so the commits
+            # after it rebuild the whole map
+            young = found and (self.first_seq == 2 or self._empty_seq(self.first_seq))
+            empty = 0 if found or len(valid) > 1 else self._empty_seq(0)
+            if young:
+                put_u32(writer.commit_seq, 0, self.first_seq - 1)
+            if young and self._load(newest, True):
+                writer.repair_pending = True
+                note = (
+                    "mounted; sector %d's snapshot damaged: a format's empty map, %d later "
+                    "commits kept" % (newest, found)
+                )
+            elif prev >= 0 and self._load(prev, False):
                 if found and self._load(newest, True):
-                    # damage, not a cut roll: keep the newest sector's commits on top of the sector before;
-                    # the commit the snapshot carried is lost and reported (skipped, and a sequence gap)
+                    # damage, not a cut roll: keep the newest sector's commits on top of the sector
+                    # before; the commit the snapshot carried is lost and reported (skipped, and a
+                    # sequence gap)
                     writer.repair_pending = True
-                    note = ("mounted; sector %d's snapshot damaged: its commit lost, %d later kept"
-                            % (newest, found))
+                    note = (
+                        "mounted; sector %d's snapshot damaged: its commit lost, %d later kept"
+                        % (newest, found)
+                    )
                 else:
-                    # a cut roll: the newest sector's opening is torn and nothing was committed in it yet
+                    # a cut roll: the newest sector's opening is torn and nothing was committed in
+                    # it yet
                     head = prev
                     newest_seq -= 1
                     self.skipped += 1
                     note = "mounted; sector %d: a cut roll, ignored" % newest
-            elif newest_seq <= 1 and newest == 0 and len(valid) == 1 and not found and self._torn_format():
-                return FORMATTED, "interrupted format completed"
+            elif (
+                not found
+                and prev < 0
+                and newest == 0
+                and (
+                    self._format_marker() or newest_seq <= 1 and len(valid) == 1 and self._bare(0)
+                )
+            ):
+                # a fresh format's marker, torn (a roll's is never cut without the sector before it
+                # on flash) or damaged (the only sector, numbered 1, holding nothing else): what
+                # else is on flash predates it
+                self.marker = True
+                return FORMATTED, _FORMAT_COMPLETED
+            elif empty and self._bare(newest):
+                # the only store sector holds a header and an empty map's snapshot one bit off
+                # (format() on a store in use, nothing committed since): the store is empty, at
+                # that snapshot's commit seq
+                put_u32(writer.commit_seq, 0, empty)
+                writer.write_pos = PAGE
+                writer.repair_pending = True
+                self.skipped += 1
+                note = (
+                    "mounted; sector %d's snapshot damaged: the empty map, nothing after it"
+                    % newest
+                )
             elif found:
-                return REFUSED, ("corrupt store: sector %d's snapshot damaged, no older sector for its %d "
-                                 "later commits" % (newest, found))
+                return REFUSED, (
+                    "corrupt store: sector %d's snapshot damaged, no older sector for its %d "
+                    "later commits" % (newest, found)
+                )
             else:
                 return REFUSED, "corrupt store: no complete snapshot in the newest sectors"
         writer.head = head
-        head_seq = writer.head_seq
-        head_seq[0] = (newest_seq >> 24) & 0xFF
-        head_seq[1] = (newest_seq >> 16) & 0xFF
-        head_seq[2] = (newest_seq >> 8) & 0xFF
-        head_seq[3] = newest_seq & 0xFF
+        put_u32(writer.head_seq, 0, newest_seq)
         # sectors whose header is gone (erased, torn, foreign): assume the head's wear
         known = [k for s, k in valid]
         counts = writer.erase_counts
         for k in range(sectors):
             if k not in known and k != head:
-                counts[4 * k:4 * k + 4] = counts[4 * head:4 * head + 4]
+                counts[4 * k : 4 * k + 4] = counts[4 * head : 4 * head + 4]
         return OK, note
 
+    def survey(self):
+        """What a fresh format of a region that was not mounted needs to know: `top_seq`, and
+        `marker`: does sector 0 hold a format's marker (whole or torn) and nothing else?"""
+        self._headers()
+        self.marker = self._format_marker()
+
+    def _headers(self):
+        """Read every sector's header. Returns (valid, damaged, zero, mismatch, mismatch_top):
+        valid, the (sector seq, sector) of the headers of this layout and geometry; damaged, the
+        sectors whose first 20 bytes are neither a valid header nor erased, zero of them all zero;
+        mismatch, why a header of another layout or geometry cannot be read (the first met, or
+        None), mismatch_top, the highest sector seq among those (-1). Sets top_seq, blank (sectors
+        whose first 20 bytes read erased) and the erase counts the valid headers carry."""
+        writer = self.writer
+        sectors = writer.sectors
+        header = bytearray(HEADER_LEN)
+        valid = []
+        damaged = []
+        zero = 0
+        mismatch = None
+        mismatch_top = -1
+        for k in range(sectors):
+            self._read(k, 0, header)
+            if header[0] == 0x52 and header[1] == 0x53 and crc_ok(header, 0, 16, self.scratch):
+                seq = u32_at(header, 4)
+                if seq > self.top_seq:
+                    self.top_seq = seq
+                if header[2] != VERSION:
+                    why = "layout version %d on flash; this firmware reads version %d" % (
+                        header[2],
+                        VERSION,
+                    )
+                elif header[3] != sectors or header[12] != 8 or header[13] != writer.sector_shift:
+                    why = "formatted for %d sectors of %d bytes; region has %d of %d" % (
+                        header[3],
+                        1 << min(header[13], 20),
+                        sectors,
+                        writer.sector_size,
+                    )
+                else:
+                    valid.append((seq, k))
+                    writer.erase_counts[4 * k : 4 * k + 4] = header[8:12]
+                    continue
+                if mismatch is None:
+                    mismatch = why
+                if seq > mismatch_top:
+                    mismatch_top = seq
+            elif all_equal(header, 0, HEADER_LEN, 0xFF):
+                self.blank += 1
+            else:
+                damaged.append(k)
+                if all_equal(header, 0, HEADER_LEN, 0):
+                    zero += 1
+        return valid, damaged, zero, mismatch, mismatch_top
+
     def _run_headless(self, damaged, zero, format_foreign):
-        """No sector has a valid header: a blank region, a cut first format, foreign data, or a store whose
-        only data sector lost its header to damage."""
+        """No sector has a valid header: a blank region, a cut first format, foreign data, or a
+        store whose only data sector lost its header to damage."""
         sectors = self.writer.sectors
         if not damaged:
             return FORMATTED, "blank region formatted"
         if len(damaged) <= 2 and zero < len(damaged):
-            # one data sector (reserve = N - 1, or just after format()) whose header was damaged, perhaps
-            # beside a sector a cut left half erased: the newest valid snapshot names the head
+            # one data sector (reserve = N - 1, or just after format()) whose header was damaged,
+            # perhaps beside a sector a cut left half erased: the newest valid snapshot names the
+            # head
             best = last = -1
             best_seq = -1
             for k in damaged:
@@ -139,31 +285,40 @@ class Mount:
                 self.skipped += 1
                 self.writer.repair_pending = True
                 return OK, _HEADER_DAMAGED % best
-        if len(damaged) == 1 and damaged[0] == 0 and self._torn_format():
-            return FORMATTED, "interrupted format completed"
+        if 0 in damaged and (self._format_marker() or len(damaged) == 1 and self._bare(0)):
+            # sector 0 holds nothing but a torn header and snapshot: a format that a cut
+            # interrupted (the rest of the region blank, or, with the format's own bytes there,
+            # whatever the format had not erased)
+            self.marker = True
+            return FORMATTED, _FORMAT_COMPLETED
         if format_foreign:
             return FORMATTED, "foreign data overwritten (format_foreign)"
         if zero == sectors:
             return REFUSED, "all-zero region: not a record store (format() to use it)"
-        return REFUSED, ("no record store found: %d of %d sectors hold foreign data (format() to use it)"
-                         % (len(damaged), sectors))
+        return REFUSED, (
+            "no record store found: %d of %d sectors hold foreign data (format() to use it)"
+            % (len(damaged), sectors)
+        )
 
     def _read(self, k, offset, buf):
         self.writer.bdev.readblocks(k, buf, offset)
         n = len(buf)
         self.pages_read += (offset + n - 1) // PAGE - offset // PAGE + 1
 
-    # --- the read window --------------------------------------------------------------------------------
-    # A sector is read through a window: the writer's staging buffer (idle outside commits), refilled page
-    # by page as the scan moves forward, so no page is read twice and mount needs no sector-sized buffer.
+    # --- the read window
+    # -------------------------------------------------------------------------------- A sector is
+    # read through a window: the writer's staging buffer (idle outside commits), refilled page by
+    # page as the scan moves forward, so no page is read twice and mount needs no sector-sized
+    # buffer.
     def _window_open(self, k):
         self.window_sector = k
         self.window_start = 0
         self.window_len = 0
 
     def _window(self, pos, n):
-        """Make sector bytes pos..pos+n-1 present in the stage; returns the stage index of byte pos, or -1
-        if they cannot fit (a length field claiming more than this store ever writes)."""
+        """Make sector bytes pos..pos+n-1 present in the stage; returns the stage index of byte
+        pos, or -1 if they cannot fit (a length field claiming more than this store ever
+        writes)."""
         start = self.window_start
         length = self.window_len
         if pos >= start and pos + n <= start + length:
@@ -176,11 +331,14 @@ class Mount:
         if pos + n > new_end:
             return -1
         have = 0
-        if start <= new_start < start + length:  # keep the pages already read: move them to the front
+        # keep the pages already read: move them to the front
+        if start <= new_start < start + length:
             have = start + length - new_start
-            stage[0:have] = stage[new_start - start:new_start - start + have]
+            stage[0:have] = stage[new_start - start : new_start - start + have]
         if new_end - new_start > have:
-            self._read(self.window_sector, new_start + have, memoryview(stage)[have:new_end - new_start])
+            self._read(
+                self.window_sector, new_start + have, memoryview(stage)[have : new_end - new_start]
+            )
         self.window_start = new_start
         self.window_len = new_end - new_start
         return pos - new_start
@@ -196,12 +354,13 @@ class Mount:
         i = self._window(pos, PAGE)
         return all_equal(self.stage, i, i + PAGE, 0xFF)
 
-    def _torn_format(self):
-        """Sector 0 holds nothing beyond its first 31 bytes (header + empty snapshot): a cut format."""
-        self._window_open(0)
+    def _bare(self, k):
+        """Does sector k hold nothing beyond its first 31 bytes (a header and an empty snapshot's
+        11 bytes)?"""
+        self._window_open(k)
         try:
             i = self._window(0, PAGE)
-            if not all_equal(self.stage, i + HEADER_LEN + RECORD_OVERHEAD, i + PAGE, 0xFF):
+            if not all_equal(self.stage, i + _MARKER_LEN, i + PAGE, 0xFF):
                 return False
             for pos in range(PAGE, self.sector_size, PAGE):
                 if not self._page_erased(pos):
@@ -210,9 +369,48 @@ class Mount:
         finally:
             self._window_close()
 
-    # --- records ----------------------------------------------------------------------------------------
+    def _format_marker(self):
+        """Does sector 0 hold what a format writes there (header, empty snapshot with commit seq
+        1), whole or torn, and nothing else? Torn: some byte programmed, every bit the format
+        leaves 1 still 1. The header's sequence number, erase count and CRC are not known here: any
+        value passes."""
+        want = bytearray(
+            b"RS\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\xff\xff\x00\x00\x00\x00"
+            b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+        )
+        want[3] = self.writer.sectors
+        want[13] = self.writer.sector_shift
+        _empty_snapshot(want, HEADER_LEN, 1)
+        got = bytearray(_MARKER_LEN)
+        self._read(0, 0, got)
+        for i in range(_MARKER_LEN):
+            if got[i] & want[i] != want[i]:
+                return False
+        return got != b"\xff" * _MARKER_LEN and self._bare(0)
+
+    def _empty_seq(self, first):
+        """The commit seq of the empty map's snapshot that the bad one the last load met is at most
+        one bit away from, or 0. first: the commit seq of the first valid commit after it (the
+        snapshot's is one less), or 0 if there is none (then the seq the bad snapshot carries, or
+        one bit off it)."""
+        seq = first - 1 if first else u32_at(self.bad_snapshot, 3)
+        want = bytearray(RECORD_OVERHEAD)
+        for bit in range(-1, 0 if first else 32):
+            cand = seq if bit < 0 else seq ^ (1 << bit)
+            if cand > 0:
+                _empty_snapshot(want, 0, cand)
+                bits = 0
+                for i in range(RECORD_OVERHEAD):
+                    bits += bin(want[i] ^ self.bad_snapshot[i]).count("1")
+                if bits <= 1:
+                    return cand
+        return 0
+
+    # --- records
+    # ----------------------------------------------------------------------------------------
     def _record_at(self, pos, record_type):
-        """Length of a valid record of record_type at sector offset pos (now in the window), or 0."""
+        """Length of a valid record of record_type at sector offset pos (now in the window), or
+        0."""
         size = self.sector_size
         if pos + RECORD_OVERHEAD > size:
             return 0
@@ -229,8 +427,9 @@ class Mount:
         return length
 
     def _apply_record(self, buf, start, length, snapshot):
-        """Apply the entries of the record at buf[start:start+length] to the map (a snapshot replaces it);
-        False if they do not parse exactly (the record is then ignored and the map is untouched)."""
+        """Apply the entries of the record at buf[start:start+length] to the map (a snapshot
+        replaces it); False if they do not parse exactly (the record is then ignored and the map is
+        untouched)."""
         end = start + length - 4
         pos = start + 7
         changes = {}
@@ -240,9 +439,13 @@ class Mount:
             key = key_byte
             if key_byte >= 0x80:
                 klen += key_byte & 0x7F
-                if not (2 <= klen <= 16) or pos + klen > end or not is_name(buf, pos + 1, pos + klen):
+                if (
+                    not (2 <= klen <= 16)
+                    or pos + klen > end
+                    or not is_name(buf, pos + 1, pos + klen)
+                ):
                     return False
-                key = bytes(buf[pos + 1:pos + klen]).decode()
+                key = bytes(buf[pos + 1 : pos + klen]).decode()
             pos += klen
             if pos >= end:
                 return False
@@ -255,7 +458,7 @@ class Mount:
                 continue
             if pos + vlen > end:
                 return False
-            changes[key] = buf[pos:pos + vlen]
+            changes[key] = buf[pos : pos + vlen]
             pos += vlen
         if pos != end:
             return False
@@ -273,13 +476,15 @@ class Mount:
         self.writer.apply_record(changes, live)  # as a commit's: the same code keeps the map
         return True
 
-    # --- loading a sector -------------------------------------------------------------------------------
+    # --- loading a sector
+    # -------------------------------------------------------------------------------
     def _load(self, k, base):
-        """Read sector k as the head. base False: its snapshot must be valid; it replaces the map. base True:
-        sector k continues the map now loaded (the sector before it): its snapshot is used if it is valid
-        and newer, else its commits newer than the map are applied on top. True if anything was taken from
-        k; the map, commit seq, write position, skipped and gaps are then set. False leaves them all
-        untouched, with `found` = the valid commit records seen after a bad snapshot (base False)."""
+        """Read sector k as the head. base False: its snapshot must be valid; it replaces the map.
+        base True: sector k continues the map now loaded (the sector before it): its snapshot is
+        used if it is valid and newer, else its commits newer than the map are applied on top. True
+        if anything was taken from k; the map, commit seq, write position, skipped and gaps are
+        then set. False leaves them all untouched, with `found` = the valid commit records seen
+        after a bad snapshot (base False)."""
         self._window_open(k)
         try:
             return self._scan(base)
@@ -291,7 +496,9 @@ class Mount:
         stage = self.stage
         size = self.sector_size
         self.found = 0
-        seq = u32_at(writer.commit_seq, 0) if base else -1  # (mount only: an int >= 2**30 may allocate here)
+        self.first_seq = 0
+        # (mount only: an int >= 2**30 may allocate here)
+        seq = u32_at(writer.commit_seq, 0) if base else -1
         taken = 0
         skipped = gaps = 0
         length = self._record_at(HEADER_LEN, TYPE_SNAPSHOT)
@@ -308,8 +515,12 @@ class Mount:
         if length:
             pos = HEADER_LEN + length
         else:
-            # no usable snapshot: look for commit records after it, resynchronising byte by byte (the
-            # snapshot's own length field cannot be trusted); without a base they are only counted
+            if not base:  # kept for _empty_seq (the window holds the sector's first page now)
+                i = self._window(HEADER_LEN, RECORD_OVERHEAD)
+                self.bad_snapshot[0:RECORD_OVERHEAD] = stage[i : i + RECORD_OVERHEAD]
+            # no usable snapshot: look for commit records after it, resynchronising byte by byte
+            # (the snapshot's own length field cannot be trusted); without a base they are only
+            # counted
             skipped = 1
             pos = self._resync(HEADER_LEN + 1, seq)
         used = pos
@@ -321,8 +532,9 @@ class Mount:
                     pos += PAGE - pos % PAGE  # the rest of this page was left erased
                     continue
                 if self._page_erased(pos):
-                    # an erased page is not the end of the log: commits made after damage follow it (the
-                    # write position after a mount is past the last programmed page): read to the end
+                    # an erased page is not the end of the log: commits made after damage follow it
+                    # (the write position after a mount is past the last programmed page): read to
+                    # the end
                     pos += PAGE
                     continue
                 # a page torn or damaged with its first byte erased: records may still follow in it
@@ -336,6 +548,8 @@ class Mount:
                 record_seq = u32_at(stage, i + 3)
                 if record_seq > seq:
                     if not base and not taken:
+                        if not self.found:
+                            self.first_seq = record_seq
                         self.found += 1
                         seq = record_seq
                         pos += length
@@ -349,21 +563,17 @@ class Mount:
                         pos += length
                         used = pos
                         continue
-            # torn or corrupt: skip it, report it, and resynchronise on the next valid commit record
-            # (bit rot then costs only the damaged record) or on an erased page start
+            # torn or corrupt: skip it, report it, and resynchronise on the next valid commit
+            # record (bit rot then costs only the damaged record) or on an erased page start
             skipped += 1
             pos = self._resync(pos + 1, seq)
             used = pos
         if not taken:
             return False
-        # the write position: the page after the last one holding any programmed byte (a page a cut or
-        # damage touched is never programmed again)
+        # the write position: the page after the last one holding any programmed byte (a page a cut
+        # or damage touched is never programmed again)
         used += (PAGE - used % PAGE) % PAGE
-        commit_seq = writer.commit_seq
-        commit_seq[0] = (seq >> 24) & 0xFF
-        commit_seq[1] = (seq >> 16) & 0xFF
-        commit_seq[2] = (seq >> 8) & 0xFF
-        commit_seq[3] = seq & 0xFF
+        put_u32(writer.commit_seq, 0, seq)
         writer.write_pos = used
         for i in range(len(writer.page_programs)):
             writer.page_programs[i] = 0
@@ -372,8 +582,8 @@ class Mount:
         return True
 
     def _resync(self, pos, seq):
-        """The next sector offset from pos that holds a valid commit record newer than seq, or an erased page
-        start (or the sector's end)."""
+        """The next sector offset from pos that holds a valid commit record newer than seq, or an
+        erased page start (or the sector's end)."""
         stage = self.stage
         size = self.sector_size
         while pos < size:

@@ -1,12 +1,27 @@
 """RecordStore: the record store's public API, over its live map, log writer and mount.
 
-Owns the constructor's checks, reading values, the commit's validation and sizing, the mount and format
-policy (status, reason, skipped, gaps) and the statistics. recstore.livemap holds the map in RAM,
-recstore.logwriter writes flash, recstore.mount reads it back. Format and guarantees:
+Owns the constructor's checks, reading values, the commit's validation and sizing, the mount and
+format policy (status, reason, skipped, gaps) and the statistics. recstore.livemap holds the map in
+RAM, recstore.logwriter writes flash, recstore.mount reads it back. Format and guarantees:
 docs/recstore-format.md.
 """
-from .layout import (BYTES_TYPES, FORMATTED, HEADER_LEN, INT_KEYS, MAX_VALUE, OK, PAGE, RECORD_OVERHEAD,
-                     REFUSED, StoreError, const, key_len, u32_at)
+
+from .layout import (
+    BYTES_TYPES,
+    FORMATTED,
+    HEADER_LEN,
+    INT_KEYS,
+    MAX_VALUE,
+    OK,
+    PAGE,
+    RECORD_OVERHEAD,
+    REFUSED,
+    StoreError,
+    const,
+    key_len,
+    put_u32,
+    u32_at,
+)
 from .livemap import LiveMap
 from .logwriter import LogWriter
 from .mount import Mount
@@ -16,20 +31,23 @@ _IOCTL_BLOCK_SIZE = const(5)
 
 
 class RecordStore:
-    """The record store over block device `bdev` (format, bounds and guarantees: docs/recstore-format.md).
+    """The record store over block device `bdev` (format, bounds and guarantees:
+    docs/recstore-format.md).
 
-    RecordStore(bdev, reserve=1, page_writes=1, max_live=1024); bdev speaks the block-device protocol.
+    RecordStore(bdev, reserve=1, page_writes=1, max_live=1024); bdev speaks the block-device
+    protocol.
 
     reserve: sectors kept erased ahead of the head for deferred-erase periods (0..N-1).
-    page_writes: program operations the store may issue to one page between erases; 1 (default) suits
-        every NOR part ("a page is programmed once"); parts that allow programming the still-erased
-        bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing several small commits
-        per page: far fewer erases and page programs per commit.
+    page_writes: program operations the store may issue to one page between erases; 1 (default)
+        suits every NOR part ("a page is programmed once"); parts that allow programming the
+        still-erased bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing
+        several small commits per page: far fewer erases and page programs per commit.
     max_live: bound on the encoded size of the whole map (sum over keys of key + 1 + value bytes);
-        it sizes the two preallocated buffers: the staging buffer (about max_live + 300 bytes, which
-        mount reuses as its read window) and the map itself (max_live bytes; besides it the map costs
-        a fixed 128-entry offset table and a dict slot per name key). Keep it the same (or larger)
-        across firmware versions: records longer than the staging buffer are not read back.
+        it sizes the two preallocated buffers: the staging buffer (about max_live + 300 bytes,
+        which mount reuses as its read window) and the map itself (max_live bytes; besides it the
+        map costs a fixed 128-entry offset table and a dict slot per name key). Keep it the same
+        (or larger) across firmware versions: records longer than the staging buffer are not read
+        back.
     """
 
     def __init__(self, bdev, reserve=1, page_writes=1, max_live=1024):
@@ -44,23 +62,29 @@ class RecordStore:
         if page_writes < 0 or page_writes > 255:
             raise ValueError("page_writes must be 0 (unlimited) or 1..255")
         if max_live < 0 or HEADER_LEN + RECORD_OVERHEAD + max_live > sector_size:
-            raise ValueError("max_live must be 0..%d" % (sector_size - HEADER_LEN - RECORD_OVERHEAD))
+            raise ValueError(
+                "max_live must be 0..%d" % (sector_size - HEADER_LEN - RECORD_OVERHEAD)
+            )
         self._live_map = LiveMap(max_live)
-        self._writer = LogWriter(bdev, sectors, sector_size, reserve, page_writes, self._live_map, self)
+        self._writer = LogWriter(
+            bdev, sectors, sector_size, reserve, page_writes, self._live_map, self
+        )
         # mount result
         self.status = REFUSED
         self.reason = "not mounted"
         self.skipped = 0
         self.gaps = 0
         self.pages_read = 0
-        # traffic counters (this instance); the log writer counts erases, programs, bytes and rolls here
+        # traffic counters (this instance); the log writer counts erases, programs, bytes and rolls
+        # here
         self.erases = 0
         self.programs = 0
         self.bytes_written = 0
         self.commits = 0
         self.rolls = 0
 
-    # --- reading ---------------------------------------------------------------------------------------
+    # --- reading
+    # ---------------------------------------------------------------------------------------
     def get(self, key, default=None):
         """The value of `key` as bytes (a copy), or `default`."""
         self._need_mounted()
@@ -70,10 +94,11 @@ class RecordStore:
             return default
         entries = live_map.entries
         vpos = live_map.value_pos(offset)
-        return bytes(entries[vpos + 1:vpos + 1 + entries[vpos]])
+        return bytes(entries[vpos + 1 : vpos + 1 + entries[vpos]])
 
     def get_into(self, key, buf):
-        """Copy the value of `key` into buf (allocation-free). Returns its length, or -1 if absent."""
+        """Copy the value of `key` into buf (allocation-free). Returns its length, or -1 if
+        absent."""
         self._need_mounted()
         live_map = self._live_map
         offset = live_map.find(key)
@@ -84,7 +109,7 @@ class RecordStore:
         n = entries[vpos]
         vpos += 1
         if n > len(buf):  # as a slice assignment: a bytearray grows, a memoryview raises
-            buf[0:n] = entries[vpos:vpos + n]
+            buf[0:n] = entries[vpos : vpos + n]
             return n
         for i in range(n):
             buf[i] = entries[vpos + i]
@@ -106,7 +131,8 @@ class RecordStore:
         """Encoded size of the map (what a snapshot holds besides its 11-byte frame)."""
         return self._live_map.used
 
-    # --- committing -----------------------------------------------------------------------------------
+    # --- committing
+    # -----------------------------------------------------------------------------------
     def _need_mounted(self):
         if self.status == REFUSED:
             raise StoreError("store not mounted: " + self.reason)
@@ -115,12 +141,13 @@ class RecordStore:
         """Apply {key: bytes-like, or None to delete} atomically and durably.
 
         Returns when the commit is on flash. Raises ValueError (bad key or value, map too large) or
-        StoreFull (erases deferred, no erased space) before writing anything; the map is then unchanged.
-        An I/O error from the block device marks the store failed (remount it): such a commit may or
-        may not be found after the remount, as with a power cut.
-        urgent=True: a commit that must not wait for the deferral to end (a lockout): if erased space
-        is short it erases the one sector it rolls into even while erases are deferred (the reserve is
-        rebuilt later, as usual). fits_without_erase() tells beforehand whether it would have to.
+        StoreFull (erases deferred, no erased space) before writing anything; the map is then
+        unchanged. An I/O error from the block device marks the store failed (remount it): such a
+        commit may or may not be found after the remount, as with a power cut.
+        urgent=True: a commit that must not wait for the deferral to end (a lockout): if erased
+        space is short it erases the one sector it rolls into even while erases are deferred (the
+        reserve is rebuilt later, as usual). fits_without_erase() tells beforehand whether it would
+        have to.
         """
         self._need_mounted()
         writer = self._writer
@@ -182,12 +209,14 @@ class RecordStore:
         return self._writer.deferred
 
     def maintain(self):
-        """Erase what the reserve needs, unless erases are deferred. Returns the number of erases."""
+        """Erase what the reserve needs, unless erases are deferred. Returns the number of
+        erases."""
         writer = self._writer
         if self.status == REFUSED or writer.failed is not None or writer.deferred:
             return 0
         erases = self.erases
-        if writer.repair_pending:  # a damaged head header or snapshot: roll the map into a fresh sector now
+        # a damaged head header or snapshot: roll the map into a fresh sector now
+        if writer.repair_pending:
             live = self._live_map.used
             writer.roll({}, live)
             writer.apply_record({}, live)
@@ -195,7 +224,8 @@ class RecordStore:
         return self.erases - erases
 
     def commits_without_erase(self, record_len):
-        """How many commits whose record is record_len bytes (11 + entries) fit without any erase now."""
+        """How many commits whose record is record_len bytes (11 + entries) fit without any erase
+        now."""
         self._need_mounted()
         writer = self._writer
         if record_len < RECORD_OVERHEAD or record_len > writer.max_record:
@@ -203,8 +233,11 @@ class RecordStore:
         pos = writer.write_pos
         count = 0
         if not writer.repair_due():
-            count = writer.fit(pos, writer.page_programs[pos // PAGE] if pos < writer.sector_size else 0,
-                               record_len)
+            count = writer.fit(
+                pos,
+                writer.page_programs[pos // PAGE] if pos < writer.sector_size else 0,
+                record_len,
+            )
         k = writer.head
         snapshot_end = HEADER_LEN + RECORD_OVERHEAD + self._live_map.used
         for _ in range(writer.sectors - 1):
@@ -216,8 +249,9 @@ class RecordStore:
         return count
 
     def fits_without_erase(self, changes):
-        """Would commit(changes) succeed now without erasing anything, so also while erases are deferred
-        (no StoreFull)? ValueError for a bad key. Conservative for a record longer than max_live + 11."""
+        """Would commit(changes) succeed now without erasing anything, so also while erases are
+        deferred (no StoreFull)? ValueError for a bad key. Conservative for a record longer than
+        max_live + 11."""
         n = self.record_len(changes)
         return n == RECORD_OVERHEAD or self.commits_without_erase(n) > 0
 
@@ -238,19 +272,29 @@ class RecordStore:
         writer = self._writer
         counts = [u32_at(writer.erase_counts, 4 * k) for k in range(writer.sectors)]
         return {
-            "erases": self.erases, "programs": self.programs, "bytes_written": self.bytes_written,
-            "commits": self.commits, "rolls": self.rolls, "skipped": self.skipped, "gaps": self.gaps,
-            "pages_read": self.pages_read, "head": writer.head, "live_bytes": self._live_map.used,
-            "erase_counts": counts, "erased_ahead": sum(writer.erased),
+            "erases": self.erases,
+            "programs": self.programs,
+            "bytes_written": self.bytes_written,
+            "commits": self.commits,
+            "rolls": self.rolls,
+            "skipped": self.skipped,
+            "gaps": self.gaps,
+            "pages_read": self.pages_read,
+            "head": writer.head,
+            "live_bytes": self._live_map.used,
+            "erase_counts": counts,
+            "erased_ahead": sum(writer.erased),
         }
 
-    # --- mounting and formatting -----------------------------------------------------------------------
+    # --- mounting and formatting
+    # -----------------------------------------------------------------------
     def mount(self, format_foreign=False):
-        """Find the head and load the map. Returns OK, FORMATTED or REFUSED (see `reason`); also sets
-        `status`, `skipped` (torn or corrupt records, pages and headers ignored), `gaps` and `pages_read`;
-        with OK, `reason` names the damage found, if any (a damaged head header or snapshot). Never
-        raises for bad data on flash. format_foreign=True formats a region holding foreign or all-zero
-        data instead of refusing it. A blank region is formatted fresh even with erases deferred."""
+        """Find the head and load the map. Returns OK, FORMATTED or REFUSED (see `reason`); also
+        sets `status`, `skipped` (torn or corrupt records, pages and headers ignored), `gaps` and
+        `pages_read`; with OK, `reason` names the damage found, if any (a damaged head header or
+        snapshot). Never raises for bad data on flash. format_foreign=True formats a region holding
+        foreign or all-zero data instead of refusing it. A blank region is formatted fresh even
+        with erases deferred."""
         try:
             return self._mount(format_foreign)
         except MemoryError:  # not a property of the data: the caller must see it
@@ -268,15 +312,17 @@ class RecordStore:
             self.gaps = scan.gaps
             self.pages_read = scan.pages_read
         if status == FORMATTED:
-            return self._format_fresh(reason)
+            return self._format_fresh(reason, scan)
         if status == REFUSED:
             return self._refuse(reason)
         return self._set_status(OK, reason)
 
     def format(self):
-        """Make the store empty. On a mounted store this is atomic (an empty snapshot is rolled in like
-        a commit, then every other sector is erased); otherwise every sector is erased and sector 0
-        written fresh. Ignores defer_erase. Returns FORMATTED."""
+        """Make the store empty. On a mounted store this is atomic (an empty snapshot is rolled in
+        like a commit, then every other sector is erased); otherwise the region is formatted fresh
+        (every sector erased, sector 0 written; a power cut part way leaves what the next mount
+        completes, or, before anything of the format is on flash, the region as it was but for
+        sector 0). Ignores defer_erase. Returns FORMATTED."""
         writer = self._writer
         if self.status != REFUSED and writer.failed is None:
             deferred = writer.deferred
@@ -287,7 +333,8 @@ class RecordStore:
                     drop[key] = None
                 writer.roll(drop, 0)
                 writer.apply_record(drop, 0)
-                for i in range(1, writer.sectors):  # old data (keys too) goes; the reserve is then complete
+                # old data (keys too) goes; the reserve is then complete
+                for i in range(1, writer.sectors):
                     k = (writer.head + i) % writer.sectors
                     if not writer.erased[k]:
                         writer.erase(k)
@@ -295,7 +342,9 @@ class RecordStore:
                 writer.deferred = deferred
             self._set_status(FORMATTED, "formatted on request")
             return FORMATTED
-        return self._format_fresh("formatted on request")
+        scan = Mount(writer)
+        scan.survey()
+        return self._format_fresh("formatted on request", scan)
 
     def _set_status(self, status, reason):
         self.status = status
@@ -313,16 +362,30 @@ class RecordStore:
         self.skipped = 0
         self.gaps = 0
 
-    def _format_fresh(self, why):
-        """Erase every sector, write sector 0: header seq 1 + empty snapshot (commit seq 0)."""
+    def _format_fresh(self, why, scan):
+        """Format the region fresh, in the order that lets no power cut strand it
+        (docs/recstore-format.md, "Formatting"): erase sector 0, write its header and an empty
+        snapshot (commit seq 1), the format's marker, numbered above every sector sequence number
+        on flash (scan.top_seq), then erase the other sectors. If sector 0 already holds a format's
+        marker (scan.marker: this completes a cut format), the other sectors are erased first and
+        sector 0 last, so that the marker stays until nothing else is left."""
         self._reset()
         writer = self._writer
-        for k in range(writer.sectors):
-            writer.erase(k)
-        # open sector 0 as a roll from a virtual head N-1 with sector seq 0 and commit seq 0:
-        # sector 0 gets sector seq 1 and an empty snapshot with commit seq 1
-        writer.head = writer.sectors - 1
+        sectors = writer.sectors
+        if scan.marker:
+            for k in range(1, sectors):
+                writer.erase(k)
+        writer.erase(0)
+        # sector 0 opens as a roll from a virtual head N-1 whose sector seq is the highest on flash
+        # + 1 (0 on a region without headers; 0 also past 2**32 - 256, beyond any real store) and
+        # whose commit seq is 0
+        top = scan.top_seq
+        writer.head = sectors - 1
+        put_u32(writer.head_seq, 0, top + 1 if 0 < top < 0xFFFFFF00 else 0)
         empty = {}
         writer.roll(empty, 0)
         writer.apply_record(empty, 0)
+        if not scan.marker:
+            for k in range(1, sectors):
+                writer.erase(k)
         return self._set_status(FORMATTED, why)

@@ -1,23 +1,28 @@
-"""EA11: the MISTY1 block cipher (RFC 2994), plain-Python twin: S-boxes, key schedule, FI/FO/FL, decrypt.
+"""EA11: the MISTY1 block cipher (RFC 2994), plain-Python twin: S-boxes, key schedule, FI/FO/FL,
+decrypt.
 
-Owns the public MISTY1 constants S7 and S9 (RFC 2994 section 2.3), the key scheduling part (section 2.2) and
-the data randomizing part (section 2.3: functions FI, FO, FL, FLINV, the encryption order, and that order
-reversed for decryption; the encryption order itself is the vending side's, in tools/vending.py).
-Standard MISTY1: 8 rounds, 64-bit block, 128-bit key, no STS tweaks (IEC 62055-41
-EA11). Runs under CPython (host vending tool, host_tests) and MicroPython. On the meter it supplies the tables
-and expand_key to stscore.misty1_viper (the fast decrypt) and is the readable reference the viper code is tested
-against; its own decrypt works on 32-bit Python ints, which allocate on a 32-bit board.
+Owns the public MISTY1 constants S7 and S9 (RFC 2994 section 2.3), the key scheduling part (section
+2.2) and the data randomizing part (section 2.3: functions FI, FO, FL, FLINV, the encryption order,
+and that order reversed for decryption; the encryption order itself is the vending side's, in
+tools/vending.py). Standard MISTY1: 8 rounds, 64-bit block, 128-bit key, no STS tweaks (IEC
+62055-41 EA11). Runs under CPython (host vending tool, host_tests) and MicroPython. On the meter it
+supplies the tables and expand_key to stscore.misty1_viper (the fast decrypt) and is the readable
+reference the viper code is tested against; its own decrypt works on 32-bit Python ints, which
+allocate on a 32-bit board.
 
 Byte orders (shared with stscore.misty1_viper):
-- key16: the 16 key bytes K[0..15] in RFC order; key word i = K[2i]*256 + K[2i+1] (K1 = bytes 0-1, big-endian).
+- key16: the 16 key bytes K[0..15] in RFC order; key word i = K[2i]*256 + K[2i+1] (K1 = bytes 0-1,
+big-endian).
 - block: 8 bytes, big-endian: bytes 0-3 are the left 32-bit half (STS data-block bits 63..32).
 - ek, the expanded key (KEY_SCHEDULE_BYTES = 64): the RFC's EK[0..31] as 32 *little-endian* uint16:
-  EK[0..7] key words, EK[8..15] = K'i = FI(EK[i], EK[(i+1)%8]), EK[16..23] = K'i & 0x1ff, EK[24..31] = K'i >> 9.
-  Little-endian because viper's ptr16 reads native words and every target (x64, ARM Cortex-M, Xtensa,
-  RISC-V) is little-endian.
+  EK[0..7] key words, EK[8..15] = K'i = FI(EK[i], EK[(i+1)%8]), EK[16..23] = K'i & 0x1ff,
+  EK[24..31] = K'i >> 9. Little-endian because viper's ptr16 reads native words and every target
+  (x64, ARM Cortex-M, Xtensa, RISC-V) is little-endian.
 - S7: 128 bytes, S7[i] = byte i. S9 (9-bit values) is stored packed, 576 bytes instead of 1024:
-  S9_LO[i] = S9[i] & 0xff, and bit 8 of S9[i] is bit (i & 7) of S9_HI[i >> 3]. s9(i) reads one entry.
+  S9_LO[i] = S9[i] & 0xff, and bit 8 of S9[i] is bit (i & 7) of S9_HI[i >> 3]. s9(i) reads one
+  entry.
 """
+
 import struct
 
 KEY_BYTES = 16
@@ -86,7 +91,8 @@ def s9(i):
 
 
 def fi(fi_in, fi_key):
-    """FI (RFC 2994 section 2.3): 16-bit input, 16-bit key (high 7 bits, low 9 bits), 16-bit output."""
+    """FI (RFC 2994 section 2.3): 16-bit input, 16-bit key (high 7 bits, low 9 bits), 16-bit
+    output."""
     d9 = fi_in >> 7
     d7 = fi_in & 0x7F
     d9 = s9(d9) ^ d7
@@ -115,7 +121,8 @@ def fo(fo_in, k, ek):
 
 
 def _kl(k, ek):
-    """The two 16-bit keys of FL/FLINV layer k (0..9): (the AND key, the OR key), as in section 2.3."""
+    """The two 16-bit keys of FL/FLINV layer k (0..9): (the AND key, the OR key), as in section
+    2.3."""
     h = k // 2
     if k % 2 == 0:
         return ek[h], ek[(h + 6) % 8 + 8]
@@ -141,7 +148,8 @@ def flinv(fl_in, k, ek):
 
 
 def expand_key(key16, ek):
-    """Key scheduling part (section 2.2): fill the preallocated bytearray ek (KEY_SCHEDULE_BYTES) from key16."""
+    """Key scheduling part (section 2.2): fill the preallocated bytearray ek (KEY_SCHEDULE_BYTES)
+    from key16."""
     if len(key16) != KEY_BYTES or len(ek) != KEY_SCHEDULE_BYTES:
         raise ValueError("MISTY1: key must be 16 bytes, ek 64")
     k = struct.unpack(">8H", key16)

@@ -1,24 +1,27 @@
-"""EA07 STA decryption in viper: the meter's fast path. Same API as `stscore.sta.decrypt`, same vectors.
+"""EA07 STA decryption in viper: the meter's fast path. Same API as `stscore.sta.decrypt`, same
+vectors.
 
-`stscore.sta.decrypt` runs 16 rounds of "inverse permutation, then inverse substitution D_k". Here the rounds
-are regrouped so that each costs one pass of 16 table lookups in `StaTables.fused`, where one lookup does a
-nibble's substitution D_k together with the following inverse permutation (the table is two 2 KB halves,
-`fused_lo` for the nibbles of the block's low word and `fused_hi` for the high word's):
-  x = S2(x)                     nibble-wise; D1 = S2^-1, so the next pass (key bits 0) is a plain Pinv
-  pass with key bits 0          = the first round's inverse permutation
-  15 passes with round keys k0..k14, rotating K right by 1 after each
+`stscore.sta.decrypt` runs 16 rounds of "inverse permutation, then inverse substitution D_k". Here
+the rounds are regrouped so that each costs one pass of 16 table lookups in `StaTables.fused`,
+where one lookup does a nibble's substitution D_k together with the following inverse permutation
+(the table is two 2 KB halves, `fused_lo` for the nibbles of the block's low word and `fused_hi`
+  for the high word's): x = S2(x)                     nibble-wise; D1 = S2^-1, so the next pass
+  (key bits 0) is a plain Pinv pass with key bits 0          = the first round's inverse
+  permutation 15 passes with round keys k0..k14, rotating K right by 1 after each
   x = D_k15(x)                  the last round's substitution, nothing follows it
-32-bit clean (the boards are 32-bit, the unix host 64-bit): block and key live in two 32-bit words each,
-every shift that can exceed 32 bits is masked with `m32`, nothing depends on the sign of a word, and the
-fused table holds little-endian (hi, lo) word pairs (every target CPU is little-endian). One call, no
-allocation.
+32-bit clean (the boards are 32-bit, the unix host 64-bit): block and key live in two 32-bit words
+each, every shift that can exceed 32 bits is masked with `m32`, nothing depends on the sign of a
+word, and the fused table holds little-endian (hi, lo) word pairs (every target CPU is
+little-endian). One call, no allocation.
 """
+
 import micropython
 
 
 @micropython.viper
 def decrypt(block: ptr8, key: ptr8, tables):
-    """Decrypt the 8-byte bytearray `block` in place with the 8-byte `key` and `StaTables` `tables`."""
+    """Decrypt the 8-byte bytearray `block` in place with the 8-byte `key` and `StaTables`
+    `tables`."""
     fl = ptr32(tables.fused_lo)  # nibbles 0-7 (the low word)
     fh = ptr32(tables.fused_hi)  # nibbles 8-15 (the high word)
     aux = ptr8(tables.aux)  # aux[0:16] D1, aux[16:32] D2, aux[32:48] S2
@@ -35,10 +38,12 @@ def decrypt(block: ptr8, key: ptr8, tables):
     kl = (uint(key[4]) << 24) | (uint(key[5]) << 16) | (uint(key[6]) << 8) | uint(key[7])
     qh = uint(0)  # key bits used by this pass: none for the first
     ql = uint(0)
-    # Per pass, the 16 table indexes in four words, one byte each: byte k of le holds (key bit << 5 | nibble
-    # << 1) of low-word nibble 2k, lo of nibble 2k+1, he and ho the same for the high word. Nibble n then
-    # uses words 64 * (n & 7) + that byte of its half (fused_lo for the low word, fused_hi for the high).
-    m1e = uint(0x1E1E)  # the masks from 16-bit halves: a wider constant comes from a literal pool (README)
+    # Per pass, the 16 table indexes in four words, one byte each: byte k of le holds (key bit << 5
+    # | nibble << 1) of low-word nibble 2k, lo of nibble 2k+1, he and ho the same for the high
+    # word. Nibble n then uses words 64 * (n & 7) + that byte of its half (fused_lo for the low
+    # word, fused_hi for the high).
+    # the masks from 16-bit halves: a wider constant comes from a literal pool (README)
+    m1e = uint(0x1E1E)
     m1e = (m1e << 16) | uint(0x1E1E)
     m20 = uint(0x2020)
     m20 = (m20 << 16) | uint(0x2020)

@@ -1,21 +1,24 @@
-"""The token codec's decode path in viper: parse, untranspose, CRC check and field decoding, the meter's fast
-twins of the plain functions of the same names in stscore.token (same arguments, same results, same vectors).
+"""The token codec's decode path in viper: parse, untranspose, CRC check and field decoding, the
+meter's fast twins of the plain functions of the same names in stscore.token (same arguments, same
+results, same vectors).
 
-stscore.token installs these as its cores wherever MicroPython compiles viper; the plain twins run under CPython
-and on a port without viper. The status codes and the field indexes of Token.f are stscore.token's (repeated
-here as const() because viper compiles only constants, not imported names; the tests run both twins on the same
-vectors, so a mismatch fails them).
+stscore.token installs these as its cores wherever MicroPython compiles viper; the plain twins run
+under CPython and on a port without viper. The status codes and the field indexes of Token.values
+are stscore.token's (repeated here as const() because viper compiles only constants, not imported
+names; the tests run both twins on the same vectors, so a mismatch fails them).
 
-32-bit clean and allocation-free: every value fits in 31 bits (the largest is an amount below 2**25), buffers
-are read and written through ptr8/ptr32 and nothing is created (tests run them under micropython.heap_lock()).
-Each function checks the size of the buffers it writes (ValueError), not of those it only reads (the digits
-excepted, whose count is part of the format): a len() from viper costs as much as the call itself (about half
-an AES block on the host), and a short buffer read too far gives a wrong result, never a write out of bounds.
-Aligned-literal free: on ARMv6-M (RP2040) a constant above 16 bits would be loaded from a literal pool that
-assumes 4-byte alignment of the function, which a frozen image does not give (see README, Raspberry Pi Pico);
-every constant here fits in 16 bits or is 8 bits shifted, and host_tests/test_viper_thumb.py checks the
-armv6m code for such loads.
+32-bit clean and allocation-free: every value fits in 31 bits (the largest is an amount below
+2**25), buffers are read and written through ptr8/ptr32 and nothing is created (tests run them
+under micropython.heap_lock()). Each function checks the size of the buffers it writes
+(ValueError), not of those it only reads (the digits excepted, whose count is part of the format):
+a len() from viper costs as much as the call itself (about half an AES block on the host), and a
+short buffer read too far gives a wrong result, never a write out of bounds. Aligned-literal free:
+on ARMv6-M (RP2040) a constant above 16 bits would be loaded from a literal pool that assumes
+4-byte alignment of the function, which a frozen image does not give (see README, Raspberry Pi
+Pico); every constant here fits in 16 bits or is 8 bits shifted, and host_tests/test_viper_thumb.py
+checks the armv6m code for such loads.
 """
+
 import micropython
 from micropython import const
 
@@ -48,25 +51,29 @@ _F_TI = const(20)
 _F_SGC12 = const(21)
 _N_FIELDS = const(22)
 
-_len = len  # viper finds a module global faster than a builtin: a length check costs 20 ns instead of 60 (host)
+# viper finds a module global faster than a builtin: a length check costs 20 ns instead of 60
+# (host)
+_len = len
 
-# CRC-16/MODBUS (reflected 0xA001) a nibble at a time: entry n (little-endian 16 bits) is the register after
-# shifting the 4 bits n out; crc = (crc >> 4) ^ entry[crc & 15].
-_CRC_NIBBLE = (b"\x00\x00\x01\xcc\x01\xd8\x00\x14\x01\xf0\x00\x3c\x00\x28\x01\xe4"
-               b"\x01\xa0\x00\x6c\x00\x78\x01\xb4\x00\x50\x01\x9c\x01\x88\x00\x44")
+# CRC-16/MODBUS (reflected 0xA001) a nibble at a time: entry n (little-endian 16 bits) is the
+# register after shifting the 4 bits n out; crc = (crc >> 4) ^ entry[crc & 15].
+_CRC_NIBBLE = const(
+    b"\x00\x00\x01\xcc\x01\xd8\x00\x14\x01\xf0\x00\x3c\x00\x28\x01\xe4"
+    b"\x01\xa0\x00\x6c\x00\x78\x01\xb4\x00\x50\x01\x9c\x01\x88\x00\x44"
+)
 
 
 @micropython.viper
 def parse_decimal(digits, n: int, data) -> int:
-    """`n` ASCII digits of `digits` -> the 9-byte big-endian `data`; FORMAT unless exactly 20 decimal digits
-    with a value below 2**66 (then `data` is left as it was)."""
+    """`n` ASCII digits of `digits` -> the 9-byte big-endian `data`; FORMAT unless exactly 20
+    decimal digits with a value below 2**66 (then `data` is left as it was)."""
     if n != 20 or int(_len(digits)) < 20:
         return _FORMAT
     if int(_len(data)) != 9:
         raise ValueError
     d = ptr8(digits)
-    # The value in five 16-bit limbs (l0 least significant), fed 4 digits at a time: value = value * 10**4 +
-    # chunk. Each step stays below 2**16 * 10**4 + 2**16 < 2**30.
+    # The value in five 16-bit limbs (l0 least significant), fed 4 digits at a time: value = value
+    # * 10**4 + chunk. Each step stays below 2**16 * 10**4 + 2**16 < 2**30.
     l0 = 0
     l1 = 0
     l2 = 0
@@ -78,7 +85,8 @@ def parse_decimal(digits, n: int, data) -> int:
         x1 = d[i + 1] - 48
         x2 = d[i + 2] - 48
         x3 = d[i + 3] - 48
-        if (x0 | x1 | x2 | x3) < 0 or x0 > 9 or x1 > 9 or x2 > 9 or x3 > 9:  # a byte below 48 goes negative
+        # a byte below 48 goes negative
+        if (x0 | x1 | x2 | x3) < 0 or x0 > 9 or x1 > 9 or x2 > 9 or x3 > 9:
             return _FORMAT
         i += 4
         c = ((x0 * 10 + x1) * 10 + x2) * 10 + x3 + l0 * 10000
@@ -107,8 +115,8 @@ def parse_decimal(digits, n: int, data) -> int:
 
 @micropython.viper
 def untranspose(data, block) -> int:
-    """The 9-byte TokenData -> the 8-byte `block` and the class (returned): block bits 28-27 swap with the
-    class bits 65-64. ValueError unless `block` is 8 bytes."""
+    """The 9-byte TokenData -> the 8-byte `block` and the class (returned): block bits 28-27 swap
+    with the class bits 65-64. ValueError unless `block` is 8 bytes."""
     if int(_len(block)) != 8:
         raise ValueError
     d = ptr8(data)
@@ -127,8 +135,8 @@ def untranspose(data, block) -> int:
 
 @micropython.viper
 def check_crc(cls: int, block) -> int:
-    """1 if the CRC field (block bits 15-0) is the CRC-16/MODBUS of class || block bits 63-16 (with one 0x01
-    byte appended for class 0 subclasses 4-7, CRC_C), else 0."""
+    """1 if the CRC field (block bits 15-0) is the CRC-16/MODBUS of class || block bits 63-16 (with
+    one 0x01 byte appended for class 0 subclasses 4-7, CRC_C), else 0."""
     b = ptr8(block)
     t = ptr8(_CRC_NIBBLE)
     sub = b[0] >> 4
@@ -156,15 +164,16 @@ def check_crc(cls: int, block) -> int:
 
 
 @micropython.viper
-def decode_fields(cls: int, crc_ok: int, block, f, key_part) -> int:
-    """The plaintext `block` of class `cls` -> the int32 array `f` (Token.f, -1 where a token lacks a field) and,
-    for a key change token, its 4 key bytes into `key_part`. Returns CRC (crc_ok 0: only class, subclass and
-    crc_ok are set), FUNCTION for a class or subclass the meter does not support, else OK.
-    ValueError unless `f` has N_FIELDS entries and (for a key change token) `key_part` 4 bytes."""
-    if int(_len(f)) != _N_FIELDS:
+def decode_fields(cls: int, crc_ok: int, block, values, key_part) -> int:
+    """The plaintext `block` of class `cls` -> the int32 array `values` (Token.values, -1 where a
+    token lacks a field) and, for a key change token, its 4 key bytes into `key_part`. Returns CRC
+    (crc_ok 0: only class, subclass and crc_ok are set), FUNCTION for a class or subclass the meter
+    does not support, else OK. ValueError unless `values` has 22 entries and (for a key change
+    token) `key_part` 4 bytes."""
+    if int(_len(values)) != _N_FIELDS:
         raise ValueError
     b = ptr8(block)
-    o = ptr32(f)
+    o = ptr32(values)
     i = 0
     while i < _N_FIELDS:
         o[i] = -1
@@ -216,13 +225,15 @@ def decode_fields(cls: int, crc_ok: int, block, f, key_part) -> int:
     o[_F_TID] = (b[1] << 16) | (b[2] << 8) | b[3]
     raw = (b[4] << 8) | b[5]
     o[_F_DATA16] = raw
-    if cls == 0 and sub >= 4:  # currency: S&E nibble = sign, e4, e3, e2; e1 e0 in amount bits 15-14
+    # currency: S&E nibble = sign, e4, e3, e2; e1 e0 in amount bits 15-14
+    if cls == 0 and sub >= 4:
         o[_F_SIGN] = nib >> 3
         o[_F_EXPONENT] = ((nib & 7) << 2) | (raw >> 14)
         o[_F_MANTISSA] = raw & 0x3FFF
     else:
         o[_F_RND] = nib
-        if cls == 0 or sub == 0 or sub == 6:  # amounts, MPL and MPPUL: m * 10**e + sum 2**14 * 10**(i-1)
+        # amounts, MPL and MPPUL: m * 10**e + sum 2**14 * 10**(i-1)
+        if cls == 0 or sub == 0 or sub == 6:
             e = raw >> 14
             value = raw & 0x3FFF
             offset = 0

@@ -1,15 +1,18 @@
-"""IEC 62056-21 framing for the optical server: the BCC (§6.2) and FrameReader, the per-character framer.
+"""IEC 62056-21 framing for the optical server: the BCC (§6.2) and FrameReader, the per-character
+framer.
 
-FrameReader owns one preallocated buffer and allocates nothing per character. It recognises the messages a
-client sends (IEC 62056-21 §6.3, ../shared/docs/iec62055-52-server.md §2.2):
+FrameReader owns one preallocated buffer and allocates nothing per character. It recognises the
+messages a client sends (IEC 62056-21 §6.3, ../shared/docs/iec62055-52-server.md §2.2):
   `/ ... CR LF`             request (sign-on); the '/' is kept in buf[0]
   `ACK ... CR LF`           ack/option select; the ACK is kept in buf[0]
-  `SOH ... ETX|EOT BCC`     command; buf holds what lies between SOH and ETX/EOT (C, D, STX, data set)
-  `NAK`                     a bare NAK while hunting (the client asks for a repeat)
-Everything else is skipped while hunting (NUL wake-up bytes, garbage, echo). '/' or SOH restarts a message
-anywhere except in the BCC position, which is exactly one byte after ETX/EOT whatever its value (§6.2: it
-may be 0x00, 0x02 or 0x03). A parity error, a wrong BCC or an overflow makes the message BAD (-> NAK).
+  `SOH ... ETX|EOT BCC`     command; buf holds what lies between SOH and ETX/EOT (C, D, STX, data
+  set) `NAK`                     a bare NAK while hunting (the client asks for a repeat)
+Everything else is skipped while hunting (NUL wake-up bytes, garbage, echo). '/' or SOH restarts a
+message anywhere except in the BCC position, which is exactly one byte after ETX/EOT whatever its
+value (§6.2: it may be 0x00, 0x02 or 0x03). A parity error, a wrong BCC or an overflow makes the
+message BAD (-> NAK).
 """
+
 from micropython import const
 
 SOH = const(0x01)
@@ -34,13 +37,14 @@ _LINE = const(1)
 _CMD = const(2)
 _BCC = const(3)
 
-# C D STX address(<=16) ( value(<=128 in mode C programming, IEC 62056-21 §6.3.14 item 20) * unit(<=16) )
+# C D STX address(<=16) ( value(<=128 in mode C programming, IEC 62056-21 §6.3.14 item 20) *
+# unit(<=16) )
 _SIZE = const(168)
 
 
 def bcc(msg, n=-1):
-    """IEC 62056-21 §6.2 BCC of msg[:n]: XOR of the characters after the first SOH or STX up to and including
-    the first ETX or EOT (the whole rest when there is none), masked to 7 bits."""
+    """IEC 62056-21 §6.2 BCC of msg[:n]: XOR of the characters after the first SOH or STX up to and
+    including the first ETX or EOT (the whole rest when there is none), masked to 7 bits."""
     if n < 0:
         n = len(msg)
     x = 0

@@ -1,10 +1,13 @@
-"""The asyncio binding of VtcServer to drivers.optical.OpticalPort: reads characters, feeds them with their
-arrival time, runs the timers, sends what is due and switches the line rate when the server asks (after the
-ack/option message, and back to 300 Bd on a break or a timeout; IEC 62056-21 §6.4.3 item 2).
+"""The asyncio binding of VtcServer to drivers.optical.OpticalPort: reads characters, feeds them
+with their arrival time, runs the timers, sends what is due and switches the line rate when the
+server asks (after the ack/option message, and back to 300 Bd on a break or a timeout; IEC 62056-21
+§6.4.3 item 2).
 
-It never blocks the loop (everything is polled every `poll_ms`) and never wedges: an exception (a UART
-error, a bug) is recorded in `server.error`, the session goes back to IDLE and the task carries on.
+It never blocks the loop (everything is polled every `poll_ms`) and never wedges: an exception (a
+UART error, a bug) is recorded in `server.error`, the session goes back to IDLE and the task
+carries on.
 """
+
 import asyncio
 
 

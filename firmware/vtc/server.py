@@ -1,24 +1,56 @@
-"""VtcServer: the IEC 62055-52 session state machine on the optical port (../shared/docs/iec62055-52-server.md
-§4.2-§4.5), a strict IEC 62056-21 mode C programming-mode server that also takes the simplified flow.
+"""VtcServer: the IEC 62055-52 session state machine on the optical port
+(../shared/docs/iec62055-52-server.md §4.2-§4.5), a strict IEC 62056-21 mode C programming-mode
+server that also takes the simplified flow.
 
-It owns the session: state (IDLE, IDENT_SENT, PROG, READOUT), the timers (tr, tt, ta, inactivity), the one
-outgoing message (kept for a resend on NAK) and the baud the line should run at. It is synchronous and its
-clock is injected, so tests drive it character by character:
+It owns the session: state (IDLE, IDENT_SENT, PROG, READOUT), the timers (tr, tt, ta, inactivity),
+the one outgoing message (kept for a resend on NAK) and the baud the line should run at. It is
+synchronous and its clock is injected, so tests drive it character by character:
     server.feed(c, now)      every received character (c may carry frame.PARITY_ERROR)
     server.poll(now)         the timers
     server.pending(now)      the message due now (a memoryview) or None; the caller sends it
     server.take_baud()       a rate to switch the line to now (0: none); called after sending
-No machine, no asyncio here (vtc.port binds it to drivers.optical.OpticalPort), and nothing raises out of it.
-The receive path (feed, including reads, writes and error replies) allocates nothing.
+No machine, no asyncio here (vtc.port binds it to drivers.optical.OpticalPort), and nothing raises
+out of it. The receive path (feed, including reads, writes and error replies) allocates nothing.
 """
+
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
 
-from meter.results import SOURCE_OPTICAL
+from meter.results import ACCEPT, RANGE, SOURCE_OPTICAL
 from stscore import token as _token
-from vtc.config import (A_R, A_W, F_DEC, F_HEX, F_BIN, F_TEXT, F_TOKEN, S_LOCKOUT, S_STATUS, S_TOKEN_STATUS,
-                        S_VERSION, VtcConfig, baud_index)
-from vtc.frame import ACK, BAD, CMD, CR, EOT, ETX, LF, LINE, NAK, NAK_RX, SOH, STX, FrameReader, bcc
+from vtc.config import (
+    A_PW,
+    A_R,
+    A_W,
+    F_DEC,
+    F_HEX,
+    F_BIN,
+    F_TEXT,
+    F_TOKEN,
+    S_LOCKOUT,
+    S_LOW_CREDIT,
+    S_STATUS,
+    S_TOKEN_STATUS,
+    S_VERSION,
+    VtcConfig,
+    baud_index,
+)
+from vtc.frame import (
+    ACK,
+    BAD,
+    CMD,
+    CR,
+    EOT,
+    ETX,
+    LF,
+    LINE,
+    NAK,
+    NAK_RX,
+    SOH,
+    STX,
+    FrameReader,
+    bcc,
+)
 
 IDLE = const(0)
 _IDENT_SENT = const(1)
@@ -26,7 +58,8 @@ PROG = const(2)
 READOUT = const(3)
 
 _DIGITS = const(b"0123456789ABCDEF")
-_P0 = const(b"P0\x02()")  # after SOH: the operand request, empty (IEC 62056-21 §6.4.3 / design §4.2); ETX and BCC follow
+# after SOH: the operand request, empty (IEC 62056-21 §6.4.3 / design §4.2); ETX and BCC follow
+_P0 = const(b"P0\x02()")
 _LIMIT = const(b"73786976294838206464")  # 2**66: a token value must be below it (design §4.5)
 
 
@@ -57,18 +90,22 @@ class VtcServer:
         self._t_act = 0  # last message received or sent (inactivity)
         self._t_sent = 0  # when our last message finished on the wire (tt)
         self._auth = cfg.password is None
+        self._pw = False  # a P1/P2 was ACKed in this session: settings (A_PW) may be written
         self._tok = bytearray(20)
         self._vs = None  # software version str, and its bytes
         self._vb = b""
 
-    # --- the API ---------------------------------------------------------------------------------------
+    # --- the API
+    # ---------------------------------------------------------------------------------------
     def in_session(self):
-        """Outside IDLE (or with a reply still to send): the runtime defers flash erases meanwhile."""
+        """Outside IDLE (or with a reply still to send): the runtime defers flash erases
+        meanwhile."""
         return self.state != IDLE or self._pend
 
     def run(self, port):
         """`await server.run(optical_port)`: the asyncio task (vtc.port.serve)."""
         from vtc.port import serve
+
         return serve(self, port)
 
     def feed(self, c, now):
@@ -92,18 +129,26 @@ class VtcServer:
                 return
             if ticks_diff(now, self._t_act) > self.cfg.inactivity_ms:
                 self._idle(False)  # IEC 62056-21 Annex A note 1: back to the start, at 300 Bd
-            elif st == _IDENT_SENT and not self._pend and ticks_diff(now, self._t_sent) > self.cfg.tt_ms:
+            elif (
+                st == _IDENT_SENT
+                and not self._pend
+                and ticks_diff(now, self._t_sent) > self.cfg.tt_ms
+            ):
                 self._readout(now, 0)  # §6.4.3.6 tt: no ack/option message, readout at 300 Bd
         except Exception as exc:
             self._fail(exc)
 
     def pending(self, now):
-        if not self._pend or ticks_diff(now, self._due) < 0 or (self._baud_req and not self._baud_after):
+        if (
+            not self._pend
+            or ticks_diff(now, self._due) < 0
+            or (self._baud_req and not self._baud_after)
+        ):
             return None
         self._pend = False
         self._t_act = now
         self._t_sent = ticks_add(now, self._on * 10000 // self.baud + 1)  # 10 bits a character
-        return self._mv[:self._on]
+        return self._mv[: self._on]
 
     def take_baud(self):
         b = self._baud_req
@@ -113,16 +158,19 @@ class VtcServer:
         self.baud = b
         return b
 
-    # --- sessions --------------------------------------------------------------------------------------
+    # --- sessions
+    # --------------------------------------------------------------------------------------
     def _fail(self, exc):
         self.error = exc
         self.rx.reset()
         self._pend = False
 
     def _idle(self, after):
-        """Back to IDLE at 300 Bd; after=True: once the pending reply (B1's ACK) is out (design §4.2)."""
+        """Back to IDLE at 300 Bd; after=True: once the pending reply (B1's ACK) is out (design
+        §4.2)."""
         self.state = IDLE
         self._auth = self.cfg.password is None
+        self._pw = False
         if not after:
             self._pend = False
         self._baud_req = 300 if self.baud != 300 else 0
@@ -151,13 +199,15 @@ class VtcServer:
                 self._command(now)
 
     def _request(self, now):
-        """IEC 62056-21 §6.3.1 `/ ? [address] ! CR LF`: answer with the identification if addressed to us."""
+        """IEC 62056-21 §6.3.1 `/ ? [address] ! CR LF`: answer with the identification if addressed
+        to us."""
         buf = self.rx.buf
         n = self.rx.n
         if n < 5 or n > 37 or buf[1] != 0x3F or buf[n - 3] != 0x21 or buf[n - 2] != CR:
             return
         i = 2
-        while i < n - 3 and buf[i] == 0x30:  # leading zeros are ignored on both sides (§6.3.14 item 4)
+        # leading zeros are ignored on both sides (§6.3.14 item 4)
+        while i < n - 3 and buf[i] == 0x30:
             i += 1
         for k in range(i, n - 3):
             c = buf[k]
@@ -177,19 +227,27 @@ class VtcServer:
                     return  # not us: silent
         self.state = _IDENT_SENT
         self._auth = self.cfg.password is None
+        self._pw = False
         self._start(0x2F)
         self._puts(self._ident)
         self._at(now, self.cfg.tr_ms)
 
     def _option(self, now, ok):
-        """`ACK V Z Y CR LF` (IEC 62056-21 §6.3.3, §6.4.3): switch only to the Z we offered; a wrong or
-        inconsistent ack falls back to data readout at 300 Bd without programming mode (§6.4.3 item 2)."""
+        """`ACK V Z Y CR LF` (IEC 62056-21 §6.3.3, §6.4.3): switch only to the Z we offered; a
+        wrong or inconsistent ack falls back to data readout at 300 Bd without programming mode
+        (§6.4.3 item 2)."""
         buf = self.rx.buf
         z = buf[2]
         offered = 48 + baud_index(self.cfg.baud)
         y = buf[3]
-        if not ok or self.rx.n != 6 or buf[1] != 0x30 or buf[4] != CR or not (y == 0x30 or y == 0x31) \
-                or not (z == offered or z == 0x30):
+        if (
+            not ok
+            or self.rx.n != 6
+            or buf[1] != 0x30
+            or buf[4] != CR
+            or not (y == 0x30 or y == 0x31)
+            or not (z == offered or z == 0x30)
+        ):
             self._readout(now, self.cfg.tr_ms)
             return
         if z == offered and z != 0x30:
@@ -203,7 +261,8 @@ class VtcServer:
         else:
             self._readout(now, self.cfg.first_reply_delay_ms)
 
-    # --- commands (IEC 62056-21 §6.3.7, Annex A; design §4.3) -------------------------------------------
+    # --- commands (IEC 62056-21 §6.3.7, Annex A; design §4.3)
+    # -------------------------------------------
     def _command(self, now):
         rx = self.rx
         buf = rx.buf
@@ -214,7 +273,8 @@ class VtcServer:
             self._byte(now, NAK)
             return
         a0 = v0 = v1 = 3
-        if n > 2:  # STX address ( value [* unit] ) (§6.3.14 item 20): the address and value indices, or NAK
+        # STX address ( value [* unit] ) (§6.3.14 item 20): the address and value indices, or NAK
+        if n > 2:
             k = 3
             while k < n and _plain(buf[k]):
                 k += 1
@@ -251,11 +311,13 @@ class VtcServer:
                 for k in range(v1 - v0):
                     if self._auth and buf[v0 + k] != ord(pw[k]):
                         self._auth = False
+            self._pw = self._auth
             if self._auth:
                 self._byte(now, ACK)
             else:
                 self._error(now, 2)
-        elif (c == 0x52 or c == 0x57) and 1 <= d <= 2:  # R1/R2, W1/W2 (R2/W2: aliases, design §4.4)
+        # R1/R2, W1/W2 (R2/W2: aliases, design §4.4)
+        elif (c == 0x52 or c == 0x57) and 1 <= d <= 2:
             reg = self._register(buf, a0, v0 - 1)
             if reg is None:
                 self._error(now, 1)
@@ -268,8 +330,10 @@ class VtcServer:
                     self._start(STX)
                     self._line(reg)
                     self._end(now, self.cfg.tr_ms)
-            elif not reg[1] & A_W or not self._auth:
+            elif not reg[1] & A_W or not self._auth or (reg[1] & A_PW and not self._pw):
                 self._error(now, 2)
+            elif reg[4] == S_LOW_CREDIT:
+                self._setting(now, reg, buf, v0, v1)
             elif reg[2] != F_TOKEN or not self._token(buf, v0, v1 - v0):
                 self._error(now, 3)
             elif not self.pipeline.submit(self._tok, 20, SOURCE_OPTICAL):
@@ -278,6 +342,25 @@ class VtcServer:
                 self._byte(now, ACK)  # "received for processing"; TokenStatus reads 16 meanwhile
         else:
             self._error(now, 9)
+
+    def _setting(self, now, reg, buf, v0, v1):
+        """W1 of a setting register: 1..width decimal digits, stored by the meter at once (a record
+        store commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range:
+        ER03; not stored (a flash fault): ER04, try again. Either way nothing changes."""
+        value = 0 if 0 < v1 - v0 <= reg[3] else -1  # at most 8 digits: a small int on every board
+        k = v0
+        while value >= 0 and k < v1:
+            c = buf[k]
+            value = value * 10 + c - 0x30 if 0x30 <= c <= 0x39 else -1
+            k += 1
+        if value < 0:
+            self._error(now, 3)
+            return
+        r = self.meter.set_low_credit(value)
+        if r == ACCEPT:
+            self._byte(now, ACK)
+        else:
+            self._error(now, 3 if r == RANGE else 4)
 
     def _register(self, buf, i, j):
         """The table entry for the 4-hex-digit address buf[i:j], or None (-> ER01)."""
@@ -298,8 +381,8 @@ class VtcServer:
         return None
 
     def _token(self, buf, i, n):
-        """Design §4.5: 17 hex, 66 binary or 20 decimal characters -> self._tok, 20 ASCII decimal digits of a
-        value below 2**66. Long arithmetic on the digits: no big int, no allocation."""
+        """Design §4.5: 17 hex, 66 binary or 20 decimal characters -> self._tok, 20 ASCII decimal
+        digits of a value below 2**66. Long arithmetic on the digits: no big int, no allocation."""
         base = 16 if n == 17 else 2 if n == 66 else 10 if n == 20 else 0
         if not base:
             return False
@@ -308,7 +391,13 @@ class VtcServer:
             out[k] = 0
         for j in range(i, i + n):
             c = buf[j]
-            d = c - 0x30 if 0x30 <= c <= 0x39 else (c | 0x20) - 0x57 if 0x61 <= (c | 0x20) <= 0x66 else 99
+            d = (
+                c - 0x30
+                if 0x30 <= c <= 0x39
+                else (c | 0x20) - 0x57
+                if 0x61 <= (c | 0x20) <= 0x66
+                else 99
+            )
             if d >= base:
                 return False
             for k in range(19, -1, -1):  # out = out * base + d
@@ -324,9 +413,11 @@ class VtcServer:
                 cmp = out[k] - _LIMIT[k]
         return cmp < 0
 
-    # --- replies ---------------------------------------------------------------------------------------
+    # --- replies
+    # ---------------------------------------------------------------------------------------
     def _at(self, now, delay):
-        self._due = ticks_add(now, delay)  # IEC 62056-21 §6.4.3.6 tr from the end of the received message
+        # IEC 62056-21 §6.4.3.6 tr from the end of the received message
+        self._due = ticks_add(now, delay)
         self._pend = True
 
     def _start(self, c):
@@ -363,7 +454,8 @@ class VtcServer:
         self._end(now, self.cfg.tr_ms)
 
     def _readout(self, now, delay):
-        """Data readout `STX ID(value) CR LF ... ! CR LF ETX BCC` of every readable register (§6.3.9)."""
+        """Data readout `STX ID(value) CR LF ... ! CR LF ETX BCC` of every readable register
+        (§6.3.9)."""
         self.state = READOUT
         self._start(STX)
         for reg in self.cfg.registers:
@@ -375,21 +467,32 @@ class VtcServer:
         self._end(now, delay)
 
     def _line(self, reg):
-        """`ID(value)`: the register's canonical 4-hex-digit ID and its value, read now (design §4.4)."""
+        """`ID(value)`: the register's canonical 4-hex-digit ID and its value, read now (design
+        §4.4)."""
         self._num(reg[0], 16, 4)
         self._put(0x28)
         fmt = reg[2]
         w = reg[3]
         v = reg[4]
         m = self.meter
-        if v == S_STATUS:  # ServerStatus bits 0..6 (design §4.4); reserved bit 7: a decode-path self-test fault
-            v = ((m.lockout_remaining_s() > 0) | self.pipeline.busy() << 1 | m.kct_pending() << 2
-                 | bool(m.tamper) << 3 | (not m.relay_closed()) << 4 | m.low_credit() << 5 | (m.credit <= 0) << 6
-                 | (_token.selftest_fault != 0) << 7)
+        # ServerStatus bits 0..6 (design §4.4); reserved bit 7: a decode-path self-test fault
+        if v == S_STATUS:
+            v = (
+                (m.lockout_remaining_s() > 0)
+                | self.pipeline.busy() << 1
+                | m.kct_pending() << 2
+                | bool(m.tamper) << 3
+                | (not m.relay_closed()) << 4
+                | m.low_credit() << 5
+                | (m.credit <= 0) << 6
+                | (_token.selftest_fault != 0) << 7
+            )
         elif v == S_TOKEN_STATUS:
             v = self.pipeline.status
         elif v == S_LOCKOUT:
             v = m.lockout_remaining_s()
+        elif v == S_LOW_CREDIT:
+            v = m.low_credit_units
         elif v == S_VERSION:
             s = m.cfg.software_version
             if s is not self._vs:
@@ -404,19 +507,22 @@ class VtcServer:
                     self._put(c)
                     k += 1
         else:
-            self._num(v, 10 if fmt == F_DEC else 16 if fmt == F_HEX else 2 if fmt == F_BIN else 0, w)
+            self._num(
+                v, 10 if fmt == F_DEC else 16 if fmt == F_HEX else 2 if fmt == F_BIN else 0, w
+            )
         self._put(0x29)
 
     def _num(self, v, base, w):
         if not base:
             return
-        top = base ** w - 1
+        top = base**w - 1
         if v > top:
             v = top  # clamped (e.g. a lockout above 9999 s reads 9999)
         for k in range(w - 1, -1, -1):
-            self._put(_DIGITS[v // base ** k % base])
+            self._put(_DIGITS[v // base**k % base])
 
 
 def _plain(c):
-    """A printable character allowed in an address, value or unit: not ( ) * / ! (§6.3.14 item 20)."""
+    """A printable character allowed in an address, value or unit: not ( ) * / ! (§6.3.14 item
+    20)."""
     return 0x20 <= c <= 0x7E and c != 0x28 and c != 0x29 and c != 0x2A and c != 0x2F and c != 0x21

@@ -1,52 +1,17 @@
-"""Fakes of the `machine` objects the drivers take (Pin, I2C, UART), plus bus decoders for the tests.
+"""Fakes of the `machine` objects the drivers take (Pin, I2C, UART), plus bus decoders for the
+tests.
 
-The drivers receive these as constructor arguments, so no module shadowing is needed. Everything a test
-calls under micropython.heap_lock() (pin value(), I2C writeto(), the matrix model) records into buffers
+Pin is the host's one pin model (hostmodels/pins.py, the unix board's too). The drivers receive
+these as constructor arguments, so no module shadowing is needed. Everything a test calls under
+micropython.heap_lock() (pin value(), I2C writeto(), the matrix model) records into buffers
 allocated beforehand; decoding happens afterwards.
 """
 
-
-class Pin:
-    IN = 0
-    OUT = 1
-    OPEN_DRAIN = 2
-    PULL_UP = 1
-    IRQ_FALLING = 4
-    IRQ_RISING = 8
-
-    def __init__(self, value=1):
-        self._v = value
-        self.handler = None
-        self.trigger = 0
-        self.hard = False
-        self.writes = 0
-
-    def value(self, v=None):  # no *args: a varargs call allocates a tuple
-        if v is None:
-            return self._v
-        self._v = 1 if v else 0
-        self.writes += 1
-        return None
-
-    def __call__(self, v=None):
-        return self.value(v)
-
-    def irq(self, handler=None, trigger=0, hard=False):
-        self.handler = handler
-        self.trigger = trigger
-        self.hard = hard
-
-    def drive(self, level):
-        """Change an input from outside, running the IRQ handler on a matching edge."""
-        old = self._v
-        self._v = 1 if level else 0
-        if self.handler is None or old == self._v:
-            return
-        if (self._v == 0 and self.trigger & Pin.IRQ_FALLING) or (self._v == 1 and self.trigger & Pin.IRQ_RISING):
-            self.handler(self)
+from pins import Pin  # noqa: F401  (machine.Pin for the tests)
 
 
-# --- keypad matrix ---------------------------------------------------------------------------------------
+# --- keypad matrix
+# ---------------------------------------------------------------------------------------
 class _RowPin(Pin):
     pass
 
@@ -63,8 +28,9 @@ class _ColPin:
 class KeyMatrix:
     """A keypad without diodes: a column reads low when a pressed key joins it to a low row.
 
-    Ghosting is modelled: current flows through any chain of pressed keys (row - col - row - col ...),
-    so three keys at the corners of a rectangle make the fourth read as pressed, as on real hardware.
+    Ghosting is modelled: current flows through any chain of pressed keys (row - col - row - col
+    ...), so three keys at the corners of a rectangle make the fourth read as pressed, as on real
+    hardware.
     """
 
     def __init__(self, nrows, ncols):
@@ -84,7 +50,8 @@ class KeyMatrix:
             self.down[i] = 0
 
     def col_level(self, c):
-        # propagate "low" from the driven rows through pressed keys until nothing changes (no allocation)
+        # propagate "low" from the driven rows through pressed keys until nothing changes (no
+        # allocation)
         nr = self.nrows
         nc = self.ncols
         lr = self._low_rows
@@ -108,7 +75,8 @@ class KeyMatrix:
         return 0 if lc[c] else 1
 
 
-# --- TM1637 bus ------------------------------------------------------------------------------------------
+# --- TM1637 bus
+# ------------------------------------------------------------------------------------------
 class TM1637Bus:
     """CLK and DIO pins that log every level change (preallocated), and a decoder of the log."""
 
@@ -133,9 +101,9 @@ class TM1637Bus:
     def frames(self):
         """Decode the log: a list of transfers (bytes), each from a start to a stop condition.
 
-        Start = DIO falls while CLK is high; stop = DIO rises while CLK is high. A data bit is DIO at a
-        CLK rising edge, committed when CLK falls again (the rising edge before a stop is no bit); LSB
-        first; every 9th clock is the ACK and is skipped.
+        Start = DIO falls while CLK is high; stop = DIO rises while CLK is high. A data bit is DIO
+        at a CLK rising edge, committed when CLK falls again (the rising edge before a stop is no
+        bit); LSB first; every 9th clock is the ACK and is skipped.
         """
         frames = []
         cur = None
@@ -185,7 +153,8 @@ class _BusPin:
         return None
 
 
-# --- I2C with a PCF8574 + HD44780 model ------------------------------------------------------------------
+# --- I2C with a PCF8574 + HD44780 model
+# ------------------------------------------------------------------
 class I2C:
     """Logs every byte written to each address into a preallocated buffer."""
 
@@ -212,8 +181,8 @@ class I2C:
 class HD44780Model:
     """What an HD44780 behind a PCF8574 (P0 RS, P2 E, P4-7 D4-D7) makes of the bytes written.
 
-    Starts in 8-bit mode (every E fall is one instruction with D3..D0 = 0); a function set with DL = 0
-    switches to 4-bit mode (nibble pairs). Keeps the instruction/data stream and a DDRAM image.
+    Starts in 8-bit mode (every E fall is one instruction with D3..D0 = 0); a function set with DL
+    = 0 switches to 4-bit mode (nibble pairs). Keeps the instruction/data stream and a DDRAM image.
     """
 
     def __init__(self):
@@ -229,7 +198,8 @@ class HD44780Model:
         for i in range(len(data) if n is None else n):
             b = data[i]
             self.backlight = (b >> 3) & 1
-            if prev is not None and prev & 0x04 and not b & 0x04:  # E falling edge latches prev's pins
+            # E falling edge latches prev's pins
+            if prev is not None and prev & 0x04 and not b & 0x04:
                 self._latch(prev & 1, prev >> 4)
             prev = b
 
@@ -260,15 +230,16 @@ class HD44780Model:
 
     def line(self, row, cols=16):
         start = (0x00, 0x40, 0x14, 0x54)[row]
-        return bytes(self.ddram[start:start + cols]).decode()
+        return bytes(self.ddram[start : start + cols]).decode()
 
 
-# --- UART ------------------------------------------------------------------------------------------------
+# --- UART
+# ------------------------------------------------------------------------------------------------
 class UART:
     """A UART with an input queue the test fills, a log of what was sent and of init() calls.
 
-    seven_bit=False makes init(bits=7, parity=...) raise ValueError (a port without 7-bit + parity).
-    echo=True loops every written byte back into the input (a half-duplex optical head).
+    seven_bit=False makes init(bits=7, parity=...) raise ValueError (a port without 7-bit +
+    parity). echo=True loops every written byte back into the input (a half-duplex optical head).
     """
 
     def __init__(self, seven_bit=True, echo=False, size=1024):
@@ -280,7 +251,8 @@ class UART:
         self._rn = 0
         self.tx = bytearray()
         self.busy = False  # txdone() answer is `not busy`
-        self.tx_space = -1  # >= 0: write() takes at most this many more bytes (a full transmit buffer)
+        # >= 0: write() takes at most this many more bytes (a full transmit buffer)
+        self.tx_space = -1
         self.init_kw = {}
 
     def init(self, baudrate=9600, bits=8, parity=None, stop=1, timeout=0, timeout_char=0, **kw):
@@ -341,12 +313,14 @@ class Clock:
 def scrub_schedule_queue():
     """Overwrite micropython.schedule's queue slots with a builtin.
 
-    The unix port leaves each callback in its queue slot after running it, which keeps the callback's
-    object (and through it a whole test module) alive after the runner unloads the module: 10 KB or more
-    of a 192 KB heap, in pieces. Tests that use the real schedule call this at the end.
+    The unix port leaves each callback in its queue slot after running it, which keeps the
+    callback's object (and through it a whole test module) alive after the runner unloads the
+    module: 10 KB or more of a 192 KB heap, in pieces. Tests that use the real schedule call this
+    at the end.
     """
     import micropython
     import time
+
     for _ in range(8):
         for _ in range(4):
             try:

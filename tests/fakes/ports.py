@@ -1,5 +1,7 @@
-"""Stand-ins for the `machine`, `rp2` and `esp32` modules, so a board's board.py can be imported and its
-make_hardware() run on the host (tests/test_drivers_boards.py). Each records the objects it creates."""
+"""Stand-ins for the `machine`, `rp2` and `esp32` modules, so a board's board.py can be imported
+and its make_hardware() run on the host (tests/test_drivers_boards.py). Each records the objects it
+creates."""
+
 import sys
 
 from fakes import machine as fm
@@ -73,7 +75,8 @@ class Esp32Module:
 
 
 class Board:
-    """with Board("rp2040") as board: ...  imports boards/<name>/board.py over the fake port modules."""
+    """with Board("rp2040") as board: ...  imports boards/<name>/board.py over the fake port
+    modules."""
 
     def __init__(self, name):
         self.name = name

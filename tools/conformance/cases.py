@@ -1,6 +1,7 @@
 """The conformance cases, in run order (CASES; `--list`): each takes the Runner, returns the table's detail
 text, and raises CaseFailed or CaseSkipped. The meter's state carries from one case to the next, so the
 lockout case runs last. run_cases runs a selection and collects the results."""
+import re
 import sys
 import time
 
@@ -11,7 +12,7 @@ from meter import results as R
 from .client import (BAUD_RATES, CRLF, NAK, TT_MAX_MS, TT_MIN_MS, TermiosError, command,
                      hexdump)
 from .session import (ER_ACCESS, ER_BUSY, ER_COMMAND, ER_SYNTAX, ER_UNKNOWN_REGISTER, READABLE,
-                      REG_LOCKOUT_REMAINING, REG_PROTOCOL_VERSION, REG_SERVER_STATUS,
+                      REG_LOCKOUT_REMAINING, REG_LOW_CREDIT, REG_PROTOCOL_VERSION, REG_SERVER_STATUS,
                       REG_SOFTWARE_VERSION, REG_TABLE_ID, REG_TOKEN_ENTRY, REG_TOKEN_STATUS,
                       STATUS_BUSY_BIT, STATUS_LOCKOUT_BIT, STATUS_TAMPER_BIT, CaseFailed,
                       CaseResult, CaseSkipped)
@@ -144,6 +145,30 @@ for _reg in READABLE:
 
 
 @case
+def case_low_credit_setting(r):
+    """F000 LowCreditThreshold (this firmware's setting, 8 decimal digits, 0.1 units): W1 in the P1 session ->
+    ACK and read back; a value of another syntax -> ER03, unchanged; the old value is written back."""
+    r.programming()
+    old = r.read_value(REG_LOW_CREDIT)
+    if not re.match(r"^[0-9]{8}$", old):
+        raise CaseFailed("F000(%s) is not 8 decimal digits" % old)
+    new = "%08d" % (int(old) + 7)
+    reply = r.write(REG_LOW_CREDIT, str(int(new)))
+    if reply.kind != "ACK":
+        raise CaseFailed("W1 F000(%d): expected ACK, got %s" % (int(new), reply.describe()))
+    if r.read_value(REG_LOW_CREDIT) != new:
+        raise CaseFailed("F000 after writing %d: not %s" % (int(new), new))
+    for bad in ("", "12a", "123456789", "-1"):
+        r.expect_error(r.write(REG_LOW_CREDIT, bad), ER_SYNTAX, "W1 F000(%s)" % bad)
+    if r.read_value(REG_LOW_CREDIT) != new:
+        raise CaseFailed("F000 changed after refused writes")
+    reply = r.write(REG_LOW_CREDIT, old)
+    if reply.kind != "ACK" or r.read_value(REG_LOW_CREDIT) != old:
+        raise CaseFailed("W1 F000(%s) to restore it: %s" % (old, reply.describe()))
+    return "F000 %s -> %s -> %s; 4 bad values -> ER03" % (old, new, old)
+
+
+@case
 def case_er02_read_0004(r):
     """R1 0004() of the write-only BinaryTokenEntry -> ER02 (doc §4.3)."""
     r.programming()
@@ -258,6 +283,48 @@ def case_token_class1_wrong_mfr(r):
     r.programming()
     code = r.tokens.wrong_mfr_code()
     return r.expect_token(r.tokens.test(code), R.MFR_CODE, "class 1 test, MfrCode %d" % code)
+
+
+@case
+def case_class1_mfr_codes(r):
+    """Class 1 on both subclasses (1/0: 2-digit, 1/1: 4-digit MfrCode): MfrCode 0 (every published token) -> 1,
+    the meter's own -> 1, another -> 14 (sts-application-layer.md §12 item 7)."""
+    r.programming()
+    own = r.tokens.ident.mfr_code
+    other = r.tokens.wrong_mfr_code()
+    seen = []
+    for sub, limit in ((0, 0xFF), (1, 0xFFFF)):
+        for code, expected in ((0, R.ACCEPT), (own, R.ACCEPT), (other, R.MFR_CODE)):
+            if code > limit:
+                continue  # a 4-digit code does not fit the 2-digit subclass
+            r.expect_token(r.tokens.test(code, subclass=sub), expected, "class 1/%d, MfrCode %d" % (sub, code))
+            seen.append("1/%d %d->%d" % (sub, code, expected))
+    return ", ".join(seen)
+
+
+# test No. n is control bit n-1; test No. 0 sets every bit (sts-application-layer.md §12 item 7): the published
+# numbers this meter serves, the reserved ones (12 water meter factor, 13 tariff rate) and bits beyond 18
+CLASS1_BIT_MAP = ((4, 1 << 3, R.ACCEPT, "KRN.KT, the published key revision check"),
+                  (18, 1 << 17, R.ACCEPT, "DRN"),
+                  (15, 1 << 14, R.ACCEPT, "key change tokens taken"),
+                  (12, 1 << 11, R.FUNCTION, "reserved: water meter factor"),
+                  (13, 1 << 12, R.FUNCTION, "reserved: tariff rate"),
+                  (None, 1 << 20, R.FUNCTION, "reserved bits only"),
+                  (0, (1 << 36) - 1, R.ACCEPT, "every bit: every item (runs the load switch test)"))
+
+
+@case
+def case_class1_bit_map(r):
+    """Class 1 control bits with MfrCode 0: test No. n is bit n-1 (No. 4 = KRN.KT, No. 18 = DRN -> 1), the
+    reserved tests 12, 13 and bits beyond 18 alone -> 8 Function, test No. 0 (every bit) -> 1."""
+    r.programming()
+    seen = []
+    for number, control, expected, what in CLASS1_BIT_MAP:
+        label = "test No. %d" % number if number is not None else "control %#x" % control
+        r.expect_token(r.tokens.test(0, control=control, subclass=0), expected,
+                       "class 1 %s (%s)" % (label, what))
+        seen.append("%s->%d" % ("No.%d" % number if number is not None else "bit 20", expected))
+    return ", ".join(seen)
 
 
 @case

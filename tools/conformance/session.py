@@ -26,6 +26,7 @@ READABLE = {
     REG_TOKEN_STATUS: ("TokenStatus", re.compile(r"^[0-9]{4}$")),
     REG_LOCKOUT_REMAINING: ("TokenLockoutTimeRemaining", re.compile(r"^[0-9]{4}$")),
 }
+REG_LOW_CREDIT = "F000"  # this firmware's manufacturer-specific setting (README register table): R, W in a P1 session
 ALL_REGISTERS = (REG_PROTOCOL_VERSION, REG_TABLE_ID, REG_SERVER_STATUS, REG_SOFTWARE_VERSION, REG_TOKEN_ENTRY,
                  REG_TOKEN_STATUS, REG_LOCKOUT_REMAINING)
 STATUS_LOCKOUT_BIT, STATUS_BUSY_BIT, STATUS_TAMPER_BIT = 0, 1, 3  # ServerStatus bits (doc §4.4)

@@ -88,10 +88,11 @@ class TokenMaker:
     def mpl(self, watts):
         return V.management_token(self.vkey, 0, V.encode_amount(watts), self.next_tid(), self._rnd())
 
-    def test(self, mfr_code=None):
-        """Class 1 InitiateMeterTest/Display asking for the display test (control bit 2: harmless, no relay
-        switching), checked against the MfrCode; a token asking for no known test is a Function error."""
-        return V.test_token(1 << 2, self.ident.mfr_code if mfr_code is None else mfr_code)
+    def test(self, mfr_code=None, control=1 << 1, subclass=None):
+        """Class 1 InitiateMeterTest/Display (not encrypted, no TID): by default test No. 2, the display test
+        (control bit 1; test No. n is bit n-1: harmless, no relay switching), with the meter's MfrCode. The
+        subclass defaults to the MfrCode's size (1/0: 2 digits, 1/1: 4 digits)."""
+        return V.test_token(control, self.ident.mfr_code if mfr_code is None else mfr_code, subclass)
 
     def wrong_mfr_code(self):
         code = self.ident.mfr_code

@@ -22,9 +22,14 @@ def _mpy_arch():
     return {"x86_64": "x64", "amd64": "x64", "i686": "x86", "i386": "x86"}.get(platform.machine().lower())
 
 
+# hostmodels/ modules the unix board imports
+SIM_HOST_MODELS = ("fileflash.py", "pins.py", "ptyuart.py", "textpanel.py")
+
+
 def _rom_sources():
     """(source path, path inside the image) of every module the meter process imports from the image: the one
-    list of what goes into it (firmware/, and boards/unix/ but its main.py, which mounts the image)."""
+    list of what goes into it (firmware/, boards/unix/ but its main.py, which mounts the image, and the host
+    models the unix board imports)."""
     out = []
     fw = os.path.join(ROOT, "firmware")
     for dirpath, dirnames, files in os.walk(fw):
@@ -37,6 +42,8 @@ def _rom_sources():
     for name in sorted(os.listdir(unix)):
         if name.endswith(".py") and name not in ("main.py", "manifest.py"):
             out.append((os.path.join(unix, name), name[:-3] + ".mpy"))
+    for name in SIM_HOST_MODELS:  # the unix board's simulated parts, beside the board's modules
+        out.append((os.path.join(ROOT, "hostmodels", name), name[:-3] + ".mpy"))
     return out
 
 

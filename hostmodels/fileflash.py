@@ -1,14 +1,18 @@
-"""A NOR-flash block device for the unix board, with rp2.Flash / esp32.Partition semantics.
+"""The one file-backed flash of the host: a NOR-flash block device with rp2.Flash / esp32.Partition
+semantics, the unix board's record-store region (kept across simulator runs) and the tests' flash
+in a file. The strict NOR rules and power-cut tearing are norflash.NorFlash's (kept apart: the
+simulator's heap does not carry that model).
 
-`FileFlash(path=None, blocks=16, block_size=4096)`: kept in a file (it survives simulator restarts; the
-file is created, erased, when missing) or in RAM when path is None (a block takes memory only once
-written: erased blocks read as 0xFF without a buffer). Like the boards' block devices:
+`FileFlash(path=None, blocks=16, block_size=4096)`: kept in a file (it survives simulator restarts;
+the file is created, erased, when missing) or in RAM when path is None (a block takes memory only
+once written: erased blocks read as 0xFF without a buffer). Like the boards' block devices:
     readblocks(n, buf[, offset])
     writeblocks(n, buf)            erases the blocks buf spans, then programs them
     writeblocks(n, buf, offset)    programs only: bits go 1 -> 0, never back (old & new)
     ioctl(op, arg)                 4 = block count, 5 = block size, 6 = erase block arg, 1-3 = 0
-Counters (`erases`, `programs`) help tests and benchmarks of the record store. `fail_after` simulates a
-power cut: after that many more programmed bytes a write stops half-way and raises OSError(EIO).
+Counters (`erases`, `programs`) help tests and benchmarks of the record store. `fail_after`
+simulates a power cut: after that many more programmed bytes a write stops half-way and raises
+OSError(EIO).
 """
 
 
@@ -42,7 +46,8 @@ class FileFlash:
         f.flush()
         self._f = f
 
-    # --- raw access --------------------------------------------------------------------------------------
+    # --- raw access
+    # --------------------------------------------------------------------------------------
     def _read(self, addr, buf):
         f = self._f
         if f is not None:
@@ -64,7 +69,7 @@ class FileFlash:
                 for i in range(done, done + k):
                     mv[i] = 0xFF
             else:
-                mv[done:done + k] = memoryview(b)[off:off + k]
+                mv[done : done + k] = memoryview(b)[off : off + k]
             done += k
 
     def _write(self, addr, data):
@@ -86,14 +91,15 @@ class FileFlash:
             k = min(bs - off, n - done)
             if ram[blk] is None:
                 ram[blk] = bytearray(b"\xff" * bs)
-            memoryview(ram[blk])[off:off + k] = mv[done:done + k]
+            memoryview(ram[blk])[off : off + k] = mv[done : done + k]
             done += k
 
     def _check(self, addr, n):
         if addr < 0 or addr + n > self.size:
             raise OSError(22)  # EINVAL
 
-    # --- block device protocol -------------------------------------------------------------------------
+    # --- block device protocol
+    # -------------------------------------------------------------------------
     def readblocks(self, block, buf, offset=0):
         addr = block * self.block_size + offset
         self._check(addr, len(buf))

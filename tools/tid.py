@@ -1,16 +1,18 @@
 """Token identifier (TID) dates: IEC 62055-41 §6.3.5.2.
 
-TID = whole minutes since the base date at 00:00, 24 bits, so each base date lasts 2**24 minutes (until
-Nov 24 20:15 of its 31st year: the "TID rollover"). The token does not carry the base date; the meter only
-needs TID ordering, and dates are for display and for the vending tool.
+TID = whole minutes since the base date at 00:00, 24 bits, so each base date lasts 2**24 minutes
+(until Nov 24 20:15 of its 31st year: the "TID rollover"). The token does not carry the base date;
+the meter only needs TID ordering, and dates are for display and for the vending tool.
 Small-int arithmetic only (days-from-civil), so it runs the same on 32-bit boards.
 """
+
 BASE_YEARS = (1993, 2014, 2035)
 TID_LIMIT = 1 << 24
 
 
 def _days_from_civil(y, m, d):
-    # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm, integer only).
+    # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm, integer
+    # only).
     y -= m <= 2
     era = (y if y >= 0 else y - 399) // 400
     yoe = y - era * 400
@@ -52,8 +54,10 @@ def datetime_to_tid(year, month, day, hour=0, minute=0, base_year=1993):
     days = _days_from_civil(year, month, day) - _days_from_civil(base_year, 1, 1)
     tid = days * 1440 + hour * 60 + minute
     if not 0 <= tid < TID_LIMIT:
-        raise ValueError("%04d-%02d-%02d %02d:%02d is outside the TID range of base date %d"
-                         % (year, month, day, hour, minute, base_year))
+        raise ValueError(
+            "%04d-%02d-%02d %02d:%02d is outside the TID range of base date %d"
+            % (year, month, day, hour, minute, base_year)
+        )
     return tid
 
 

@@ -1,15 +1,17 @@
 """UART-like objects for the unix board: the optical port as a pseudo-terminal, or nothing.
 
-Unix MicroPython cannot create a pty itself: it has no `pty`, `fcntl`, `ffi` or os.openpty/ioctl, so it can
-open /dev/ptmx but never unlock or name the slave side. It can use one it is given, though: `open(fd)`
-wraps an inherited file descriptor, `termios.setraw` and `select.poll` work on it. So the launcher
-(CPython: tools/optical_pty.py) creates the pty, passes the master fd to micropython (env
-METER_OPTICAL_FD) and gives the slave path (/dev/pts/N, or a symlink to it) to the HHU / test client.
-`PtyUART(path=...)` opens an existing tty path instead (e.g. one end of `socat pty,raw pty,raw`).
+Unix MicroPython cannot create a pty itself: it has no `pty`, `fcntl`, `ffi` or os.openpty/ioctl,
+so it can open /dev/ptmx but never unlock or name the slave side. It can use one it is given,
+though: `open(fd)` wraps an inherited file descriptor, `termios.setraw` and `select.poll` work on
+it. So the launcher (CPython: tools/optical_pty.py) creates the pty, passes the master fd to
+micropython (env METER_OPTICAL_FD) and gives the slave path (/dev/pts/N, or a symlink to it) to the
+HHU / test client. `PtyUART(path=...)` opens an existing tty path instead (e.g. one end of `socat
+pty,raw pty,raw`).
 
-The link carries 7-bit characters without parity (OpticalPort MODE_RAW7); init() records the settings but
-a pty has no baud rate, so baud switching is a no-op on the line.
+The link carries 7-bit characters without parity (OpticalPort MODE_RAW7); init() records the
+settings but a pty has no baud rate, so baud switching is a no-op on the line.
 """
+
 import select
 import termios
 

@@ -1,7 +1,7 @@
 """Text stand-ins for the display hardware, for the unix simulator board and for tests.
 
-`SegmentArt` is a 7-segment panel (the same `write_segments` interface as `tm1637.TM1637`) drawn as three
-text lines, four columns per digit:
+`SegmentArt` is a 7-segment panel (the same `write_segments` interface as `tm1637.TM1637`) drawn as
+three text lines, four columns per digit:
 
      _   _       _         segments:   _      a
     |_   _|  |  |_|.                  |_|   f g b
@@ -10,6 +10,7 @@ text lines, four columns per digit:
 `TextLcd` is a character panel (the same `write_line` interface as `hd44780.Hd44780Pcf8574`).
 Both keep what they show and call `on_change(panel)` after every write, so a simulator can redraw.
 """
+
 from drivers import glyphs
 
 
@@ -38,10 +39,18 @@ class SegmentArt:
         bot = []
         for s in self.segs:
             top.append(" _  " if s & glyphs.SEG_A else "    ")
-            mid.append(("|" if s & glyphs.SEG_F else " ") + ("_" if s & glyphs.SEG_G else " ")
-                       + ("|" if s & glyphs.SEG_B else " ") + " ")
-            bot.append(("|" if s & glyphs.SEG_E else " ") + ("_" if s & glyphs.SEG_D else " ")
-                       + ("|" if s & glyphs.SEG_C else " ") + ("." if s & glyphs.SEG_DP else " "))
+            mid.append(
+                ("|" if s & glyphs.SEG_F else " ")
+                + ("_" if s & glyphs.SEG_G else " ")
+                + ("|" if s & glyphs.SEG_B else " ")
+                + " "
+            )
+            bot.append(
+                ("|" if s & glyphs.SEG_E else " ")
+                + ("_" if s & glyphs.SEG_D else " ")
+                + ("|" if s & glyphs.SEG_C else " ")
+                + ("." if s & glyphs.SEG_DP else " ")
+            )
         return ["".join(top), "".join(mid), "".join(bot)]
 
     def render(self):
@@ -67,8 +76,12 @@ class TextLcd:
     def lines(self):
         out = []
         for r in self._rows:
-            out.append("".join(chr(c) if 0x20 <= c < 0x7F else ("\xb0" if c == glyphs.LCD_DEGREE else "?")
-                               for c in r))
+            out.append(
+                "".join(
+                    chr(c) if 0x20 <= c < 0x7F else ("\xb0" if c == glyphs.LCD_DEGREE else "?")
+                    for c in r
+                )
+            )
         return out
 
     def render(self):
