@@ -4,9 +4,8 @@
 WebAssembly port `make test-wasm` runs this file on), where small ints are 31 bits; 2**62 on the 64-bit unix port.
 A deadline written as `clock() + ms` just before the wrap is past the period: on a 32-bit port a heap int, which
 `ticks_diff` misreads (a 10 s lockout read 565 s). Every deadline is `ticks_add(now, ms)`; these tests put the
-meter's clock (and the runtime's) a moment before the wrap, so the deadline lands after it.
+meter's clock a moment before the wrap, so the deadline lands after it (the runtime's: test_runtime_wrap.py).
 """
-import gc
 from time import ticks_add
 
 from testkit import data_path, eq
@@ -138,21 +137,3 @@ def test_a_pending_set_times_out_at_the_tick_across_the_wrap():
     clock.advance(1000)
     m.tick()
     eq(m.kct_pending(), False, "dropped by the housekeeping once the window has passed")
-
-
-def test_runtime_messages_across_the_wrap():
-    for _m in ("device.runtime", "drivers.charlcd", "drivers.textpanel", "drivers.hardware", "runtimekit"):
-        __import__(_m)
-        gc.collect()
-    from runtimekit import lcd, make
-
-    hw, meter, pipeline, rt, clock, _ = make()
-    clock.ms = ticks_add(0, -1000)
-    eq(lcd(hw)[0], "Credit")
-    rt._message("Hello", 3000)  # a message held 3 s from 1 s before the wrap
-    clock.ms = ticks_add(clock.ms, 2000)
-    rt.tick()
-    eq(lcd(hw)[0], "Hello", "held across the wrap")
-    clock.ms = ticks_add(clock.ms, 1000)
-    rt.tick()
-    eq(lcd(hw)[0], "Credit", "home display after 3 s")
