@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all lock test test-mpy test-wasm test-host build-mpy typecheck testdata bench bench-32 test-board sim flash repl firmware clean distclean help
+.PHONY: all lock test test-mpy test-wasm test-host test-model-long build-mpy typecheck testdata bench bench-32 test-board sim flash repl firmware clean distclean help
 
 all: test
 
@@ -29,6 +29,7 @@ help:
 	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file] [FROZEN=1]  compile and copy the firmware to a board"
 	@echo "make repl PORT=..       open a board's REPL"
 	@echo "make test-wasm          tests/ on the 32-bit WebAssembly MicroPython (Node.js; part of make test)"
+	@echo "make test-model-long    the meter against its reference model: 10,000 fresh random examples (minutes)"
 	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount, one soft reset per file"
 	@echo "make lock               regenerate requirements.lock (pinned, hashed) after editing requirements-dev.txt"
 
@@ -101,6 +102,12 @@ test-wasm: $(STAMP) testdata $(WASM_STAMP)
 
 test-host: $(STAMP) testdata
 	SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests
+
+# The firmware's Meter against the reference model (host_tests/test_meter_model.py), fresh random sequences:
+# 20 searches of 500 examples of up to 60 steps. `make test` runs 300 fixed (derandomized) examples of it.
+test-model-long: $(STAMP)
+	METER_MODEL_RANDOM=1 METER_MODEL_ROUNDS=$${METER_MODEL_ROUNDS:-20} METER_MODEL_EXAMPLES=$${METER_MODEL_EXAMPLES:-500} \
+	  METER_MODEL_STEPS=$${METER_MODEL_STEPS:-60} SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests/test_meter_model.py
 
 build-mpy: $(STAMP)
 	@set -e; for arch in $(ARCHES); do \

@@ -9,8 +9,9 @@ the IEC 62056-21 reaction time fails here with its own message.
 import pytest
 
 from ststools import conformance as C
-from conformance_sim import (FIRST_REPLY_DELAY_MS, PROVISION_EA07, PROVISION_EA11, PYTHON, RUNNER_TIMINGS_FULL, SIM,
-                             SIM_CONFIG_FULL, SimProcess, parse_junit, run_conformance, sim_args, sim_available)
+from conformance_sim import (EARLY_MS, FIRST_REPLY_DELAY_MS, LATE_MS, PROVISION_EA07, PROVISION_EA11, PYTHON,
+                             RUNNER_TIMINGS_FULL, SIM, SIM_CONFIG_FULL, SimProcess, parse_junit, run_conformance,
+                             sim_args, sim_available)
 
 pytestmark = pytest.mark.skipif(not sim_available(), reason="tools/sim/ (issue 7) is not in the tree yet")
 
@@ -30,8 +31,8 @@ def _check_run(sim, result, junit, expected_names):
     skipped = {name for name, (outcome, _msg, _trs) in cases.items() if outcome == "SKIP"}
     assert skipped <= MAY_SKIP, result.stdout
     for name, (outcome, _msg, trs) in cases.items():
-        for tr in trs:  # every reply within IEC 62056-21 tr (§6.4.1.5)
-            assert C.TR_MIN_MS <= tr <= C.TR_MAX_MS, (name, trs)
+        for tr in trs:  # every reply within IEC 62056-21 tr (§6.4.1.5), as a loaded machine can time it
+            assert C.TR_MIN_MS - EARLY_MS <= tr <= C.TR_MAX_MS + LATE_MS, (name, trs)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "%d passed, 0 failed" % (len(expected_names) - len(skipped)) in result.stdout
     return cases
@@ -45,7 +46,7 @@ def test_every_case_passes_against_the_simulator(tmp_path):
     for name in ("sign_on", "programming_mode", "read_0005", "token_credit", "lockout"):
         assert cases[name][2], name
     # P0 comes after the simulator's first-reply delay
-    assert max(cases["programming_mode"][2]) >= FIRST_REPLY_DELAY_MS - 50
+    assert max(cases["programming_mode"][2]) >= FIRST_REPLY_DELAY_MS - 50 - EARLY_MS
 
 
 EA11_CASES = ("sign_on", "programming_mode", "token_credit", "token_management_hex", "token_class1", "class1_mfr_codes",

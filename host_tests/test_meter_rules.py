@@ -400,3 +400,102 @@ def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
     assert reloaded.tids.tids() == list(range(7010, 7060))
     assert reloaded.enter(credit(10, 7005)) == R.OLD
     assert reloaded.enter(credit(10, 7059)) == R.USED
+
+
+def test_lifetime_totals_at_the_32_bit_boundary(clock):
+    """The totals were packed in 32 bits: at 429,496,729.5 kWh every credit token answered Function. 64 bits now;
+    the 14-byte record of an earlier build still loads with its totals."""
+    import struct
+
+    store = DictStore()
+    m = make_meter(clock, store)
+    store.data["credit"] = struct.pack(">iIIH", 0, (1 << 32) - 1, (1 << 32) - 1, 0)
+    m = Meter(store, MeterConfig(), clock)
+    assert (m.total_consumed, m.total_purchased) == ((1 << 32) - 1, (1 << 32) - 1)
+    assert m.enter(credit(10, 5000)) == R.ACCEPT
+    assert m.total_purchased == (1 << 32) + 9
+    m.add_pulses(1000)  # 1 kWh at the default 1000 impulses per kWh
+    again = Meter(store, MeterConfig(), clock)
+    assert (again.credit, again.total_consumed, again.total_purchased) == (0, (1 << 32) + 9, (1 << 32) + 9)
+    assert again.enter(credit(10, 5001)) == R.ACCEPT
+
+
+def test_key_change_sections_do_not_end_the_failure_streak(clock):
+    """Issue 20 item 1: a key change section of a set made with the meter's key (any set: a refused one, one
+    entered before) carries no TID and could be entered between every two guesses; only an accepted token with
+    a TID ends the streak, so three forged tokens still lock whatever sections come between."""
+    m = make_meter(clock)
+    foreign = credit(10, 5000, key=KEY2)
+    first, second = kct(KEY2)
+    for i in range(2):
+        assert m.enter(foreign) == R.CRC
+        assert m.enter(first) == R.KCT_FIRST and m.lockout.failures == i + 1
+    assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 10
+    clock.advance(10)
+    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2  # a completed key change does not end it either
+    assert m.lockout.failures == 3
+    assert m.enter(credit(10, 5001, key=KEY)) == R.CRC and m.lockout_remaining_s() == 20
+    clock.advance(20)
+    assert m.enter(credit(10, 5001, key=KEY2)) == R.ACCEPT and m.lockout.failures == 0
+
+
+def test_a_served_lockout_does_not_come_back_at_a_restart(clock):
+    """Issue 20 item 2: the lockout's end is committed (Meter.tick), so a restart after it serves nothing; a
+    restart during it serves the remainder of the last checkpoint (every minute) again."""
+    store = DictStore()
+    m = make_meter(clock, store)
+    foreign = credit(10, 5000, key=KEY2)
+    for _ in range(3):
+        m.enter(foreign)
+    clock.advance(10)
+    m.tick()
+    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 0
+    clock.advance(10)
+    for _ in range(6):  # failures 4 to 9
+        m.enter(foreign)
+        clock.advance(1280)
+    m.enter(foreign)  # the 10th: 1280 s
+    assert m.lockout_remaining_s() == 1280
+    clock.advance(59)
+    m.tick()
+    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1280  # no checkpoint within the minute
+    clock.advance(1)
+    m.tick()
+    clock.advance(30)
+    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1220  # the checkpoint a minute in
+
+
+def test_a_full_heap_in_a_key_change_is_function_and_keeps_the_set(clock):
+    """Issue 20 item 6: the second key change token met a full heap, the key was not installed and the next token
+    read CRC, which counted toward the lockout. Now a full heap (any internal error) while a token is processed
+    is Function (8), counts nothing, uses up nothing, and the complete set stays: entering any of its sections
+    again applies it."""
+    m = make_meter(clock)
+    foreign = credit(10, 5000, key=KEY2)
+    first, second = kct(KEY2, ro=1)
+    assert m.enter(credit(10, 4000)) == R.ACCEPT
+    assert m.enter(foreign) == R.CRC and m.enter(foreign) == R.CRC
+    assert m.enter(first) == R.KCT_FIRST
+    m.store.fail_next = MemoryError("memory allocation failed, allocating 592 bytes")
+    assert m.enter(second) == R.FUNCTION
+    assert m.ident.key == KEY and m.tids.tids() == [4000] and m.lockout.failures == 2  # nothing changed
+    assert "MemoryError" in m.error and m.fault is None and m.kct_pending()
+    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2 and m.tids.tids() == []
+    assert not m.kct_pending() and m.lockout.failures == 2
+
+
+def test_a_full_heap_while_decrypting_is_not_an_authentication_failure(clock, monkeypatch):
+    from stscore import token as T
+
+    m = make_meter(clock)
+    tok = credit(10, 5000)
+
+    def full_heap(self, block):
+        raise MemoryError("memory allocation failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(T.DecoderKey, "decrypt", full_heap)
+        for _ in range(4):
+            assert m.enter(tok) == R.FUNCTION
+    assert m.lockout.failures == 0 and m.lockout_remaining_s() == 0 and m.tids.count() == 0
+    assert m.enter(tok) == R.ACCEPT  # its TID was not used up

@@ -75,3 +75,19 @@ def test_rollover_example(tmp_path):
     r, lines = run_block(block.replace("--ro 1", "--ro 0"), tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'result="Old"' in lines[-1] and "credit=5.0" in lines[-1], r.stdout
+
+
+def test_rollover_example_with_heap_to_spare(tmp_path):
+    """The same key change with 4 KB less heap than `make sim`'s (60wK: 4 KB of a board's 64 KB to spare), as the
+    issue asks of the key change path (issue 20 item 6): every result as at 64wK, no MemoryError."""
+    block = sh_block_after("<!-- example: rollover -->")
+    assert block.count("--script -") == 1
+    r, lines = run_block(block.replace("--script -", "--heap 60wK --script -"), tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = []
+    for line in lines:
+        got = (re.search(r'result="([^"]*)"', line).group(1), re.search(r"credit=(\S+)", line).group(1))
+        if not seen or seen[-1] != got:
+            seen.append(got)
+    assert seen[1:] == [("Accept", "5.0"), ("1st KCT ok", "5.0"), ("Accept", "5.0"), ("Accept", "15.0")], r.stdout
+    assert "MemoryError" not in r.stdout + r.stderr, r.stdout

@@ -51,3 +51,59 @@ def test_full_tid_memory_and_restart_in_the_sim_heap(tmp_path):
     finally:
         err = _stop(proc)
     assert "MemoryError" not in err and "Traceback" not in err, err
+
+
+def _key_change_in_service(tmp_path, ea11):
+    """A meter in service (its TID memory full) takes a key change set with RO = 1 (the TID rollover: 2 tokens
+    for an EA07 64-bit key, 4 for an EA11 128-bit one) in the boards' budget, then credit under the new key,
+    and boots again on it: no MemoryError, and no key change section ever reads as anything but held/Accept."""
+    import json
+
+    from ststools import vending as V
+    from ststools.sim.state import PROVISION
+
+    folder = str(tmp_path)
+    name = "sim-ea11" if ea11 else "sim"
+    with open(PROVISION[ea11]) as f:
+        prov = json.load(f)
+    ea, key = prov["ea"], bytes.fromhex(prov["decoder_key"])
+    new = bytes(range(1, 17)) if ea11 else bytes.fromhex("0123456789abcdef")
+    fill = sts.sim_credit_tokens(52, meter=name)  # past the 50 TID slots: full, the oldest dropping out
+    kct = V.key_change_tokens(V.VendingKey(ea, key), new, 2, 2, 1, 255, 1, 654321 if ea11 else 0)
+    assert len(kct) == (4 if ea11 else 2)
+    after = V.credit_token(V.VendingKey(ea, new), 0, 10, V.tid_now(2014), 3)
+    proc = sim.start_meter(folder, sim.HEAP, fresh=True, ea11=ea11)
+    try:
+        assert proc.sync() and proc.status.get("fault") == "", proc.status
+        for i, t in enumerate(fill):
+            assert proc.enter(t) == "Accept", "credit token %d: %s" % (i + 1, proc.status)
+        for i, t in enumerate(kct[:-1]):
+            assert proc.enter(t) == "1st KCT ok", "key change token %d: %s" % (i + 1, proc.status)
+            assert proc.status["kct"] is True
+        assert proc.enter(kct[-1]) == "Accept", proc.status
+        assert proc.status["kct"] is False and proc.status["error"] == "", proc.status
+        assert proc.enter(after) == "Accept", "credit under the new key: %s" % proc.status
+        credit = proc.status["credit"]
+        assert credit == "%.1f" % (len(fill) / 10.0 + 1), proc.status
+        assert proc.enter(fill[-1]) == "CRC error"  # the old key is gone
+    finally:
+        err = _stop(proc)
+    assert "MemoryError" not in err and "Traceback" not in err, err
+    proc = sim.start_meter(folder, sim.HEAP)  # a restart on the new key
+    try:
+        assert proc.sync() and proc.status.get("fault") == "", proc.status
+        assert proc.status["credit"] == credit
+        assert proc.enter(after) == "Used"
+    finally:
+        err = _stop(proc)
+    assert "MemoryError" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.skipif(sim.build_rom() is None, reason="no mpy-cross target for this machine")
+def test_two_token_key_change_ea07_in_the_sim_heap(tmp_path):
+    _key_change_in_service(tmp_path, ea11=False)
+
+
+@pytest.mark.skipif(sim.build_rom() is None, reason="no mpy-cross target for this machine")
+def test_four_token_key_change_ea11_in_the_sim_heap(tmp_path):
+    _key_change_in_service(tmp_path, ea11=True)

@@ -25,8 +25,9 @@ class FileFlash:
         self.erases = 0
         self.programs = 0
         self.fail_after = -1
-        # an erased page, written 16 times to erase a block (a block would cost 4 KB of heap)
-        self._ff = b"\xff" * 256
+        # one page buffer, preallocated: erased (0xFF) it is written 16 times to erase a block (a block would cost
+        # 4 KB of heap); a page program reads, merges and writes through it, so a commit allocates nothing here
+        self._page = bytearray(b"\xff" * 256)
         self._ram = None
         self._f = None
         if path is None:
@@ -39,8 +40,8 @@ class FileFlash:
         f.seek(0, 2)
         have = f.tell()
         while have < self.size:
-            k = min(self.size - have, len(self._ff))
-            f.write(self._ff if k == len(self._ff) else self._ff[:k])
+            k = min(self.size - have, len(self._page))
+            f.write(self._page if k == len(self._page) else self._page[:k])
             have += k
         f.flush()
         self._f = f
@@ -131,14 +132,17 @@ class FileFlash:
         if self._ram is not None:
             self._ram[block] = None
         else:
-            for a in range(block * self.block_size, (block + 1) * self.block_size, len(self._ff)):
-                self._write(a, self._ff)
+            page = self._page
+            for i in range(len(page)):
+                page[i] = 0xFF
+            for a in range(block * self.block_size, (block + 1) * self.block_size, len(page)):
+                self._write(a, page)
         self.erases += 1
 
     def _program(self, addr, data):
         n = len(data)
         self._check(addr, n)
-        cur = bytearray(n)
+        cur = self._page if n == len(self._page) else bytearray(n)
         self._read(addr, cur)
         cut = n
         if self.fail_after >= 0:

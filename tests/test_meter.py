@@ -243,6 +243,51 @@ def test_refused_tokens_allocate_nothing():
     eq(lock_result, R.LOCKOUT, "lockout under heap_lock")
 
 
+def test_lifetime_totals_past_32_bits_and_the_record_of_an_older_build():
+    """total_purchased / total_consumed are 64-bit in the credit record (32 bits ended at 429 GWh, where every
+    credit token answered Function); the 14-byte record of an older build is still read, totals and all."""
+    import struct
+
+    clock = Clock()
+    tok, nor, m = _provisioned(clock, impulses_per_kwh=1000, save_every_units=1)
+    edge = (1 << 32) - 5
+    m.store.commit({"credit": struct.pack(">iIIH", 10, edge, edge, 0)})  # as the earlier build wrote it
+    m = _boot(nor, clock, impulses_per_kwh=1000, save_every_units=1)
+    eq((m.credit, m.total_consumed, m.total_purchased), (10, edge, edge), "the older record's totals")
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit past the 32-bit total")
+    eq(m.total_purchased, edge + 100, "total purchased")
+    m.add_pulses(1000)  # 1 kWh
+    eq(m.total_consumed, edge + 10, "total consumed")
+    m = _boot(nor, clock)
+    eq((m.credit, m.total_consumed, m.total_purchased), (100, edge + 10, edge + 100), "after a reboot")
+    eq(len(m.store.get("credit")), 22, "the widened record")
+
+
+def test_a_full_heap_in_a_key_change_is_function_never_crc():
+    """Issue 20 item 6 on MicroPython: the heap locked while the completing key change token is processed (every
+    allocation fails): Function, never CRC; the failure count, the TIDs and the key are as before, on flash too."""
+    import micropython
+
+    clock = Clock()
+    tok, nor, m = _provisioned(clock)
+    eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit")
+    for i in range(2):
+        eq(m.enter(tok["wrong_key"][i]), R.CRC, "failure %d" % (i + 1))
+    first, second = tok["kct_ro1"]
+    eq(m.enter(first), R.KCT_FIRST, "first section")
+    digits = bytearray(second.encode())
+    micropython.heap_lock()
+    try:
+        result = m.process(digits, 20)
+    finally:
+        micropython.heap_unlock()
+    eq(result, R.FUNCTION, "a full heap is Function")
+    eq(m.lockout.failures, 2, "no authentication failure counted")
+    again = _boot(nor, clock)
+    eq((again.ident.krn, again.tids.tids(), again.lockout.failures), (1, [5000], 2), "flash as before the token")
+    eq(again.enter(tok["credit"]["5000"]), R.USED, "the old key still in use")
+
+
 def test_settings_objects_take_known_names_and_refuse_others():
     from device.runtime import RuntimeConfig
     from vtc.config import VtcConfig

@@ -26,10 +26,8 @@ import json
 import sys
 from time import ticks_ms, ticks_diff
 
-import board
 from drivers.display import format_units
 from meter import results as R
-from device import boot
 from device.runtime import Runtime, RuntimeConfig
 from meter.app import MeterConfig
 
@@ -110,8 +108,16 @@ def watts(text):
     return int(kw * 1000 + 0.5)
 
 
-def out(*parts):
-    sys.stdout.write(" ".join(parts) + "\n")
+def out(kind, text, obj=None):
+    """One record line: `kind`, a space, `text` (or `obj` as JSON, streamed: no copy of the line in the heap)."""
+    w = sys.stdout.write
+    w(kind)
+    w(" ")
+    if obj is None:
+        w(text)
+    else:
+        json.dump(obj, sys.stdout)
+    w("\n")
 
 
 class SimMetering:
@@ -124,15 +130,23 @@ class SimMetering:
 
 class Sim:
     def __init__(self, opts):
+        import board
+
         self.hw = hw = board.make_hardware(display=opts["display"], keypad=opts["keypad"],
                                            flash_path=opts["flash"], on_display_change=self._on_panel)
         # the simulated load is reported as a metering chip would (the runtime checks it against MPL/MPPUL):
         # measured from the pulses it would read `speed` times the load, since simulated time runs faster
         hw.metering = SimMetering()
         opts["meter"].setdefault("impulses_per_kwh", hw.pulses_per_kwh)
+        from device import boot
+
         self.meter, self.pipeline = boot.bring_up(hw, 8, opts["provision"], MeterConfig(**opts["meter"]),
                                                 log=self.log)
         self.server = boot.make_server(self.meter, self.pipeline, opts["vtc"], log=self.log)
+        # start-up only, as meter.boot after a first boot: their heap is the meter's in service
+        boot._unload("device.boot")
+        boot._unload("board")
+        del boot, board
         self.rt = Runtime(hw, self.meter, self.pipeline, self.server, RuntimeConfig(**opts["rt"]))
         self._show_result = self.pipeline.on_result
         self.pipeline.on_result = self._on_result
@@ -162,7 +176,7 @@ class Sim:
             segs = getattr(panel, "segs", None)  # a 7-segment panel: what it shows, so no one reads the art back
             if segs is not None:
                 record["segments"] = list(segs)
-            out("panel", json.dumps(record))
+            out("panel", None, record)
         m = self.meter
         st = {"credit": format_units(m.credit), "relay": "closed" if self.hw.relay.is_connected() else "open",
               "load_kw": format_units(self.load_w // 100), "result": R.text(m.last_result),
@@ -172,7 +186,7 @@ class Sim:
               "kct": m.kct_pending(), "error": m.error or "", "optical": self.server is not None}
         if st != self._status:
             self._status = st
-            out("status", json.dumps(st))
+            out("status", None, st)
 
     def _on_result(self, result, source):
         self._show_result(result, source)

@@ -5,7 +5,7 @@ docs/device.md. At boot (board_main) the store's place is shown first (show_stor
 """
 import asyncio
 from micropython import const
-from time import ticks_ms, ticks_diff
+from time import ticks_add, ticks_diff, ticks_ms
 
 from device import keyentry as K
 from device.supervise import supervised
@@ -147,7 +147,7 @@ class Runtime:
                 self._tests = tests & ~(1 << bit)
                 if bit == R.TEST_LOAD_SWITCH:
                     self._relay_test = True
-                    self._relay_test_until = now + self.cfg.test_ms
+                    self._relay_test_until = ticks_add(now, self.cfg.test_ms)
                     self.sync_relay()
                 from device.texts import class1_text  # loaded with the first class 1 item shown
 
@@ -163,7 +163,7 @@ class Runtime:
     def _hold(self, ms):
         """A message takes the display for `ms`; the home display is redrawn in full afterwards."""
         self._mode = _MESSAGE
-        self._until = self.clock() + ms
+        self._until = ticks_add(self.clock(), ms)
         self._home = _H_NONE
 
     def _message(self, text, ms):

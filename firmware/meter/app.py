@@ -6,8 +6,9 @@ The rules, the IEC 62055-41 clauses they come from and the tests that show them:
 """
 import gc
 import struct
+import sys
 from micropython import const
-from time import ticks_diff, ticks_ms
+from time import ticks_add, ticks_diff, ticks_ms
 
 from stscore import token as T
 from meter import override, results as R
@@ -26,10 +27,22 @@ _REC_LOW_CREDIT = const("lowcredit")  # the low-credit warning threshold (>I, 0.
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
-_CREDIT_FMT = const(">iIIH")  # credit (0.1 units), total consumed (0.1 units), total purchased (0.1 units), pulse acc
+# credit (0.1 units), total consumed and total purchased (0.1 units, 64 bits: 32 would end at 429 GWh), pulse acc
+_CREDIT_FMT = const(">iQQH")
+_CREDIT_FMT_32 = const(">iIIH")  # the record of builds before the totals were widened: still read
 _SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
 
 _NO_LIMIT = const(0)
+
+
+def _drop_key_change(meter):
+    """A set is done with: the collector and its module go (a meter in service rarely sees a key change; the next
+    key change token imports it again)."""
+    meter.kct = None
+    sys.modules.pop("meter.keychange", None)
+    package = sys.modules.get("meter")
+    if package is not None and hasattr(package, "keychange"):
+        delattr(package, "keychange")
 
 
 class MeterConfig:
@@ -103,8 +116,10 @@ class Meter:
         rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(_REC_CREDIT)
-        if rec and len(rec) == struct.calcsize(_CREDIT_FMT):
-            self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(_CREDIT_FMT, rec)
+        if rec:
+            for fmt in (_CREDIT_FMT, _CREDIT_FMT_32):  # a meter updated in service keeps its totals
+                if len(rec) == struct.calcsize(fmt):
+                    self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(fmt, rec)
         rec = s.get(_REC_SETTINGS)
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
             self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
@@ -151,7 +166,6 @@ class Meter:
         self.mpl_w = self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.lockout.reset()
-        self.lockout.unsaved = False
         records = self.tids.records({})  # deletes every stored TID slot
         records[_REC_FLOOR] = self._floor_record()
         records[_REC_IDENT] = ident.to_record()
@@ -160,6 +174,7 @@ class Meter:
         records[_REC_LOCK] = self.lockout.record()
         records[_REC_LOW_CREDIT] = None if low is None else struct.pack(">I", low)  # None: the build default
         self.store.commit(records)
+        self.lockout.committed()
         self.ident, self.key, self.fault = ident, key, None
         self.low_credit_units = self.cfg.low_credit_units if low is None else low
         return None
@@ -210,7 +225,7 @@ class Meter:
         except Exception as exc:
             self.error = R.fault_text("lockout not saved yet", exc)
             return False
-        lockout.unsaved = False
+        lockout.committed()
         return True
 
     def _commit(self, records):
@@ -219,7 +234,7 @@ class Meter:
             records[_REC_LOCK] = self.lockout.record()
         self.store.commit(records)
         if _REC_LOCK in records:
-            self.lockout.unsaved = False
+            self.lockout.committed()
 
     # --- the token pipeline --------------------------------------------------------------------------------
     def enter(self, text):
@@ -377,32 +392,34 @@ class Meter:
             kct = self.kct = KeyChangeSet(self.cfg.kct_window_s)
         r = kct.add(tok, long_key, self.clock())
         if r != R.ACCEPT:
-            if (r == R.KCT_FIRST or r == R.KCT_SECOND) and self.lockout.failures:
-                self.lockout.reset()  # an authenticated meter-specific token ends the failure streak
-                self._commit({_REC_LOCK: self.lockout.record()})
+            # a section held does not end a failure streak: it carries no TID, so the same section (of any set
+            # made with this key) could be entered between every two guesses (docs/meter-rules.md, lockout)
             return r
         key, krn, ro, kt, ti, ken, sgc = kct.take(long_key, ident.sgc)
-        if not key_type_allowed(kt, ident.kt):
-            return R.KEY_TYPE
-        if ro and key == ident.key:
-            return R.KEY_TYPE  # a rollover that keeps the key would re-open every old token of that key
-        new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
-        try:
-            new_key = new.decoder_key()
-        except ValueError:
+        new = None
+        if key_type_allowed(kt, ident.kt) and not (ro and key == ident.key):
+            # (a rollover that keeps the key would re-open every old token of that key)
+            new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
+            try:
+                new_key = new.decoder_key()
+            except ValueError:
+                new = None
+        if new is None:
+            _drop_key_change(self)  # the set is refused
             return R.KEY_TYPE
         records = {_REC_IDENT: new.to_record()}
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
             # date, so the memory and its floor (both on the old base date) are cleared
-            self.tids.clear()
+            self.tids.clear_records(records)
             self.tids.set_floor(0)
-            self.tids.records(records)
             records[_REC_FLOOR] = self._floor_record()
-        self.lockout.reset()
-        records[_REC_LOCK] = self.lockout.record()
+        # Should the commit fail (a flash error, a full heap: process() reloads the state), the set stays
+        # complete: any of its sections entered again applies it. The lockout stays as it is: only an accepted
+        # token with a TID ends the failure streak.
         self._commit(records)
         self.ident, self.key = new, new_key
+        _drop_key_change(self)
         return R.ACCEPT
 
     # --- consumption, load switch, tamper ------------------------------------------------------------------
@@ -451,11 +468,15 @@ class Meter:
             elif self.mppul_w and self.unbalance_w > self.mppul_w:
                 self.trip_reason = "MPPUL"
             if self.trip_reason:
-                self._trip_until = now + self.cfg.trip_retry_s * 1000
+                self._trip_until = ticks_add(now, self.cfg.trip_retry_s * 1000)
 
     def tick(self):
-        """Periodic housekeeping (about once a second): trip retries, lockout expiry, an unsaved lockout."""
+        """Periodic housekeeping (about once a second): trip retries, a key change set past its window, the
+        lockout's end and checkpoints (committed: a restart never serves a finished lockout again), an unsaved
+        lockout."""
         self._update_relay()
+        if self.kct is not None:
+            self.kct.expire(self.clock())
         self.lockout_remaining_s()
         if self.lockout.unsaved:
             self.save_lockout()

@@ -3,6 +3,7 @@
   conformance.py --port /dev/ttyUSB0|/dev/pts/N --provision FILE [--address N] [--baud-char Z]
                  [--inactivity-s 60] [--lockout-first-s 10] [--first-reply-delay-ms 1000]
                  [--tid-slots 50] [--tid-start N] [--service electricity|water|gas] [--echo]
+                 [--late-ms 0] [--early-ms 0]
                  [--cases NAME,NAME,...] [--list] [--junit FILE] [-v]
 
 This package owns the hand-held-unit (HHU) side of the protocol in ../shared/docs/iec62055-52-server.md: it
@@ -27,6 +28,11 @@ ledger (build/vending-tids.json, `--tid-ledger`), which `sts --meter/--provision
 vended for the same meter by hand or by an earlier run are then never Used or Old because of this run's, nor
 this run's because of theirs. A meter that took tokens from elsewhere (another machine, a vending system)
 may hold later TIDs: pass --tid-start above its highest TID (a Used or Old answer says so).
+
+On a busy host (the simulator beside other work, as in `make test`) the meter and the runner are scheduled late:
+`--late-ms N` allows N ms past every upper limit and wait (a reply, tr's 1500 ms, tt, the lockout's end, the
+inactivity timeout's effect), `--early-ms N` N ms below the lower ones (tr's 200 ms, tt's 1500 ms, the
+first-reply delay), which the runner's own late timestamps can undercut. A meter on a real line needs neither.
 
 Exit code 0 when every selected case passes (skips allowed), 1 when one fails, 2 on a usage error.
 

@@ -36,6 +36,13 @@ def parse_args(argv):
                     help="the meter's first token lockout, seconds (default 10)")
     ap.add_argument("--first-reply-delay-ms", dest="first_reply_delay_ms", type=int, default=1000,
                     help="the meter's delay before P0 after the option select (default 1000)")
+    ap.add_argument("--late-ms", dest="late_ms", type=int, default=0,
+                    help="a meter on a busy host (the simulator beside other work) may answer up to this much "
+                         "later than the standard's limits: replies are awaited, and the reaction time (1500 ms), "
+                         "tt and the lockout waits are allowed, this many ms more (default 0: a meter on a line)")
+    ap.add_argument("--early-ms", dest="early_ms", type=int, default=0,
+                    help="the runner's own timing jitter on a busy host: the lower limits (tr 200 ms, tt 1500 ms, "
+                         "the first-reply delay) are checked this many ms lower (default 0)")
     ap.add_argument("--tid-slots", dest="tid_slots", type=int, default=50,
                     help="the meter's TID memory size, filled by token_old (default 50)")
     ap.add_argument("--tid-start", dest="tid_start", type=int,

@@ -79,21 +79,26 @@ class Runner:
         if reply.tr_ms is None:
             return
         self.result.trs.append(reply.tr_ms)
-        lo = self.tr_min_ms if lo_ms is None else lo_ms
-        if not lo <= reply.tr_ms <= TR_MAX_MS:
+        lo = (self.tr_min_ms if lo_ms is None else lo_ms) - self.opts.early_ms
+        hi = TR_MAX_MS + self.opts.late_ms
+        if not lo <= reply.tr_ms <= hi:
             raise CaseFailed("reaction time %.0f ms outside %d..%d ms for %s"
-                             % (reply.tr_ms, lo, TR_MAX_MS, reply.describe()))
+                             % (reply.tr_ms, lo, hi, reply.describe()))
 
     def exchange(self, data, wait_s=None, check_tr=True, lo_ms=None):
         """Send a message and read the reply (or SILENT); reaction time checked unless check_tr is False."""
         self.line.send(data)
-        reply = self.line.receive(wait_s or SILENCE_S)
+        reply = self.line.receive(self.wait_s(wait_s or SILENCE_S))
         self.last_io = time.monotonic()
         if check_tr:
             self._check_tr(reply, lo_ms)
         if reply.kind in ("DATA", "COMMAND") and not reply.bcc_ok:
             raise CaseFailed("reply with a bad BCC: %s" % hexdump(reply.raw))
         return reply
+
+    def wait_s(self, seconds):
+        """How long to wait for something the standard expects within `seconds` (--late-ms added)."""
+        return seconds + self.opts.late_ms / 1000.0
 
     def expect_silence(self, data, what):
         reply = self.exchange(data, check_tr=False)
@@ -135,7 +140,7 @@ class Runner:
         if z == meter_z and z in BAUD_RATES:  # both sides switch only on a matching Z (§6.4.3)
             self.line.set_baud(BAUD_RATES[z])
         wait = max(SILENCE_S, self.opts.first_reply_delay_ms / 1000.0 + 0.6)
-        reply = self.line.receive(wait)
+        reply = self.line.receive(self.wait_s(wait))
         self.last_io = time.monotonic()
         return reply
 
@@ -143,7 +148,7 @@ class Runner:
         """A session in programming mode: sign-on, `ACK 0 Z 1`, P0 `()`, P1 `(00000000)` -> ACK.
         An open session is reused while it is well inside the inactivity timeout."""
         if (not fresh and self.state == "prog"
-                and time.monotonic() - self.last_io < self.opts.inactivity_s - 1.0):
+                and time.monotonic() - self.last_io < self.opts.inactivity_s - 1.0 - self.opts.late_ms / 1000.0):
             return
         self.sign_on("")
         p0 = self.option_select(1)
@@ -151,7 +156,7 @@ class Runner:
         if p0.kind != "COMMAND" or p0.raw[1:3] != b"P0":
             self.state = "unknown"
             raise CaseFailed("after ACK 0 Z 1: expected P0, got %s" % p0.describe())
-        if p0.tr_ms < self.opts.first_reply_delay_ms - 50:
+        if p0.tr_ms < self.opts.first_reply_delay_ms - 50 - self.opts.early_ms:
             raise CaseFailed("P0 after %.0f ms: the first reply after the option select is due after %d ms"
                              % (p0.tr_ms, self.opts.first_reply_delay_ms))
         ack = self.exchange(command("P", 1, "(00000000)"))
@@ -210,7 +215,7 @@ class Runner:
             if status != R.BUSY:
                 return status, polls, saw_busy
             saw_busy = True
-            if time.monotonic() - start > POLL_GIVE_UP_S:
+            if time.monotonic() - start > self.wait_s(POLL_GIVE_UP_S):
                 raise CaseFailed("TokenStatus still 16 after %.0f s" % POLL_GIVE_UP_S)
             time.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - sent)))
 

@@ -139,17 +139,17 @@ class MeterProcess:
         return self.proc.returncode
 
 
-def start_meter(state, heap=None, fresh=False):
-    """A meter process (EA07 identity) on STATE/flash.bin with its optical port on a new pty, as `make sim`
-    starts it, for tests and benchmarks; fresh=True starts from an erased flash, provisioned. Returns the
-    MeterProcess once it runs; its stop() closes the pty too."""
+def start_meter(state, heap=None, fresh=False, ea11=False):
+    """A meter process (EA07 identity; ea11=True: the EA11 one) on STATE/flash.bin with its optical port on a new
+    pty, as `make sim` starts it, for tests and benchmarks; fresh=True starts from an erased flash, provisioned.
+    Returns the MeterProcess once it runs; its stop() closes the pty too."""
     flash = os.path.join(state, "flash.bin")
     argv = ["--flash", flash, "--load-kw", "0"]
     if fresh:
         if os.path.exists(flash):
             os.unlink(flash)
         prov = os.path.join(state, "provision.json")
-        shutil.copyfile(PROVISION[False], prov)
+        shutil.copyfile(PROVISION[ea11], prov)
         argv += ["--provision", prov]
     master, slave, _ = optical_pty.open_pty()
     proc = MeterProcess(argv, master, use_rom=True, heap=heap)
