@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 FW_SOURCES := $(shell find firmware boards -name '*.py' 2>/dev/null | sort)
 ARCHES := armv6m xtensawin
 
-.PHONY: all lock test test-mpy test-wasm test-host test-model-long build-mpy typecheck testdata bench bench-32 test-board sim flash repl firmware clean distclean help
+.PHONY: all lock lint test test-mpy test-wasm test-host test-model-long build-mpy typecheck testdata bench bench-32 test-board sim flash repl firmware clean distclean help
 
 all: test
 
@@ -28,6 +28,7 @@ help:
 	@echo "make firmware BOARD=rp2040 [MICROPYTHON=DIR]  a MicroPython v1.28.0 UF2 with the meter frozen in (esp32: the steps)"
 	@echo "make flash BOARD=rp2040|esp32 PORT=.. [PROVISION=file] [FROZEN=1]  compile and copy the firmware to a board"
 	@echo "make repl PORT=..       open a board's REPL"
+	@echo "make lint               ruff check: pyflakes, pycodestyle, lines of at most 99 characters (part of make test)"
 	@echo "make test-wasm          tests/ on the 32-bit WebAssembly MicroPython (Node.js; part of make test)"
 	@echo "make test-model-long    the meter against its reference model: 10,000 fresh random examples (minutes)"
 	@echo "make test-board PORT=.. run tests/ on a connected board through mpremote mount, one soft reset per file"
@@ -73,7 +74,7 @@ testdata: $(STAMP)
 	$(BIN)/python tools/export_test_data.py --shared $(SHARED) --out $(BUILD)/testdata
 
 # --- checks ----------------------------------------------------------------------------------------------
-test: $(STAMP) testdata test-mpy test-wasm test-host build-mpy typecheck
+test: $(STAMP) lint testdata test-mpy test-wasm test-host build-mpy typecheck
 	@echo "make test: all checks passed"
 
 # Each test file in its own MicroPython process (a fresh heap each); the totals are summed at the end.
@@ -108,6 +109,10 @@ test-host: $(STAMP) testdata
 test-model-long: $(STAMP)
 	METER_MODEL_RANDOM=1 METER_MODEL_ROUNDS=$${METER_MODEL_ROUNDS:-20} METER_MODEL_EXAMPLES=$${METER_MODEL_EXAMPLES:-500} \
 	  METER_MODEL_STEPS=$${METER_MODEL_STEPS:-60} SHARED=$(SHARED) $(BIN)/python -m pytest -q host_tests/test_meter_model.py
+
+# pyflakes and pycodestyle errors, lines of at most 99 characters (pyproject.toml [tool.ruff])
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 build-mpy: $(STAMP)
 	@set -e; for arch in $(ARCHES); do \

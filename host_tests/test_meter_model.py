@@ -1,26 +1,35 @@
-"""The firmware's Meter checked against the reference model (host_tests/meter_model.py) with hypothesis' stateful
-testing: the same random sequences of steps drive both, and after every step the result code, credit, lifetime
-totals, MPL, TID memory and floor, lockout (failures and seconds left), identity and a pending key change set must
-be the same.
+"""The firmware's Meter checked against the reference model (host_tests/meter_model.py) with
+hypothesis' stateful testing: the same random sequences of steps drive both, and after every step
+the result code, credit, lifetime totals, MPL, TID memory and floor, lockout (failures and seconds
+left), identity and a pending key change set must be the same.
 
-The firmware side is the real thing on the host: `Meter` on the record store (firmware/recstore/) over the strict
-NOR model (norflash.NorFlash), tokens made by the vending library (tools/vending.py, as `sts encode` makes them),
-EA07 or EA11, a ticks clock that wraps as MicroPython's (boots land near the wrap too). Steps: tokens of every kind
-(credit, management, key change sections of sets made with the current, an old or a foreign key, class 1, a bad
-format), consumption, time passing with the 1 s housekeeping (`Meter.tick`), restarts (the clock starts anew,
-the off time unknown to the meter), and power cuts at a flash step inside a token, a consumption save or a tick
-(then the state must be the model's before or after that step).
+The firmware side is the real thing on the host: `Meter` on the record store (firmware/recstore/)
+over the strict NOR model (norflash.NorFlash), tokens made by the vending library
+(tools/vending.py, as `sts encode` makes them), EA07 or EA11, a ticks clock that wraps as
+MicroPython's (boots land near the wrap too). Steps: tokens of every kind (credit, management, key
+change sections of sets made with the current, an old or a foreign key, class 1, a bad format),
+consumption, time passing with the 1 s housekeeping (`Meter.tick`), restarts (the clock starts
+anew, the off time unknown to the meter), and power cuts at a flash step inside a token, a
+consumption save or a tick (then the state must be the model's before or after that step).
 
 Examples: `make test` runs a fixed, derandomized set (METER_MODEL_EXAMPLES, default 300, of up to
-METER_MODEL_STEPS, default 40, steps; no example database), so CI is reproducible. The long run, with fresh random
-sequences each time: `make test-model-long` (METER_MODEL_RANDOM=1, METER_MODEL_ROUNDS=20 searches of
-METER_MODEL_EXAMPLES=500 examples of up to METER_MODEL_STEPS=60 steps: 10,000 examples).
+METER_MODEL_STEPS, default 40, steps; no example database), so CI is reproducible. The long run,
+with fresh random sequences each time: `make test-model-long` (METER_MODEL_RANDOM=1,
+METER_MODEL_ROUNDS=20 searches of METER_MODEL_EXAMPLES=500 examples of up to METER_MODEL_STEPS=60
+steps: 10,000 examples).
 """
+
 import os
 import time
 
 from hypothesis import HealthCheck, assume, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 import meter_model as M
 from ststools import vending as V
@@ -30,13 +39,27 @@ from norflash import NorFlash, PowerCut
 from recstore import FORMATTED, OK, RecordStore
 from stscore import token as T
 
-KEYS = {7: [bytes.fromhex("0abc12def3456789"), bytes.fromhex("1122334455667788"), bytes.fromhex("8877665544332211")],
-        11: [bytes.fromhex("f94b6ed353c3bfdb113e2d3a7ea3c41d"), bytes(range(16)), bytes(range(16, 32))]}
-FOREIGN = {7: bytes.fromhex("0102030405060708"), 11: bytes.fromhex("00112233445566778899aabbccddeeff")}
+KEYS = {
+    7: [
+        bytes.fromhex("0abc12def3456789"),
+        bytes.fromhex("1122334455667788"),
+        bytes.fromhex("8877665544332211"),
+    ],
+    11: [
+        bytes.fromhex("f94b6ed353c3bfdb113e2d3a7ea3c41d"),
+        bytes(range(16)),
+        bytes(range(16, 32)),
+    ],
+}
+FOREIGN = {
+    7: bytes.fromhex("0102030405060708"),
+    11: bytes.fromhex("00112233445566778899aabbccddeeff"),
+}
 N_KEYS = 3  # key index 3 is FOREIGN: no meter of the model holds it
 PAN = "600727000000000009"
 MFR = 12
-TICKS_PERIOD = 1 << 30  # MicroPython's ticks period on the boards (32-bit ports), the host shim's too
+# MicroPython's ticks period on the boards (32-bit ports), the host shim's too
+TICKS_PERIOD = 1 << 30
 
 
 def config():
@@ -45,9 +68,16 @@ def config():
 
 def rules(ea):
     cfg = config()
-    return M.Rules(ea=ea, tid_slots=cfg.tid_slots, kct_window_s=cfg.kct_window_s, lockout_after=cfg.lockout_after,
-                   lockout_first_s=cfg.lockout_first_s, lockout_max_s=cfg.lockout_max_s, credit_max=cfg.credit_max,
-                   checkpoint_s=CHECKPOINT_S)
+    return M.Rules(
+        ea=ea,
+        tid_slots=cfg.tid_slots,
+        kct_window_s=cfg.kct_window_s,
+        lockout_after=cfg.lockout_after,
+        lockout_first_s=cfg.lockout_first_s,
+        lockout_max_s=cfg.lockout_max_s,
+        credit_max=cfg.credit_max,
+        checkpoint_s=CHECKPOINT_S,
+    )
 
 
 class TicksClock:
@@ -63,7 +93,8 @@ class TicksClock:
         self.ticks = time.ticks_add(self.ticks, ms)
 
 
-# --- tokens: the model's descriptions made into 20 digits (cached: the same token is asked for again) ---------
+# --- tokens: the model's descriptions made into 20 digits (cached: the same token is asked for
+# again) ---------
 _digits_cache = {}
 _vkeys = {}
 
@@ -76,7 +107,8 @@ def vkey(ea, index):
 
 
 def digits(ea, tok, key):
-    """`tok` (a meter_model description) as the 20 digits a vending system makes, with key index `key`."""
+    """`tok` (a meter_model description) as the 20 digits a vending system makes, with key index
+    `key`."""
     if isinstance(tok, M.BadFormat):
         return "1234"
     if isinstance(tok, M.TestToken):
@@ -103,39 +135,121 @@ _decoders = {}
 
 
 def authenticates(ea, text, key):
-    """The codec's verdict: do these digits pass the CRC under `key`? (A token made with another key fails but for
-    a 1 in 65,536 chance: such a token is left out, the model assumes the rule.)"""
+    """The codec's verdict: do these digits pass the CRC under `key`? (A token made with another
+    key fails but for a 1 in 65,536 chance: such a token is left out, the model assumes the
+    rule.)"""
     if (ea, key) not in _decoders:
         _decoders[(ea, key)] = T.DecoderKey(ea, key, plain=True)
     tok = T.Token()
     return T.decode(bytearray(text.encode()), 20, _decoders[(ea, key)], tok) != T.CRC
 
 
-# --- strategies ---------------------------------------------------------------------------------------------
-KEY_CHOICE = st.sampled_from(["cur", "cur", "cur", "cur", 0, 1, 2, 3])  # "cur": the meter's key at that step
-TIDS = st.one_of(st.sampled_from([0, 999, 1000, 1001, 1002, 1003, 1049, 1050, 1051, 1098, 1099, 1100, 2000, 2001,
-                                  0x1F0000, 0x200000, 0xFFFFFE, 0xFFFFFF]), st.integers(0, 0xFFFFFF))
-credits = st.builds(M.Credit, key=KEY_CHOICE, tid=TIDS, units=st.sampled_from([1, 7, 100, 4000, 16383]),
-                    sub=st.sampled_from([0, 0, 0, 0, 1]))
+# --- strategies
+# ---------------------------------------------------------------------------------------------
+# "cur": the meter's key at that step
+KEY_CHOICE = st.sampled_from(["cur", "cur", "cur", "cur", 0, 1, 2, 3])
+TIDS = st.one_of(
+    st.sampled_from(
+        [
+            0,
+            999,
+            1000,
+            1001,
+            1002,
+            1003,
+            1049,
+            1050,
+            1051,
+            1098,
+            1099,
+            1100,
+            2000,
+            2001,
+            0x1F0000,
+            0x200000,
+            0xFFFFFE,
+            0xFFFFFF,
+        ]
+    ),
+    st.integers(0, 0xFFFFFF),
+)
+credits = st.builds(
+    M.Credit,
+    key=KEY_CHOICE,
+    tid=TIDS,
+    units=st.sampled_from([1, 7, 100, 4000, 16383]),
+    sub=st.sampled_from([0, 0, 0, 0, 1]),
+)
 managements = st.one_of(
-    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(0), value=st.sampled_from([0, 2000, 16383]), tid=TIDS),
-    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(1), value=st.sampled_from([0xFFFF, 0, 7]), tid=TIDS),
-    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(2), value=st.just(1234), tid=TIDS))
-key_change_sets = st.builds(M.KeyChangeSet, key=KEY_CHOICE, new=st.integers(0, N_KEYS - 1),
-                            krn=st.sampled_from([1, 2, 9, 0, 10]), ti=st.sampled_from([1, 7, 99, 150]),
-                            kt=st.sampled_from([2, 2, 2, 1, 0, 3]), ken=st.sampled_from([255, 255, 0x1F]),
-                            ro=st.sampled_from([0, 1]), sgc=st.sampled_from([123456, 654321]))
-sections = st.builds(M.KeyChangeSection, kcs=key_change_sets, section=st.sampled_from([0, 1, 0, 1, 2, 3]))
-tokens = st.one_of(credits, credits, managements, sections, sections, sections,
-                   st.just(M.TestToken()), st.just(M.BadFormat()))
-DELAYS_MS = st.sampled_from([1, 500, 999, 1000, 5000, 9999, 10000, 10001, 20000, 59000, 60000, 61000, 120000,
-                             600000, 601000, 1280000])
-BOOT_TICKS = st.sampled_from([0, TICKS_PERIOD - 1, TICKS_PERIOD - 1500, TICKS_PERIOD - 10000, 123456789])
+    st.builds(
+        M.Management,
+        key=KEY_CHOICE,
+        sub=st.just(0),
+        value=st.sampled_from([0, 2000, 16383]),
+        tid=TIDS,
+    ),
+    st.builds(
+        M.Management,
+        key=KEY_CHOICE,
+        sub=st.just(1),
+        value=st.sampled_from([0xFFFF, 0, 7]),
+        tid=TIDS,
+    ),
+    st.builds(M.Management, key=KEY_CHOICE, sub=st.just(2), value=st.just(1234), tid=TIDS),
+)
+key_change_sets = st.builds(
+    M.KeyChangeSet,
+    key=KEY_CHOICE,
+    new=st.integers(0, N_KEYS - 1),
+    krn=st.sampled_from([1, 2, 9, 0, 10]),
+    ti=st.sampled_from([1, 7, 99, 150]),
+    kt=st.sampled_from([2, 2, 2, 1, 0, 3]),
+    ken=st.sampled_from([255, 255, 0x1F]),
+    ro=st.sampled_from([0, 1]),
+    sgc=st.sampled_from([123456, 654321]),
+)
+sections = st.builds(
+    M.KeyChangeSection, kcs=key_change_sets, section=st.sampled_from([0, 1, 0, 1, 2, 3])
+)
+tokens = st.one_of(
+    credits,
+    credits,
+    managements,
+    sections,
+    sections,
+    sections,
+    st.just(M.TestToken()),
+    st.just(M.BadFormat()),
+)
+DELAYS_MS = st.sampled_from(
+    [
+        1,
+        500,
+        999,
+        1000,
+        5000,
+        9999,
+        10000,
+        10001,
+        20000,
+        59000,
+        60000,
+        61000,
+        120000,
+        600000,
+        601000,
+        1280000,
+    ]
+)
+BOOT_TICKS = st.sampled_from(
+    [0, TICKS_PERIOD - 1, TICKS_PERIOD - 1500, TICKS_PERIOD - 10000, 123456789]
+)
 CUT_MODES = st.sampled_from(["none", "prefix", "bits", "full"])
 
 
 def resolve(tok, model):
-    """The token with "cur" made the meter's current key index (a key outside the pool: the foreign one)."""
+    """The token with "cur" made the meter's current key index (a key outside the pool: the foreign
+    one)."""
     key = getattr(tok, "key", None)
     if key != "cur":
         return tok
@@ -143,7 +257,9 @@ def resolve(tok, model):
     k = N_KEYS if k < 0 else k
     if isinstance(tok, M.KeyChangeSection):
         s = tok.kcs
-        return M.KeyChangeSection(M.KeyChangeSet(k, s.new, s.krn, s.ti, s.kt, s.ken, s.ro, s.sgc), tok.section)
+        return M.KeyChangeSection(
+            M.KeyChangeSet(k, s.new, s.krn, s.ti, s.kt, s.ken, s.ro, s.sgc), tok.section
+        )
     if isinstance(tok, M.Credit):
         return M.Credit(k, tok.tid, tok.units, tok.sub)
     return M.Management(k, tok.sub, tok.value, tok.tid)
@@ -151,10 +267,23 @@ def resolve(tok, model):
 
 def firmware_snapshot(m):
     ident = m.ident
-    return {"credit": m.credit, "purchased": m.total_purchased, "consumed": m.total_consumed, "mpl": m.mpl_w,
-            "tids": m.tids.tids(), "floor": m.tids.floor, "failures": m.lockout.failures,
-            "lockout_s": m.lockout_remaining_s(), "key": ident.key, "krn": ident.krn, "kt": ident.kt, "ti": ident.ti,
-            "ken": ident.ken, "sgc": ident.sgc, "kct_pending": m.kct_pending()}
+    return {
+        "credit": m.credit,
+        "purchased": m.total_purchased,
+        "consumed": m.total_consumed,
+        "mpl": m.mpl_w,
+        "tids": m.tids.tids(),
+        "floor": m.tids.floor,
+        "failures": m.lockout.failures,
+        "lockout_s": m.lockout_remaining_s(),
+        "key": ident.key,
+        "krn": ident.krn,
+        "kt": ident.kt,
+        "ti": ident.ti,
+        "ken": ident.ken,
+        "sgc": ident.sgc,
+        "kct_pending": m.kct_pending(),
+    }
 
 
 def differences(model, fw):
@@ -162,7 +291,8 @@ def differences(model, fw):
 
 
 class MeterModelMachine(RuleBasedStateMachine):
-    """One meter: the firmware (self.meter on self.nor) and the model (self.model), stepped together."""
+    """One meter: the firmware (self.meter on self.nor) and the model (self.model), stepped
+    together."""
 
     def __init__(self):
         RuleBasedStateMachine.__init__(self)
@@ -176,18 +306,35 @@ class MeterModelMachine(RuleBasedStateMachine):
         self.meter = Meter(store, config(), self.clock)
         assert first or self.meter.fault is None, self.meter.fault
 
-    @initialize(ea=st.sampled_from([7, 7, 11]), floor=st.sampled_from([0, 0, 1000, 1050]),
-                prefill=st.sampled_from([0, 0, 10, 49, 50]), boot_ticks=BOOT_TICKS)
+    @initialize(
+        ea=st.sampled_from([7, 7, 11]),
+        floor=st.sampled_from([0, 0, 1000, 1050]),
+        prefill=st.sampled_from([0, 0, 10, 49, 50]),
+        boot_ticks=BOOT_TICKS,
+    )
     def setup(self, ea, floor, prefill, boot_ticks):
         self.ea = ea
         self.nor = NorFlash(8)
         self.boot(boot_ticks, first=True)
-        prov = {"pan": PAN, "sgc": 123456, "ti": 1, "krn": 1, "kt": 2, "ken": 255, "ea": ea,
-                "decoder_key": KEYS[ea][0].hex(), "mfr_code": MFR, "tid_floor": floor}
+        prov = {
+            "pan": PAN,
+            "sgc": 123456,
+            "ti": 1,
+            "krn": 1,
+            "kt": 2,
+            "ken": 255,
+            "ea": ea,
+            "decoder_key": KEYS[ea][0].hex(),
+            "mfr_code": MFR,
+            "tid_floor": floor,
+        }
         assert self.meter.provision(prov) is None
-        tids = [1000 + 2 * i for i in range(prefill)]  # a meter in service: every other TID from 1000 used
+        # a meter in service: every other TID from 1000 used
+        tids = [1000 + 2 * i for i in range(prefill)]
         if tids:
-            self.meter.store.commit(dict((i, bytes((t >> 16, (t >> 8) & 255, t & 255))) for i, t in enumerate(tids)))
+            self.meter.store.commit(
+                dict((i, bytes((t >> 16, (t >> 8) & 255, t & 255))) for i, t in enumerate(tids))
+            )
         self.boot(boot_ticks)
         self.model = M.MeterModel(rules(ea), KEYS[ea], 0, floor=floor, tids=tids)
         self.compare("after provisioning")
@@ -196,13 +343,17 @@ class MeterModelMachine(RuleBasedStateMachine):
         model, fw = self.model.snapshot(), firmware_snapshot(self.meter)
         assert model == fw, "%s: model vs firmware differ in %r" % (what, differences(model, fw))
 
-    # --- one step on both sides ----------------------------------------------------------------------------
+    # --- one step on both sides
+    # ----------------------------------------------------------------------------
     def _token(self, tok):
         """(firmware step, model step) for entering `tok`."""
         tok = resolve(tok, self.model)
         text = digits(self.ea, tok, getattr(tok, "key", 0))
-        if getattr(tok, "key", None) is not None and self.model.keys[tok.key:tok.key + 1] != [self.model.key]:
-            assume(not authenticates(self.ea, text, self.model.key))  # the 1 in 65,536 forged token that passes
+        if getattr(tok, "key", None) is not None and self.model.keys[tok.key : tok.key + 1] != [
+            self.model.key
+        ]:
+            # the 1 in 65,536 forged token that passes
+            assume(not authenticates(self.ea, text, self.model.key))
         return (lambda: self.meter.enter(text)), (lambda model: model.enter(tok))
 
     def _consume(self, units):
@@ -247,8 +398,8 @@ class MeterModelMachine(RuleBasedStateMachine):
         self.compare("restart")
 
     def power_cut(self, what, firmware, model_step, k, mode, off_ms, boot_ticks):
-        """Cut the power at flash step `k` of a step (if it gets that far, else right after it), restart: the
-        state is the model's before the step or after it."""
+        """Cut the power at flash step `k` of a step (if it gets that far, else right after it),
+        restart: the state is the model's before the step or after it."""
         before, after = self.model.copy(), self.model.copy()
         expected = model_step(after)
         nor = self.nor
@@ -271,19 +422,31 @@ class MeterModelMachine(RuleBasedStateMachine):
             if candidate.snapshot() == fw:
                 self.model = candidate
                 return
-        raise AssertionError("power cut in %s: the state is neither the model's before (%r) nor after (%r)"
-                             % (what, differences(before.snapshot(), fw), differences(after.snapshot(), fw)))
+        raise AssertionError(
+            "power cut in %s: the state is neither the model's before (%r) nor after (%r)"
+            % (what, differences(before.snapshot(), fw), differences(after.snapshot(), fw))
+        )
 
     @rule(tok=tokens, k=st.integers(0, 4), mode=CUT_MODES, off_ms=DELAYS_MS, boot_ticks=BOOT_TICKS)
     def power_cut_in_token(self, tok, k, mode, off_ms, boot_ticks):
         self.power_cut("token %r" % (tok,), *self._token(tok), k, mode, off_ms, boot_ticks)
 
-    @rule(units=st.integers(1, 60), k=st.integers(0, 4), mode=CUT_MODES, off_ms=DELAYS_MS, boot_ticks=BOOT_TICKS)
+    @rule(
+        units=st.integers(1, 60),
+        k=st.integers(0, 4),
+        mode=CUT_MODES,
+        off_ms=DELAYS_MS,
+        boot_ticks=BOOT_TICKS,
+    )
     def power_cut_in_consumption(self, units, k, mode, off_ms, boot_ticks):
-        self.power_cut("consumption of %d units" % units, *self._consume(units), k, mode, off_ms, boot_ticks)
+        self.power_cut(
+            "consumption of %d units" % units, *self._consume(units), k, mode, off_ms, boot_ticks
+        )
 
     @precondition(lambda self: self.model is not None and self.model.lock_end is not None)
-    @rule(ms=DELAYS_MS, k=st.integers(0, 4), mode=CUT_MODES, off_ms=DELAYS_MS, boot_ticks=BOOT_TICKS)
+    @rule(
+        ms=DELAYS_MS, k=st.integers(0, 4), mode=CUT_MODES, off_ms=DELAYS_MS, boot_ticks=BOOT_TICKS
+    )
     def power_cut_in_tick(self, ms, k, mode, off_ms, boot_ticks):
         self.power_cut("%d ms and a tick" % ms, *self._tick(ms), k, mode, off_ms, boot_ticks)
 
@@ -292,12 +455,20 @@ SETTINGS = settings(
     max_examples=int(os.environ.get("METER_MODEL_EXAMPLES", "300")),
     stateful_step_count=int(os.environ.get("METER_MODEL_STEPS", "40")),
     derandomize=os.environ.get("METER_MODEL_RANDOM", "") != "1",
-    database=None, deadline=None, print_blob=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    database=None,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
 ROUNDS = int(os.environ.get("METER_MODEL_ROUNDS", "1"))
 
 
 def test_meter_against_the_model():
-    # rounds of fresh searches: one search's record of what it tried grows with its examples (a GB in a long run)
+    # rounds of fresh searches: one search's record of what it tried grows with its examples (a GB
+    # in a long run)
     for _ in range(ROUNDS):
         run_state_machine_as_test(MeterModelMachine, settings=SETTINGS)

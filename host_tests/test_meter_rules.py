@@ -1,5 +1,6 @@
-"""The meter's token acceptance rules, driven through Meter.process (the entry point the keypad and the optical
-port use), with tokens made by the vending library that tools/sts.py encode uses."""
+"""The meter's token acceptance rules, driven through Meter.process (the entry point the keypad and
+the optical port use), with tokens made by the vending library that tools/sts.py encode uses."""
+
 import pytest
 
 from ststools import vending as V
@@ -14,8 +15,8 @@ PAN = "600727000000000009"
 
 
 class DictStore:
-    """Atomic commits in RAM; `fail_next` makes the next commit fail (True: a flash error, or the exception
-    to raise, e.g. MemoryError), `fail_gets` makes the next n reads raise MemoryError."""
+    """Atomic commits in RAM; `fail_next` makes the next commit fail (True: a flash error, or the
+    exception to raise, e.g. MemoryError), `fail_gets` makes the next n reads raise MemoryError."""
 
     def __init__(self):
         self.data = {}
@@ -50,8 +51,17 @@ class Clock:
 
 
 def provisioning(ea=7, key=KEY, kt=2, ken=255, mfr=12, **extra):
-    obj = {"pan": PAN, "sgc": 123456, "ti": 1, "krn": 1, "kt": kt, "ken": ken, "ea": ea,
-           "decoder_key": key.hex(), "mfr_code": mfr}
+    obj = {
+        "pan": PAN,
+        "sgc": 123456,
+        "ti": 1,
+        "krn": 1,
+        "kt": kt,
+        "ken": ken,
+        "ea": ea,
+        "decoder_key": key.hex(),
+        "mfr_code": mfr,
+    }
     obj.update(extra)
     return obj
 
@@ -100,11 +110,13 @@ def test_old_once_memory_full(clock):
 def test_below_smallest_accepted_while_memory_not_full(clock):
     m = make_meter(clock)
     assert m.enter(credit(1, 10000)) == R.ACCEPT
-    assert m.enter(credit(1, 9000)) == R.ACCEPT  # memory not full: an older unused token is still good
+    # memory not full: an older unused token is still good
+    assert m.enter(credit(1, 9000)) == R.ACCEPT
 
 
 def test_same_minute_tid_plus_one(clock):
-    """Two tokens vended in one minute: the vending side gives the second TID+1; both are accepted."""
+    """Two tokens vended in one minute: the vending side gives the second TID+1; both are
+    accepted."""
     m = make_meter(clock)
     assert m.enter(credit(10, 777000)) == R.ACCEPT
     assert m.enter(credit(10, 777001)) == R.ACCEPT
@@ -149,7 +161,8 @@ def test_lockout_survives_reboot(clock):
     clock.advance(5)
     rebooted = Meter(store, MeterConfig(), clock)
     assert rebooted.lockout.failures == 4
-    assert rebooted.lockout_remaining_s() == 20  # the stored remainder is served again after power-up
+    # the stored remainder is served again after power-up
+    assert rebooted.lockout_remaining_s() == 20
     assert rebooted.enter(credit(10, 5001)) == R.LOCKOUT
     clock.advance(20)
     assert rebooted.enter(credit(10, 5001)) == R.ACCEPT
@@ -165,26 +178,33 @@ def test_format_errors(clock):
 
 
 def test_class1_mfr_code_and_functions(clock):
-    """../shared/docs/sts-application-layer.md §12 item 7 (corrected): MfrCode 0 or the meter's own; test No. 0
-    sets every control bit and requests every item the meter has; test No. n is control bit n-1."""
+    """../shared/docs/sts-application-layer.md §12 item 7 (corrected): MfrCode 0 or the meter's
+    own; test No. 0 sets every control bit and requests every item the meter has; test No. n is
+    control bit n-1."""
     m = make_meter(clock, mfr=12)
-    assert m.enter(V.test_token(0xFFFFFFFFF, 0, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # test No. 0
-    assert m.enter(V.test_token(0xFFFFFFF, 0, 1)) == R.ACCEPT and m.test_request == R.TEST_KNOWN  # its 4-digit form
-    assert m.enter(V.test_token(1 << 3, 0, 0)) == R.ACCEPT and m.test_request == 1 << 3  # No. 4: KRN.KT
+    # test No. 0
+    assert m.enter(V.test_token(0xFFFFFFFFF, 0, 0)) == R.ACCEPT and m.test_request == R.TEST_KNOWN
+    # its 4-digit form
+    assert m.enter(V.test_token(0xFFFFFFF, 0, 1)) == R.ACCEPT and m.test_request == R.TEST_KNOWN
+    # No. 4: KRN.KT
+    assert m.enter(V.test_token(1 << 3, 0, 0)) == R.ACCEPT and m.test_request == 1 << 3
     assert m.enter(V.test_token(1 << 3, 12, 0)) == R.ACCEPT  # the meter's own code
     assert m.enter(V.test_token(0xFF, 13, 0)) == R.MFR_CODE
-    assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT and m.test_request == 0xFF  # 4-digit form: tests 1-8
+    # 4-digit form: tests 1-8
+    assert m.enter(V.test_token(0xFF, 12, 1)) == R.ACCEPT and m.test_request == 0xFF
 
 
 def test_ddtk_refuses_credit(clock):
     m = make_meter(clock, kt=1)
     assert m.enter(credit(10, 5000)) == R.DDTK
-    assert m.enter(V.management_token(vkey(), 5, 0, 5001, 1)) == R.ACCEPT  # management tokens still work
+    # management tokens still work
+    assert m.enter(V.management_token(vkey(), 5, 0, 5001, 1)) == R.ACCEPT
 
 
 def test_key_expired(clock):
     m = make_meter(clock, ken=85)
-    assert m.enter(credit(10, 5916090)) == R.KEY_EXPIRED  # (TID >> 16) = 90 > KEN 85 (vector V0416)
+    # (TID >> 16) = 90 > KEN 85 (vector V0416)
+    assert m.enter(credit(10, 5916090)) == R.KEY_EXPIRED
     assert m.enter(credit(10, 85 << 16)) == R.ACCEPT
 
 
@@ -208,18 +228,30 @@ def test_overflow(clock):
 def test_management_tokens_checked_and_recorded(clock):
     m = make_meter(clock)
     k = vkey()
-    assert m.enter(V.management_token(k, 0, V.encode_amount(2000), 6000, 1)) == R.ACCEPT and m.mpl_w == 2000
+    assert (
+        m.enter(V.management_token(k, 0, V.encode_amount(2000), 6000, 1)) == R.ACCEPT
+        and m.mpl_w == 2000
+    )
     assert m.enter(V.management_token(k, 0, V.encode_amount(2000), 6000, 1)) == R.USED
     assert m.enter(credit(100, 6001)) == R.ACCEPT
-    assert m.enter(V.management_token(k, 1, 7, 6002, 1)) == R.RANGE  # a register this meter has not got
+    # a register this meter has not got
+    assert m.enter(V.management_token(k, 1, 7, 6002, 1)) == R.RANGE
     assert m.enter(V.management_token(k, 1, 0xFFFF, 6003, 1)) == R.ACCEPT and m.credit == 0
     m.tamper_detected()
     assert m.tamper
     assert m.enter(V.management_token(k, 5, 0, 6004, 1)) == R.ACCEPT and not m.tamper
-    assert m.enter(V.management_token(k, 6, V.encode_amount(500), 6005, 1)) == R.ACCEPT and m.mppul_w == 500
-    assert m.enter(V.management_token(k, 2, 1234, 6006, 1)) == R.FUNCTION  # no currency mode: TID kept
-    assert m.enter(V.management_token(k, 7, 1000, 6006, 1)) == R.FUNCTION  # water meters only: TID kept
-    assert m.enter(V.management_token(k, 0, V.encode_amount(3000), 6006, 1)) == R.ACCEPT and m.mpl_w == 3000
+    assert (
+        m.enter(V.management_token(k, 6, V.encode_amount(500), 6005, 1)) == R.ACCEPT
+        and m.mppul_w == 500
+    )
+    # no currency mode: TID kept
+    assert m.enter(V.management_token(k, 2, 1234, 6006, 1)) == R.FUNCTION
+    # water meters only: TID kept
+    assert m.enter(V.management_token(k, 7, 1000, 6006, 1)) == R.FUNCTION
+    assert (
+        m.enter(V.management_token(k, 0, V.encode_amount(3000), 6006, 1)) == R.ACCEPT
+        and m.mpl_w == 3000
+    )
     for tid in range(6000, 6007):
         if tid != 6002:
             assert m.tids.check(tid) == R.USED
@@ -311,13 +343,17 @@ def test_not_provisioned_and_bad_provisioning(clock):
     m = Meter(DictStore(), MeterConfig(), clock)
     assert m.fault == "not provisioned"
     assert m.enter(credit(10, 5000)) == R.FUNCTION
-    for bad, words in ((provisioning(key=b"\x01" * 7), "decoder_key must be 8 bytes"),
-                       ({k: v for k, v in provisioning().items() if k != "sgc"}, "missing field: sgc"),
-                       (provisioning(sta_tables={"S1": [0] * 16, "S2": list(range(16)), "P": list(range(64))}),
-                        "S1 is not a permutation"),
-                       (provisioning(ea=9), "ea must be 7"),
-                       (dict(provisioning(), pan="600727000000000008"), "Luhn"),
-                       ("not an object", "JSON object")):
+    for bad, words in (
+        (provisioning(key=b"\x01" * 7), "decoder_key must be 8 bytes"),
+        ({k: v for k, v in provisioning().items() if k != "sgc"}, "missing field: sgc"),
+        (
+            provisioning(sta_tables={"S1": [0] * 16, "S2": list(range(16)), "P": list(range(64))}),
+            "S1 is not a permutation",
+        ),
+        (provisioning(ea=9), "ea must be 7"),
+        (dict(provisioning(), pan="600727000000000008"), "Luhn"),
+        ("not an object", "JSON object"),
+    ):
         reason = m.provision(bad)
         assert reason and words in reason, (reason, words)
         assert m.ident is None and m.store.data == {}  # never half-provisioned
@@ -339,7 +375,8 @@ def test_out_of_memory_in_a_token_refuses_it_and_keeps_state(clock):
     m.store.fail_next = MemoryError("memory allocation failed")  # a full heap in the commit
     assert m.enter(credit(10, 5000)) == R.FUNCTION  # refused, not raised
     assert m.credit == 10 and "MemoryError" in m.error and m.fault is None
-    assert m.enter(credit(10, 5000)) == R.ACCEPT and m.credit == 20  # its TID was not kept: enter it again
+    # its TID was not kept: enter it again
+    assert m.enter(credit(10, 5000)) == R.ACCEPT and m.credit == 20
     assert m.enter(credit(10, 5000)) == R.USED
 
 
@@ -388,7 +425,8 @@ class RecordingStore(DictStore):
 
 
 def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
-    """One store record per TID slot: an accepted token rewrites 3 bytes of TID memory, not all of it."""
+    """One store record per TID slot: an accepted token rewrites 3 bytes of TID memory, not all of
+    it."""
     store = RecordingStore()
     m = make_meter(clock, store)
     for i in range(60):  # past the 50 slots, so the smallest TID is being replaced
@@ -403,8 +441,8 @@ def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
 
 
 def test_lifetime_totals_at_the_32_bit_boundary(clock):
-    """The totals were packed in 32 bits: at 429,496,729.5 kWh every credit token answered Function. 64 bits now;
-    the 14-byte record of an earlier build still loads with its totals."""
+    """The totals were packed in 32 bits: at 429,496,729.5 kWh every credit token answered
+    Function. 64 bits now; the 14-byte record of an earlier build still loads with its totals."""
     import struct
 
     store = DictStore()
@@ -416,14 +454,19 @@ def test_lifetime_totals_at_the_32_bit_boundary(clock):
     assert m.total_purchased == (1 << 32) + 9
     m.add_pulses(1000)  # 1 kWh at the default 1000 impulses per kWh
     again = Meter(store, MeterConfig(), clock)
-    assert (again.credit, again.total_consumed, again.total_purchased) == (0, (1 << 32) + 9, (1 << 32) + 9)
+    assert (again.credit, again.total_consumed, again.total_purchased) == (
+        0,
+        (1 << 32) + 9,
+        (1 << 32) + 9,
+    )
     assert again.enter(credit(10, 5001)) == R.ACCEPT
 
 
 def test_key_change_sections_do_not_end_the_failure_streak(clock):
-    """Issue 20 item 1: a key change section of a set made with the meter's key (any set: a refused one, one
-    entered before) carries no TID and could be entered between every two guesses; only an accepted token with
-    a TID ends the streak, so three forged tokens still lock whatever sections come between."""
+    """Issue 20 item 1: a key change section of a set made with the meter's key (any set: a refused
+    one, one entered before) carries no TID and could be entered between every two guesses; only an
+    accepted token with a TID ends the streak, so three forged tokens still lock whatever sections
+    come between."""
     m = make_meter(clock)
     foreign = credit(10, 5000, key=KEY2)
     first, second = kct(KEY2)
@@ -432,7 +475,8 @@ def test_key_change_sections_do_not_end_the_failure_streak(clock):
         assert m.enter(first) == R.KCT_FIRST and m.lockout.failures == i + 1
     assert m.enter(foreign) == R.CRC and m.lockout_remaining_s() == 10
     clock.advance(10)
-    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2  # a completed key change does not end it either
+    # a completed key change does not end it either
+    assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2
     assert m.lockout.failures == 3
     assert m.enter(credit(10, 5001, key=KEY)) == R.CRC and m.lockout_remaining_s() == 20
     clock.advance(20)
@@ -440,8 +484,9 @@ def test_key_change_sections_do_not_end_the_failure_streak(clock):
 
 
 def test_a_served_lockout_does_not_come_back_at_a_restart(clock):
-    """Issue 20 item 2: the lockout's end is committed (Meter.tick), so a restart after it serves nothing; a
-    restart during it serves the remainder of the last checkpoint (every minute) again."""
+    """Issue 20 item 2: the lockout's end is committed (Meter.tick), so a restart after it serves
+    nothing; a restart during it serves the remainder of the last checkpoint (every minute)
+    again."""
     store = DictStore()
     m = make_meter(clock, store)
     foreign = credit(10, 5000, key=KEY2)
@@ -458,18 +503,20 @@ def test_a_served_lockout_does_not_come_back_at_a_restart(clock):
     assert m.lockout_remaining_s() == 1280
     clock.advance(59)
     m.tick()
-    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1280  # no checkpoint within the minute
+    # no checkpoint within the minute
+    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1280
     clock.advance(1)
     m.tick()
     clock.advance(30)
-    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1220  # the checkpoint a minute in
+    # the checkpoint a minute in
+    assert Meter(store, MeterConfig(), clock).lockout_remaining_s() == 1220
 
 
 def test_a_full_heap_in_a_key_change_is_function_and_keeps_the_set(clock):
-    """Issue 20 item 6: the second key change token met a full heap, the key was not installed and the next token
-    read CRC, which counted toward the lockout. Now a full heap (any internal error) while a token is processed
-    is Function (8), counts nothing, uses up nothing, and the complete set stays: entering any of its sections
-    again applies it."""
+    """Issue 20 item 6: the second key change token met a full heap, the key was not installed and
+    the next token read CRC, which counted toward the lockout. Now a full heap (any internal error)
+    while a token is processed is Function (8), counts nothing, uses up nothing, and the complete
+    set stays: entering any of its sections again applies it."""
     m = make_meter(clock)
     foreign = credit(10, 5000, key=KEY2)
     first, second = kct(KEY2, ro=1)
@@ -478,7 +525,8 @@ def test_a_full_heap_in_a_key_change_is_function_and_keeps_the_set(clock):
     assert m.enter(first) == R.KCT_FIRST
     m.store.fail_next = MemoryError("memory allocation failed, allocating 592 bytes")
     assert m.enter(second) == R.FUNCTION
-    assert m.ident.key == KEY and m.tids.tids() == [4000] and m.lockout.failures == 2  # nothing changed
+    # nothing changed
+    assert m.ident.key == KEY and m.tids.tids() == [4000] and m.lockout.failures == 2
     assert "MemoryError" in m.error and m.fault is None and m.kct_pending()
     assert m.enter(second) == R.ACCEPT and m.ident.key == KEY2 and m.tids.tids() == []
     assert not m.kct_pending() and m.lockout.failures == 2

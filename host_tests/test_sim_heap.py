@@ -1,13 +1,16 @@
-"""The simulator firmware runs a meter's life in the heap `make sim` gives it: the boards' 64 KB budget.
+"""The simulator firmware runs a meter's life in the heap `make sim` gives it: the boards' 64 KB
+budget.
 
-tools/sim/meterproc.py HEAP is `64wK`: MicroPython's word-scaled heap size, 64 KB on a 32-bit board and 128 KB on this
-x86-64 build (twice the bytes for the same objects: see tools/sim/__init__.py and the README's Memory section).
-The meter process is started as `make sim` starts it (ROMFS image, boards/unix/main.py, file-backed flash,
-the optical server on a pty), at sim.HEAP: it must boot, fill its TID memory with credit tokens (one store
-record per TID slot), keep taking newer tokens once the memory is full (the oldest TID drops out), answer a
-replay with Used, and boot again on that full store with the credit kept, with no MemoryError anywhere.
-The heap figures themselves are measured by `make bench` (bench/bench_heap.py), not asserted here.
+tools/sim/meterproc.py HEAP is `64wK`: MicroPython's word-scaled heap size, 64 KB on a 32-bit board
+and 128 KB on this x86-64 build (twice the bytes for the same objects: see tools/sim/__init__.py
+and the README's Memory section). The meter process is started as `make sim` starts it (ROMFS
+image, boards/unix/main.py, file-backed flash, the optical server on a pty), at sim.HEAP: it must
+boot, fill its TID memory with credit tokens (one store record per TID slot), keep taking newer
+tokens once the memory is full (the oldest TID drops out), answer a replay with Used, and boot
+again on that full store with the credit kept, with no MemoryError anywhere. The heap figures
+themselves are measured by `make bench` (bench/bench_heap.py), not asserted here.
 """
+
 import pytest
 
 from ststools import sim, sts
@@ -32,7 +35,11 @@ def test_full_tid_memory_and_restart_in_the_sim_heap(tmp_path):
         assert proc.sync() and proc.mem() is not None, "the meter answers"
         assert proc.status.get("fault") == "", proc.status
         for i, t in enumerate(tokens):
-            assert proc.enter(t) == "Accept", "token %d of %d: %s" % (i + 1, len(tokens), proc.status)
+            assert proc.enter(t) == "Accept", "token %d of %d: %s" % (
+                i + 1,
+                len(tokens),
+                proc.status,
+            )
         assert proc.enter(tokens[-1]) == "Used"
         mem = proc.mem()
         assert mem is not None and mem["free"] > 0
@@ -54,9 +61,10 @@ def test_full_tid_memory_and_restart_in_the_sim_heap(tmp_path):
 
 
 def _key_change_in_service(tmp_path, ea11):
-    """A meter in service (its TID memory full) takes a key change set with RO = 1 (the TID rollover: 2 tokens
-    for an EA07 64-bit key, 4 for an EA11 128-bit one) in the boards' budget, then credit under the new key,
-    and boots again on it: no MemoryError, and no key change section ever reads as anything but held/Accept."""
+    """A meter in service (its TID memory full) takes a key change set with RO = 1 (the TID
+    rollover: 2 tokens for an EA07 64-bit key, 4 for an EA11 128-bit one) in the boards' budget,
+    then credit under the new key, and boots again on it: no MemoryError, and no key change section
+    ever reads as anything but held/Accept."""
     import json
 
     from ststools import vending as V
@@ -68,7 +76,8 @@ def _key_change_in_service(tmp_path, ea11):
         prov = json.load(f)
     ea, key = prov["ea"], bytes.fromhex(prov["decoder_key"])
     new = bytes(range(1, 17)) if ea11 else bytes.fromhex("0123456789abcdef")
-    fill = sts.sim_credit_tokens(52, meter=name)  # past the 50 TID slots: full, the oldest dropping out
+    # past the 50 TID slots: full, the oldest dropping out
+    fill = sts.sim_credit_tokens(52, meter=name)
     kct = V.key_change_tokens(V.VendingKey(ea, key), new, 2, 2, 1, 255, 1, 654321 if ea11 else 0)
     assert len(kct) == (4 if ea11 else 2)
     after = V.credit_token(V.VendingKey(ea, new), 0, 10, V.tid_now(2014), 3)

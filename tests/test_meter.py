@@ -1,8 +1,10 @@
-"""The meter application under unix MicroPython (the firmware path), on the real record store over the strict NOR
-model: acceptance rules, key change with RO = 1, lockout across a reboot, consumption and the load switch.
-The exhaustive rule tests run under CPython (host_tests/test_meter_rules.py); this file shows the same code
-behaves the same on MicroPython. Tokens come from build/testdata/meter_tokens.json (tools/export_test_data.py).
+"""The meter application under unix MicroPython (the firmware path), on the real record store over
+the strict NOR model: acceptance rules, key change with RO = 1, lockout across a reboot,
+consumption and the load switch. The exhaustive rule tests run under CPython
+(host_tests/test_meter_rules.py); this file shows the same code behaves the same on MicroPython.
+Tokens come from build/testdata/meter_tokens.json (tools/export_test_data.py).
 """
+
 import json
 
 import testkit
@@ -73,7 +75,11 @@ def test_key_change_ro1_clears_tids_and_switches_key():
     eq(m.tids.count(), 0, "RO = 1 cleared the TID memory")
     eq(m.enter(tok["credit"]["5001"]), R.CRC, "old key no longer accepted")
     m = _boot(nor, clock)
-    eq(m.enter(tok["credit_key2"]["4500"]), R.ACCEPT, "new key after reboot; TID below the old ones is fine")
+    eq(
+        m.enter(tok["credit_key2"]["4500"]),
+        R.ACCEPT,
+        "new key after reboot; TID below the old ones is fine",
+    )
     eq(m.ident.krn, 2, "KRN from the KCT")
 
 
@@ -126,8 +132,9 @@ def test_tamper_and_clear_tamper_token():
 
 
 def test_tid_rules_allocate_nothing_at_the_edges():
-    """Old/Used/accept for TID 0, 1, 0xFFFFFE and 0xFFFFFF on an empty, a half and a full memory, with a floor,
-    inside heap_lock: the rule and the slot choice allocate nothing on a 32-bit or 64-bit build."""
+    """Old/Used/accept for TID 0, 1, 0xFFFFFE and 0xFFFFFF on an empty, a half and a full memory,
+    with a floor, inside heap_lock: the rule and the slot choice allocate nothing on a 32-bit or
+    64-bit build."""
     import micropython
     from meter.tidmem import TidMemory, OK, OLD, USED
 
@@ -199,8 +206,9 @@ def test_edge_tids_and_the_floor_on_an_empty_memory():
 
 
 def test_refused_tokens_allocate_nothing():
-    """Meter.process for Used, Old (below the floor and below the smallest of a full memory), Lockout and
-    Format: the whole token path (parse, decrypt, CRC, rules) inside heap_lock; nothing is committed."""
+    """Meter.process for Used, Old (below the floor and below the smallest of a full memory),
+    Lockout and Format: the whole token path (parse, decrypt, CRC, rules) inside heap_lock; nothing
+    is committed."""
     import micropython
 
     clock = Clock()
@@ -213,14 +221,19 @@ def test_refused_tokens_allocate_nothing():
     eq(m.provision(prov), None, "provision with a floor")
     for tid in range(5000, 5050):
         eq(m.enter(tok["credit"][str(tid)]), R.ACCEPT, "fill %d" % tid)
-    cases = ((tok["credit"]["5010"], R.USED), (tok["credit"]["4000"], R.OLD), (tok["credit"]["0"], R.OLD),
-             ("1234567890123456789x", R.FORMAT))
+    cases = (
+        (tok["credit"]["5010"], R.USED),
+        (tok["credit"]["4000"], R.OLD),
+        (tok["credit"]["0"], R.OLD),
+        ("1234567890123456789x", R.FORMAT),
+    )
     bufs = [bytearray(t.encode()) for t, _ in cases]
     real_key = m.key
     keys = [real_key] * len(cases)
     if not testkit.has_viper():
-        # no viper on this port (WebAssembly, 32-bit): the plain cipher twins compute in heap ints, so the
-        # cipher's output is computed first and replayed; parse, CRC, fields and the meter's rules are checked
+        # no viper on this port (WebAssembly, 32-bit): the plain cipher twins compute in heap ints,
+        # so the cipher's output is computed first and replayed; parse, CRC, fields and the meter's
+        # rules are checked
         keys = [testkit.Replay(b, m.key) for b in bufs]
     got = [0] * len(cases)
     micropython.heap_lock()
@@ -244,28 +257,39 @@ def test_refused_tokens_allocate_nothing():
 
 
 def test_lifetime_totals_past_32_bits_and_the_record_of_an_older_build():
-    """total_purchased / total_consumed are 64-bit in the credit record (32 bits ended at 429 GWh, where every
-    credit token answered Function); the 14-byte record of an older build is still read, totals and all."""
+    """total_purchased / total_consumed are 64-bit in the credit record (32 bits ended at 429 GWh,
+    where every credit token answered Function); the 14-byte record of an older build is still
+    read, totals and all."""
     import struct
 
     clock = Clock()
     tok, nor, m = _provisioned(clock, impulses_per_kwh=1000, save_every_units=1)
     edge = (1 << 32) - 5
-    m.store.commit({"credit": struct.pack(">iIIH", 10, edge, edge, 0)})  # as the earlier build wrote it
+    # as the earlier build wrote it
+    m.store.commit({"credit": struct.pack(">iIIH", 10, edge, edge, 0)})
     m = _boot(nor, clock, impulses_per_kwh=1000, save_every_units=1)
-    eq((m.credit, m.total_consumed, m.total_purchased), (10, edge, edge), "the older record's totals")
+    eq(
+        (m.credit, m.total_consumed, m.total_purchased),
+        (10, edge, edge),
+        "the older record's totals",
+    )
     eq(m.enter(tok["credit"]["5000"]), R.ACCEPT, "credit past the 32-bit total")
     eq(m.total_purchased, edge + 100, "total purchased")
     m.add_pulses(1000)  # 1 kWh
     eq(m.total_consumed, edge + 10, "total consumed")
     m = _boot(nor, clock)
-    eq((m.credit, m.total_consumed, m.total_purchased), (100, edge + 10, edge + 100), "after a reboot")
+    eq(
+        (m.credit, m.total_consumed, m.total_purchased),
+        (100, edge + 10, edge + 100),
+        "after a reboot",
+    )
     eq(len(m.store.get("credit")), 22, "the widened record")
 
 
 def test_a_full_heap_in_a_key_change_is_function_never_crc():
-    """Issue 20 item 6 on MicroPython: the heap locked while the completing key change token is processed (every
-    allocation fails): Function, never CRC; the failure count, the TIDs and the key are as before, on flash too."""
+    """Issue 20 item 6 on MicroPython: the heap locked while the completing key change token is
+    processed (every allocation fails): Function, never CRC; the failure count, the TIDs and the
+    key are as before, on flash too."""
     import micropython
 
     clock = Clock()
@@ -284,7 +308,11 @@ def test_a_full_heap_in_a_key_change_is_function_never_crc():
     eq(result, R.FUNCTION, "a full heap is Function")
     eq(m.lockout.failures, 2, "no authentication failure counted")
     again = _boot(nor, clock)
-    eq((again.ident.krn, again.tids.tids(), again.lockout.failures), (1, [5000], 2), "flash as before the token")
+    eq(
+        (again.ident.krn, again.tids.tids(), again.lockout.failures),
+        (1, [5000], 2),
+        "flash as before the token",
+    )
     eq(again.enter(tok["credit"]["5000"]), R.USED, "the old key still in use")
 
 

@@ -1,11 +1,14 @@
-"""Deadlines across the ticks clock's wrap, on this port's own ticks period, and the lockout record's bounds.
+"""Deadlines across the ticks clock's wrap, on this port's own ticks period, and the lockout
+record's bounds.
 
-`time.ticks_ms()` wraps at the port's period: 2**30 ms (12.4 days) on every 32-bit port (RP2040, ESP32, the
-WebAssembly port `make test-wasm` runs this file on), where small ints are 31 bits; 2**62 on the 64-bit unix port.
-A deadline written as `clock() + ms` just before the wrap is past the period: on a 32-bit port a heap int, which
-`ticks_diff` misreads (a 10 s lockout read 565 s). Every deadline is `ticks_add(now, ms)`; these tests put the
-meter's clock a moment before the wrap, so the deadline lands after it (the runtime's: test_runtime_wrap.py).
+`time.ticks_ms()` wraps at the port's period: 2**30 ms (12.4 days) on every 32-bit port (RP2040,
+ESP32, the WebAssembly port `make test-wasm` runs this file on), where small ints are 31 bits;
+2**62 on the 64-bit unix port. A deadline written as `clock() + ms` just before the wrap is past
+the period: on a 32-bit port a heap int, which `ticks_diff` misreads (a 10 s lockout read 565 s).
+Every deadline is `ticks_add(now, ms)`; these tests put the meter's clock a moment before the wrap,
+so the deadline lands after it (the runtime's: test_runtime_wrap.py).
 """
+
 from time import ticks_add
 
 from testkit import data_path, eq
@@ -54,7 +57,8 @@ def _meter(clock, **cfg):
 def test_the_ports_ticks_period():
     import sys
 
-    want = 1 << 30 if sys.maxsize < 1 << 32 else 1 << 62  # MICROPY_PY_TIME_TICKS_PERIOD: the small int range
+    # MICROPY_PY_TIME_TICKS_PERIOD: the small int range
+    want = 1 << 30 if sys.maxsize < 1 << 32 else 1 << 62
     eq(PERIOD, want, "ticks period")
     eq(ticks_add(PERIOD - 2000, 10000), 8000, "a deadline past the wrap is a small tick value")
 
@@ -71,7 +75,8 @@ def test_lockout_across_the_wrap_and_served_once():
     clock.advance(5000)
     m.tick()  # the 1 s housekeeping: the served lockout is committed as ended
     eq(m.lockout_remaining_s(), 0, "served")
-    again = _boot(nor, WrapClock(500))  # a restart (the clock starts anew, here also just before the wrap)
+    # a restart (the clock starts anew, here also just before the wrap)
+    again = _boot(nor, WrapClock(500))
     eq(again.lockout_remaining_s(), 0, "a served lockout does not come back at a restart")
     eq(again.lockout.failures, 3, "the failure count stays until a token with a TID is accepted")
     eq(again.enter(tok["credit"]["5000"]), R.ACCEPT, "tokens taken at once")
@@ -87,7 +92,11 @@ def test_a_restart_serves_the_stored_remainder_across_the_wrap():
     m.tick()  # a checkpoint: the record is rewritten once the remainder is a minute lower
     clock.advance(20000)  # the power fails with 150 s left
     restarted = _boot(nor, WrapClock(1000))
-    eq(restarted.lockout_remaining_s(), 170, "the remainder at the last checkpoint, from the restart on")
+    eq(
+        restarted.lockout_remaining_s(),
+        170,
+        "the remainder at the last checkpoint, from the restart on",
+    )
     restarted.clock.advance(170000)
     eq(restarted.lockout_remaining_s(), 0, "served across the wrap")
 
@@ -98,7 +107,11 @@ def test_the_lock_record_holds_a_lockout_longer_than_16_bits():
     for i in range(3):
         eq(m.enter(tok["wrong_key"][i]), R.CRC, "failure %d" % (i + 1))
     eq(m.lockout_remaining_s(), 70000, "70,000 s in RAM")
-    eq(_boot(nor, WrapClock(0)).lockout_remaining_s(), 65535, "the record's most, not 70,000 mod 65,536")
+    eq(
+        _boot(nor, WrapClock(0)).lockout_remaining_s(),
+        65535,
+        "the record's most, not 70,000 mod 65,536",
+    )
 
 
 def test_trip_retry_across_the_wrap():

@@ -1,6 +1,7 @@
-"""The runtime's deadlines across the ticks clock's wrap (a message held, the load switch test), on this
-port's own ticks period: 2**30 ms on the 32-bit ports (`make test-wasm`), where `clock() + ms` just
-before the wrap was a heap int that ticks_diff misread (tests/test_meter_wrap.py has the meter's)."""
+"""The runtime's deadlines across the ticks clock's wrap (a message held, the load switch test), on
+this port's own ticks period: 2**30 ms on the 32-bit ports (`make test-wasm`), where `clock() + ms`
+just before the wrap was a heap int that ticks_diff misread (tests/test_meter_wrap.py has the
+meter's)."""
 
 import gc
 from time import ticks_add

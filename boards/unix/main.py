@@ -1,11 +1,13 @@
-"""The unix board's main: the meter simulator's firmware process (`make sim` starts it via tools/sim.py).
+"""The unix board's main: the meter simulator's firmware process (`make sim` starts it via
+tools/sim.py).
 
-Owns only the import path: with METER_ROMFS=<address>:<length> (set by tools/sim.py, which holds the
-firmware compiled to .mpy in a ROMFS image outside the MicroPython heap, as a board holds frozen modules in
-flash) it mounts that image at /rom and imports from it, so the heap holds no bytecode; without
-it, the sources (firmware/, the host models of hostmodels/, boards/unix/) are imported directly (a larger heap
-is needed then). Everything else is boards/unix/simulator.py.
+Owns only the import path: with METER_ROMFS=<address>:<length> (set by tools/sim.py, which holds
+the firmware compiled to .mpy in a ROMFS image outside the MicroPython heap, as a board holds
+frozen modules in flash) it mounts that image at /rom and imports from it, so the heap holds no
+bytecode; without it, the sources (firmware/, the host models of hostmodels/, boards/unix/) are
+imported directly (a larger heap is needed then). Everything else is boards/unix/simulator.py.
 """
+
 import gc
 import os
 import sys
@@ -28,10 +30,11 @@ else:
     sys.path.insert(0, _here + "/../../hostmodels")
     sys.path.insert(0, _here + "/../../firmware")
 
-# Loading the image's modules interns their names and places their code objects in the heap piece by piece,
-# with the loader's scratch between them: afterwards the free heap is in small holes. A frozen board keeps
-# those in flash. So a contiguous reserve is held while they load and handed back for the start-up's
-# long-lived buffers (record store, STA tables: 2 KB each), which would find no hole big enough otherwise.
+# Loading the image's modules interns their names and places their code objects in the heap piece
+# by piece, with the loader's scratch between them: afterwards the free heap is in small holes. A
+# frozen board keeps those in flash. So a contiguous reserve is held while they load and handed
+# back for the start-up's long-lived buffers (record store, STA tables: 2 KB each), which would
+# find no hole big enough otherwise.
 _reserve = bytearray(_RESERVE_KB * 1024)
 import simulator  # noqa: E402  (after the path set-up above)
 import recstore  # noqa: E402,F401  (the start-up imports it: loaded now, beside the others)

@@ -1,25 +1,29 @@
-"""The unix simulator's meter process: the real firmware (runtime, meter, record store, optical server) on the
-unix board's simulated parts, driven through a line protocol on stdin/stdout.
+"""The unix simulator's meter process: the real firmware (runtime, meter, record store, optical
+server) on the unix board's simulated parts, driven through a line protocol on stdin/stdout.
 
-Owns the simulated world around the meter (a load drawing energy through the pulse input, the tamper
-switch, the power-fail input) and the protocol; the terminal UI lives in the CPython launcher (tools/sim.py),
-because unix MicroPython has no pty and the launcher owns the terminal. The meter logic runs here.
+Owns the simulated world around the meter (a load drawing energy through the pulse input, the
+tamper switch, the power-fail input) and the protocol; the terminal UI lives in the CPython
+launcher (tools/sim.py), because unix MicroPython has no pty and the launcher owns the terminal.
+The meter logic runs here.
 
 Command line (tools/sim.py passes it; `boards/unix/main.py --help` lists it):
     --flash PATH  --provision PATH  --display 7seg6|7seg4|lcd1602  --keypad 4x3|4x4
-    --load-kw X  --speed N  --config NAME=VALUE (MeterConfig; vtc.NAME: optical server; rt.NAME: runtime)
+    --load-kw X  --speed N  --config NAME=VALUE (MeterConfig; vtc.NAME: optical server; rt.NAME:
+    runtime)
 stdin, one command a line:                          stdout, one record a line:
-    key <keys>       press keys (0-9 * # A-D)            panel <JSON object: lines (the panel's text
-                                                           lines), segments (7-segment: a byte a digit)>
-    hold <key>       a key held down (* = clear)         status <JSON object: credit, relay, load, ...>
-    load <kW>        the simulated load                  log <text>
+    key <keys>       press keys (0-9 * # A-D)            panel <JSON object: lines (the panel's
+                                                           text lines), segments (7-segment: a byte
+                                                           a digit)>
+    hold <key>       a key held down (* = clear)         status <JSON object: credit, relay, load,
+    ...> load <kW>        the simulated load                  log <text>
     tamper 1|0       open / close the cover              sync <id>
     powerfail        a power-fail warning                mem alloc=.. free=.. boot=.. token=..
-    pulses <n>       n energy pulses                     error <text>   (a bad command; the meter runs on)
-    sync <id>        answered once the pipeline is idle
+    pulses <n>       n energy pulses                     error <text>   (a bad command; the meter
+    runs on) sync <id>        answered once the pipeline is idle
     mem / memtoken   heap figures / measure the next token's allocation
     quit             save and exit (so does the end of stdin)
 """
+
 import asyncio
 import gc
 import json
@@ -31,8 +35,11 @@ from meter import results as R
 from device.runtime import Runtime, RuntimeConfig
 from meter.app import MeterConfig
 
-USAGE = (" main.py [--flash PATH|:ram:] [--provision PATH] [--display 7seg6|7seg4|lcd1602] [--keypad 4x3|4x4]"
-         " [--load-kw X] [--speed N] [--config NAME=VALUE ...]")
+USAGE = (
+    " main.py [--flash PATH|:ram:] [--provision PATH] [--display 7seg6|7seg4|lcd1602] [--keypad "
+    "4x3|4x4]"
+    " [--load-kw X] [--speed N] [--config NAME=VALUE ...]"
+)
 _WMS_PER_WH = 3600000  # watt-milliseconds in a watt-hour
 LOAD_MS = 100
 
@@ -56,8 +63,17 @@ def parse_value(text):
 
 def parse_args(argv):
     """argv -> dict of options; raises ValueError with a message for anything malformed."""
-    opts = {"flash": None, "provision": None, "display": None, "keypad": "4x3", "load_w": 0, "speed": 1,
-            "meter": {}, "vtc": {}, "rt": {}}
+    opts = {
+        "flash": None,
+        "provision": None,
+        "display": None,
+        "keypad": "4x3",
+        "load_w": 0,
+        "speed": 1,
+        "meter": {},
+        "vtc": {},
+        "rt": {},
+    }
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -91,7 +107,7 @@ def parse_args(argv):
             group = "meter"
             for prefix in ("vtc", "rt"):
                 if name.startswith(prefix + "."):
-                    group, name = prefix, name[len(prefix) + 1:]
+                    group, name = prefix, name[len(prefix) + 1 :]
             opts[group][name] = parse_value(value)
         else:
             raise ValueError("unknown option %s" % arg)
@@ -109,7 +125,8 @@ def watts(text):
 
 
 def out(kind, text, obj=None):
-    """One record line: `kind`, a space, `text` (or `obj` as JSON, streamed: no copy of the line in the heap)."""
+    """One record line: `kind`, a space, `text` (or `obj` as JSON, streamed: no copy of the line in
+    the heap)."""
     w = sys.stdout.write
     w(kind)
     w(" ")
@@ -132,16 +149,22 @@ class Sim:
     def __init__(self, opts):
         import board
 
-        self.hw = hw = board.make_hardware(display=opts["display"], keypad=opts["keypad"],
-                                           flash_path=opts["flash"], on_display_change=self._on_panel)
-        # the simulated load is reported as a metering chip would (the runtime checks it against MPL/MPPUL):
-        # measured from the pulses it would read `speed` times the load, since simulated time runs faster
+        self.hw = hw = board.make_hardware(
+            display=opts["display"],
+            keypad=opts["keypad"],
+            flash_path=opts["flash"],
+            on_display_change=self._on_panel,
+        )
+        # the simulated load is reported as a metering chip would (the runtime checks it against
+        # MPL/MPPUL): measured from the pulses it would read `speed` times the load, since
+        # simulated time runs faster
         hw.metering = SimMetering()
         opts["meter"].setdefault("impulses_per_kwh", hw.pulses_per_kwh)
         from device import boot
 
-        self.meter, self.pipeline = boot.bring_up(hw, 8, opts["provision"], MeterConfig(**opts["meter"]),
-                                                log=self.log)
+        self.meter, self.pipeline = boot.bring_up(
+            hw, 8, opts["provision"], MeterConfig(**opts["meter"]), log=self.log
+        )
         self.server = boot.make_server(self.meter, self.pipeline, opts["vtc"], log=self.log)
         # start-up only, as meter.boot after a first boot: their heap is the meter's in service
         boot._unload("device.boot")
@@ -164,7 +187,8 @@ class Sim:
     def log(self, text):
         out("log", text)
 
-    # --- output ------------------------------------------------------------------------------------------
+    # --- output
+    # ------------------------------------------------------------------------------------------
     def _on_panel(self, _panel):
         self._panel_dirty = True
 
@@ -173,17 +197,29 @@ class Sim:
             self._panel_dirty = False
             panel = self.hw.panel
             record = {"lines": panel.lines()}
-            segs = getattr(panel, "segs", None)  # a 7-segment panel: what it shows, so no one reads the art back
+            # a 7-segment panel: what it shows, so no one reads the art back
+            segs = getattr(panel, "segs", None)
             if segs is not None:
                 record["segments"] = list(segs)
             out("panel", None, record)
         m = self.meter
-        st = {"credit": format_units(m.credit), "relay": "closed" if self.hw.relay.is_connected() else "open",
-              "load_kw": format_units(self.load_w // 100), "result": R.text(m.last_result),
-              "result_code": m.last_result, "token_status": self.pipeline.status,
-              "lockout_s": m.lockout_remaining_s(), "fault": m.fault or "", "tamper": m.tamper,
-              "low": m.low_credit(), "total_kwh": format_units(m.total_consumed), "trip": m.trip_reason or "",
-              "kct": m.kct_pending(), "error": m.error or "", "optical": self.server is not None}
+        st = {
+            "credit": format_units(m.credit),
+            "relay": "closed" if self.hw.relay.is_connected() else "open",
+            "load_kw": format_units(self.load_w // 100),
+            "result": R.text(m.last_result),
+            "result_code": m.last_result,
+            "token_status": self.pipeline.status,
+            "lockout_s": m.lockout_remaining_s(),
+            "fault": m.fault or "",
+            "tamper": m.tamper,
+            "low": m.low_credit(),
+            "total_kwh": format_units(m.total_consumed),
+            "trip": m.trip_reason or "",
+            "kct": m.kct_pending(),
+            "error": m.error or "",
+            "optical": self.server is not None,
+        }
         if st != self._status:
             self._status = st
             out("status", None, st)
@@ -191,12 +227,14 @@ class Sim:
     def _on_result(self, result, source):
         self._show_result(result, source)
         if self._track >= 0:
-            self.mem_token = gc.mem_alloc() - self._track  # everything the token allocated, gc held off
+            # everything the token allocated, gc held off
+            self.mem_token = gc.mem_alloc() - self._track
             self._track = -1
             gc.enable()
         self.flush()
 
-    # --- commands ----------------------------------------------------------------------------------------
+    # --- commands
+    # ----------------------------------------------------------------------------------------
     async def command(self, line):
         verb, _, arg = line.strip().partition(" ")
         arg = arg.strip()
@@ -210,7 +248,10 @@ class Sim:
                 try:
                     hw.keypad.press(ch)
                 except ValueError:
-                    out("error", "%r is not a key of this keypad (%s)" % (ch, bytes(hw.keymap).decode()))
+                    out(
+                        "error",
+                        "%r is not a key of this keypad (%s)" % (ch, bytes(hw.keymap).decode()),
+                    )
                     return
                 await self.settle()
         elif verb == "hold":
@@ -235,13 +276,17 @@ class Sim:
                 out("error", "pulses wants a count, got %r" % arg)
         elif verb == "sync":
             await self.settle()
-            await asyncio.sleep_ms(30)  # the tamper/pulse polls and the power-fail task get their turn
+            # the tamper/pulse polls and the power-fail task get their turn
+            await asyncio.sleep_ms(30)
             self.flush()
             out("sync", arg)
         elif verb == "mem":
             gc.collect()
-            out("mem", "alloc=%d free=%d boot=%d token=%d" % (gc.mem_alloc(), gc.mem_free(), self.mem_boot,
-                                                             self.mem_token))
+            out(
+                "mem",
+                "alloc=%d free=%d boot=%d token=%d"
+                % (gc.mem_alloc(), gc.mem_free(), self.mem_boot, self.mem_token),
+            )
         elif verb == "memtoken":
             gc.collect()
             gc.disable()
@@ -252,12 +297,14 @@ class Sim:
             out("error", "unknown command %r" % verb)
 
     async def settle(self):
-        """Let a submitted token go through the pipeline before the next key (as a person waits)."""
+        """Let a submitted token go through the pipeline before the next key (as a person
+        waits)."""
         await asyncio.sleep_ms(0)
         while self.pipeline.busy():
             await asyncio.sleep_ms(2)
 
-    # --- tasks -------------------------------------------------------------------------------------------
+    # --- tasks
+    # -------------------------------------------------------------------------------------------
     async def _input(self):
         reader = asyncio.StreamReader(sys.stdin)
         while not self.done:
@@ -266,12 +313,14 @@ class Sim:
                 if not line:
                     break
                 await self.command(line.decode())
-            except Exception as exc:  # a bad command (or a full heap) must not stop the meter or its input
+            # a bad command (or a full heap) must not stop the meter or its input
+            except Exception as exc:
                 try:
                     out("error", "%r" % (exc,))
                 except MemoryError:
                     pass
-                await asyncio.sleep_ms(10)  # a fault that repeats must not starve the meter's tasks
+                # a fault that repeats must not starve the meter's tasks
+                await asyncio.sleep_ms(10)
         self.done = True
 
     async def _load(self):

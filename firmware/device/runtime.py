@@ -1,8 +1,10 @@
-"""The meter's runtime: the asyncio tasks that tie one board's drivers (`hw`, drivers.hardware.Hardware) to the
-Meter, its TokenPipeline and the optical server, and what the display shows when (home display, results, short
-code answers, the class 1 test sequence); the same on every board. The wiring and the display policy:
-docs/device.md. At boot (board_main) the store's place is shown first (show_store).
+"""The meter's runtime: the asyncio tasks that tie one board's drivers (`hw`,
+drivers.hardware.Hardware) to the Meter, its TokenPipeline and the optical server, and what the
+display shows when (home display, results, short code answers, the class 1 test sequence); the same
+on every board. The wiring and the display policy: docs/device.md. At boot (board_main) the store's
+place is shown first (show_store).
 """
+
 import asyncio
 from micropython import const
 from time import ticks_add, ticks_diff, ticks_ms
@@ -15,7 +17,8 @@ from meter import override, results as R
 _HOME = const(0)
 _MESSAGE = const(1)
 
-# what the home display last showed (so the tick rewrites it only on a change: scroll and blink keep going)
+# what the home display last showed (so the tick rewrites it only on a change: scroll and blink
+# keep going)
 _H_NONE = const(0)
 _H_CREDIT = const(1)
 _H_LOW = const(2)
@@ -32,8 +35,10 @@ class RuntimeConfig:
         self.info_ms = 5000  # a short code's answer
         self.tick_ms = 1000  # housekeeping period
         self.pulse_ms = 100  # pulse counter polling period
-        self.entry_timeout_ms = 20000  # an open key entry without a key is dropped (commercial meters: 20 s)
-        self.test_ms = 3000  # each class 1 test/display item, and the load switch test's switched-over time
+        # an open key entry without a key is dropped (commercial meters: 20 s)
+        self.entry_timeout_ms = 20000
+        # each class 1 test/display item, and the load switch test's switched-over time
+        self.test_ms = 3000
         override(self, kw, "runtime")
 
 
@@ -47,8 +52,14 @@ class Runtime:
         self.clock = clock
         self.display = hw.display
         self.store = meter.store
-        self.entry = K.KeyEntry(hw.display, self._on_token, self.short_code, on_cancel=self._entry_closed,
-                                timeout_ms=self.cfg.entry_timeout_ms, clock=clock)
+        self.entry = K.KeyEntry(
+            hw.display,
+            self._on_token,
+            self.short_code,
+            on_cancel=self._entry_closed,
+            timeout_ms=self.cfg.entry_timeout_ms,
+            clock=clock,
+        )
         # wide displays (16x2 LCD) get words, 6/4-digit 7-segment ones abbreviations
         self.wide = getattr(hw.display, "cols", 0) >= 16
         self.width = getattr(hw.display, "width", 0) or getattr(hw.display, "cols", 16)
@@ -61,10 +72,12 @@ class Runtime:
         self.saves = 0  # power-fail saves done (tests, status)
         self._tests = 0  # class 1 items still to show (mask of results.TEST_* bits)
         self._test_source = None  # the carrier of the class 1 token (the reading device test)
-        self._pending_result = -1  # a result that came while a key entry was open: shown when it closes
+        # a result that came while a key entry was open: shown when it closes
+        self._pending_result = -1
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
-        self.power = None  # present power from the energy pulses (meter.power), unless hw.metering reports it
+        # present power from the energy pulses (meter.power), unless hw.metering reports it
+        self.power = None
         self.phase_power = []
         if hw.metering is None:  # imported only here: a board with a metering chip does without it
             from meter.power import PulsePower
@@ -87,12 +100,17 @@ class Runtime:
         if f:  # shown at boot: the meter decodes tokens, slower (or, PATH_FAULT, not at all)
             from stscore.cores import part_names
 
-            self._message("Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f, self.cfg.info_ms)
+            self._message(
+                "Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f,
+                self.cfg.info_ms,
+            )
 
-    # --- keypad and tokens -----------------------------------------------------------------------------
+    # --- keypad and tokens
+    # -----------------------------------------------------------------------------
     def _on_token(self, buf):
         if not self.pipeline.submit(buf, K.TOKEN_DIGITS, R.SOURCE_KEYPAD):
-            self._message(R.text(R.BUSY), self.cfg.result_ms)  # an optical token is still being processed
+            # an optical token is still being processed
+            self._message(R.text(R.BUSY), self.cfg.result_ms)
 
     def on_result(self, result, source):
         """pipeline.on_result: show the result, act on what the token changed."""
@@ -105,7 +123,8 @@ class Runtime:
         if self.hw.tamper is not None and self.hw.tamper.tampered and not self.meter.tamper:
             self.hw.tamper.clear()  # a clear-tamper token: re-arm the latch
         if self.entry.mode != K.IDLE:
-            # the user is typing (or reading "Too short"): do not wipe that; the result follows when it closes
+            # the user is typing (or reading "Too short"): do not wipe that; the result follows
+            # when it closes
             self._pending_result = result
             return
         self._show_result(result)
@@ -120,9 +139,9 @@ class Runtime:
         self.display.show_result(result, text)
 
     def _entry_closed(self):
-        """The key entry closed without a token (cleared, timed out, a rejected entry's message put away): the
-        display shows a result that came meanwhile, else the home display, redrawn in full (the entry's echo
-        is not something show_home knows it must replace)."""
+        """The key entry closed without a token (cleared, timed out, a rejected entry's message put
+        away): the display shows a result that came meanwhile, else the home display, redrawn in
+        full (the entry's echo is not something show_home knows it must replace)."""
         self._home = _H_NONE
         if self._pending_result >= 0:
             self._show_result(self._pending_result)
@@ -140,7 +159,8 @@ class Runtime:
         self._message(short_code_text(self.meter, code, self.wide, self.width), self.cfg.info_ms)
 
     def _next_test(self, now):
-        """Show the next class 1 item still requested; the load switch test also switches the relay over."""
+        """Show the next class 1 item still requested; the load switch test also switches the relay
+        over."""
         tests = self._tests
         for bit in range(R.TEST_LAST + 1):
             if tests >> bit & 1:
@@ -151,8 +171,10 @@ class Runtime:
                     self.sync_relay()
                 from device.texts import class1_text  # loaded with the first class 1 item shown
 
-                self._message(class1_text(self.meter, bit, self.wide, self.width, self._test_source),
-                              self.cfg.test_ms)
+                self._message(
+                    class1_text(self.meter, bit, self.wide, self.width, self._test_source),
+                    self.cfg.test_ms,
+                )
                 return
         self._tests = 0
 
@@ -171,8 +193,9 @@ class Runtime:
         self.display.show_text(text)
 
     def show_store(self):
-        """At boot, for info_ms: where the record store is, the raw flash region or sector files on the board's
-        filesystem (drivers.fsflash: a stock MicroPython image). Nothing without a store (the fault says why)."""
+        """At boot, for info_ms: where the record store is, the raw flash region or sector files on
+        the board's filesystem (drivers.fsflash: a stock MicroPython image). Nothing without a
+        store (the fault says why)."""
         from device.boot import FaultStore  # at boot only; boot imports this module
 
         if isinstance(self.store, FaultStore):
@@ -184,10 +207,11 @@ class Runtime:
             text = "FILE" if files else "FLASH"
         self._message(text, self.cfg.info_ms)
 
-    # --- home display ----------------------------------------------------------------------------------
+    # --- home display
+    # ----------------------------------------------------------------------------------
     def show_home(self):
-        """The resting display: fault, lockout countdown, the key change token to enter next, low-credit
-        warning or credit (the module docstring). Rewrites only what changed."""
+        """The resting display: fault, lockout countdown, the key change token to enter next,
+        low-credit warning or credit (the module docstring). Rewrites only what changed."""
         self._mode = _HOME
         m = self.meter
         wide = self.wide
@@ -211,11 +235,14 @@ class Runtime:
         if nth:
             if self._home != _H_KCT or self._home_value != nth:
                 self._home, self._home_value = _H_KCT, nth
-                nth = "1st2nd3rd4th"[3 * nth - 3:3 * nth]
-                self.display.show_text(("Enter %s token\nof key change" if wide else "Enter %s") % nth)
+                nth = "1st2nd3rd4th"[3 * nth - 3 : 3 * nth]
+                self.display.show_text(
+                    ("Enter %s token\nof key change" if wide else "Enter %s") % nth
+                )
             return
         credit = m.credit
-        home = _H_LOW if m.low_credit() else _H_CREDIT  # the threshold is a setting: it may change too
+        # the threshold is a setting: it may change too
+        home = _H_LOW if m.low_credit() else _H_CREDIT
         if self._home_value == credit and self._home == home:
             return
         self._home, self._home_value = home, credit
@@ -224,18 +251,20 @@ class Runtime:
         else:
             self.display.show_credit(credit)
 
-    # --- inputs ----------------------------------------------------------------------------------------
+    # --- inputs
+    # ----------------------------------------------------------------------------------------
     def _on_tamper(self, _tamper):
         self.meter.tamper_detected()
 
     def _on_powerfail(self, _pf):
-        # runs as a scheduled callback: only flag it (a commit may be in progress in the interrupted task)
+        # runs as a scheduled callback: only flag it (a commit may be in progress in the
+        # interrupted task)
         self._powerfail = True
         self._pf_flag.set()
 
     def poll_pulses(self, now=None):
-        """Hand counted energy pulses to the meter and measure the present power (the MPL/MPPUL trip); the
-        relay follows. Allocation-free when none came."""
+        """Hand counted energy pulses to the meter and measure the present power (the MPL/MPPUL
+        trip); the relay follows. Allocation-free when none came."""
         if now is None:
             now = self.clock()
         hw = self.hw
@@ -288,7 +317,8 @@ class Runtime:
         return self.server is not None and self.server.in_session()
 
     def tick(self, now=None):
-        """One housekeeping step (every tick_ms): lockout/trip expiry, relay, display, flash upkeep."""
+        """One housekeeping step (every tick_ms): lockout/trip expiry, relay, display, flash
+        upkeep."""
         if now is None:
             now = self.clock()
         m = self.meter
@@ -300,8 +330,11 @@ class Runtime:
             self._relay_test = False
         self.sync_relay()
         self.entry.tick(now)
-        if self.entry.mode == K.IDLE and (self._mode == _HOME or ticks_diff(now, self._until) >= 0):
-            if self._pending_result >= 0:  # the entry closed by submitting a short code: the result now
+        if self.entry.mode == K.IDLE and (
+            self._mode == _HOME or ticks_diff(now, self._until) >= 0
+        ):
+            # the entry closed by submitting a short code: the result now
+            if self._pending_result >= 0:
                 self._show_result(self._pending_result)
             elif self._tests:
                 self._next_test(now)
@@ -319,7 +352,8 @@ class Runtime:
                 except Exception as exc:
                     m.error = "flash upkeep: %r" % (exc,)
 
-    # --- tasks -----------------------------------------------------------------------------------------
+    # --- tasks
+    # -----------------------------------------------------------------------------------------
     async def _tick_task(self):
         while True:
             self.tick()
@@ -336,14 +370,16 @@ class Runtime:
             self.powerfail_save()
 
     def start(self):
-        """Create every task (drivers, pipeline, runtime, optical server); call inside the running loop."""
+        """Create every task (drivers, pipeline, runtime, optical server); call inside the running
+        loop."""
         makers = self.hw.runners()
         makers.extend((self.pipeline.run, self._tick_task, self._pulse_task, self._powerfail_task))
         server, optical = self.server, self.hw.optical
         if server is not None:
             makers.append(lambda: server.run(optical))
         tasks = self.tasks
-        for make in makers:  # each restarted should it ever raise: no fault stops counting or switching
+        # each restarted should it ever raise: no fault stops counting or switching
+        for make in makers:
             tasks.append(asyncio.create_task(supervised(make, self._task_fault)))
         return tasks
 
@@ -367,4 +403,3 @@ class Runtime:
         self.start()
         while True:
             await asyncio.sleep_ms(60000)
-

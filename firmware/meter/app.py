@@ -1,9 +1,12 @@
-"""The meter: one token path for the keypad and the optical port (`Meter.process`), credit, consumption, load switch,
-tamper, and the TID memory, key change and lockout state, all persisted through the record store (any object with
-`get(name) -> bytes or None` and an atomic `commit({name: bytes})`); `MeterConfig`, its settings.
+"""The meter: one token path for the keypad and the optical port (`Meter.process`), credit,
+consumption, load switch, tamper, and the TID memory, key change and lockout state, all persisted
+through the record store (any object with `get(name) -> bytes or None` and an atomic `commit({name:
+bytes})`); `MeterConfig`, its settings.
 
-The rules, the IEC 62055-41 clauses they come from and the tests that show them: docs/meter-rules.md.
+The rules, the IEC 62055-41 clauses they come from and the tests that show them:
+docs/meter-rules.md.
 """
+
 import gc
 import struct
 import sys
@@ -18,26 +21,30 @@ from meter.tidmem import TidMemory
 
 # Store record names
 _REC_IDENT = const("ident")
-# TID memory: one record per slot, int keys 0..tid_slots-1 (TidMemory.record); names are for the rest
+# TID memory: one record per slot, int keys 0..tid_slots-1 (TidMemory.record); names are for the
+# rest
 _REC_CREDIT = const("credit")
 _REC_SETTINGS = const("settings")
 _REC_LOCK = const("lock")
 _REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
-_REC_LOW_CREDIT = const("lowcredit")  # the low-credit warning threshold (>I, 0.1 units); absent: the build default
+# the low-credit warning threshold (>I, 0.1 units); absent: the build default
+_REC_LOW_CREDIT = const("lowcredit")
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
-# credit (0.1 units), total consumed and total purchased (0.1 units, 64 bits: 32 would end at 429 GWh), pulse acc
+# credit (0.1 units), total consumed and total purchased (0.1 units, 64 bits: 32 would end at 429
+# GWh), pulse acc
 _CREDIT_FMT = const(">iQQH")
 _CREDIT_FMT_32 = const(">iIIH")  # the record of builds before the totals were widened: still read
-_SETTINGS_FMT = const(">IIBHH")  # MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
+# MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
+_SETTINGS_FMT = const(">IIBHH")
 
 _NO_LIMIT = const(0)
 
 
 def _drop_key_change(meter):
-    """A set is done with: the collector and its module go (a meter in service rarely sees a key change; the next
-    key change token imports it again)."""
+    """A set is done with: the collector and its module go (a meter in service rarely sees a key
+    change; the next key change token imports it again)."""
     meter.kct = None
     sys.modules.pop("meter.keychange", None)
     package = sys.modules.get("meter")
@@ -50,14 +57,16 @@ class MeterConfig:
 
     def __init__(self, **kw):
         self.tid_slots = 50
-        self.kct_window_s = 600  # a key change set must be complete within this time (CLOU: 10 min)
+        # a key change set must be complete within this time (CLOU: 10 min)
+        self.kct_window_s = 600
         self.lockout_after = 3  # consecutive authentication failures before the first lockout
         self.lockout_first_s = 10
         self.lockout_max_s = 1280
         self.service = "electricity"  # electricity, water, gas
         self.key_expiry = True  # enforce KEN on TID-bearing tokens
         self.credit_max = 99999999  # 0.1 units (9,999,999.9 kWh); more is Overflow
-        self.low_credit_units = 50  # warning below 5.0 kWh, unless provisioning or the optical port set it
+        # warning below 5.0 kWh, unless provisioning or the optical port set it
+        self.low_credit_units = 50
         self.impulses_per_kwh = 1000  # energy source: impulses per main unit
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
@@ -65,7 +74,8 @@ class MeterConfig:
         override(self, kw, "meter")
         if self.service not in SERVICE_SUBCLASS or self.service == "time":
             raise ValueError("service must be electricity, water or gas")
-        if not 50 <= self.tid_slots <= 84:  # 3 bytes a TID in one store record of at most 254 bytes
+        # 3 bytes a TID in one store record of at most 254 bytes
+        if not 50 <= self.tid_slots <= 84:
             raise ValueError("tid_slots must be 50..84 (IEC 62055-41 §7.3.8 asks for at least 50)")
 
 
@@ -82,8 +92,10 @@ class Meter:
         self.fault = None  # why tokens are refused (not provisioned, bad provisioning data)
         self.error = None  # the last internal error (a failed commit), for the display and the log
         self.last_result = R.NONE
-        self.test_request = 0  # class 1 tests/displays requested, a mask of results.TEST_* bits (runtime takes it)
-        self.kct = None  # the key change collector (meter.keychange), made with the first key change token
+        # class 1 tests/displays requested, a mask of results.TEST_* bits (runtime takes it)
+        self.test_request = 0
+        # the key change collector (meter.keychange), made with the first key change token
+        self.kct = None
         self.credit = 0
         self.total_consumed = 0
         self.total_purchased = 0
@@ -94,7 +106,8 @@ class Meter:
         self.tamper = False
         self.tariff_rate = 0
         self.water_factor = 0
-        self.low_credit_units = self.cfg.low_credit_units  # the warning threshold (0.1 units; 0 = no warning)
+        # the warning threshold (0.1 units; 0 = no warning)
+        self.low_credit_units = self.cfg.low_credit_units
         self.lockout = Lockout(self.cfg, clock)
         self.load_w = 0
         self.unbalance_w = 0
@@ -102,53 +115,76 @@ class Meter:
         self.trip_reason = None
         self._load_state()
 
-    # --- state ---------------------------------------------------------------------------------------------
+    # --- state
+    # ---------------------------------------------------------------------------------------------
     def _load_state(self):
         s = self.store
         try:
             self.ident = Identity.from_record(s.get(_REC_IDENT))
             self.key = self.ident.decoder_key()
             self.fault = None
-        except (ValueError, TypeError) as exc:  # ProvisioningError, KeyFormatError, TableError, bad record
+        # ProvisioningError, KeyFormatError, TableError, bad record
+        except (ValueError, TypeError) as exc:
             self.ident, self.key = None, None
-            self.fault = "not provisioned" if s.get(_REC_IDENT) is None else "bad identity: %s" % exc
+            self.fault = (
+                "not provisioned" if s.get(_REC_IDENT) is None else "bad identity: %s" % exc
+            )
         self.tids.load_slots(s.get)
         rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(_REC_CREDIT)
         if rec:
-            for fmt in (_CREDIT_FMT, _CREDIT_FMT_32):  # a meter updated in service keeps its totals
+            # a meter updated in service keeps its totals
+            for fmt in (_CREDIT_FMT, _CREDIT_FMT_32):
                 if len(rec) == struct.calcsize(fmt):
-                    self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = struct.unpack(fmt, rec)
+                    self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = (
+                        struct.unpack(fmt, rec)
+                    )
         rec = s.get(_REC_SETTINGS)
         if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
-            self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(_SETTINGS_FMT, rec)
+            self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(
+                _SETTINGS_FMT, rec
+            )
             self.tamper = bool(tamper)
         rec = s.get(_REC_LOW_CREDIT)
-        self.low_credit_units = struct.unpack(">I", rec)[0] if rec and len(rec) == 4 else self.cfg.low_credit_units
+        self.low_credit_units = (
+            struct.unpack(">I", rec)[0] if rec and len(rec) == 4 else self.cfg.low_credit_units
+        )
         self.lockout.load(s.get(_REC_LOCK))
-        if self.tids.relayout and self.ident is not None:  # slot records of a build with more slots
+        # slot records of a build with more slots
+        if self.tids.relayout and self.ident is not None:
             try:
                 s.commit(self.tids.records({}))
                 self.tids.relayout = False
-            except Exception as exc:  # the old layout still loads the same TIDs: try again next boot
+            # the old layout still loads the same TIDs: try again next boot
+            except Exception as exc:
                 self.error = R.fault_text("TID memory layout not rewritten", exc)
 
     def _credit_record(self):
-        return struct.pack(_CREDIT_FMT, self.credit, self.total_consumed, self.total_purchased, self._pulse_acc)
+        return struct.pack(
+            _CREDIT_FMT, self.credit, self.total_consumed, self.total_purchased, self._pulse_acc
+        )
 
     def _settings_record(self):
-        return struct.pack(_SETTINGS_FMT, self.mpl_w, self.mppul_w, 1 if self.tamper else 0, self.tariff_rate,
-                           self.water_factor)
+        return struct.pack(
+            _SETTINGS_FMT,
+            self.mpl_w,
+            self.mppul_w,
+            1 if self.tamper else 0,
+            self.tariff_rate,
+            self.water_factor,
+        )
 
     def _floor_record(self):
         f = self.tids.floor
         return bytes((f >> 16, (f >> 8) & 0xFF, f & 0xFF))
 
     def provision(self, obj):
-        """Install provisioning data (a parsed JSON object). Returns None, or the reason it was refused (the
-        meter then keeps its previous state). Fresh TID memory, credit and settings."""
-        from meter.boot import from_provisioning, low_credit, tid_floor  # first boot and tools only
+        """Install provisioning data (a parsed JSON object). Returns None, or the reason it was
+        refused (the meter then keeps its previous state). Fresh TID memory, credit and
+        settings."""
+        # first boot and tools only
+        from meter.boot import from_provisioning, low_credit, tid_floor
 
         gc.collect()  # the key's 4 KB of tables are built next: first boot's heap peak
         try:
@@ -159,7 +195,10 @@ class Meter:
         except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
         if low is not None and low > self.cfg.credit_max:
-            return "low_credit_units must not be above the meter's credit_max (%d)" % self.cfg.credit_max
+            return (
+                "low_credit_units must not be above the meter's credit_max (%d)"
+                % self.cfg.credit_max
+            )
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
@@ -172,7 +211,8 @@ class Meter:
         records[_REC_CREDIT] = self._credit_record()
         records[_REC_SETTINGS] = self._settings_record()
         records[_REC_LOCK] = self.lockout.record()
-        records[_REC_LOW_CREDIT] = None if low is None else struct.pack(">I", low)  # None: the build default
+        # None: the build default
+        records[_REC_LOW_CREDIT] = None if low is None else struct.pack(">I", low)
         self.store.commit(records)
         self.lockout.committed()
         self.ident, self.key, self.fault = ident, key, None
@@ -180,16 +220,18 @@ class Meter:
         return None
 
     def set_low_credit(self, units):
-        """The low-credit warning threshold (0.1 units, 0 = no warning), from the optical port: RANGE (above
-        credit_max or negative) or FUNCTION (not stored: a flash fault) change nothing; ACCEPT once it is on
-        flash. A store full while erases are deferred (an optical session) gets an urgent commit."""
+        """The low-credit warning threshold (0.1 units, 0 = no warning), from the optical port:
+        RANGE (above credit_max or negative) or FUNCTION (not stored: a flash fault) change
+        nothing; ACCEPT once it is on flash. A store full while erases are deferred (an optical
+        session) gets an urgent commit."""
         if not 0 <= units <= self.cfg.credit_max:
             return R.RANGE
         records = {_REC_LOW_CREDIT: struct.pack(">I", units)}
         try:
             try:
                 self._commit(records)
-            except Exception:  # StoreFull with erases deferred, or a transient fault: once more, urgent
+            # StoreFull with erases deferred, or a transient fault: once more, urgent
+            except Exception:
                 self.store.commit(records, urgent=True)
         except Exception as exc:
             self.error = R.fault_text("low-credit setting not saved", exc)
@@ -203,16 +245,18 @@ class Meter:
         assert ident is not None
         return ident
 
-    # --- lockout -------------------------------------------------------------------------------------------
+    # --- lockout
+    # -------------------------------------------------------------------------------------------
     def lockout_remaining_s(self):
         return self.lockout.remaining_s()
 
     def save_lockout(self):
-        """Persist the lockout if RAM is ahead of flash. A commit refused because erases are deferred (an
-        optical session) and no erased space is left is made again as urgent: the record store then erases
-        the one sector it needs, so a power cut cannot take the lockout back. Should that fail too (a flash
-        error, a full heap, a store without urgent commits) the lockout is held in RAM (the result stays
-        CRC), tried again by `tick` and carried by the next commit."""
+        """Persist the lockout if RAM is ahead of flash. A commit refused because erases are
+        deferred (an optical session) and no erased space is left is made again as urgent: the
+        record store then erases the one sector it needs, so a power cut cannot take the lockout
+        back. Should that fail too (a flash error, a full heap, a store without urgent commits) the
+        lockout is held in RAM (the result stays CRC), tried again by `tick` and carried by the
+        next commit."""
         lockout = self.lockout
         if not lockout.unsaved:
             return True
@@ -220,7 +264,8 @@ class Meter:
         try:
             try:
                 self.store.commit(records)
-            except Exception:  # StoreFull with erases deferred, or a transient fault: once more, urgent
+            # StoreFull with erases deferred, or a transient fault: once more, urgent
+            except Exception:
                 self.store.commit(records, urgent=True)
         except Exception as exc:
             self.error = R.fault_text("lockout not saved yet", exc)
@@ -236,7 +281,8 @@ class Meter:
         if _REC_LOCK in records:
             self.lockout.committed()
 
-    # --- the token pipeline --------------------------------------------------------------------------------
+    # --- the token pipeline
+    # --------------------------------------------------------------------------------
     def enter(self, text):
         """Convenience for tools and tests: a token as a str or bytes of 20 digits."""
         data = text.encode() if isinstance(text, str) else bytes(text)
@@ -249,21 +295,26 @@ class Meter:
         return self.process(self.digits, n)
 
     def process(self, digits, n):
-        """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its result."""
+        """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its
+        result."""
         lockout = self.lockout
-        failures, lock_until, unsaved = lockout.failures, lockout.until, lockout.unsaved  # before the token
+        # before the token
+        failures, lock_until, unsaved = lockout.failures, lockout.until, lockout.unsaved
         try:
             result = self._process(digits, n)
-        except Exception as exc:  # never an unhandled exception on the meter: refuse, report, keep state
-            # (a flash error in the commit, a full heap): nothing of the token is on flash, so it can be
-            # entered again. The store is the truth: drop whatever RAM already took (a TID slot, a key),
-            # except the lockout, which only ever goes up here (flash may be behind RAM: save_lockout).
+        # never an unhandled exception on the meter: refuse, report, keep state
+        except Exception as exc:
+            # (a flash error in the commit, a full heap): nothing of the token is on flash, so it
+            # can be entered again. The store is the truth: drop whatever RAM already took (a TID
+            # slot, a key), except the lockout, which only ever goes up here (flash may be behind
+            # RAM: save_lockout).
             result = R.FUNCTION
             gc.collect()  # what the failed attempt left, before anything more is allocated here
             self.error = R.fault_text("token refused", exc)
             try:
                 self._load_state()
-            except Exception as exc2:  # RAM may now differ from flash: refuse tokens until a restart
+            # RAM may now differ from flash: refuse tokens until a restart
+            except Exception as exc2:
                 self.ident, self.key = None, None
                 self.fault = R.fault_text("state reload failed (restart the meter)", exc2)
             if unsaved or failures > lockout.failures:
@@ -282,7 +333,8 @@ class Meter:
             return R.LOCKOUT  # meter-specific tokens are not even decrypted during lockout
         status = T.decode_data(tok, self.key)
         if status == T.CRC:
-            if cls != T.CLASS_TEST:  # an authentication failure: counted, the lockout it earns saved at once
+            # an authentication failure: counted, the lockout it earns saved at once
+            if cls != T.CLASS_TEST:
                 self.lockout.failed()
                 self.save_lockout()
             return R.CRC
@@ -296,14 +348,14 @@ class Meter:
             return self._credit_token(tok)
         return self._management_token(tok)
 
-    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6; ../shared/docs/sts-application-layer.md
-    # §12 item 7)
+    # class 1: InitiateMeterTest/Display (IEC 62055-41 §6.3.8, §7.3.6;
+    # ../shared/docs/sts-application-layer.md §12 item 7)
     def _class1(self, tok):
-        """MfrCode 0 (every published class 1 token) or the meter's own, else MfrCode error. Test No. n is
-        control bit n-1 (results.TEST_*) and test No. 0 sets every bit, so the bits this meter can serve
-        (TEST_KNOWN) are requested as they stand: the runtime shows them one by one (and runs the load switch
-        test). Control bits 16 and 17 (tests 17, 18) are the low bits of control_hi. Only reserved bits, or
-        none: Function."""
+        """MfrCode 0 (every published class 1 token) or the meter's own, else MfrCode error. Test
+        No. n is control bit n-1 (results.TEST_*) and test No. 0 sets every bit, so the bits this
+        meter can serve (TEST_KNOWN) are requested as they stand: the runtime shows them one by one
+        (and runs the load switch test). Control bits 16 and 17 (tests 17, 18) are the low bits of
+        control_hi. Only reserved bits, or none: Function."""
         mfr = tok.mfr_code
         if mfr and mfr != self._id().mfr_code:
             return R.MFR_CODE
@@ -335,7 +387,8 @@ class Meter:
         sub = tok.subclass
         want = SERVICE_SUBCLASS[self.cfg.service]
         if sub != want:
-            # credit for another service, or currency credit (4-7): this meter keeps a unit register only
+            # credit for another service, or currency credit (4-7): this meter keeps a unit
+            # register only
             return R.FUNCTION
         if self._id().kt == KT_DDTK:
             return R.DDTK
@@ -362,7 +415,8 @@ class Meter:
         records = {}
         if sub == 0:
             self.mpl_w = tok.amount
-        elif sub == 1:  # ClearCredit: our service's register or 0xFFFF (all); others are out of range
+        # ClearCredit: our service's register or 0xFFFF (all); others are out of range
+        elif sub == 1:
             reg = tok.data16
             if reg != 0xFFFF and reg != SERVICE_SUBCLASS[self.cfg.service]:
                 return R.RANGE
@@ -381,9 +435,11 @@ class Meter:
         self._update_relay()
         return R.ACCEPT
 
-    # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4): the set is collected by meter.keychange
+    # key change (IEC 62055-41 §7.3.1.2, §7.3.1.3, §6.5.2.4): the set is collected by
+    # meter.keychange
     def _key_change(self, tok):
-        from meter.keychange import KeyChangeSet, key_type_allowed  # a meter in service rarely needs them
+        # a meter in service rarely needs them
+        from meter.keychange import KeyChangeSet, key_type_allowed
 
         ident = self._id()
         long_key = ident.ea == T.EA11
@@ -392,8 +448,9 @@ class Meter:
             kct = self.kct = KeyChangeSet(self.cfg.kct_window_s)
         r = kct.add(tok, long_key, self.clock())
         if r != R.ACCEPT:
-            # a section held does not end a failure streak: it carries no TID, so the same section (of any set
-            # made with this key) could be entered between every two guesses (docs/meter-rules.md, lockout)
+            # a section held does not end a failure streak: it carries no TID, so the same section
+            # (of any set made with this key) could be entered between every two guesses
+            # (docs/meter-rules.md, lockout)
             return r
         key, krn, ro, kt, ti, ken, sgc = kct.take(long_key, ident.sgc)
         new = None
@@ -409,23 +466,24 @@ class Meter:
             return R.KEY_TYPE
         records = {_REC_IDENT: new.to_record()}
         if ro:
-            # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a new base
-            # date, so the memory and its floor (both on the old base date) are cleared
+            # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a
+            # new base date, so the memory and its floor (both on the old base date) are cleared
             self.tids.clear_records(records)
             self.tids.set_floor(0)
             records[_REC_FLOOR] = self._floor_record()
-        # Should the commit fail (a flash error, a full heap: process() reloads the state), the set stays
-        # complete: any of its sections entered again applies it. The lockout stays as it is: only an accepted
-        # token with a TID ends the failure streak.
+        # Should the commit fail (a flash error, a full heap: process() reloads the state), the set
+        # stays complete: any of its sections entered again applies it. The lockout stays as it is:
+        # only an accepted token with a TID ends the failure streak.
         self._commit(records)
         self.ident, self.key = new, new_key
         _drop_key_change(self)
         return R.ACCEPT
 
-    # --- consumption, load switch, tamper ------------------------------------------------------------------
+    # --- consumption, load switch, tamper
+    # ------------------------------------------------------------------
     def add_pulses(self, n):
-        """Energy from the pulse input: `n` impulses at `impulses_per_kwh`. Exact: each impulse is worth
-        10 / impulses_per_kwh units of 0.1, accumulated without rounding."""
+        """Energy from the pulse input: `n` impulses at `impulses_per_kwh`. Exact: each impulse is
+        worth 10 / impulses_per_kwh units of 0.1, accumulated without rounding."""
         if n <= 0:
             return
         acc = self._pulse_acc + 10 * n
@@ -471,9 +529,9 @@ class Meter:
                 self._trip_until = ticks_add(now, self.cfg.trip_retry_s * 1000)
 
     def tick(self):
-        """Periodic housekeeping (about once a second): trip retries, a key change set past its window, the
-        lockout's end and checkpoints (committed: a restart never serves a finished lockout again), an unsaved
-        lockout."""
+        """Periodic housekeeping (about once a second): trip retries, a key change set past its
+        window, the lockout's end and checkpoints (committed: a restart never serves a finished
+        lockout again), an unsaved lockout."""
         self._update_relay()
         if self.kct is not None:
             self.kct.expire(self.clock())
@@ -493,7 +551,7 @@ class Meter:
         return self.kct is not None and self.kct.pending()
 
     def kct_awaited(self):
-        """The key change token the display asks for: 1..4 (the first section of the set still missing) while
-        a set is partly entered and its window is open, else 0."""
+        """The key change token the display asks for: 1..4 (the first section of the set still
+        missing) while a set is partly entered and its window is open, else 0."""
         kct = self.kct
         return 0 if kct is None else kct.awaited(self.clock())

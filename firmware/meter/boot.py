@@ -1,18 +1,20 @@
 """First boot: validate provisioning data and take the provisioning file into the record store.
 
-A provisioning file (JSON, built by tools/provision.py) carries PAN, SGC, TI, KRN, KT, KEN, EA, the decoder
-key, the manufacturer code and, for EA07 production meters, the STA tables; optionally the TID floor and the
-low-credit warning threshold. `from_provisioning` validates all of it and raises ProvisioningError with a
-message naming the field; nothing is stored unless everything is valid, so a meter is never half-provisioned.
+A provisioning file (JSON, built by tools/provision.py) carries PAN, SGC, TI, KRN, KT, KEN, EA, the
+decoder key, the manufacturer code and, for EA07 production meters, the STA tables; optionally the
+TID floor and the low-credit warning threshold. `from_provisioning` validates all of it and raises
+ProvisioningError with a message naming the field; nothing is stored unless everything is valid, so
+a meter is never half-provisioned.
 
-If the meter is not provisioned and the file exists, it is validated; valid data is committed to the store and
-the file deleted (keys do not stay in the filesystem); invalid data leaves the meter refusing tokens, with
-`meter.fault` saying why, and the file in place for inspection. A provisioned meter ignores a new file
-(re-provisioning would wipe credit and TIDs): the fault text says so.
+If the meter is not provisioned and the file exists, it is validated; valid data is committed to
+the store and the file deleted (keys do not stay in the filesystem); invalid data leaves the meter
+refusing tokens, with `meter.fault` saying why, and the file in place for inspection. A provisioned
+meter ignores a new file (re-provisioning would wipe credit and TIDs): the fault text says so.
 
-Only a first boot (device.boot.bring_up, when the file is there), Meter.provision and the host tools import
-this module: a meter in service does not carry it in its heap.
+Only a first boot (device.boot.bring_up, when the file is there), Meter.provision and the host
+tools import this module: a meter in service does not carry it in its heap.
 """
+
 import gc
 import json
 import os
@@ -46,35 +48,41 @@ def _unhex(text, name):
     if not isinstance(text, str) or len(text) % 2:
         raise ProvisioningError("%s must be a hex string" % name)
     try:
-        return bytes(int(text[i:i + 2], 16) for i in range(0, len(text), 2))
+        return bytes(int(text[i : i + 2], 16) for i in range(0, len(text), 2))
     except ValueError:
         raise ProvisioningError("%s must be a hex string" % name)
 
 
 def _key_type(obj):
     kt = _int_field(obj, "kt", 0, 3)
-    if kt == KT_DCTK:  # IEC 62055-41 §6.5.2.3.5: a common key is for card (disposable-token) meters
-        raise ProvisioningError("kt 3 (DCTK) is for card meters; a keypad/optical meter takes 0 (DITK), "
-                                "1 (DDTK) or 2 (DUTK)")
+    # IEC 62055-41 §6.5.2.3.5: a common key is for card (disposable-token) meters
+    if kt == KT_DCTK:
+        raise ProvisioningError(
+            "kt 3 (DCTK) is for card meters; a keypad/optical meter takes 0 (DITK), "
+            "1 (DDTK) or 2 (DUTK)"
+        )
     return kt
 
 
 def tid_floor(obj):
-    """The TID floor from provisioning data ("tid_floor", the TID of the provisioning minute on the meter's
-    base date; tools/provision.py writes it): tokens vended before it are Old. Absent: 0 (no floor)."""
+    """The TID floor from provisioning data ("tid_floor", the TID of the provisioning minute on the
+    meter's base date; tools/provision.py writes it): tokens vended before it are Old. Absent: 0
+    (no floor)."""
     return _int_field(obj, "tid_floor", 0, 0xFFFFFF, 0)
 
 
 def low_credit(obj):
-    """The low-credit warning threshold from provisioning data ("low_credit_units", 0.1 of the main unit; 0 = no
-    warning; tools/provision.py --low-credit), or None when absent (the build's MeterConfig default applies)."""
+    """The low-credit warning threshold from provisioning data ("low_credit_units", 0.1 of the main
+    unit; 0 = no warning; tools/provision.py --low-credit), or None when absent (the build's
+    MeterConfig default applies)."""
     if obj.get("low_credit_units") is None:
         return None
     return _int_field(obj, "low_credit_units", 0, 99999999)
 
 
 def from_provisioning(obj):
-    """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError otherwise."""
+    """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError
+    otherwise."""
     if not isinstance(obj, dict):
         raise ProvisioningError("provisioning data must be a JSON object")
     pan = check_pan(obj.get("pan"))
@@ -84,15 +92,25 @@ def from_provisioning(obj):
     key = _unhex(obj.get("decoder_key"), "decoder_key")
     want = 8 if ea == T.EA07 else 16
     if len(key) != want:
-        raise ProvisioningError("decoder_key must be %d bytes for EA%02d, got %d" % (want, ea, len(key)))
+        raise ProvisioningError(
+            "decoder_key must be %d bytes for EA%02d, got %d" % (want, ea, len(key))
+        )
     tables_obj = obj.get("sta_tables")
     if tables_obj is not None and ea != T.EA07:
         raise ProvisioningError("sta_tables are only for EA07 meters")
     try:
-        ident = Identity(pan, _int_field(obj, "sgc", 0, 999999), _int_field(obj, "ti", 0, 99),
-                         _int_field(obj, "krn", 1, 9), _key_type(obj),
-                         _int_field(obj, "ken", 0, 255, 255), ea, key, _int_field(obj, "mfr_code", 0, 9999),
-                         tables_obj)
+        ident = Identity(
+            pan,
+            _int_field(obj, "sgc", 0, 999999),
+            _int_field(obj, "ti", 0, 99),
+            _int_field(obj, "krn", 1, 9),
+            _key_type(obj),
+            _int_field(obj, "ken", 0, 255, 255),
+            ea,
+            key,
+            _int_field(obj, "mfr_code", 0, 9999),
+            tables_obj,
+        )
     except sta.TableError as exc:
         raise ProvisioningError("sta_tables: %s" % exc.args[0])
     tid_floor(obj)  # validated here too, so that a file that passes is taken whole
@@ -101,7 +119,8 @@ def from_provisioning(obj):
 
 
 def provision_from_file(meter, path):
-    """Returns None when there was nothing to do or it worked, else the reason (also in meter.fault)."""
+    """Returns None when there was nothing to do or it worked, else the reason (also in
+    meter.fault)."""
     try:
         with open(path) as f:
             text = f.read()

@@ -1,10 +1,12 @@
 """The meter's identity and key: the persistent record.
 
-An Identity holds PAN, SGC, TI, KRN, KT, KEN, EA, the decoder key, the manufacturer code and, for EA07
-production meters, the STA tables. In the record store it lives as one binary record (`to_record` /
-`from_record`), rewritten atomically by a key change. Provisioning data (JSON) is validated into an Identity
-by meter.boot.from_provisioning, which only the first boot and tools/ load: it takes no heap in service.
+An Identity holds PAN, SGC, TI, KRN, KT, KEN, EA, the decoder key, the manufacturer code and, for
+EA07 production meters, the STA tables. In the record store it lives as one binary record
+(`to_record` / `from_record`), rewritten atomically by a key change. Provisioning data (JSON) is
+validated into an Identity by meter.boot.from_provisioning, which only the first boot and tools/
+load: it takes no heap in service.
 """
+
 import struct
 
 from stscore import sta, token as T
@@ -24,7 +26,8 @@ class ProvisioningError(ValueError):
 
 
 def luhn_check_digit(digits):
-    """Luhn check digit of a string of decimal digits (PAN and DRN check digits, IEC 62055-41 §6.1.2)."""
+    """Luhn check digit of a string of decimal digits (PAN and DRN check digits, IEC 62055-41
+    §6.1.2)."""
     total = 0
     for i in range(len(digits)):
         d = ord(digits[len(digits) - 1 - i]) - 48
@@ -49,7 +52,8 @@ class Identity:
         self.ea = ea
         self.key = bytes(key)
         self.mfr_code = mfr_code
-        self.tables_obj = tables_obj  # {"S1", "S2", "P"} as given, or None for the IEC sample tables
+        # {"S1", "S2", "P"} as given, or None for the IEC sample tables
+        self.tables_obj = tables_obj
         self.tables = None
         if tables_obj is not None:
             self.tables = sta.StaTables.from_json_obj(tables_obj, "provisioned")
@@ -64,10 +68,21 @@ class Identity:
         new.tables_obj, new.tables = self.tables_obj, self.tables
         return new
 
-    # --- persistence ---------------------------------------------------------------------------------------
+    # --- persistence
+    # ---------------------------------------------------------------------------------------
     def to_record(self):
-        head = struct.pack(_HEAD, RECORD_VERSION, self.ea, self.kt, self.krn, self.ti, self.ken, self.sgc,
-                           self.mfr_code, len(self.key))
+        head = struct.pack(
+            _HEAD,
+            RECORD_VERSION,
+            self.ea,
+            self.kt,
+            self.krn,
+            self.ti,
+            self.ken,
+            self.sgc,
+            self.mfr_code,
+            len(self.key),
+        )
         tables = b""
         if self.tables is not None:
             tables = bytes(self.tables.s1) + bytes(self.tables.s2) + bytes(self.tables.p)
@@ -82,9 +97,9 @@ class Identity:
         if version != RECORD_VERSION:
             raise ProvisioningError("identity record version %d is not supported" % version)
         pos = _HEAD_SIZE
-        key = bytes(data[pos:pos + klen])
+        key = bytes(data[pos : pos + klen])
         pos += klen
-        pan = bytes(data[pos:pos + 18]).decode()
+        pan = bytes(data[pos : pos + 18]).decode()
         pos += 18
         tables_obj = None
         rest = data[pos:]

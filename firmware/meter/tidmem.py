@@ -1,8 +1,10 @@
-"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7/§7.3.8). `check` gives Used (stored) or
-Old (below the floor, or below the smallest TID of a full memory); `add` takes a free slot or replaces the smallest.
-Emptiness is kept apart from the 24-bit values (every one is a TID); one 3-byte store record per slot, slot i
-always store key i. `check` and `add` allocate nothing. Why, and the tests: docs/meter-rules.md.
+"""TID memory: replay protection for TID-bearing tokens (IEC 62055-41 §7.3.7/§7.3.8). `check` gives
+Used (stored) or Old (below the floor, or below the smallest TID of a full memory); `add` takes a
+free slot or replaces the smallest. Emptiness is kept apart from the 24-bit values (every one is a
+TID); one 3-byte store record per slot, slot i always store key i. `check` and `add` allocate
+nothing. Why, and the tests: docs/meter-rules.md.
 """
+
 from micropython import const
 
 _DEFAULT_SLOTS = const(50)
@@ -23,7 +25,8 @@ class TidMemory:
         self.used = bytearray(slots)  # 1: the slot holds a TID
         self.n = 0  # slots in use
         self.floor = 0  # TIDs below this are Old (the provisioning minute; 0 after a rollover)
-        self.relayout = False  # load found records outside 0..slots-1: rewrite every slot (`records`)
+        # load found records outside 0..slots-1: rewrite every slot (`records`)
+        self.relayout = False
 
     def _get(self, i):
         b = self.buf
@@ -42,7 +45,8 @@ class TidMemory:
         return self.n >= self.slots
 
     def _smallest_slot(self):
-        """The slot of the smallest stored TID, or -1 when the memory is empty (an int: no tuple to allocate)."""
+        """The slot of the smallest stored TID, or -1 when the memory is empty (an int: no tuple to
+        allocate)."""
         best = -1
         best_i = -1
         used = self.used
@@ -60,7 +64,8 @@ class TidMemory:
         return self._get(i) if i >= 0 else -1
 
     def check(self, tid):
-        """OK, USED (stored) or OLD (below the floor, or the memory full and below the smallest stored)."""
+        """OK, USED (stored) or OLD (below the floor, or the memory full and below the smallest
+        stored)."""
         used = self.used
         for i in range(self.slots):
             if used[i] and self._get(i) == tid:
@@ -86,15 +91,17 @@ class TidMemory:
         return i
 
     def record(self, i):
-        """Slot i as its store record: 3 bytes, or None when the slot is empty (the key is deleted)."""
+        """Slot i as its store record: 3 bytes, or None when the slot is empty (the key is
+        deleted)."""
         if not self.used[i]:
             return None
-        return bytes(self.buf[3 * i:3 * i + 3])
+        return bytes(self.buf[3 * i : 3 * i + 3])
 
     def records(self, into):
-        """Every slot's record into a commit dict (after `clear()`: deletes every stored slot); after a
-        `relayout` load also the deletions of the store keys beyond the slots, the only time they can exist
-        (a dict of all 128 keys would need a 2.7 KB block on a 64-bit build: only when needed)."""
+        """Every slot's record into a commit dict (after `clear()`: deletes every stored slot);
+        after a `relayout` load also the deletions of the store keys beyond the slots, the only
+        time they can exist (a dict of all 128 keys would need a 2.7 KB block on a 64-bit build:
+        only when needed)."""
         for i in range(self.slots):
             into[i] = self.record(i)
         if self.relayout:
@@ -103,8 +110,9 @@ class TidMemory:
         return into
 
     def clear_records(self, into):
-        """Forget every TID, with the deletion of each stored one into a commit dict: the slots in use (an empty
-        slot has no record), and after a `relayout` load the store keys beyond the slots."""
+        """Forget every TID, with the deletion of each stored one into a commit dict: the slots in
+        use (an empty slot has no record), and after a `relayout` load the store keys beyond the
+        slots."""
         used = self.used
         for i in range(self.slots):
             if used[i]:
@@ -116,9 +124,10 @@ class TidMemory:
         return into
 
     def load_slots(self, get):
-        """Restore from per-slot records: get(i) -> 3 bytes or None. Each record goes back into its own slot.
-        Records beyond `slots` (a build with a smaller memory) are merged: the largest TIDs are kept, the
-        layout is rebuilt and `relayout` is set, so that the caller commits `records()` once."""
+        """Restore from per-slot records: get(i) -> 3 bytes or None. Each record goes back into its
+        own slot. Records beyond `slots` (a build with a smaller memory) are merged: the largest
+        TIDs are kept, the layout is rebuilt and `relayout` is set, so that the caller commits
+        `records()` once."""
         self.clear()
         self.relayout = False
         extra = None
@@ -135,7 +144,7 @@ class TidMemory:
                 extra = extra or []
                 extra.append(tid)
         if extra:
-            tids = sorted(self.tids() + extra)[-self.slots:]
+            tids = sorted(self.tids() + extra)[-self.slots :]
             self.clear()
             for t in tids:
                 self.add(t)

@@ -1,6 +1,7 @@
-"""The conformance cases, in run order (CASES; `--list`): each takes the Runner, returns the table's detail
-text, and raises CaseFailed or CaseSkipped. The meter's state carries from one case to the next, so the
-lockout case runs last. run_cases runs a selection and collects the results."""
+"""The conformance cases, in run order (CASES; `--list`): each takes the Runner, returns the
+table's detail text, and raises CaseFailed or CaseSkipped. The meter's state carries from one case
+to the next, so the lockout case runs last. run_cases runs a selection and collects the results."""
+
 import re
 import sys
 import time
@@ -9,13 +10,29 @@ import serial  # pyserial
 
 from meter import results as R
 
-from .client import (BAUD_RATES, CRLF, NAK, TT_MAX_MS, TT_MIN_MS, TermiosError, command,
-                     hexdump)
-from .session import (ER_ACCESS, ER_BUSY, ER_COMMAND, ER_SYNTAX, ER_UNKNOWN_REGISTER, READABLE,
-                      REG_LOCKOUT_REMAINING, REG_LOW_CREDIT, REG_PROTOCOL_VERSION, REG_SERVER_STATUS,
-                      REG_SOFTWARE_VERSION, REG_TABLE_ID, REG_TOKEN_ENTRY, REG_TOKEN_STATUS,
-                      STATUS_BUSY_BIT, STATUS_LOCKOUT_BIT, STATUS_TAMPER_BIT, CaseFailed,
-                      CaseResult, CaseSkipped)
+from .client import BAUD_RATES, CRLF, NAK, TT_MAX_MS, TT_MIN_MS, TermiosError, command, hexdump
+from .session import (
+    ER_ACCESS,
+    ER_BUSY,
+    ER_COMMAND,
+    ER_SYNTAX,
+    ER_UNKNOWN_REGISTER,
+    READABLE,
+    REG_LOCKOUT_REMAINING,
+    REG_LOW_CREDIT,
+    REG_PROTOCOL_VERSION,
+    REG_SERVER_STATUS,
+    REG_SOFTWARE_VERSION,
+    REG_TABLE_ID,
+    REG_TOKEN_ENTRY,
+    REG_TOKEN_STATUS,
+    STATUS_BUSY_BIT,
+    STATUS_LOCKOUT_BIT,
+    STATUS_TAMPER_BIT,
+    CaseFailed,
+    CaseResult,
+    CaseSkipped,
+)
 from .tokens import as_bin66, as_hex17
 
 
@@ -26,7 +43,8 @@ class Case:
         self.doc = doc
 
 
-# --- the cases, in run order ---------------------------------------------------------------------------------
+# --- the cases, in run order
+# ---------------------------------------------------------------------------------
 
 CASES = []
 
@@ -42,7 +60,9 @@ def case_sign_on(r):
     r.sign_on("")
     maker, z, ident = r.ident
     if len(ident) > 16 or "/" in ident or "!" in ident:
-        raise CaseFailed("identification %r: at most 16 chars, no / or ! (§6.3.14 item 14)" % ident)
+        raise CaseFailed(
+            "identification %r: at most 16 chars, no / or ! (§6.3.14 item 14)" % ident
+        )
     if z not in BAUD_RATES:
         raise CaseFailed("baud character %r is not a mode C rate 0-6 (§6.3.14 item 13)" % z)
     return "/%s%s%s (offers %d Bd)" % (maker, z, ident, BAUD_RATES[z])
@@ -57,14 +77,16 @@ def case_sign_on_address(r):
 
 @case
 def case_sign_on_address_zeros(r):
-    """IDRequest with leading zeros /?000<DRN>!CRLF -> IDResponse (leading zeros are ignored, §6.3.1)."""
+    """IDRequest with leading zeros /?000<DRN>!CRLF -> IDResponse (leading zeros are ignored,
+    §6.3.1)."""
     r.sign_on("000" + r.address)
     return "address 000%s" % r.address
 
 
 @case
 def case_sign_on_wrong_address(r):
-    """IDRequest for another meter -> silence; then /?!CRLF still gets the IDResponse (doc §4.2)."""
+    """IDRequest for another meter -> silence; then /?!CRLF still gets the IDResponse (doc
+    §4.2)."""
     other = r.address[:-1] + str((int(r.address[-1]) + 1) % 10)
     r.idle()
     r.expect_silence(b"/?" + other.encode() + b"!" + CRLF, "sign-on for meter %s" % other)
@@ -95,13 +117,20 @@ def _read_case(reg):
         if reg == REG_TOKEN_STATUS and int(value) > 16:
             raise CaseFailed("TokenStatus %s is not a value of doc §1.2" % value)
         return "%s = %s" % (name, value)
+
     run.__name__ = "case_read_" + reg
     run.__doc__ = "R1 %s() and R1 %s(1) -> %s(value) in the format of doc §4.4." % (reg, reg, reg)
     return run
 
 
-for _reg in (REG_PROTOCOL_VERSION, REG_TABLE_ID, REG_SERVER_STATUS, REG_SOFTWARE_VERSION, REG_TOKEN_STATUS,
-             REG_LOCKOUT_REMAINING):
+for _reg in (
+    REG_PROTOCOL_VERSION,
+    REG_TABLE_ID,
+    REG_SERVER_STATUS,
+    REG_SOFTWARE_VERSION,
+    REG_TOKEN_STATUS,
+    REG_LOCKOUT_REMAINING,
+):
     case(_read_case(_reg))
 
 
@@ -125,7 +154,9 @@ def case_nak_repeat(r):
         raise CaseFailed("R1 0000(): got %s" % first.describe())
     again = r.exchange(bytes([NAK]))
     if again.raw != first.raw:
-        raise CaseFailed("after NAK: expected %s again, got %s" % (first.describe(), again.describe()))
+        raise CaseFailed(
+            "after NAK: expected %s again, got %s" % (first.describe(), again.describe())
+        )
     return "repeated %s" % again.describe()
 
 
@@ -135,6 +166,7 @@ def _write_read_only_case(reg):
         reply = r.write(reg, "0001")
         r.expect_error(reply, ER_ACCESS, "W1 %s(0001) to a read-only register" % reg)
         return "W1 %s(0001) -> %s" % (reg, reply.error())
+
     run.__name__ = "case_er02_write_" + reg
     run.__doc__ = "W1 %s(0001) to the read-only %s -> ER02 (doc §4.3)." % (reg, READABLE[reg][0])
     return run
@@ -146,8 +178,9 @@ for _reg in READABLE:
 
 @case
 def case_low_credit_setting(r):
-    """F000 LowCreditThreshold (this firmware's setting, 8 decimal digits, 0.1 units): W1 in the P1 session ->
-    ACK and read back; a value of another syntax -> ER03, unchanged; the old value is written back."""
+    """F000 LowCreditThreshold (this firmware's setting, 8 decimal digits, 0.1 units): W1 in the P1
+    session -> ACK and read back; a value of another syntax -> ER03, unchanged; the old value is
+    written back."""
     r.programming()
     old = r.read_value(REG_LOW_CREDIT)
     if not re.match(r"^[0-9]{8}$", old):
@@ -181,8 +214,11 @@ def case_er02_read_0004(r):
 def case_er01_unknown_register(r):
     """R1 0007(), R1 FFFF(1), W1 0007(1) -> ER01 (doc §4.3)."""
     r.programming()
-    for reply, what in ((r.read("0007"), "R1 0007()"), (r.read("FFFF", "1"), "R1 FFFF(1)"),
-                        (r.write("0007", "1"), "W1 0007(1)")):
+    for reply, what in (
+        (r.read("0007"), "R1 0007()"),
+        (r.read("FFFF", "1"), "R1 FFFF(1)"),
+        (r.write("0007", "1"), "W1 0007(1)"),
+    ):
         r.expect_error(reply, ER_UNKNOWN_REGISTER, what)
     return "0007, FFFF -> ER01"
 
@@ -215,7 +251,8 @@ BAD_TOKEN_SPELLINGS = (
 
 @case
 def case_er03_token_syntax(r):
-    """W1 0004(value) with a value in none of the three spellings of doc §4.5 -> ER03; TokenStatus unchanged."""
+    """W1 0004(value) with a value in none of the three spellings of doc §4.5 -> ER03; TokenStatus
+    unchanged."""
     r.programming()
     before = r.read_int(REG_TOKEN_STATUS)
     for value, what in BAD_TOKEN_SPELLINGS:
@@ -223,13 +260,16 @@ def case_er03_token_syntax(r):
         r.expect_error(reply, ER_SYNTAX, "W1 0004(%s) (%s)" % (value, what))
     after = r.read_int(REG_TOKEN_STATUS)
     if after != before:
-        raise CaseFailed("TokenStatus changed from %d to %d after refused writes" % (before, after))
+        raise CaseFailed(
+            "TokenStatus changed from %d to %d after refused writes" % (before, after)
+        )
     return "%d malformed values -> ER03" % len(BAD_TOKEN_SPELLINGS)
 
 
 @case
 def case_bad_bcc_nak(r):
-    """R1 0000() with a wrong BCC -> NAK (§6.3, Annex A note 3); the correct message is then answered."""
+    """R1 0000() with a wrong BCC -> NAK (§6.3, Annex A note 3); the correct message is then
+    answered."""
     r.programming()
     msg = bytearray(command("R", 1, "0000()"))
     msg[-1] ^= 0x01
@@ -255,7 +295,8 @@ def case_token_credit(r):
 
 @case
 def case_token_management_hex(r):
-    """ClearTamper (class 2/5) as 17 hex digits -> 1 Accept; ServerStatus bit 3 (tamper) clear (doc §4.5)."""
+    """ClearTamper (class 2/5) as 17 hex digits -> 1 Accept; ServerStatus bit 3 (tamper) clear (doc
+    §4.5)."""
     r.programming()
     detail = r.expect_token(r.tokens.clear_tamper(), R.ACCEPT, "clear tamper", as_hex17)
     if r.server_status() >> STATUS_TAMPER_BIT & 1:
@@ -274,7 +315,9 @@ def case_token_mpl_binary(r):
 def case_token_class1(r):
     """Class 1 test token with the meter's MfrCode -> 1 Accept (firmware meter/app.py _class1)."""
     r.programming()
-    return r.expect_token(r.tokens.test(), R.ACCEPT, "class 1 test, MfrCode %d" % r.tokens.ident.mfr_code)
+    return r.expect_token(
+        r.tokens.test(), R.ACCEPT, "class 1 test, MfrCode %d" % r.tokens.ident.mfr_code
+    )
 
 
 @case
@@ -287,8 +330,8 @@ def case_token_class1_wrong_mfr(r):
 
 @case
 def case_class1_mfr_codes(r):
-    """Class 1 on both subclasses (1/0: 2-digit, 1/1: 4-digit MfrCode): MfrCode 0 (every published token) -> 1,
-    the meter's own -> 1, another -> 14 (sts-application-layer.md §12 item 7)."""
+    """Class 1 on both subclasses (1/0: 2-digit, 1/1: 4-digit MfrCode): MfrCode 0 (every published
+    token) -> 1, the meter's own -> 1, another -> 14 (sts-application-layer.md §12 item 7)."""
     r.programming()
     own = r.tokens.ident.mfr_code
     other = r.tokens.wrong_mfr_code()
@@ -297,42 +340,53 @@ def case_class1_mfr_codes(r):
         for code, expected in ((0, R.ACCEPT), (own, R.ACCEPT), (other, R.MFR_CODE)):
             if code > limit:
                 continue  # a 4-digit code does not fit the 2-digit subclass
-            r.expect_token(r.tokens.test(code, subclass=sub), expected, "class 1/%d, MfrCode %d" % (sub, code))
+            r.expect_token(
+                r.tokens.test(code, subclass=sub), expected, "class 1/%d, MfrCode %d" % (sub, code)
+            )
             seen.append("1/%d %d->%d" % (sub, code, expected))
     return ", ".join(seen)
 
 
-# test No. n is control bit n-1; test No. 0 sets every bit (sts-application-layer.md §12 item 7): the published
-# numbers this meter serves, the reserved ones (12 water meter factor, 13 tariff rate) and bits beyond 18
-CLASS1_BIT_MAP = ((4, 1 << 3, R.ACCEPT, "KRN.KT, the published key revision check"),
-                  (18, 1 << 17, R.ACCEPT, "DRN"),
-                  (15, 1 << 14, R.ACCEPT, "key change tokens taken"),
-                  (12, 1 << 11, R.FUNCTION, "reserved: water meter factor"),
-                  (13, 1 << 12, R.FUNCTION, "reserved: tariff rate"),
-                  (None, 1 << 20, R.FUNCTION, "reserved bits only"),
-                  (0, (1 << 36) - 1, R.ACCEPT, "every bit: every item (runs the load switch test)"))
+# test No. n is control bit n-1; test No. 0 sets every bit (sts-application-layer.md §12 item 7):
+# the published numbers this meter serves, the reserved ones (12 water meter factor, 13 tariff
+# rate) and bits beyond 18
+CLASS1_BIT_MAP = (
+    (4, 1 << 3, R.ACCEPT, "KRN.KT, the published key revision check"),
+    (18, 1 << 17, R.ACCEPT, "DRN"),
+    (15, 1 << 14, R.ACCEPT, "key change tokens taken"),
+    (12, 1 << 11, R.FUNCTION, "reserved: water meter factor"),
+    (13, 1 << 12, R.FUNCTION, "reserved: tariff rate"),
+    (None, 1 << 20, R.FUNCTION, "reserved bits only"),
+    (0, (1 << 36) - 1, R.ACCEPT, "every bit: every item (runs the load switch test)"),
+)
 
 
 @case
 def case_class1_bit_map(r):
-    """Class 1 control bits with MfrCode 0: test No. n is bit n-1 (No. 4 = KRN.KT, No. 18 = DRN -> 1), the
-    reserved tests 12, 13 and bits beyond 18 alone -> 8 Function, test No. 0 (every bit) -> 1."""
+    """Class 1 control bits with MfrCode 0: test No. n is bit n-1 (No. 4 = KRN.KT, No. 18 = DRN ->
+    1), the reserved tests 12, 13 and bits beyond 18 alone -> 8 Function, test No. 0 (every bit) ->
+    1."""
     r.programming()
     seen = []
     for number, control, expected, what in CLASS1_BIT_MAP:
         label = "test No. %d" % number if number is not None else "control %#x" % control
-        r.expect_token(r.tokens.test(0, control=control, subclass=0), expected,
-                       "class 1 %s (%s)" % (label, what))
+        r.expect_token(
+            r.tokens.test(0, control=control, subclass=0),
+            expected,
+            "class 1 %s (%s)" % (label, what),
+        )
         seen.append("%s->%d" % ("No.%d" % number if number is not None else "bit 20", expected))
     return ", ".join(seen)
 
 
 @case
 def case_token_foreign(r):
-    """A token for another meter (another key) -> 13 CRC error; then an accepted token resets the count."""
+    """A token for another meter (another key) -> 13 CRC error; then an accepted token resets the
+    count."""
     r.programming()
     detail = r.expect_token(r.tokens.foreign(), R.CRC, "other meter's credit")
-    r.expect_token(r.tokens.credit(), r.tokens.credit_expected(), "credit")  # ends the failure streak (§4.6)
+    # ends the failure streak (§4.6)
+    r.expect_token(r.tokens.credit(), r.tokens.credit_expected(), "credit")
     return detail
 
 
@@ -352,7 +406,8 @@ def case_token_replay(r):
 
 @case
 def case_token_busy_er04(r):
-    """W1 0004 while the previous token is still processing -> ER04 (doc §4.5 step 6), if it can be provoked."""
+    """W1 0004 while the previous token is still processing -> ER04 (doc §4.5 step 6), if it can be
+    provoked."""
     r.programming()
     first, second = r.tokens.credit(), r.tokens.credit()
     reply = r.write(REG_TOKEN_ENTRY, first)
@@ -363,7 +418,9 @@ def case_token_busy_er04(r):
         status, _, _ = r.poll_status()
         if status != r.tokens.credit_expected():
             raise CaseFailed("second token: TokenStatus %d" % status)
-        raise CaseSkipped("not provoked: the first token was processed within tr (both ACKed, both accepted)")
+        raise CaseSkipped(
+            "not provoked: the first token was processed within tr (both ACKed, both accepted)"
+        )
     r.expect_error(reply, ER_BUSY, "W1 0004 while busy")
     status, _, _ = r.poll_status()
     r.expect_token(second, r.tokens.credit_expected(), "credit after ER04")
@@ -372,7 +429,8 @@ def case_token_busy_er04(r):
 
 @case
 def case_token_old(r):
-    """Fill the TID memory (--tid-slots tokens), then a token older than all of them -> 9 Old (§7.3.7)."""
+    """Fill the TID memory (--tid-slots tokens), then a token older than all of them -> 9 Old
+    (§7.3.7)."""
     r.programming()
     if r.tokens.credit_expected() != R.ACCEPT:
         raise CaseSkipped("credit is refused by this meter (DDTK)")
@@ -390,13 +448,16 @@ def case_token_old(r):
     status, _, _ = r.poll_status()
     if status != R.ACCEPT:
         raise CaseFailed("the last fill token got TokenStatus %d" % status)
-    return r.expect_token(r.tokens.credit(tid=old_tid), R.OLD, "credit, TID %d" % old_tid) + \
-        " after %d fill tokens" % r.opts.tid_slots
+    return (
+        r.expect_token(r.tokens.credit(tid=old_tid), R.OLD, "credit, TID %d" % old_tid)
+        + " after %d fill tokens" % r.opts.tid_slots
+    )
 
 
 @case
 def case_simplified_path(r):
-    """After the IDResponse, R1 0000() directly (no option select, no password) -> data at 300 Bd (doc §4.2)."""
+    """After the IDResponse, R1 0000() directly (no option select, no password) -> data at 300 Bd
+    (doc §4.2)."""
     r.sign_on("")
     value = r.read_value(REG_PROTOCOL_VERSION)
     r.state = "prog"
@@ -410,17 +471,23 @@ def case_readout(r):
     reply = r.option_select(0)
     r.state = "readout"
     r._check_tr(reply)
-    if reply.kind != "DATA" or not reply.bcc_ok or not reply.raw.endswith(b"!\r\n\x03" + reply.raw[-1:]):
+    if (
+        reply.kind != "DATA"
+        or not reply.bcc_ok
+        or not reply.raw.endswith(b"!\r\n\x03" + reply.raw[-1:])
+    ):
         raise CaseFailed("expected STX ... ! CR LF ETX BCC, got %s" % hexdump(reply.raw[:40]))
     return "%d-byte readout at %d Bd" % (len(reply.raw), r.line.baud())
 
 
 @case
 def case_readout_fallback(r):
-    """No option select within tt after the IDResponse -> readout at 300 Bd after 1500 < tt <= 2200 ms."""
+    """No option select within tt after the IDResponse -> readout at 300 Bd after 1500 < tt <= 2200
+    ms."""
     ident = r.sign_on("")
-    # tt runs from the end of the IDResponse on the wire: on a pty the bytes arrive at once, so take the
-    # later of the last byte's arrival and the first byte plus the message's time at 300 Bd
+    # tt runs from the end of the IDResponse on the wire: on a pty the bytes arrive at once, so
+    # take the later of the last byte's arrival and the first byte plus the message's time at 300
+    # Bd
     wire_ms = len(ident.raw) * 10 * 1000.0 / 300
     ident_end_ms = max((r.line.received_at - r.line.sent_at) * 1000.0, ident.tr_ms + wire_ms)
     reply = r.line.receive(r.wait_s((ident_end_ms + TT_MAX_MS) / 1000.0 + 1.0))
@@ -459,9 +526,11 @@ def case_break_b1(r):
 
 @case
 def case_inactivity_timeout(r):
-    """No message for --inactivity-s -> IDLE at 300 Bd: a command gets no answer, a new sign-on works."""
+    """No message for --inactivity-s -> IDLE at 300 Bd: a command gets no answer, a new sign-on
+    works."""
     r.programming(fresh=True)
-    wait = r.opts.inactivity_s + 1.0 + r.opts.late_ms / 1000.0  # (a busy meter notices the timeout late)
+    # (a busy meter notices the timeout late)
+    wait = r.opts.inactivity_s + 1.0 + r.opts.late_ms / 1000.0
     time.sleep(wait)
     r.expect_silence(command("R", 1, "0000()"), "R1 after %.0f s idle" % wait)
     r.line.set_baud(300)
@@ -472,15 +541,18 @@ def case_inactivity_timeout(r):
 
 @case
 def case_lockout(r):
-    """3 CRC failures -> lockout (15, 0006 counts down, status bit 0), 4th doubles it; runs last (doc §4.6).
+    """3 CRC failures -> lockout (15, 0006 counts down, status bit 0), 4th doubles it; runs last
+    (doc §4.6).
 
-    Class 1 is still processed during the lockout; both lockouts are waited out and an accepted token ends
-    the case, so the meter is left unlocked with its failure count reset."""
+    Class 1 is still processed during the lockout; both lockouts are waited out and an accepted
+    token ends the case, so the meter is left unlocked with its failure count reset."""
     first_s = r.opts.lockout_first_s
     r.programming()
     expected_credit = r.tokens.credit_expected()
     if expected_credit != R.ACCEPT:
-        raise CaseSkipped("credit is refused by this meter (DDTK): no accepted token to reset the lockout")
+        raise CaseSkipped(
+            "credit is refused by this meter (DDTK): no accepted token to reset the lockout"
+        )
     r.expect_token(r.tokens.credit(), R.ACCEPT, "credit (resets the failure count)")
     if r.read_int(REG_LOCKOUT_REMAINING) != 0:
         raise CaseFailed("0006 is not 0 before the first failure")
@@ -496,17 +568,25 @@ def case_lockout(r):
     time.sleep(1.1)
     later = r.read_int(REG_LOCKOUT_REMAINING)
     if not later < remaining:
-        raise CaseFailed("0006 does not count down: %d, then %d a second later" % (remaining, later))
+        raise CaseFailed(
+            "0006 does not count down: %d, then %d a second later" % (remaining, later)
+        )
     _wait_unlocked(r, r.wait_s(first_s + 3))
     r.expect_token(r.tokens.foreign(), R.CRC, "failure 4")
     doubled = r.read_int(REG_LOCKOUT_REMAINING)
     if not first_s < doubled <= 2 * first_s:
-        raise CaseFailed("after the 4th failure 0006 = %d, expected %d..%d (doubled)" % (doubled, first_s + 1,
-                                                                                      2 * first_s))
+        raise CaseFailed(
+            "after the 4th failure 0006 = %d, expected %d..%d (doubled)"
+            % (doubled, first_s + 1, 2 * first_s)
+        )
     _wait_unlocked(r, r.wait_s(2 * first_s + 3))
     r.expect_token(r.tokens.credit(), R.ACCEPT, "credit after the lockout")
     return "13,13,13 -> 0006=%d, 15; class 1 ok; 0006 %d -> %d; 4th failure -> %d s; reset" % (
-        remaining, remaining, later, doubled)
+        remaining,
+        remaining,
+        later,
+        doubled,
+    )
 
 
 def _wait_unlocked(r, limit_s):

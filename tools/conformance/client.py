@@ -1,5 +1,7 @@
-"""The conformance runner's IEC 62056-21 mode C client: characters, timing limits, framing (BCC), the meter's
-replies and the serial line that sends a message and times the answer (pyserial, 300 Bd 7E1)."""
+"""The conformance runner's IEC 62056-21 mode C client: characters, timing limits, framing (BCC),
+the meter's replies and the serial line that sends a message and times the answer (pyserial, 300 Bd
+7E1)."""
+
 import os
 import re
 import time
@@ -7,29 +9,39 @@ import time
 import serial  # pyserial
 
 try:
-    from termios import error as TermiosError  # what pyserial lets through from tcsetattr/tcflush on posix
+    # what pyserial lets through from tcsetattr/tcflush on posix
+    from termios import error as TermiosError
 except ImportError:  # Windows: pyserial raises SerialException only
+
     class TermiosError(Exception):
         pass
 
-# --- IEC 62056-21 characters (§6.3.14) -----------------------------------------------------------------------
+
+# --- IEC 62056-21 characters (§6.3.14)
+# -----------------------------------------------------------------------
 SOH, STX, ETX, EOT, ACK, NAK = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15
 CRLF = b"\r\n"
-BAUD_RATES = {"0": 300, "1": 600, "2": 1200, "3": 2400, "4": 4800, "5": 9600, "6": 19200}  # mode C, §6.3.14 13)
+# mode C, §6.3.14 13)
+BAUD_RATES = {"0": 300, "1": 600, "2": 1200, "3": 2400, "4": 4800, "5": 9600, "6": 19200}
 
-# --- timing limits (IEC 62056-21 §6.4.1.5, Annex A; doc §4.7) ------------------------------------------------
+# --- timing limits (IEC 62056-21 §6.4.1.5, Annex A; doc §4.7)
+# ------------------------------------------------
 TR_MIN_MS = 200  # 20 ms when the manufacturer ID's third letter is lower case
 TR_MIN_SHORT_MS = 20
 TR_MAX_MS = 1500
 TT_MIN_MS, TT_MAX_MS = 1500, 2200  # wait for the option select before the readout fallback
 TA_S = 1.5  # inter-character timeout within a message
-SILENCE_S = TR_MAX_MS / 1000 + 0.1  # "no reply" means nothing within the HHU's 1500 ms (Annex A note 4)
+# "no reply" means nothing within the HHU's 1500 ms (Annex A note 4)
+SILENCE_S = TR_MAX_MS / 1000 + 0.1
 
 
-# --- framing (IEC 62056-21 §6.2, §6.3) -----------------------------------------------------------------------
+# --- framing (IEC 62056-21 §6.2, §6.3)
+# -----------------------------------------------------------------------
+
 
 def bcc(data):
-    """Block check character (§6.2): XOR of every byte after the first SOH/STX up to and including ETX/EOT."""
+    """Block check character (§6.2): XOR of every byte after the first SOH/STX up to and including
+    ETX/EOT."""
     value = 0
     for b in data:
         value ^= b
@@ -37,7 +49,8 @@ def bcc(data):
 
 
 def command(letter, kind, dataset=None):
-    """A programming command `SOH C D STX dataset ETX BCC` (§6.3.7); B0/B1 carry no data set (`SOH B0 ETX`)."""
+    """A programming command `SOH C D STX dataset ETX BCC` (§6.3.7); B0/B1 carry no data set (`SOH
+    B0 ETX`)."""
     body = letter.encode() + str(kind).encode()
     if dataset is not None:
         body += bytes([STX]) + dataset.encode()
@@ -50,9 +63,9 @@ def hexdump(data):
 
 
 class Reply:
-    """One message from the meter: kind ACK, NAK, DATA (STX...), COMMAND (SOH...), IDENT (/...CRLF),
-    SILENT (nothing within the wait) or GARBAGE; `tr_ms` is the reaction time (last byte sent to first
-    byte received)."""
+    """One message from the meter: kind ACK, NAK, DATA (STX...), COMMAND (SOH...), IDENT
+    (/...CRLF), SILENT (nothing within the wait) or GARBAGE; `tr_ms` is the reaction time (last
+    byte sent to first byte received)."""
 
     def __init__(self, kind, raw=b"", tr_ms=None):
         self.kind = kind
@@ -71,11 +84,16 @@ class Reply:
         """The data set (between STX and ETX) as text, for DATA and COMMAND replies."""
         raw = self.raw
         start = raw.find(bytes([STX]))
-        return raw[start + 1:-2].decode("ascii", "replace") if start >= 0 else ""
+        return raw[start + 1 : -2].decode("ascii", "replace") if start >= 0 else ""
 
     def error(self):
         """The error code of an error message `STX (ERnn) ETX BCC`, else None."""
-        if self.kind == "DATA" and self.address == "" and self.value is not None and self.value.startswith("ER"):
+        if (
+            self.kind == "DATA"
+            and self.address == ""
+            and self.value is not None
+            and self.value.startswith("ER")
+        ):
             return self.value
         return None
 
@@ -92,22 +110,32 @@ class Reply:
         return "garbage " + hexdump(self.raw[:24])
 
 
-# --- the serial line -----------------------------------------------------------------------------------------
+# --- the serial line
+# -----------------------------------------------------------------------------------------
+
 
 class Line:
     """The HHU's serial line: pyserial at 7E1, one message out, one reply in, with timing."""
 
     def __init__(self, port, log=None, echo=False):
         self.note = ""
-        self.echo = echo  # the optical head sees our own LED: read our message back before the reply
+        # the optical head sees our own LED: read our message back before the reply
+        self.echo = echo
         try:
-            self.ser = serial.serial_for_url(port, baudrate=300, bytesize=serial.SEVENBITS,
-                                             parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_ONE, timeout=0.01)
+            self.ser = serial.serial_for_url(
+                port,
+                baudrate=300,
+                bytesize=serial.SEVENBITS,
+                parity=serial.PARITY_EVEN,
+                stopbits=serial.STOPBITS_ONE,
+                timeout=0.01,
+            )
         except (serial.SerialException, TermiosError) as exc:
             if not os.path.realpath(port).startswith("/dev/pts/"):
                 raise
-            # A pty has no parity and carries the same 7-bit characters at 8N1; some pty implementations
-            # refuse 7-bit/parity settings (EINVAL), so fall back to 8N1 there, and there only.
+            # A pty has no parity and carries the same 7-bit characters at 8N1; some pty
+            # implementations refuse 7-bit/parity settings (EINVAL), so fall back to 8N1 there, and
+            # there only.
             self.ser = serial.serial_for_url(port, baudrate=300, timeout=0.01)
             self.note = "the pty refused 7E1 (%s): 8N1 with 7-bit characters" % exc
         self.log = log or (lambda line: None)
@@ -125,16 +153,17 @@ class Line:
         return 10.0 / self.ser.baudrate  # start + 7 data + parity + stop (§5.4)
 
     def send(self, data):
-        """Send and wait until the last character has left (pyserial flush() drains the UART), so reaction
-        times count from the end of our message (§6.4.1.5)."""
+        """Send and wait until the last character has left (pyserial flush() drains the UART), so
+        reaction times count from the end of our message (§6.4.1.5)."""
         self.ser.reset_input_buffer()
         self.ser.write(data)
         self.ser.flush()
         self.sent_at = time.monotonic()
         if self.echo:  # half-duplex echo (doc §4.1): our own characters come back first
             back = bytearray()
-            # flush() returned once the last character left, so the echo is (nearly) all in: wait at most
-            # two character times more, far less than the meter's 200 ms minimum reaction time
+            # flush() returned once the last character left, so the echo is (nearly) all in: wait
+            # at most two character times more, far less than the meter's 200 ms minimum reaction
+            # time
             deadline = time.monotonic() + 2 * self.char_time_s() + 0.02
             while len(back) < len(data):
                 b = self._byte(deadline)
@@ -146,17 +175,20 @@ class Line:
         self.log("-> %-5s %s" % (self.ser.baudrate, hexdump(data)))
 
     def _byte(self, deadline):
-        # a short fixed read timeout (set once: re-setting it makes pyserial reconfigure the port, which a
-        # pty refuses at 7E1) polled up to the deadline; read() returns as soon as a byte arrives
+        # a short fixed read timeout (set once: re-setting it makes pyserial reconfigure the port,
+        # which a pty refuses at 7E1) polled up to the deadline; read() returns as soon as a byte
+        # arrives
         while True:
             if time.monotonic() >= deadline:
                 return None
             b = self.ser.read(1)
             if b:
-                return b[0] & 0x7F  # 7-bit characters (§5.4); a real 7E1 line has its parity already stripped
+                # 7-bit characters (§5.4); a real 7E1 line has its parity already stripped
+                return b[0] & 0x7F
 
     def receive(self, wait_s):
-        """The next message from the meter, waiting up to wait_s after our last send for its first byte."""
+        """The next message from the meter, waiting up to wait_s after our last send for its first
+        byte."""
         first = self._byte(self.sent_at + wait_s)
         if first is None:
             return Reply("SILENT")
@@ -194,7 +226,10 @@ class Line:
                 raw.append(b)
             reply = Reply("GARBAGE", bytes(raw), tr_ms)
         self.received_at = time.monotonic()
-        self.log("<- %-5s %s   [%s, %.0f ms]" % (self.ser.baudrate, hexdump(reply.raw), reply.describe(), tr_ms))
+        self.log(
+            "<- %-5s %s   [%s, %.0f ms]"
+            % (self.ser.baudrate, hexdump(reply.raw), reply.describe(), tr_ms)
+        )
         return reply
 
     def close(self):

@@ -1,8 +1,10 @@
 """The conformance runner's report: the results table (stdout) and JUnit XML for CI."""
+
 import sys
 import xml.etree.ElementTree as ET
 
-# --- output --------------------------------------------------------------------------------------------------
+# --- output ---------------------------------------------------------------------------------
+
 
 def tr_text(trs):
     if not trs:
@@ -18,28 +20,43 @@ def print_table(results, out=None):
     print(head, file=out)
     print("-" * min(len(head) + 40, 120), file=out)
     for res in results:
-        print("%-*s  %-4s  %-11s  %s" % (width, res.name, res.outcome, tr_text(res.trs), res.detail), file=out)
+        print(
+            "%-*s  %-4s  %-11s  %s" % (width, res.name, res.outcome, tr_text(res.trs), res.detail),
+            file=out,
+        )
     counts = {k: sum(1 for res in results if res.outcome == k) for k in ("PASS", "FAIL", "SKIP")}
-    print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"], counts["SKIP"]), file=out)
+    print(
+        "%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"], counts["SKIP"]),
+        file=out,
+    )
 
 
 def write_junit(path, results, properties):
     """JUnit XML (the common Ant/Jenkins schema) for CI: one testcase per case."""
-    suite = ET.Element("testsuite", name="iec62055-52-conformance", tests=str(len(results)),
-                       failures=str(sum(1 for res in results if res.outcome == "FAIL")), errors="0",
-                       skipped=str(sum(1 for res in results if res.outcome == "SKIP")),
-                       time="%.3f" % sum(res.seconds for res in results))
+    suite = ET.Element(
+        "testsuite",
+        name="iec62055-52-conformance",
+        tests=str(len(results)),
+        failures=str(sum(1 for res in results if res.outcome == "FAIL")),
+        errors="0",
+        skipped=str(sum(1 for res in results if res.outcome == "SKIP")),
+        time="%.3f" % sum(res.seconds for res in results),
+    )
     props = ET.SubElement(suite, "properties")
     for name, value in properties.items():
         ET.SubElement(props, "property", name=name, value=str(value))
     for res in results:
-        tc = ET.SubElement(suite, "testcase", classname="conformance", name=res.name, time="%.3f" % res.seconds)
+        tc = ET.SubElement(
+            suite, "testcase", classname="conformance", name=res.name, time="%.3f" % res.seconds
+        )
         if res.outcome == "FAIL":
             ET.SubElement(tc, "failure", message=res.detail).text = res.detail
         elif res.outcome == "SKIP":
             ET.SubElement(tc, "skipped", message=res.detail)
         ET.SubElement(tc, "system-out").text = "reaction times ms: %s\n%s" % (
-            " ".join("%.0f" % t for t in res.trs), "\n".join(res.log))
+            " ".join("%.0f" % t for t in res.trs),
+            "\n".join(res.log),
+        )
     tree = ET.ElementTree(ET.Element("testsuites"))
     tree.getroot().append(suite)
     ET.indent(tree)

@@ -1,16 +1,28 @@
-"""The conformance runner's HHU session: the meter's register table (doc §4.4), the outcome of a case
-(CaseFailed, CaseSkipped, CaseResult) and the Runner, the session state and the checks every case shares
-(sign-on, option select, programming mode, register access, token entry with TokenStatus polling)."""
+"""The conformance runner's HHU session: the meter's register table (doc §4.4), the outcome of a
+case (CaseFailed, CaseSkipped, CaseResult) and the Runner, the session state and the checks every
+case shares (sign-on, option select, programming mode, register access, token entry with
+TokenStatus polling)."""
+
 import re
 import sys
 import time
 
 from meter import results as R
 
-from .client import (ACK, BAUD_RATES, CRLF, SILENCE_S, TR_MAX_MS, TR_MIN_MS, TR_MIN_SHORT_MS, command,
-                     hexdump)
+from .client import (
+    ACK,
+    BAUD_RATES,
+    CRLF,
+    SILENCE_S,
+    TR_MAX_MS,
+    TR_MIN_MS,
+    TR_MIN_SHORT_MS,
+    command,
+    hexdump,
+)
 
-# --- the register table (doc §4.4) ---------------------------------------------------------------------------
+# --- the register table (doc §4.4)
+# ---------------------------------------------------------------------------
 REG_PROTOCOL_VERSION = "0000"
 REG_TABLE_ID = "0001"
 REG_SERVER_STATUS = "0002"
@@ -26,11 +38,25 @@ READABLE = {
     REG_TOKEN_STATUS: ("TokenStatus", re.compile(r"^[0-9]{4}$")),
     REG_LOCKOUT_REMAINING: ("TokenLockoutTimeRemaining", re.compile(r"^[0-9]{4}$")),
 }
-REG_LOW_CREDIT = "F000"  # this firmware's manufacturer-specific setting (README register table): R, W in a P1 session
-ALL_REGISTERS = (REG_PROTOCOL_VERSION, REG_TABLE_ID, REG_SERVER_STATUS, REG_SOFTWARE_VERSION, REG_TOKEN_ENTRY,
-                 REG_TOKEN_STATUS, REG_LOCKOUT_REMAINING)
+# this firmware's manufacturer-specific setting (README register table): R, W in a P1 session
+REG_LOW_CREDIT = "F000"
+ALL_REGISTERS = (
+    REG_PROTOCOL_VERSION,
+    REG_TABLE_ID,
+    REG_SERVER_STATUS,
+    REG_SOFTWARE_VERSION,
+    REG_TOKEN_ENTRY,
+    REG_TOKEN_STATUS,
+    REG_LOCKOUT_REMAINING,
+)
 STATUS_LOCKOUT_BIT, STATUS_BUSY_BIT, STATUS_TAMPER_BIT = 0, 1, 3  # ServerStatus bits (doc §4.4)
-ER_UNKNOWN_REGISTER, ER_ACCESS, ER_SYNTAX, ER_BUSY, ER_COMMAND = "ER01", "ER02", "ER03", "ER04", "ER09"
+ER_UNKNOWN_REGISTER, ER_ACCESS, ER_SYNTAX, ER_BUSY, ER_COMMAND = (
+    "ER01",
+    "ER02",
+    "ER03",
+    "ER04",
+    "ER09",
+)
 POLL_INTERVAL_S = 0.25  # TokenStatus polls at least 250 ms apart (doc §4.5 step 5)
 POLL_GIVE_UP_S = 10.0  # the client gives up after 10 s (doc §4.5 step 7)
 
@@ -82,11 +108,14 @@ class Runner:
         lo = (self.tr_min_ms if lo_ms is None else lo_ms) - self.opts.early_ms
         hi = TR_MAX_MS + self.opts.late_ms
         if not lo <= reply.tr_ms <= hi:
-            raise CaseFailed("reaction time %.0f ms outside %d..%d ms for %s"
-                             % (reply.tr_ms, lo, hi, reply.describe()))
+            raise CaseFailed(
+                "reaction time %.0f ms outside %d..%d ms for %s"
+                % (reply.tr_ms, lo, hi, reply.describe())
+            )
 
     def exchange(self, data, wait_s=None, check_tr=True, lo_ms=None):
-        """Send a message and read the reply (or SILENT); reaction time checked unless check_tr is False."""
+        """Send a message and read the reply (or SILENT); reaction time checked unless check_tr is
+        False."""
         self.line.send(data)
         reply = self.line.receive(self.wait_s(wait_s or SILENCE_S))
         self.last_io = time.monotonic()
@@ -97,7 +126,8 @@ class Runner:
         return reply
 
     def wait_s(self, seconds):
-        """How long to wait for something the standard expects within `seconds` (--late-ms added)."""
+        """How long to wait for something the standard expects within `seconds` (--late-ms
+        added)."""
         return seconds + self.opts.late_ms / 1000.0
 
     def expect_silence(self, data, what):
@@ -116,12 +146,15 @@ class Runner:
             self.state = "idle"
 
     def sign_on(self, address=""):
-        """Request message `/?[address]!CRLF` (§6.3.1) at 300 Bd; returns the identification Reply."""
+        """Request message `/?[address]!CRLF` (§6.3.1) at 300 Bd; returns the identification
+        Reply."""
         self.idle()
         reply = self.exchange(b"/?" + address.encode() + b"!" + CRLF, check_tr=False)
         if reply.kind != "IDENT":
             self.state = "unknown"
-            raise CaseFailed("sign-on %r: expected the identification, got %s" % (address, reply.describe()))
+            raise CaseFailed(
+                "sign-on %r: expected the identification, got %s" % (address, reply.describe())
+            )
         m = re.match(r"^/([A-Za-z]{3})([0-9A-Z])(.*)\r\n$", reply.raw.decode("ascii", "replace"))
         if not m:
             raise CaseFailed("identification %r is not /XXXZ<ident>CRLF (§6.3.2)" % reply.raw)
@@ -133,7 +166,8 @@ class Runner:
         return reply
 
     def option_select(self, mode):
-        """`ACK 0 Z Y CRLF` at 300 Bd (§6.3.3), then switch to Z's rate when it is the meter's offer."""
+        """`ACK 0 Z Y CRLF` at 300 Bd (§6.3.3), then switch to Z's rate when it is the meter's
+        offer."""
         meter_z = self.ident[1]
         z = self.opts.baud_char or meter_z
         self.line.send(bytes([ACK]) + ("0%s%d" % (z, mode)).encode() + CRLF)
@@ -147,8 +181,12 @@ class Runner:
     def programming(self, fresh=False):
         """A session in programming mode: sign-on, `ACK 0 Z 1`, P0 `()`, P1 `(00000000)` -> ACK.
         An open session is reused while it is well inside the inactivity timeout."""
-        if (not fresh and self.state == "prog"
-                and time.monotonic() - self.last_io < self.opts.inactivity_s - 1.0 - self.opts.late_ms / 1000.0):
+        if (
+            not fresh
+            and self.state == "prog"
+            and time.monotonic() - self.last_io
+            < self.opts.inactivity_s - 1.0 - self.opts.late_ms / 1000.0
+        ):
             return
         self.sign_on("")
         p0 = self.option_select(1)
@@ -157,8 +195,10 @@ class Runner:
             self.state = "unknown"
             raise CaseFailed("after ACK 0 Z 1: expected P0, got %s" % p0.describe())
         if p0.tr_ms < self.opts.first_reply_delay_ms - 50 - self.opts.early_ms:
-            raise CaseFailed("P0 after %.0f ms: the first reply after the option select is due after %d ms"
-                             % (p0.tr_ms, self.opts.first_reply_delay_ms))
+            raise CaseFailed(
+                "P0 after %.0f ms: the first reply after the option select is due after %d ms"
+                % (p0.tr_ms, self.opts.first_reply_delay_ms)
+            )
         ack = self.exchange(command("P", 1, "(00000000)"))
         if ack.kind != "ACK":
             self.state = "unknown"
@@ -172,10 +212,14 @@ class Runner:
     def read_value(self, reg, count=""):
         reply = self.read(reg, count)
         if reply.kind != "DATA" or reply.error():
-            raise CaseFailed("R1 %s(%s): expected a data message, got %s" % (reg, count, reply.describe()))
+            raise CaseFailed(
+                "R1 %s(%s): expected a data message, got %s" % (reg, count, reply.describe())
+            )
         if reply.address != reg:
-            raise CaseFailed("R1 %s: the answer's address %r does not echo the register (§4.3)"
-                             % (reg, reply.address))
+            raise CaseFailed(
+                "R1 %s: the answer's address %r does not echo the register (§4.3)"
+                % (reg, reply.address)
+            )
         return reply.value
 
     def read_int(self, reg):
@@ -199,10 +243,13 @@ class Runner:
 
     # --- token entry (doc §4.5) ---
     def enter_token(self, value, what="token"):
-        """W1 0004(value) -> ACK; then poll TokenStatus until it leaves 16. Returns (result, polls, saw_16)."""
+        """W1 0004(value) -> ACK; then poll TokenStatus until it leaves 16. Returns (result, polls,
+        saw_16)."""
         reply = self.write(REG_TOKEN_ENTRY, value)
         if reply.kind != "ACK":
-            raise CaseFailed("W1 0004(%s) (%s): expected ACK, got %s" % (value, what, reply.describe()))
+            raise CaseFailed(
+                "W1 0004(%s) (%s): expected ACK, got %s" % (value, what, reply.describe())
+            )
         return self.poll_status()
 
     def poll_status(self):
@@ -226,10 +273,23 @@ class Runner:
             hint = ""
             if status in (R.USED, R.OLD) and expected not in (R.USED, R.OLD):
                 # the meter holds this TID or later ones: tokens vended for it elsewhere
-                hint = ("; the meter already holds %s TIDs (tokens vended for it outside this run: another "
-                        "machine, a vending system, an older checkout); %s: rerun with --tid-start above the "
-                        "meter's highest TID" % ("this" if status == R.USED else "later", self.tokens.tid_origin()))
-            raise CaseFailed("%s %s: TokenStatus %d (%s), expected %d (%s)%s"
-                             % (what, digits, status, R.text(status), expected, R.text(expected), hint))
-        return "%s -> %d %s (%d poll%s%s)" % (what, status, R.text(status), polls, "" if polls == 1 else "s",
-                                             ", 16 seen" if saw_busy else "")
+                hint = (
+                    "; the meter already holds %s TIDs (tokens vended for it outside this run: "
+                    "another "
+                    "machine, a vending system, an older checkout); %s: rerun with --tid-start "
+                    "above the "
+                    "meter's highest TID"
+                    % ("this" if status == R.USED else "later", self.tokens.tid_origin())
+                )
+            raise CaseFailed(
+                "%s %s: TokenStatus %d (%s), expected %d (%s)%s"
+                % (what, digits, status, R.text(status), expected, R.text(expected), hint)
+            )
+        return "%s -> %d %s (%d poll%s%s)" % (
+            what,
+            status,
+            R.text(status),
+            polls,
+            "" if polls == 1 else "s",
+            ", 16 seen" if saw_busy else "",
+        )

@@ -1,4 +1,6 @@
-"""`python -m ststools.sim ARGS`: the simulator, as `sts-sim ARGS` (also how the meter process is started: rom.py)."""
+"""`python -m ststools.sim ARGS`: the simulator, as `sts-sim ARGS` (also how the meter process is
+started: rom.py)."""
+
 import sys
 
 from ..launch import run

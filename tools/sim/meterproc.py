@@ -1,7 +1,9 @@
-"""The meter process: boards/unix/main.py under unix MicroPython in `-X heapsize=HEAP`, started with the
-optical pty's master fd and the firmware image (rom.py), and its line protocol (boards/unix/simulator.py):
-commands on its stdin, records (panel, status, log, sync, mem) read from its stdout by a thread.
+"""The meter process: boards/unix/main.py under unix MicroPython in `-X heapsize=HEAP`, started
+with the optical pty's master fd and the firmware image (rom.py), and its line protocol
+(boards/unix/simulator.py): commands on its stdin, records (panel, status, log, sync, mem) read
+from its stdout by a thread.
 """
+
 import json
 import os
 import queue
@@ -20,30 +22,54 @@ HEAP = "64wK"  # see the docstring: 64 KB of a 32-bit board, in this build's 8-b
 
 
 class MeterProcess:
-    """The MicroPython meter as a child process; its records arrive on a queue (a reader thread)."""
+    """The MicroPython meter as a child process; its records arrive on a queue (a reader
+    thread)."""
 
     def __init__(self, argv, master_fd, use_rom=True, heap=None, keep_fds=()):
         env = dict(os.environ)
         env["METER_OPTICAL_FD"] = str(master_fd)
         image = build_rom() if use_rom else None
         if image:
-            cmd = rom_host_command(image, ["-X", "heapsize=" + (heap or HEAP),
-                                           os.path.join(ROOT, "boards", "unix", "main.py")] + argv)
+            cmd = rom_host_command(
+                image,
+                [
+                    "-X",
+                    "heapsize=" + (heap or HEAP),
+                    os.path.join(ROOT, "boards", "unix", "main.py"),
+                ]
+                + argv,
+            )
         else:  # no mpy-cross target for this machine: sources, which need a larger heap
-            cmd = [os.path.join(ROOT, ".venv", "bin", "micropython"), "-X", "heapsize=256K",
-                   os.path.join(ROOT, "boards", "unix", "main.py")] + argv
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     pass_fds=(master_fd,) + tuple(keep_fds), env=env, cwd=ROOT, text=True,
-                                     bufsize=1)
+            cmd = [
+                os.path.join(ROOT, ".venv", "bin", "micropython"),
+                "-X",
+                "heapsize=256K",
+                os.path.join(ROOT, "boards", "unix", "main.py"),
+            ] + argv
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(master_fd,) + tuple(keep_fds),
+            env=env,
+            cwd=ROOT,
+            text=True,
+            bufsize=1,
+        )
         self.records = queue.Queue()
-        self.ready = threading.Event()  # set by the first line from the meter process (its tasks run), or EOF
+        # set by the first line from the meter process (its tasks run), or EOF
+        self.ready = threading.Event()
         self.stderr = []
-        self.panel = {}  # the last panel record: {"lines": [...], "segments": [...]} (screen.panel_record)
+        # the last panel record: {"lines": [...], "segments": [...]} (screen.panel_record)
+        self.panel = {}
         self.status = {}
         self._sync = 0
         self.own_fds = ()  # closed by stop() (start_meter's pty)
-        self._threads = [threading.Thread(target=self._read, daemon=True),
-                         threading.Thread(target=self._read_err, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
         for t in self._threads:
             t.start()
 
@@ -62,7 +88,8 @@ class MeterProcess:
                 except ValueError:
                     continue
             elif kind not in ("log", "error", "sync", "mem"):
-                self.stderr.append(line)  # not the protocol: MicroPython's own output (a traceback)
+                # not the protocol: MicroPython's own output (a traceback)
+                self.stderr.append(line)
             self.records.put((kind, rest))
         self.records.put(("eof", ""))
         self.ready.set()
@@ -80,8 +107,8 @@ class MeterProcess:
             return False
 
     def _await(self, want, on_record=None, timeout=30):
-        """The rest of the first record for which want(kind, rest) holds (records arriving meanwhile go to
-        on_record), or None at end of output or timeout."""
+        """The rest of the first record for which want(kind, rest) holds (records arriving
+        meanwhile go to on_record), or None at end of output or timeout."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -102,10 +129,14 @@ class MeterProcess:
         tag = str(self._sync)
         if not self.send("sync " + tag):
             return False
-        return self._await(lambda kind, rest: kind == "sync" and rest == tag, on_record, timeout) is not None
+        return (
+            self._await(lambda kind, rest: kind == "sync" and rest == tag, on_record, timeout)
+            is not None
+        )
 
     def mem(self, timeout=20):
-        """The meter's heap figures (the `mem` command) as a dict of ints, or None if it did not answer."""
+        """The meter's heap figures (the `mem` command) as a dict of ints, or None if it did not
+        answer."""
         if not self.send("mem"):
             return None
         rest = self._await(lambda kind, rest: kind == "mem", timeout=timeout)
@@ -114,7 +145,8 @@ class MeterProcess:
         return dict((k, int(v)) for k, v in (item.split("=") for item in rest.split()))
 
     def enter(self, digits):
-        """Type `digits` on the keypad, wait until the meter has processed them; its last result text (or None)."""
+        """Type `digits` on the keypad, wait until the meter has processed them; its last result
+        text (or None)."""
         if not self.send("key " + digits) or not self.sync():
             return None
         return self.status.get("result")
@@ -140,9 +172,10 @@ class MeterProcess:
 
 
 def start_meter(state, heap=None, fresh=False, ea11=False):
-    """A meter process (EA07 identity; ea11=True: the EA11 one) on STATE/flash.bin with its optical port on a new
-    pty, as `make sim` starts it, for tests and benchmarks; fresh=True starts from an erased flash, provisioned.
-    Returns the MeterProcess once it runs; its stop() closes the pty too."""
+    """A meter process (EA07 identity; ea11=True: the EA11 one) on STATE/flash.bin with its optical
+    port on a new pty, as `make sim` starts it, for tests and benchmarks; fresh=True starts from an
+    erased flash, provisioned. Returns the MeterProcess once it runs; its stop() closes the pty
+    too."""
     flash = os.path.join(state, "flash.bin")
     argv = ["--flash", flash, "--load-kw", "0"]
     if fresh:
@@ -159,9 +192,20 @@ def start_meter(state, heap=None, fresh=False, ea11=False):
 
 
 def child_args(args, state):
-    argv = ["--flash", os.path.join(state, "flash.bin"), "--provision", os.path.join(state, "provision.json"),
-            "--display", args.display, "--keypad", args.keypad, "--load-kw", str(args.load_kw),
-            "--speed", str(args.speed)]
+    argv = [
+        "--flash",
+        os.path.join(state, "flash.bin"),
+        "--provision",
+        os.path.join(state, "provision.json"),
+        "--display",
+        args.display,
+        "--keypad",
+        args.keypad,
+        "--load-kw",
+        str(args.load_kw),
+        "--speed",
+        str(args.speed),
+    ]
     for item in args.config:
         argv += ["--config", item]
     return argv

@@ -1,8 +1,10 @@
-"""The simulator's firmware image: firmware/ and the unix board's modules compiled with mpy-cross for this
-machine and packed into a ROMFS image (build/sim-rom/firmware.romfs, rebuilt when a source changes), and the
-process that holds it outside the MicroPython heap: this venv's CPython running unix MicroPython in-process
-(`micropython_run`), as a board holds frozen modules in flash (the package docstring says why).
+"""The simulator's firmware image: firmware/ and the unix board's modules compiled with mpy-cross
+for this machine and packed into a ROMFS image (build/sim-rom/firmware.romfs, rebuilt when a source
+changes), and the process that holds it outside the MicroPython heap: this venv's CPython running
+unix MicroPython in-process (`micropython_run`), as a board holds frozen modules in flash (the
+package docstring says why).
 """
+
 import ctypes
 import os
 import subprocess
@@ -19,7 +21,10 @@ ROM_IMAGE = os.path.join(ROM_DIR, "firmware.romfs")
 
 def _mpy_arch():
     import platform
-    return {"x86_64": "x64", "amd64": "x64", "i686": "x86", "i386": "x86"}.get(platform.machine().lower())
+
+    return {"x86_64": "x64", "amd64": "x64", "i686": "x86", "i386": "x86"}.get(
+        platform.machine().lower()
+    )
 
 
 # hostmodels/ modules the unix board imports
@@ -27,9 +32,9 @@ SIM_HOST_MODELS = ("fileflash.py", "pins.py", "ptyuart.py", "textpanel.py")
 
 
 def _rom_sources():
-    """(source path, path inside the image) of every module the meter process imports from the image: the one
-    list of what goes into it (firmware/, boards/unix/ but its main.py, which mounts the image, and the host
-    models the unix board imports)."""
+    """(source path, path inside the image) of every module the meter process imports from the
+    image: the one list of what goes into it (firmware/, boards/unix/ but its main.py, which mounts
+    the image, and the host models the unix board imports)."""
     out = []
     fw = os.path.join(ROOT, "firmware")
     for dirpath, dirnames, files in os.walk(fw):
@@ -65,8 +70,9 @@ def build_rom(log=None):
         if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(src):
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        proc = subprocess.run([MPY_CROSS, "-march=" + arch, "-O1", "-o", target, src], capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            [MPY_CROSS, "-march=" + arch, "-O1", "-o", target, src], capture_output=True, text=True
+        )
         if proc.returncode:
             raise SystemExit("sim.py: mpy-cross failed on %s:\n%s" % (src, proc.stderr))
         rebuilt = True
@@ -96,14 +102,15 @@ def build_rom(log=None):
 
 
 def rom_host_command(image, micropython_args):
-    """The command line of a meter process: this venv's CPython holding `image` (rom_host), running unix
-    MicroPython with `micropython_args` (e.g. -X heapsize=.. boards/unix/main.py ...)."""
+    """The command line of a meter process: this venv's CPython holding `image` (rom_host), running
+    unix MicroPython with `micropython_args` (e.g. -X heapsize=.. boards/unix/main.py ...)."""
     py = VENV_PY if os.path.exists(VENV_PY) else sys.executable
     return [py, "-m", __package__, "--rom-host", image, "--"] + list(micropython_args)
 
 
 def rom_host(image, argv):
-    """Run unix MicroPython in this process with `image` in memory outside its heap (see the docstring)."""
+    """Run unix MicroPython in this process with `image` in memory outside its heap (see the
+    docstring)."""
     import micropython_run  # the unix MicroPython that .venv/bin/micropython runs
 
     with open(image, "rb") as f:

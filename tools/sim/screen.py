@@ -1,6 +1,8 @@
-"""What the simulator shows: the panel read as text, the status, the text lines of --headless and --script
-(LinePrinter), and the terminal UI of `make sim` (draw, run_interactive: keys from the terminal).
+"""What the simulator shows: the panel read as text, the status, the text lines of --headless and
+--script (LinePrinter), and the terminal UI of `make sim` (draw, run_interactive: keys from the
+terminal).
 """
+
 import json
 import os
 import queue
@@ -14,18 +16,23 @@ from .. import paths
 ROOT = paths.ROOT
 
 
-# --- reading the 7-segment digits ----------------------------------------------------------------------------
+# --- reading the 7-segment digits
+# ----------------------------------------------------------------------------
+
 
 def _font7():
-    """glyphs.FONT7 (firmware/drivers/glyphs.py), loaded under CPython with a stand-in for micropython.const."""
+    """glyphs.FONT7 (firmware/drivers/glyphs.py), loaded under CPython with a stand-in for
+    micropython.const."""
     stub = types.ModuleType("micropython")
     stub.const = lambda x: x
     saved = sys.modules.get("micropython")
     sys.modules["micropython"] = stub
     try:
         import importlib.util
-        spec = importlib.util.spec_from_file_location("_sim_glyphs", os.path.join(ROOT, "firmware", "drivers",
-                                                                                "glyphs.py"))
+
+        spec = importlib.util.spec_from_file_location(
+            "_sim_glyphs", os.path.join(ROOT, "firmware", "drivers", "glyphs.py")
+        )
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
     finally:
@@ -36,7 +43,8 @@ def _font7():
     return mod
 
 
-_READING = None  # ({segment bits: character}, the decimal point's bit), built once from the firmware's font
+# ({segment bits: character}, the decimal point's bit), built once from the firmware's font
+_READING = None
 
 
 def _reading():
@@ -54,8 +62,9 @@ def _reading():
 
 
 def read_segments(segs):
-    """The characters a person reads off 7-segment digits: `segs` is what the panel shows, one segment byte
-    per digit (the bit order of firmware/drivers/glyphs.py), '.' for a lit decimal point."""
+    """The characters a person reads off 7-segment digits: `segs` is what the panel shows, one
+    segment byte per digit (the bit order of firmware/drivers/glyphs.py), '.' for a lit decimal
+    point."""
     reverse, point = _reading()
     out = []
     for seg in segs:
@@ -66,7 +75,8 @@ def read_segments(segs):
 
 
 def _prefer_letters(out):
-    """Shapes that are a digit and a letter alike (5/S, 0/O, 2/Z...): next to a letter, read the letter."""
+    """Shapes that are a digit and a letter alike (5/S, 0/O, 2/Z...): next to a letter, read the
+    letter."""
     for _ in range(2):
         for i, ch in enumerate(out):
             if ch in _LOOKALIKE:
@@ -80,9 +90,9 @@ _LOOKALIKE = {"5": "S", "0": "O", "2": "Z", "8": "B", "1": "I", "6": "G"}
 
 
 def panel_record(rest):
-    """A `panel` record of the meter process (boards/unix/simulator.py) as a dict: "lines", the panel's text
-    lines (the art of a 7-segment panel), and for a 7-segment panel "segments", one byte per digit. None if
-    it is not one."""
+    """A `panel` record of the meter process (boards/unix/simulator.py) as a dict: "lines", the
+    panel's text lines (the art of a 7-segment panel), and for a 7-segment panel "segments", one
+    byte per digit. None if it is not one."""
     try:
         panel = json.loads(rest)
     except ValueError:
@@ -91,14 +101,16 @@ def panel_record(rest):
 
 
 def panel_text(panel):
-    """What the panel reads as: a 7-segment panel's digits read from its segment bytes (never from the drawn
-    art), an LCD's rows as they are (without the frame)."""
+    """What the panel reads as: a 7-segment panel's digits read from its segment bytes (never from
+    the drawn art), an LCD's rows as they are (without the frame)."""
     if panel.get("segments") is not None:
         return read_segments(panel["segments"])
     return " / ".join(line.rstrip() for line in panel.get("lines") or [])
 
 
-# --- output for --headless and --script --------------------------------------------------------------------
+# --- output for --headless and --script
+# --------------------------------------------------------------------
+
 
 class LinePrinter:
     def __init__(self, art):
@@ -127,9 +139,14 @@ class LinePrinter:
 
 
 def format_status(st):
-    parts = ["credit=%s" % st.get("credit"), "relay=%s" % st.get("relay"), "load=%skW" % st.get("load_kw"),
-             "result=%s" % json.dumps(st.get("result")), "lockout=%ss" % st.get("lockout_s"),
-             "tamper=%s" % ("yes" if st.get("tamper") else "no")]
+    parts = [
+        "credit=%s" % st.get("credit"),
+        "relay=%s" % st.get("relay"),
+        "load=%skW" % st.get("load_kw"),
+        "result=%s" % json.dumps(st.get("result")),
+        "lockout=%ss" % st.get("lockout_s"),
+        "tamper=%s" % ("yes" if st.get("tamper") else "no"),
+    ]
     if st.get("fault"):
         parts.append("fault=%s" % json.dumps(st["fault"]))
     if st.get("error"):
@@ -137,17 +154,24 @@ def format_status(st):
     return " ".join(parts)
 
 
-# --- the terminal UI ---------------------------------------------------------------------------------------
+# --- the terminal UI
+# ---------------------------------------------------------------------------------------
 
-HELP = ("keys: 0-9 digits   Enter or # enter   Backspace or * back   Del clear\r\n"
-        "        +/- load   t tamper   p power fail   q quit")
+HELP = (
+    "keys: 0-9 digits   Enter or # enter   Backspace or * back   Del clear\r\n"
+    "        +/- load   t tamper   p power fail   q quit"
+)
 
 
 def draw(meter, args, optical, note):
     st = meter.status
     lines = meter.panel.get("lines") or []
     width = max([len(s) for s in lines] + [16])
-    out = ["\x1b[H\x1b[2J", "  STS prepayment meter simulator  (unix MicroPython, heap %s)" % args.heap, ""]
+    out = [
+        "\x1b[H\x1b[2J",
+        "  STS prepayment meter simulator  (unix MicroPython, heap %s)" % args.heap,
+        "",
+    ]
     out.append("    +" + "-" * (width + 2) + "+")
     for s in lines:
         out.append("    | " + s.ljust(width) + " |")
@@ -155,14 +179,19 @@ def draw(meter, args, optical, note):
     out.append("    reads: %s" % panel_text(meter.panel))
     out.append("")
     lock = st.get("lockout_s", 0)
-    rows = [("Credit", "%s kWh%s" % (st.get("credit", "?"), "  (low)" if st.get("low") else "")),
-            ("Load switch", "%s%s" % (st.get("relay", "?"), "  (trip: %s)" % st["trip"] if st.get("trip") else "")),
-            ("Present load", "%s kW  (time x%d)" % (st.get("load_kw", "?"), args.speed)),
-            ("Last token", "%s" % st.get("result", "?")),
-            ("Lockout", "%d s" % lock if lock else "none"),
-            ("Tamper", "yes" if st.get("tamper") else "no"),
-            ("Total used", "%s kWh" % st.get("total_kwh", "?")),
-            ("Optical port", optical)]
+    rows = [
+        ("Credit", "%s kWh%s" % (st.get("credit", "?"), "  (low)" if st.get("low") else "")),
+        (
+            "Load switch",
+            "%s%s" % (st.get("relay", "?"), "  (trip: %s)" % st["trip"] if st.get("trip") else ""),
+        ),
+        ("Present load", "%s kW  (time x%d)" % (st.get("load_kw", "?"), args.speed)),
+        ("Last token", "%s" % st.get("result", "?")),
+        ("Lockout", "%d s" % lock if lock else "none"),
+        ("Tamper", "yes" if st.get("tamper") else "no"),
+        ("Total used", "%s kWh" % st.get("total_kwh", "?")),
+        ("Optical port", optical),
+    ]
     if st.get("fault"):
         rows.append(("FAULT", st["fault"]))
     if st.get("error"):
@@ -211,7 +240,7 @@ def run_interactive(meter, args, optical, note, stop):
                 if ch in ("q", "Q", "\x03", "\x04"):
                     return True
                 if ch == "\x1b":  # an escape sequence: Delete is ESC [ 3 ~
-                    seq = data[i:i + 3]
+                    seq = data[i : i + 3]
                     if seq.startswith("[3~"):
                         meter.send("hold *")
                         i += 3

@@ -1,6 +1,7 @@
-"""The simulator's script commands (--script FILE, and stdin with --headless): parsing them, with a clear
-error for a bad line, and playing them to the meter process.
+"""The simulator's script commands (--script FILE, and stdin with --headless): parsing them, with a
+clear error for a bad line, and playing them to the meter process.
 """
+
 import queue
 import sys
 import threading
@@ -15,7 +16,8 @@ class ScriptError(ValueError):
 
 
 def parse_line(line, keymap, lineno=None):
-    """One script line -> (command, argument) or None (blank, comment); ScriptError says what is wrong."""
+    """One script line -> (command, argument) or None (blank, comment); ScriptError says what is
+    wrong."""
     where = "line %d: " % lineno if lineno is not None else ""
     text = line.strip()
     if not text or text.startswith("#"):
@@ -23,14 +25,18 @@ def parse_line(line, keymap, lineno=None):
     verb, _, arg = text.partition(" ")
     verb, arg = verb.lower(), arg.strip()
     if verb not in COMMANDS:
-        raise ScriptError("%sunknown command %r (commands: %s)" % (where, verb, ", ".join(COMMANDS)))
+        raise ScriptError(
+            "%sunknown command %r (commands: %s)" % (where, verb, ", ".join(COMMANDS))
+        )
     if verb == "keys":
         keys = arg.replace(" ", "")
         if not keys:
             raise ScriptError("%skeys needs the keys to type, e.g. keys 1234#" % where)
         for ch in keys:
             if ch not in keymap:
-                raise ScriptError("%s%r is not a key of the keypad (keys: %s)" % (where, ch, " ".join(keymap)))
+                raise ScriptError(
+                    "%s%r is not a key of the keypad (keys: %s)" % (where, ch, " ".join(keymap))
+                )
         return verb, keys
     if verb == "hold":
         if len(arg) != 1 or arg not in keymap:
@@ -40,8 +46,10 @@ def parse_line(line, keymap, lineno=None):
         try:
             value = float(arg)
         except ValueError:
-            raise ScriptError("%s%s needs a number (%s), got %r" % (where, verb,
-                                                                  "seconds" if verb == "wait" else "kW", arg))
+            raise ScriptError(
+                "%s%s needs a number (%s), got %r"
+                % (where, verb, "seconds" if verb == "wait" else "kW", arg)
+            )
         if value < 0 or (verb == "wait" and value > 3600) or (verb == "load" and value > 1000):
             raise ScriptError("%s%s %s is out of range" % (where, verb, arg))
         return verb, value
@@ -87,7 +95,9 @@ def drain(meter, printer, until=None):
     while True:
         timeout = 0 if until is None else max(0.0, until - time.monotonic())
         try:
-            kind, rest = meter.records.get(timeout=timeout) if timeout > 0 else meter.records.get_nowait()
+            kind, rest = (
+                meter.records.get(timeout=timeout) if timeout > 0 else meter.records.get_nowait()
+            )
         except queue.Empty:
             return True
         if kind == "eof":
