@@ -25,8 +25,9 @@ class FileFlash:
         self.erases = 0
         self.programs = 0
         self.fail_after = -1
-        # one page buffer, preallocated: erased (0xFF) it is written 16 times to erase a block (a block would cost
-        # 4 KB of heap); a page program reads, merges and writes through it, so a commit allocates nothing here
+        # one page buffer, preallocated: erased (0xFF) it is written 16 times to erase a block (a
+        # block would cost 4 KB of heap); a page program reads, merges and writes through it, so a
+        # commit allocates nothing here
         self._page = bytearray(b"\xff" * 256)
         self._ram = None
         self._f = None
