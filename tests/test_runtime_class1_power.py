@@ -4,27 +4,10 @@ on the display, the load switch test) and the maximum power / phase power unbala
 from the pulse inputs, as every board runs them (meter.power), with a fake pulse source and a fake
 clock."""
 
-
-import gc
-
 import testkit
 from testkit import eq
 
-# compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16
-# KB block)
-for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-    "recstore",
-    "norflash",
-    "meter.app",
-    "device.runtime",
-    "drivers.charlcd",
-    "drivers.sevenseg",
-    "textpanel",
-    "drivers.hardware",
-    "runtimekit",
-):
-    __import__(_m)
-    gc.collect()
+testkit.import_runtime_modules()  # one at a time: see testkit
 from drivers import glyphs
 from meter import results as R
 from device import runtime as RT

@@ -3,26 +3,10 @@ away, timed out) gives the home display back in full, and a token result that ar
 entry is open (an optical token while the user types) is shown when the entry closes, never
 lost."""
 
-import gc
-
 import testkit
 from testkit import eq
 
-# compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16
-# KB block)
-for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-    "recstore",
-    "norflash",
-    "meter.app",
-    "device.runtime",
-    "drivers.charlcd",
-    "drivers.sevenseg",
-    "textpanel",
-    "drivers.hardware",
-    "runtimekit",
-):
-    __import__(_m)
-    gc.collect()
+testkit.import_runtime_modules()  # one at a time: see testkit
 from meter import results as R
 from runtimekit import CREDIT_1KWH, lcd, make
 

@@ -10,27 +10,12 @@ made on the host with
         --sgc 123457 --rnd 5
 """
 
-import gc
 import time
 
 import testkit
 from testkit import eq
 
-# compiled one module at a time, collected between: see tests/test_runtime.py (the qstr pool's 16
-# KB block)
-for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-    "recstore",
-    "norflash",
-    "meter.app",
-    "device.runtime",
-    "drivers.charlcd",
-    "drivers.sevenseg",
-    "textpanel",
-    "drivers.hardware",
-    "runtimekit",
-):
-    __import__(_m)
-    gc.collect()
+testkit.import_runtime_modules()  # one at a time: see testkit
 from drivers import glyphs
 from meter import results as R
 from meter.app import Meter, MeterConfig

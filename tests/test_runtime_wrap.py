@@ -3,26 +3,12 @@ this port's own ticks period: 2**30 ms on the 32-bit ports (`make test-wasm`), w
 just before the wrap was a heap int that ticks_diff misread (tests/test_meter_wrap.py has the
 meter's)."""
 
-import gc
 from time import ticks_add
 
 import testkit
 from testkit import eq
 
-# compiled one module at a time, collected between: see tests/test_runtime.py
-for _m in (("stscore.misty1_viper",) if testkit.has_viper() else ()) + (
-    "recstore",
-    "norflash",
-    "meter.app",
-    "device.runtime",
-    "drivers.charlcd",
-    "drivers.sevenseg",
-    "textpanel",
-    "drivers.hardware",
-    "runtimekit",
-):
-    __import__(_m)
-    gc.collect()
+testkit.import_runtime_modules()  # one at a time: see testkit
 from runtimekit import lcd, make
 
 
