@@ -73,7 +73,7 @@ class Terminal:
     def screen(self):
         return self.buf.rsplit("\x1b[2J", 1)[-1]
 
-    def wait_for(self, predicate, what, timeout=10):
+    def wait_for(self, predicate, what, timeout=60):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.read()

@@ -25,10 +25,13 @@ class PtyUART:
         else:
             raise ValueError("fd or path")
         self.fd = self._f.fileno()
-        try:
-            termios.setraw(self.fd)
-        except OSError:
-            pass
+        if path is not None:
+            # An inherited fd was made raw by its launcher. setraw() applies with TCSAFLUSH, which
+            # would drop whatever a client sent before this point (a sign-on sent right away).
+            try:
+                termios.setraw(self.fd)
+            except OSError:
+                pass
         self._poll = select.poll()
         self._poll.register(self._f, select.POLLIN)
         self._one = bytearray(1)
