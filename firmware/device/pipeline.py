@@ -41,7 +41,7 @@ class TokenPipeline:
         if not self._pending:
             return None
         try:
-            result = self.meter.process(self._digits, self._n)
+            result = self.meter.process(self._digits, self._n, self.source)
         # Meter.process does not raise; should it ever, the queue must not wedge
         except Exception as exc:
             result = R.FUNCTION

@@ -15,6 +15,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from stscore import token as T
 from meter import override, results as R
+from meter.diary import Diary
 from meter.identity import Identity, KT_DDTK
 from meter.lockout import Lockout
 from meter.tidmem import TidMemory
@@ -33,13 +34,43 @@ _REC_LOW_CREDIT = const("lowcredit")
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
 # credit (0.1 units), total consumed and total purchased (0.1 units, 64 bits: 32 would end at 429
-# GWh), pulse acc
-_CREDIT_FMT = const(">iQQH")
-_CREDIT_FMT_32 = const(">iIIH")  # the record of builds before the totals were widened: still read
-# MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor
-_SETTINGS_FMT = const(">IIBHH")
+# GWh), pulse acc, emergency credit owed (0.1 units), time of supply (s; meter.diary)
+_CREDIT_FMT = const(">iQQHII")
+_CREDIT_FMT_22 = const(">iQQH")  # the records of earlier builds: still read
+_CREDIT_FMT_32 = const(">iIIH")
+# MPL W (0 = none), MPPUL W (0 = none), tamper flag, tariff rate, water meter factor, emergency
+# credit (0.1 units, 0 = none), base date (year)
+_SETTINGS_FMT = const(">IIBHHIH")
+_SETTINGS_LEN_13 = const(13)  # an earlier build's record: the first five fields
+
+# diary event codes (docs/diary.md has the list)
+_EV_LOCKOUT = const(8)
+_EV_KEY_CHANGE = const(9)
+_EV_CLEAR_CREDIT = const(10)
+_EV_CLEAR_TAMPER = const(11)
+_EV_CLOCK_SET = const(16)
+_EV_EC_LENT = const(17)
+_EV_EC_REPAID = const(18)
+
+# Meter.lend_emergency results (device.texts shows them)
+_EC_LENT = const(0)
+_EC_OFF = const(1)
+_EC_OWED = const(2)  # lent and not yet repaid
+_EC_CREDIT_LEFT = const(3)
+_EC_TAMPER = const(4)
+_EC_MPL = const(5)
+_EC_NOT_SAVED = const(6)
+_EC_OVERFLOW = const(7)
 
 _NO_LIMIT = const(0)
+_SAVE_SUPPLY_S = const(3600)  # the time of supply is saved at least hourly
+# Meter._seen: the token in hand as Diary.token's `data` (bits 0-1 carrier, 2-3 how far it was
+# read, 8-11 class, 12-15 subclass), and whether its history entry is made
+_READ_MASK = const(0x0C)
+_READ_CLASS = const(0x04)
+_READ_DECRYPTED = const(0x08)
+_READ_NO_TID = const(0x0C)
+_NOTED = const(0x10000)
 
 
 def _drop_key_change(meter):
@@ -70,6 +101,7 @@ class MeterConfig:
         self.impulses_per_kwh = 1000  # energy source: impulses per main unit
         self.save_every_units = 1  # persist consumption at least every 0.1 kWh
         self.trip_retry_s = 60  # after an MPL/MPPUL trip the load switch retries after this long
+        self.tamper_disconnect = False  # True: a tamper opens the load switch until cleared
         self.software_version = "0.1.0"
         override(self, kw, "meter")
         if self.service not in SERVICE_SUBCLASS or self.service == "time":
@@ -80,7 +112,7 @@ class MeterConfig:
 
 
 class Meter:
-    def __init__(self, store, config=None, clock=ticks_ms):
+    def __init__(self, store, config=None, clock=ticks_ms, rtc=None):
         self.store = store
         self.cfg = config or MeterConfig()
         self.clock = clock
@@ -113,11 +145,19 @@ class Meter:
         self.unbalance_w = 0
         self._trip_until = None
         self.trip_reason = None
+        self.ec_units = 0  # the emergency credit a short code lends (0.1 units; 0 = none)
+        self.ec_debt = 0  # lent and not yet repaid
+        self.base_date = 2014  # the year of the TIDs' base date (the token history's dates)
+        self.diary = Diary(store, clock, rtc)
+        # the token in hand for its history entry: carrier, how far it was read, class, subclass
+        # (Diary.token's `data`), and _NOTED once the entry is made
+        self._seen = 0
+        self.saved_s = 0  # the time of supply in the credit record
         self._load_state()
 
     # --- state
     # ---------------------------------------------------------------------------------------------
-    def _load_state(self):
+    def _load_state(self, keep=False):
         s = self.store
         try:
             self.ident = Identity.from_record(s.get(_REC_IDENT))
@@ -133,19 +173,29 @@ class Meter:
         rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(_REC_CREDIT)
+        supply = 0
         if rec:
             # a meter updated in service keeps its totals
-            for fmt in (_CREDIT_FMT, _CREDIT_FMT_32):
+            if len(rec) == struct.calcsize(_CREDIT_FMT):
+                v = struct.unpack(_CREDIT_FMT, rec)
+                self.ec_debt, supply = v[4], v[5]
+                rec = rec[:22]
+            for fmt in (_CREDIT_FMT_22, _CREDIT_FMT_32):
                 if len(rec) == struct.calcsize(fmt):
                     self.credit, self.total_consumed, self.total_purchased, self._pulse_acc = (
                         struct.unpack(fmt, rec)
                     )
         rec = s.get(_REC_SETTINGS)
-        if rec and len(rec) == struct.calcsize(_SETTINGS_FMT):
-            self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = struct.unpack(
-                _SETTINGS_FMT, rec
-            )
+        if rec and len(rec) in (_SETTINGS_LEN_13, struct.calcsize(_SETTINGS_FMT)):
+            if len(rec) == _SETTINGS_LEN_13:
+                rec = rec + b"\0\0\0\0\x07\xde"  # no emergency credit, base date 2014
+            v = struct.unpack(_SETTINGS_FMT, rec)
+            self.mpl_w, self.mppul_w, tamper, self.tariff_rate, self.water_factor = v[:5]
+            self.ec_units, self.base_date = v[5], v[6]
             self.tamper = bool(tamper)
+        self.saved_s = supply
+        # a reload after a failed token keeps the time run since the last save
+        self.diary.load(self.diary.supply_s() if keep else supply)
         rec = s.get(_REC_LOW_CREDIT)
         self.low_credit_units = (
             struct.unpack(">I", rec)[0] if rec and len(rec) == 4 else self.cfg.low_credit_units
@@ -161,8 +211,15 @@ class Meter:
                 self.error = R.fault_text("TID memory layout not rewritten", exc)
 
     def _credit_record(self):
+        supply = self.saved_s = self.diary.supply_s()
         return struct.pack(
-            _CREDIT_FMT, self.credit, self.total_consumed, self.total_purchased, self._pulse_acc
+            _CREDIT_FMT,
+            self.credit,
+            self.total_consumed,
+            self.total_purchased,
+            self._pulse_acc,
+            self.ec_debt,
+            supply,
         )
 
     def _settings_record(self):
@@ -173,6 +230,8 @@ class Meter:
             1 if self.tamper else 0,
             self.tariff_rate,
             self.water_factor,
+            self.ec_units,
+            self.base_date,
         )
 
     def _floor_record(self):
@@ -184,7 +243,13 @@ class Meter:
         refused (the meter then keeps its previous state). Fresh TID memory, credit and
         settings."""
         # first boot and tools only
-        from meter.boot import from_provisioning, low_credit, tid_floor
+        from meter.boot import (
+            base_date,
+            emergency_credit,
+            from_provisioning,
+            low_credit,
+            tid_floor,
+        )
 
         gc.collect()  # the key's 4 KB of tables are built next: first boot's heap peak
         try:
@@ -192,16 +257,20 @@ class Meter:
             key = ident.decoder_key()
             floor = tid_floor(obj)
             low = low_credit(obj)
+            ec_units = emergency_credit(obj)
+            base = base_date(obj)
         except ValueError as exc:  # ProvisioningError, KeyFormatError, TableError
             return str(exc)
-        if low is not None and low > self.cfg.credit_max:
+        if (low is not None and low > self.cfg.credit_max) or ec_units > self.cfg.credit_max:
             return (
-                "low_credit_units must not be above the meter's credit_max (%d)"
-                % self.cfg.credit_max
+                "low_credit_units and emergency_credit_units must not be above the meter's "
+                "credit_max (%d)" % self.cfg.credit_max
             )
         self.tids.clear()
         self.tids.set_floor(floor)
         self.credit = self.total_consumed = self.total_purchased = self._pulse_acc = 0
+        self.ec_debt = 0
+        self.ec_units, self.base_date = ec_units, base
         self.mpl_w = self.mppul_w = _NO_LIMIT
         self.tamper = False
         self.lockout.reset()
@@ -238,6 +307,69 @@ class Meter:
             return R.FUNCTION
         self.low_credit_units = units
         return R.ACCEPT
+
+    def set_emergency(self, units):
+        """The emergency credit amount (0.1 units, 0 = none), from the optical port: RANGE,
+        FUNCTION or ACCEPT as set_low_credit. An amount lent stays owed as it is."""
+        if not 0 <= units <= self.cfg.credit_max:
+            return R.RANGE
+        old, self.ec_units = self.ec_units, units
+        try:
+            records = {_REC_SETTINGS: self._settings_record()}
+            try:
+                self._commit(records)
+            except Exception:
+                self.store.commit(records, urgent=True)
+        except Exception as exc:
+            self.ec_units = old
+            self.error = R.fault_text("emergency credit setting not saved", exc)
+            return R.FUNCTION
+        return R.ACCEPT
+
+    def set_clock(self, v):
+        """Set the real-time clock to v = (y, mo, d, h, mi, s), from the optical port: RANGE (a
+        field out of range: nothing written), FUNCTION (no clock, or a bus fault) or ACCEPT; the
+        event log notes it."""
+        try:
+            if not self.diary.set_clock(v):
+                return R.FUNCTION
+        except ValueError:
+            return R.RANGE
+        except Exception as exc:
+            self.error = R.fault_text("clock not set", exc)
+            return R.FUNCTION
+        self.diary.log(_EV_CLOCK_SET)
+        return R.ACCEPT
+
+    def lend_emergency(self):
+        """Short code: lend the emergency credit once the credit has run out; the next credit token
+        repays it first. Returns 0 (lent) or why not (device.texts: the display text)."""
+        if not self.ec_units:
+            return _EC_OFF
+        if self.ec_debt:
+            return _EC_OWED
+        if self.credit > 0:
+            return _EC_CREDIT_LEFT
+        if self.tamper:
+            return _EC_TAMPER
+        if self.trip_reason == "MPL" and self._trip_until is not None:
+            return _EC_MPL
+        if self.credit + self.ec_units > self.cfg.credit_max:
+            return _EC_OVERFLOW
+        self.credit += self.ec_units
+        self.ec_debt = self.ec_units
+        records = {_REC_CREDIT: self._credit_record()}
+        try:
+            self.diary.log(_EV_EC_LENT, min(self.ec_units, 0xFFFF), records)
+            self._commit(records)
+        except Exception as exc:
+            self.credit -= self.ec_units
+            self.ec_debt = 0
+            self.error = R.fault_text("emergency credit not saved", exc)
+            self.diary.load(self.diary.supply_s())
+            return _EC_NOT_SAVED
+        self._update_relay()
+        return _EC_LENT
 
     def _id(self):
         """The identity, for code that only runs once the meter is provisioned."""
@@ -294,9 +426,10 @@ class Meter:
             self.digits[i] = data[i]
         return self.process(self.digits, n)
 
-    def process(self, digits, n):
-        """Process one token (ASCII digits, n of them) from any carrier; returns and remembers its
-        result."""
+    def process(self, digits, n, source=None):
+        """Process one token (ASCII digits, n of them) from any carrier (results.SOURCE_*: the
+        token history notes it); returns and remembers its result."""
+        self._seen = 1 if source == R.SOURCE_KEYPAD else 2 if source == R.SOURCE_OPTICAL else 0
         lockout = self.lockout
         # before the token
         failures, lock_until, unsaved = lockout.failures, lockout.until, lockout.unsaved
@@ -311,8 +444,9 @@ class Meter:
             result = R.FUNCTION
             gc.collect()  # what the failed attempt left, before anything more is allocated here
             self.error = R.fault_text("token refused", exc)
+            self._seen &= ~_NOTED  # the history entry went with the failed commit: Function now
             try:
-                self._load_state()
+                self._load_state(True)
             # RAM may now differ from flash: refuse tokens until a restart
             except Exception as exc2:
                 self.ident, self.key = None, None
@@ -320,13 +454,36 @@ class Meter:
             if unsaved or failures > lockout.failures:
                 lockout.failures, lockout.until, lockout.unsaved = failures, lock_until, True
         self.last_result = result
+        if not self._seen & _NOTED:
+            try:
+                self._token(result, None)
+            except Exception as exc:  # the token's effect stands; only its history entry is lost
+                self.error = R.fault_text("token history not saved", exc)
         return result
+
+    def _token(self, result, records):
+        """The token in hand into the token history (into `records`: with the token's commit)."""
+        tok = self.token
+        seen = self._seen
+        self._seen = seen | _NOTED
+        tid = amount = 0
+        if seen & _READ_MASK >= _READ_DECRYPTED:
+            seen |= tok.subclass << 12
+            cls = seen >> 8 & 3
+            # TID-bearing: credit, and management other than key change
+            if cls == T.CLASS_CREDIT or (cls == 2 and not tok.is_key_change()):
+                tid = tok.tid
+                amount = tok.amount if cls == T.CLASS_CREDIT else 0
+            else:
+                seen |= _READ_NO_TID
+        self.diary.token(seen & 0xFFFF, result, tid, amount, records)
 
     def _process(self, digits, n):
         tok = self.token
         if T.parse_decimal(digits, n, tok.data) != T.OK:
             return R.FORMAT
         cls = (tok.data[5] >> 3) & 3  # class bits 28-27 of the block as transmitted
+        self._seen |= _READ_CLASS | cls << 8
         if self.ident is None:
             return R.FUNCTION  # not provisioned or bad provisioning data: self.fault says which
         if cls != T.CLASS_TEST and self.lockout_remaining_s() > 0:
@@ -335,11 +492,16 @@ class Meter:
         if status == T.CRC:
             # an authentication failure: counted, the lockout it earns saved at once
             if cls != T.CLASS_TEST:
-                self.lockout.failed()
+                lockout = self.lockout
+                was = lockout.until
+                lockout.failed()
                 self.save_lockout()
+                if was is None and lockout.until is not None:
+                    self.diary.log(_EV_LOCKOUT, min(lockout.remaining_s(), 0xFFFF))
             return R.CRC
         if status != T.OK:
             return R.FUNCTION if status in (T.FUNCTION, T.NO_KEY) else R.FORMAT
+        self._seen = self._seen & ~_READ_MASK | _READ_DECRYPTED
         if cls == T.CLASS_TEST:
             return self._class1(tok)
         if tok.is_key_change():
@@ -381,6 +543,7 @@ class Meter:
         if self.lockout.failures or self.lockout.until is not None:
             self.lockout.reset()
             records[_REC_LOCK] = self.lockout.record()
+        self._token(R.ACCEPT, records)
         self._commit(records)
 
     def _credit_token(self, tok):
@@ -395,11 +558,17 @@ class Meter:
         r = self._tid_checks(tok)
         if r:
             return r
-        if self.credit + tok.amount > self.cfg.credit_max:
+        # an emergency credit lent is repaid first (docs/meter-rules.md)
+        repay = min(self.ec_debt, tok.amount)
+        if self.credit + tok.amount - repay > self.cfg.credit_max:
             return R.OVERFLOW
-        self.credit += tok.amount
+        self.credit += tok.amount - repay
+        self.ec_debt -= repay
         self.total_purchased += tok.amount
-        self._commit_accepted({_REC_CREDIT: self._credit_record()})
+        records = {_REC_CREDIT: self._credit_record()}
+        if repay and not self.ec_debt:
+            self.diary.log(_EV_EC_REPAID, min(repay, 0xFFFF), records)
+        self._commit_accepted(records)
         self._update_relay()
         return R.ACCEPT
 
@@ -420,12 +589,16 @@ class Meter:
             reg = tok.data16
             if reg != 0xFFFF and reg != SERVICE_SUBCLASS[self.cfg.service]:
                 return R.RANGE
+            cleared = self.credit
             self.credit = 0
+            self.ec_debt = 0  # nothing is owed on a register that was emptied
             records[_REC_CREDIT] = self._credit_record()
+            self.diary.log(_EV_CLEAR_CREDIT, min(max(cleared, 0), 0xFFFF), records)
         elif sub == 5:
             if tok.data16 != 0:
                 return R.RANGE
             self.tamper = False
+            self.diary.log(_EV_CLEAR_TAMPER, 0, records)
         elif sub == 6:
             self.mppul_w = tok.amount
         elif sub == 7:
@@ -465,6 +638,10 @@ class Meter:
             _drop_key_change(self)  # the set is refused
             return R.KEY_TYPE
         records = {_REC_IDENT: new.to_record()}
+        # old KRN, KT; new KRN, KT; RO, in 4 + 2 + 4 + 2 + 1 bits
+        self.diary.log(
+            _EV_KEY_CHANGE, ident.krn << 12 | ident.kt << 10 | krn << 6 | kt << 4 | ro, records
+        )
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a
             # new base date, so the memory and its floor (both on the old base date) are cleared
@@ -474,6 +651,7 @@ class Meter:
         # Should the commit fail (a flash error, a full heap: process() reloads the state), the set
         # stays complete: any of its sections entered again applies it. The lockout stays as it is:
         # only an accepted token with a TID ends the failure streak.
+        self._token(R.ACCEPT, records)
         self._commit(records)
         self.ident, self.key = new, new_key
         _drop_key_change(self)
@@ -499,9 +677,13 @@ class Meter:
                 self.save()
             self._update_relay()
 
-    def save(self):
-        """Persist the credit register now (also called by a power-fail warning input)."""
-        self.store.commit({_REC_CREDIT: self._credit_record()})
+    def save(self, code=0):
+        """Persist the credit register now (and the time of supply), with event `code` (the
+        power-fail warning's: device.runtime) when given."""
+        records = {_REC_CREDIT: self._credit_record()}
+        if code:
+            self.diary.log(code, 0, records)
+        self.store.commit(records)
         self._unsaved_units = 0
 
     def set_load(self, watts, unbalance_watts=0):
@@ -514,6 +696,7 @@ class Meter:
         if not self.tamper:
             self.tamper = True
             self.store.commit({_REC_SETTINGS: self._settings_record()})
+            self._update_relay()
 
     def _update_relay(self):
         now = self.clock()
@@ -538,10 +721,18 @@ class Meter:
         self.lockout_remaining_s()
         if self.lockout.unsaved:
             self.save_lockout()
+        self.diary.tick(self.total_consumed)
+        if self.diary.supply_s() - self.saved_s >= _SAVE_SUPPLY_S:
+            self.save()  # the time of supply: at most this much is lost at a power cut
 
     def relay_closed(self):
-        """The load switch: closed with credit and no trip."""
-        return self.credit > 0 and self._trip_until is None
+        """The load switch: closed with credit and no trip (and no tamper, with
+        tamper_disconnect)."""
+        return (
+            self.credit > 0
+            and self._trip_until is None
+            and not (self.tamper and self.cfg.tamper_disconnect)
+        )
 
     def low_credit(self):
         return 0 < self.credit < self.low_credit_units

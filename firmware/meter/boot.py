@@ -80,6 +80,22 @@ def low_credit(obj):
     return _int_field(obj, "low_credit_units", 0, 99999999)
 
 
+def emergency_credit(obj):
+    """The emergency credit a short code lends once the credit has run out
+    ("emergency_credit_units", 0.1 of the main unit; 0 or absent = none: the default)."""
+    return _int_field(obj, "emergency_credit_units", 0, 99999999, 0)
+
+
+def base_date(obj):
+    """The base date of the meter's TIDs ("base_date": 1993, 2014 or 2035; absent: 2014, the base
+    date in service since the TID rollover of 2024); the token history shows TIDs as dates on
+    it."""
+    year = _int_field(obj, "base_date", 1993, 2035, 2014)
+    if year not in (1993, 2014, 2035):
+        raise ProvisioningError("base_date must be 1993, 2014 or 2035, got %d" % year)
+    return year
+
+
 def from_provisioning(obj):
     """Validate a provisioning object (parsed JSON) and return an Identity; ProvisioningError
     otherwise."""
@@ -115,6 +131,8 @@ def from_provisioning(obj):
         raise ProvisioningError("sta_tables: %s" % exc.args[0])
     tid_floor(obj)  # validated here too, so that a file that passes is taken whole
     low_credit(obj)
+    emergency_credit(obj)
+    base_date(obj)
     return ident
 
 
