@@ -199,6 +199,8 @@ def test_fault_not_provisioned_and_no_flash():
     rt.tick()
     eq(lcd(hw)[0][:6], "Error:")
 
+    meter = pipeline = rt = hw = None  # the first meter's store and buffers go before the next
+    gc.collect()
     hw = board().make_hardware(display="lcd1602")
     hw.flash_bdev = None
     hw.flash_note = "littlefs covers the record-store sectors"
@@ -210,6 +212,8 @@ def test_fault_not_provisioned_and_no_flash():
     eq(lcd(hw)[0][:12], "Error: flash")
     eq(enter(hw, pipeline, CREDIT_1KWH[0]), R.FUNCTION)
 
+    meter = pipeline = rt = hw = None
+    gc.collect()
     hw = board().make_hardware(display="lcd1602")
     path = ROOT + "/build/test_runtime_provision.json"
     with open(path, "w") as f:

@@ -73,11 +73,12 @@ class H:
 
     def __init__(self, pan=None, **cfg):
         gc.collect()  # a meter needs a 4 KB block (the EA07 tables)
+        # the store's 2-3 KB buffers before the test data's many small objects
+        store = RecordStore(NorFlash(4, page_programs=8), page_writes=8)
+        store.mount()
         d = _data()
         self.tok = d["tokens"]
         self.clock = Clock()
-        store = RecordStore(NorFlash(4, page_programs=8), page_writes=8)
-        store.mount()
         self.m = Meter(store, MeterConfig(), self.clock)
         prov = dict(d["provision"])
         if pan:

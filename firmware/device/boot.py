@@ -40,11 +40,16 @@ class FaultStore:
     commit, so the meter comes up "not provisioned" and refuses tokens (main.py puts the reason in
     meter.fault)."""
 
+    status = 2  # recstore.REFUSED: the runtime's event log says so
+
     def __init__(self, reason):
         self.reason = reason
 
     def get(self, name, default=None):
         return default
+
+    def get_into(self, key, buf):
+        return 0
 
     def commit(self, changes):
         raise OSError("no record store: " + self.reason)
@@ -80,12 +85,12 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
             reason = "record store: %r" % (exc,)
             store = None
     if store is None:
-        meter = Meter(FaultStore(reason), meter_config, clock)
+        meter = Meter(FaultStore(reason), meter_config, clock, getattr(hw, "rtc", None))
         meter.fault = "flash: " + reason
         log("meter: " + meter.fault)
     else:
         try:
-            meter = Meter(store, meter_config, clock)
+            meter = Meter(store, meter_config, clock, getattr(hw, "rtc", None))
             why = None
             path = provision_path or _PROVISION_FILE
             # meter.boot only for a first boot: a meter in service does not carry it
@@ -97,7 +102,9 @@ def bring_up(hw, page_writes=8, provision_path=None, meter_config=None, clock=ti
                 _unload("meter.boot")
         # e.g. MemoryError building the key's tables: run, refuse tokens, say why
         except Exception as exc:
-            meter = Meter(FaultStore("meter start failed"), meter_config, clock)
+            meter = Meter(
+                FaultStore("meter start failed"), meter_config, clock, getattr(hw, "rtc", None)
+            )
             why = meter.fault = "start failed: %r" % (exc,)
         if why:
             log("meter: " + why)

@@ -25,6 +25,30 @@ _H_LOW = const(2)
 _H_FAULT = const(3)
 _H_LOCK = const(4)
 _H_KCT = const(5)
+_H_EMERGENCY = const(6)
+
+# diary event codes (docs/diary.md) and the load switch's reasons
+_EV_START = const(1)  # meter.diary makes it a power restore after a power-fail event
+_EV_POWER_FAIL = const(2)
+_EV_TAMPER_OPEN = const(4)
+_EV_TAMPER_CLOSE = const(5)
+_EV_LOAD_OPEN = const(6)
+_EV_LOAD_CLOSE = const(7)
+_EV_STORE_REPAIRED = const(12)
+_EV_STORE_FORMATTED = const(13)
+_EV_STORE_REFUSED = const(14)
+_EV_SELFTEST = const(15)
+_LS_CREDIT = const(1)
+_LS_MPL = const(2)
+_LS_MPPUL = const(3)
+_LS_TEST = const(4)
+_LS_TAMPER = const(5)
+# short codes of the diary (device/texts.py has the others): 20-23 scroll through the token
+# history, the events, the days and the months (the same code again within entry_timeout_ms shows
+# the next older one); 24 lends the emergency credit
+_SC_HISTORY = const(20)
+_SC_MONTHS = const(23)
+_SC_LEND = const(24)
 
 
 class RuntimeConfig:
@@ -76,6 +100,11 @@ class Runtime:
         self._pending_result = -1
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
+        # the diary item on the display (short codes 20-23): code, entry, when the next key
+        # continues the scroll
+        self._scroll = [0, 0, 0]
+        self._relay = _LS_CREDIT  # why the load switch is open (or was, once it closes)
+        self._tamper = False  # the tamper switch as the event log last noted it
         # present power from the energy pulses (meter.power), unless hw.metering reports it
         self.power = None
         self.phase_power = []
@@ -92,6 +121,7 @@ class Runtime:
         if hw.powerfail is not None:
             hw.powerfail.on_fail = self._on_powerfail
         hw.pulses.on_pulses = None  # polled with take(), see the module docstring
+        self._log_start()
         self.sync_relay()
         self.show_home()
         from stscore import token as T
@@ -104,6 +134,24 @@ class Runtime:
                 "Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f,
                 self.cfg.info_ms,
             )
+
+    def _log_start(self):
+        """The event log at start-up: start (or power restore), how the store came up, a self-test
+        fault."""
+        from stscore import token as T
+
+        log = self.meter.diary.log
+        log(_EV_START)
+        store = self.store
+        status = getattr(store, "status", 0)  # recstore OK 0, FORMATTED 1; boot's FaultStore 2
+        if status == 2:
+            log(_EV_STORE_REFUSED)  # no store to keep it: in RAM only, shown until a restart
+        elif status == 1:
+            log(_EV_STORE_FORMATTED)
+        elif getattr(store, "skipped", 0) or getattr(store, "gaps", 0):
+            log(_EV_STORE_REPAIRED, min(store.skipped + store.gaps, 0xFFFF))
+        if T.selftest_fault:
+            log(_EV_SELFTEST, T.selftest_fault & 0xFFFF)
 
     # --- keypad and tokens
     # -----------------------------------------------------------------------------
@@ -154,9 +202,36 @@ class Runtime:
             self._hold(self.cfg.info_ms)
             self.display.show_credit(self.meter.credit)
             return
+        if _SC_HISTORY <= code <= _SC_MONTHS:
+            self._message(self._diary_text(code), self.cfg.info_ms)
+            return
         from device.texts import short_code_text  # loaded with the first answer shown
 
-        self._message(short_code_text(self.meter, code, self.wide, self.width), self.cfg.info_ms)
+        lent = -1
+        if code == _SC_LEND:
+            lent = self.meter.lend_emergency()
+            self.sync_relay()
+        self._message(
+            short_code_text(self.meter, code, self.wide, self.width, lent), self.cfg.info_ms
+        )
+
+    def _diary_text(self, code):
+        """Short codes 20-23: the newest entry, or the next older one when the same code comes
+        again within entry_timeout_ms of the last; after the oldest the newest again."""
+        from meter.diarytext import text  # loaded with the first diary item shown
+
+        now = self.clock()
+        s = self._scroll
+        i = s[1] + 1 if s[0] == code and ticks_diff(s[2], now) > 0 else 0
+        form = 1 if self.wide else 2
+        t = text(self.meter, code - _SC_HISTORY, i, form)
+        if t is None and i:
+            i = 0
+            t = text(self.meter, code - _SC_HISTORY, i, form)
+        s[0], s[1], s[2] = code, i, ticks_add(now, self.cfg.entry_timeout_ms)
+        if t is None:
+            return "No entries" if self.wide else "none"
+        return t
 
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay
@@ -242,11 +317,13 @@ class Runtime:
             return
         credit = m.credit
         # the threshold is a setting: it may change too
-        home = _H_LOW if m.low_credit() else _H_CREDIT
+        home = _H_EMERGENCY if m.ec_debt else _H_LOW if m.low_credit() else _H_CREDIT
         if self._home_value == credit and self._home == home:
             return
         self._home, self._home_value = home, credit
-        if home == _H_LOW:
+        if home == _H_EMERGENCY:  # on emergency credit: what is left of it, blinking
+            self.display.show_warning(("Emerg. credit " if wide else "EC ") + format_units(credit))
+        elif home == _H_LOW:
             self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
         else:
             self.display.show_credit(credit)
@@ -296,18 +373,33 @@ class Runtime:
         return n
 
     def sync_relay(self):
-        closed = self.meter.relay_closed()
+        m = self.meter
+        closed = m.relay_closed()
         if self._relay_test:
             closed = not closed  # class 1 load switch test: switched over for test_ms, then back
         relay = self.hw.relay
         if relay.is_connected() != closed:
             relay.set(closed)
+            # the event log: opened and why; closed, and what had held it open
+            if closed and self._relay_test:
+                self._relay = _LS_TEST
+            elif not closed:
+                self._relay = (
+                    _LS_TEST
+                    if self._relay_test
+                    else (_LS_MPL if m.trip_reason == "MPL" else _LS_MPPUL)
+                    if m.trip_reason
+                    else _LS_TAMPER
+                    if m.tamper and m.cfg.tamper_disconnect
+                    else _LS_CREDIT
+                )
+            m.diary.log(_EV_LOAD_CLOSE if closed else _EV_LOAD_OPEN, self._relay)
 
     def powerfail_save(self):
         if self._powerfail:
             self._powerfail = False
             try:
-                self.meter.save()
+                self.meter.save(_EV_POWER_FAIL)
                 self.saves += 1
             except Exception as exc:  # the store may be full or gone: the meter keeps running
                 self.meter.error = "power-fail save failed: %r" % (exc,)
@@ -329,6 +421,10 @@ class Runtime:
         if self._relay_test and ticks_diff(now, self._relay_test_until) >= 0:
             self._relay_test = False
         self.sync_relay()
+        tamper = self.hw.tamper
+        if tamper is not None and tamper.active != self._tamper:
+            self._tamper = tamper.active  # the switch, debounced: open and close in the event log
+            m.diary.log(_EV_TAMPER_OPEN if tamper.active else _EV_TAMPER_CLOSE)
         self.entry.tick(now)
         if self.entry.mode == K.IDLE and (
             self._mode == _HOME or ticks_diff(now, self._until) >= 0

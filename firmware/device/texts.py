@@ -28,6 +28,11 @@ _SC_KCT_COUNT = const(14)  # (15)
 _SC_KEN = const(15)  # (17)
 _SC_DRN = const(16)  # (18)
 _SC_READER = const(17)  # (6)
+# 20-23 (the diary's entries) are the runtime's own; 24 lends the emergency credit (the runtime
+# passes Meter.lend_emergency's result), 25 shows it, 26 the clock
+_SC_LEND = const(24)
+_SC_EMERGENCY = const(25)
+_SC_CLOCK = const(26)
 
 # class 1 test bit (the index; results.py lists them) -> the short code showing the same item; 0:
 # the load switch test (its own text) and the reserved bits 11, 12 (never requested:
@@ -47,9 +52,39 @@ def class1_text(meter, bit, wide, width, source=None):
 
 
 def short_code_text(meter, code, wide, width, source=None):
-    """The text of short code `code` (SC_CREDIT is drawn by the display's show_credit)."""
+    """The text of short code `code` (SC_CREDIT is drawn by the display's show_credit); `source`
+    the carrier of a class 1 token (the reading device test), or for short code 24
+    Meter.lend_emergency's result."""
     m = meter
     ident = m.ident
+    if code == _SC_LEND:
+        if source == 0:
+            return ("Emerg. credit\n%s lent" if wide else "EC %s") % format_units(m.ec_units)
+        # off, owed, credit left, tampered, MPL trip, not saved, above credit_max
+        why = (
+            (
+                "No emerg. credit",
+                "Emerg. owed",
+                "Credit left",
+                "Tamper",
+                "MPL trip",
+                "Not saved",
+                "Overflow",
+            )
+            if wide
+            else ("EC oFF", "EC oWEd", "EC no", "tAMP", "MPL", "Err", "oFLo")
+        )
+        return why[source - 1] if 1 <= source <= len(why) else "Err %d" % source
+    if code == _SC_EMERGENCY:
+        if m.ec_debt:
+            return ("Emerg. owed\n%s" if wide else "EC -%s") % format_units(m.ec_debt)
+        if not m.ec_units:
+            return "No emerg. credit" if wide else "EC oFF"
+        return ("Emerg. credit\n%s" if wide else "EC %s") % format_units(m.ec_units)
+    if code == _SC_CLOCK:
+        from meter.diarytext import text
+
+        return text(m, 4, 0, 1 if wide else 2)
     if code == K.SC_LAST_RESULT:
         return "%d %s" % (m.last_result, R.text(m.last_result))
     if code == _SC_TAMPER:

@@ -154,6 +154,7 @@ class Meter:
         self._seen = 0
         self.saved_s = 0  # the time of supply in the credit record
         self._load_state()
+        self.diary.tick(self.total_consumed)  # a first boot opens the consumption history's day
 
     # --- state
     # ---------------------------------------------------------------------------------------------

@@ -291,7 +291,7 @@ class Diary:
                 old = -1
         else:
             for k in range(_DAYS_AT, _CONS_LEN):
-                c[k] = 0
+                c[k] = 0xFF  # all ones: nothing recorded
             old = -1
         c[0] = cal
         c[1] = day >> 8 & 0xFF
@@ -316,7 +316,8 @@ class Diary:
         for k in range(at + slots * width - 1, at + step - 1, -1):
             c[k] = c[k - step]
         top = (1 << (8 * width - 1)) - 1
-        units = 0 if units < 0 else top if units > top else units
+        # (top with the flag, all ones, is "nothing recorded")
+        units = 0 if units < 0 else top - 1 if units >= top else units
         flag = 0 if mode else top + 1
         for k in range(1 + n):
             v = flag | (units if k == n else 0)

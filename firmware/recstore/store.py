@@ -34,7 +34,7 @@ class RecordStore:
     """The record store over block device `bdev` (format, bounds and guarantees:
     docs/recstore-format.md).
 
-    RecordStore(bdev, reserve=1, page_writes=1, max_live=1024); bdev speaks the block-device
+    RecordStore(bdev, reserve=1, page_writes=1, max_live=2304); bdev speaks the block-device
     protocol.
 
     reserve: sectors kept erased ahead of the head for deferred-erase periods (0..N-1).
@@ -50,7 +50,7 @@ class RecordStore:
         back.
     """
 
-    def __init__(self, bdev, reserve=1, page_writes=1, max_live=1024):
+    def __init__(self, bdev, reserve=1, page_writes=1, max_live=2304):
         sectors = bdev.ioctl(_IOCTL_BLOCK_COUNT, 0)
         sector_size = bdev.ioctl(_IOCTL_BLOCK_SIZE, 0)
         if not (2 <= sectors <= 255):
