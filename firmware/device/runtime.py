@@ -100,11 +100,10 @@ class Runtime:
         self._pending_result = -1
         self._relay_test = False  # the load switch test has the relay switched over
         self._relay_test_until = 0
-        # the diary item on the display (short codes 20-23): code, entry, when the next key
-        # continues the scroll
-        self._scroll = [0, 0, 0]
-        self._relay = _LS_CREDIT  # why the load switch is open (or was, once it closes)
-        self._tamper = False  # the tamper switch as the event log last noted it
+        # for the event log and the diary's short codes: the diary item on the display (code,
+        # entry, until when the same code shows the next one), why the load switch is open (or
+        # was, once it closes), the tamper switch as last logged
+        self._seen = [0, 0, 0, _LS_CREDIT, False]
         # present power from the energy pulses (meter.power), unless hw.metering reports it
         self.power = None
         self.phase_power = []
@@ -121,7 +120,21 @@ class Runtime:
         if hw.powerfail is not None:
             hw.powerfail.on_fail = self._on_powerfail
         hw.pulses.on_pulses = None  # polled with take(), see the module docstring
-        self._log_start()
+        # the event log at start-up: start (or power restore), how the store came up, a self-test
+        # fault
+        log = meter.diary.log
+        log(_EV_START)
+        status = getattr(self.store, "status", 0)  # recstore OK 0, FORMATTED 1; FaultStore 2
+        if status == 2:
+            log(_EV_STORE_REFUSED)  # no store to keep it: in RAM only, shown until a restart
+        elif status == 1:
+            log(_EV_STORE_FORMATTED)
+        elif getattr(self.store, "skipped", 0) or getattr(self.store, "gaps", 0):
+            log(_EV_STORE_REPAIRED, min(self.store.skipped + self.store.gaps, 0xFFFF))
+        from stscore import token as T
+
+        if T.selftest_fault:
+            log(_EV_SELFTEST, T.selftest_fault & 0xFFFF)
         self.sync_relay()
         self.show_home()
         from stscore import token as T
@@ -134,24 +147,6 @@ class Runtime:
                 "Self-test fault\n" + part_names(f) if self.wide else "St %02x" % f,
                 self.cfg.info_ms,
             )
-
-    def _log_start(self):
-        """The event log at start-up: start (or power restore), how the store came up, a self-test
-        fault."""
-        from stscore import token as T
-
-        log = self.meter.diary.log
-        log(_EV_START)
-        store = self.store
-        status = getattr(store, "status", 0)  # recstore OK 0, FORMATTED 1; boot's FaultStore 2
-        if status == 2:
-            log(_EV_STORE_REFUSED)  # no store to keep it: in RAM only, shown until a restart
-        elif status == 1:
-            log(_EV_STORE_FORMATTED)
-        elif getattr(store, "skipped", 0) or getattr(store, "gaps", 0):
-            log(_EV_STORE_REPAIRED, min(store.skipped + store.gaps, 0xFFFF))
-        if T.selftest_fault:
-            log(_EV_SELFTEST, T.selftest_fault & 0xFFFF)
 
     # --- keypad and tokens
     # -----------------------------------------------------------------------------
@@ -203,7 +198,22 @@ class Runtime:
             self.display.show_credit(self.meter.credit)
             return
         if _SC_HISTORY <= code <= _SC_MONTHS:
-            self._message(self._diary_text(code), self.cfg.info_ms)
+            # the newest entry, or the next older one when the same code comes again within
+            # entry_timeout_ms of the last; after the oldest the newest again
+            from meter.diarytext import text  # loaded with the first diary item shown
+
+            now = self.clock()
+            s = self._seen
+            i = s[1] + 1 if s[0] == code and ticks_diff(s[2], now) > 0 else 0
+            mode = 1 if self.wide else 2
+            t = text(self.meter, code - _SC_HISTORY, i, mode)
+            if t is None and i:
+                i = 0
+                t = text(self.meter, code - _SC_HISTORY, i, mode)
+            s[0], s[1], s[2] = code, i, ticks_add(now, self.cfg.entry_timeout_ms)
+            if t is None:
+                t = "No entries yet" if self.wide else "none yet"
+            self._message(t, self.cfg.info_ms)
             return
         from device.texts import short_code_text  # loaded with the first answer shown
 
@@ -214,24 +224,6 @@ class Runtime:
         self._message(
             short_code_text(self.meter, code, self.wide, self.width, lent), self.cfg.info_ms
         )
-
-    def _diary_text(self, code):
-        """Short codes 20-23: the newest entry, or the next older one when the same code comes
-        again within entry_timeout_ms of the last; after the oldest the newest again."""
-        from meter.diarytext import text  # loaded with the first diary item shown
-
-        now = self.clock()
-        s = self._scroll
-        i = s[1] + 1 if s[0] == code and ticks_diff(s[2], now) > 0 else 0
-        form = 1 if self.wide else 2
-        t = text(self.meter, code - _SC_HISTORY, i, form)
-        if t is None and i:
-            i = 0
-            t = text(self.meter, code - _SC_HISTORY, i, form)
-        s[0], s[1], s[2] = code, i, ticks_add(now, self.cfg.entry_timeout_ms)
-        if t is None:
-            return "No entries" if self.wide else "none"
-        return t
 
     def _next_test(self, now):
         """Show the next class 1 item still requested; the load switch test also switches the relay
@@ -322,7 +314,9 @@ class Runtime:
             return
         self._home, self._home_value = home, credit
         if home == _H_EMERGENCY:  # on emergency credit: what is left of it, blinking
-            self.display.show_warning(("Emerg. credit " if wide else "EC ") + format_units(credit))
+            self.display.show_warning(
+                ("Emerg. credit %s" if wide else "EC %s") % format_units(credit)
+            )
         elif home == _H_LOW:
             self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
         else:
@@ -381,10 +375,11 @@ class Runtime:
         if relay.is_connected() != closed:
             relay.set(closed)
             # the event log: opened and why; closed, and what had held it open
+            seen = self._seen
             if closed and self._relay_test:
-                self._relay = _LS_TEST
+                seen[3] = _LS_TEST
             elif not closed:
-                self._relay = (
+                seen[3] = (
                     _LS_TEST
                     if self._relay_test
                     else (_LS_MPL if m.trip_reason == "MPL" else _LS_MPPUL)
@@ -393,7 +388,7 @@ class Runtime:
                     if m.tamper and m.cfg.tamper_disconnect
                     else _LS_CREDIT
                 )
-            m.diary.log(_EV_LOAD_CLOSE if closed else _EV_LOAD_OPEN, self._relay)
+            m.diary.log(_EV_LOAD_CLOSE if closed else _EV_LOAD_OPEN, seen[3])
 
     def powerfail_save(self):
         if self._powerfail:
@@ -422,8 +417,8 @@ class Runtime:
             self._relay_test = False
         self.sync_relay()
         tamper = self.hw.tamper
-        if tamper is not None and tamper.active != self._tamper:
-            self._tamper = tamper.active  # the switch, debounced: open and close in the event log
+        if tamper is not None and tamper.active != self._seen[4]:
+            self._seen[4] = tamper.active  # the switch, debounced: open and close in the event log
             m.diary.log(_EV_TAMPER_OPEN if tamper.active else _EV_TAMPER_CLOSE)
         self.entry.tick(now)
         if self.entry.mode == K.IDLE and (

@@ -62,24 +62,16 @@ def short_code_text(meter, code, wide, width, source=None):
             return ("Emerg. credit\n%s lent" if wide else "EC %s") % format_units(m.ec_units)
         # off, owed, credit left, tampered, MPL trip, not saved, above credit_max
         why = (
-            (
-                "No emerg. credit",
-                "Emerg. owed",
-                "Credit left",
-                "Tamper",
-                "MPL trip",
-                "Not saved",
-                "Overflow",
-            )
+            "No emerg. credit,Emerg. owed,Credit left,Tamper,MPL trip,Not saved,Overflow"
             if wide
-            else ("EC oFF", "EC oWEd", "EC no", "tAMP", "MPL", "Err", "oFLo")
-        )
+            else "EC oFF,EC oWEd,EC no,tAMP,MPL,Err,oFLo"
+        ).split(",")
         return why[source - 1] if 1 <= source <= len(why) else "Err %d" % source
     if code == _SC_EMERGENCY:
         if m.ec_debt:
-            return ("Emerg. owed\n%s" if wide else "EC -%s") % format_units(m.ec_debt)
+            return ("Emerg. owed\n%s" if wide else "EC owed %s") % format_units(m.ec_debt)
         if not m.ec_units:
-            return "No emerg. credit" if wide else "EC oFF"
+            return "No emerg. credit" if wide else "EC off (none)"
         return ("Emerg. credit\n%s" if wide else "EC %s") % format_units(m.ec_units)
     if code == _SC_CLOCK:
         from meter.diarytext import text
