@@ -331,9 +331,12 @@ class Meter:
         """Set the real-time clock to v = (y, mo, d, h, mi, s), from the optical port: RANGE (a
         field out of range: nothing written), FUNCTION (no clock, or a bus fault) or ACCEPT; the
         event log notes it."""
+        rtc = self.diary.rtc
+        if rtc is None:
+            return R.FUNCTION
         try:
-            if not self.diary.set_clock(v):
-                return R.FUNCTION
+            rtc.set_datetime(v)
+            self.diary.sync()
         except ValueError:
             return R.RANGE
         except Exception as exc:

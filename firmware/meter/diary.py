@@ -72,11 +72,8 @@ class Diary:
         self.clock = clock
         self.rtc = rtc
         self.entry = bytearray(_HIST_LEN)  # a token history entry being made
-        self.buf = bytearray(_CHUNK_LEN)  # the event log's newest chunk
-        # that chunk with 1..10 events, committed without a slice made per event
-        self.entries = tuple(
-            memoryview(self.buf)[: 3 + _EV_LEN * (n + 1)] for n in range(_EV_PER_CHUNK)
-        )
+        # the event log's newest chunk, committed whole: a slot not yet used has code 0
+        self.buf = bytearray(_CHUNK_LEN)
         self.rec = bytearray(_CONS_LEN)  # the consumption history
         self.records = {_REC_CONS: b""}  # one-record commits: the key replaced in place, no alloc
         self.key = _REC_CONS
@@ -103,14 +100,17 @@ class Diary:
         c = self.buf
         top = best = -1
         for k in range(_EV_CHUNKS):
-            if store.get_into(_EV_KEY + k, c) >= 3 + _EV_LEN:
+            if store.get_into(_EV_KEY + k, c) == _CHUNK_LEN:
                 s = c[0] << 16 | c[1] << 8 | c[2]
                 if s > top:
                     top, best = s, k
         self.head_seq = 1
         t[_T_LAST] = 0
         if best >= 0:
-            n = (store.get_into(_EV_KEY + best, c) - 3) // _EV_LEN
+            store.get_into(_EV_KEY + best, c)
+            n = 0
+            while n < _EV_PER_CHUNK and c[3 + n * _EV_LEN + 2] & 0x7E:
+                n += 1
             self.head_seq = top + n
             t[_T_LAST] = c[3 + (n - 1) * _EV_LEN + 2] >> 1 & 0x3F
         if store.get_into(_REC_CONS, self.rec) != _CONS_LEN:
@@ -139,15 +139,6 @@ class Diary:
         doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + v[2] - 1
         t[_T_CAL_DAY] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 730425
         t[_T_CAL_SEC] = v[3] * 3600 + v[4] * 60 + v[5]
-
-    def set_clock(self, v):
-        """Set the clock chip to v = (y, mo, d, h, mi, s): False without one; the driver's
-        ValueError (a field out of range: nothing written) or OSError pass."""
-        if self.rtc is None:
-            return False
-        self.rtc.set_datetime(v)
-        self.sync()
-        return True
 
     def _track(self):
         """Bring the supply and calendar time up to the ms ticks (at least every 6 days: the tick
@@ -243,13 +234,15 @@ class Diary:
             c[0] = s >> 16 & 0xFF
             c[1] = s >> 8 & 0xFF
             c[2] = s & 0xFF
+            for k in range(3, _CHUNK_LEN):
+                c[k] = 0
         at = 3 + i * _EV_LEN
         self._put(c, at, code & 0x3F)
         c[at + 5] = data >> 8 & 0xFF
         c[at + 6] = data & 0xFF
         self.head_seq = s + 1
         try:
-            self._commit(_EV_KEY + (s - 1) // _EV_PER_CHUNK % _EV_CHUNKS, self.entries[i], records)
+            self._commit(_EV_KEY + (s - 1) // _EV_PER_CHUNK % _EV_CHUNKS, c, records)
         except Exception:
             self.dropped += 1
 
@@ -262,14 +255,11 @@ class Diary:
         t = self.time
         c = self.rec
         k = _T_CAL_DAY if t[_T_CAL_DAY] >= 0 else _T_DAY
-        if c[0] != (k == _T_CAL_DAY) or (c[1] << 8 | c[2]) != t[k] & 0xFFFF:
-            self.roll(units)
-
-    def roll(self, units):
-        """Close the open day (and month) at the total consumed `units`; open the present one."""
-        t = self.time
-        c = self.rec
-        cal = 1 if t[_T_CAL_DAY] >= 0 else 0
+        cal = 1 if k == _T_CAL_DAY else 0
+        if c[0] == cal and (c[1] << 8 | c[2]) == t[k] & 0xFFFF:
+            return
+        # a day has ended (or the time base changed): close it, and the month with it, at the
+        # total consumed `units`; open the present one
         day = t[_T_CAL_DAY] if cal else t[_T_DAY]
         if cal:
             y, m, _ = civil_from_days(day)
