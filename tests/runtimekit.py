@@ -11,6 +11,7 @@ for the EA07 one), made on the host with
 """
 
 import asyncio
+import gc
 import json
 import os
 
@@ -115,6 +116,7 @@ def make(display="lcd1602", config=None, prov="sim_provision_ea11.json", nor=Non
     clock = Clock()
     hw = board().make_hardware(display=display)
     nor = nor or hw.flash_bdev
+    gc.collect()  # the store's 2-3 KB buffers want the holes the last test left, merged
     store = RecordStore(nor, page_writes=8)
     store.mount()
     meter = Meter(store, config or MeterConfig(low_credit_units=5), clock)
