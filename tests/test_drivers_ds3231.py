@@ -231,6 +231,7 @@ def six_tuple(x):
 def test_allocation_bounded():
     # datetime() allocates its result, one 6-tuple, and nothing else: buffers are preallocated,
     # every field is a small int; with no valid time, and set_datetime() of a valid time, nothing
+    # (the driver's own code: on the rp2 port, writeto_mem itself takes a transient copy)
     chip, bus, rtc = clock()
     tuple_bytes = alloc(six_tuple, 1)
     eq(tuple_bytes > 0, True, "the measure sees a tuple")

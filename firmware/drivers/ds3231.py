@@ -144,7 +144,8 @@ class DS3231:
     def set_datetime(self, t):
         """Set the clock to `t` (checked first: ValueError, nothing written), 24-hour mode, and
         clear the Oscillator-Stop Flag, so that datetime() reports it from then on. Allocates
-        nothing for a valid `t`."""
+        nothing itself for a valid `t` (the rp2 port's writeto_mem copies register address and data
+        into a transient heap buffer; a setting is rare, so the plain call is kept)."""
         check_datetime(t)
         year, month, day, hour, minute, second = t
         w = self._time
