@@ -75,7 +75,7 @@ _ORDER = (
             "device.boot",
         ),
     ),
-    ("unix board", ("fileflash", "ptyuart", "pins", "textpanel", "board", "simulator")),
+    ("unix board", ("fileflash", "ptyuart", "pins", "textpanel", "hostrtc", "board", "simulator")),
 )
 # imported by those (packages and their modules), for counting raw codes
 _IMPLIED = (

@@ -2,9 +2,11 @@
 
 import asyncio
 import os
-from testkit import eq, need_unix_board, run_async as run
+import sys
+from testkit import eq, raises, need_unix_board, run_async as run
 
 from fakes import ports
+from fakes.ds3231 import DS3231Model
 from fakes.machine import scrub_schedule_queue
 from drivers.optical import MODE_HW, MODE_RAW7
 from device.keyentry import KeyEntry
@@ -44,17 +46,49 @@ def pins_made():
     return sorted(e[1] for e in ports.created if e[0] == "Pin")
 
 
+def i2c_made():
+    return [e for e in ports.created if e[0] == "I2C"]
+
+
+class RtcChip:
+    """with RtcChip() as chip: a DS3231 model answers at 0x68 on every I2C the board makes."""
+
+    def __enter__(self):
+        self.chip = DS3231Model()
+        ports.I2C.bus.devices[0x68] = self.chip
+        return self.chip
+
+    def __exit__(self, *exc):
+        del ports.I2C.bus.devices[0x68]
+        ports.I2C.bus.fail_after = -1
+        return False
+
+
+def forget_rtc_driver():
+    if "drivers.ds3231" in sys.modules:
+        del sys.modules["drivers.ds3231"]
+
+
 def test_rp2040_make_hardware():
     with ports.Board("rp2040") as board:
         # the stock _boot.py: littlefs over the whole storage region
         board.fs_bytes = lambda: 352 * 4096
+        forget_rtc_driver()
         with FileStoreCalls((None, "the filesystem is not littlefs")):
             hw = board.make_hardware()
         eq(hw.name, "rp2040", "name")
         eq(isinstance(hw.display, SevenSegDisplay), True, "TM1637 6-digit by default")
         eq(hw.display.width, 6, "six digits")
         eq(hw.keymap, b"123456789*0#", "4x3 keypad")
-        eq(pins_made(), [4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 26], "pin map")
+        # GP8/GP9: I2C0, made to look for the RTC
+        eq(
+            pins_made(),
+            [4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 26],
+            "pin map",
+        )
+        eq(i2c_made(), [("I2C", 0, 100000)], "the RTC probe's I2C0")
+        eq(hw.rtc, None, "no RTC answers: none")
+        eq("drivers.ds3231" in sys.modules, False, "its driver not even imported")
         eq(
             ("UART", 1, 300, hw.optical.uart.tx_pin, hw.optical.uart.rx_pin) in ports.created,
             True,
@@ -91,14 +125,64 @@ def test_rp2040_record_store_range_when_fs_is_smaller():
         eq((bdev.start, bdev.len, note), (336 * 4096, 16 * 4096, ""), "the top 16 sectors")
 
 
+def test_rp2040_rtc_present_and_sharing_the_lcds_bus():
+    from drivers.ds3231 import DS3231
+
+    with ports.Board("rp2040") as board:
+        board.fs_bytes = lambda: 336 * 4096
+        with RtcChip() as chip:
+            hw = board.make_hardware()
+            eq(isinstance(hw.rtc, DS3231), True, "a DS3231 answers at 0x68")
+            eq(hw.rtc.datetime(), None, "a chip never set: no valid time")
+            hw.rtc.set_datetime((2026, 4, 1, 12, 0, 0))
+            eq(chip.time(), (2026, 4, 1, 12, 0, 0), "set through the board's I2C")
+            eq(hw.rtc.datetime(), (2026, 4, 1, 12, 0, 0), "and read back")
+            del ports.created[:]
+            hw = board.make_hardware(display="lcd1602")
+            eq(isinstance(hw.display, CharDisplay), True, "the LCD")
+            eq(isinstance(hw.rtc, DS3231), True, "the RTC")
+            eq(i2c_made(), [("I2C", 0, 100000)], "one I2C0 object for both")
+            eq(hw.rtc.i2c is hw.display.panel.i2c, True, "shared")
+
+
+def test_rtc_bus_fault_at_boot_means_no_rtc():
+    with ports.Board("rp2040") as board:
+        board.fs_bytes = lambda: 336 * 4096
+        with RtcChip():
+            ports.I2C.bus.fail_after = 0
+            hw = board.make_hardware()
+        eq(hw.rtc, None, "a bus fault while probing: the meter runs without a clock")
+        eq(hw.flash_bdev.len, 16 * 4096, "and boots as before")
+
+
+def test_i2c_bus_shared_only_on_the_same_pins():
+    from drivers import hardware
+
+    buses = {}
+    a = hardware.i2c_bus(ports.Pin, ports.I2C, 0, 8, 9, buses)
+    eq(hardware.i2c_bus(ports.Pin, ports.I2C, 0, 8, 9, buses) is a, True, "the same object")
+    eq(hardware.i2c_bus(ports.Pin, ports.I2C, 1, 6, 7, buses) is a, False, "another bus")
+    exc = raises(ValueError, hardware.i2c_bus, ports.Pin, ports.I2C, 0, 4, 5, buses)
+    eq(str(exc), "I2C0: pins 4/5, already used on 8/9", "a pin map error")
+
+
 def test_esp32_make_hardware():
     with ports.Board("esp32") as board:
+        forget_rtc_driver()
         with FileStoreCalls((None, "the filesystem is not littlefs")):
             hw = board.make_hardware()
         eq(hw.name, "esp32", "name")
         eq(isinstance(hw.display, CharDisplay), True, "16x2 LCD by default")
         eq(hw.keymap, b"123A456B789C*0#D", "4x4 keypad")
         eq(pins_made(), [4, 13, 14, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 39], "pin map")
+        eq(i2c_made(), [("I2C", 0, 100000)], "the LCD's I2C0, probed for the RTC too")
+        eq(hw.rtc, None, "no RTC answers: none")
+        eq("drivers.ds3231" in sys.modules, False, "its driver not even imported")
+        with RtcChip():
+            with FileStoreCalls():
+                with_rtc = board.make_hardware()
+            eq(with_rtc.rtc.source, "DS3231", "an RTC answers")
+            eq(with_rtc.rtc.i2c is with_rtc.display.panel.i2c, True, "on the LCD's I2C object")
         # the stock partition table, and the file store cannot be made either
         eq(hw.flash_bdev, None, "no record store")
         eq(
@@ -119,8 +203,6 @@ def test_esp32_make_hardware():
 
 
 def unix_board():
-    import sys
-
     sys.path.insert(0, UNIX)
     try:
         return __import__("board")
@@ -129,8 +211,6 @@ def unix_board():
 
 
 def test_unix_board_wiring_like_main_py():
-    import sys
-
     need_unix_board(pty=True)  # hostmodels/ptyuart.py: the optical port on a pty
     if "board" in sys.modules:
         del sys.modules["board"]
@@ -141,6 +221,7 @@ def test_unix_board_wiring_like_main_py():
             display="7seg6", flash_path=":ram:", on_display_change=lambda p: redraws.append(1)
         )
         eq(hw.optical.mode, MODE_RAW7, "pty link: 7-bit, no parity")
+        eq(hw.rtc.source, "host", "the host's clock")
         tokens = []
         codes = []
         faults = []

@@ -5,6 +5,7 @@ boards/README.md.
 drivers.hardware.Hardware. Default parts: 4x4 matrix keypad, 16x2 HD44780 LCD on a PCF8574
 backpack; `DISPLAY = "tm1637-4"` / `"tm1637-6"` switches to a TM1637 7-segment module, `KEYPAD =
 "4x3"` to a 4x3 keypad.
+An optional DS3231 real-time clock on I2C0 (beside the LCD) becomes `hw.rtc` when it answers.
 
 Pins avoided: GPIO 6-11 (flash), the strapping pins 0, 2, 5, 12, 15, and GPIO 1/3 (UART0 = REPL).
 GPIO 34-39 are input-only without internal pull resistors: the pulse, power-fail and tamper inputs
@@ -43,6 +44,13 @@ PIN_LCD_SCL = const(22)
 LCD_ADDR = const(0x27)  # PCF8574; 0x3F for a PCF8574A backpack
 PIN_TM1637_CLK = const(18)
 PIN_TM1637_DIO = const(19)
+
+# Real-time clock (optional): a DS3231 module on the LCD's bus and pins (one I2C0 object serves
+# both); make_hardware() probes RTC_ADDR and runs without a clock (hw.rtc None) when none answers
+RTC_I2C = const(0)
+PIN_RTC_SDA = const(21)  # shared with the LCD
+PIN_RTC_SCL = const(22)  # shared with the LCD
+RTC_ADDR = const(0x68)
 
 # Keypad: rows open-drain outputs, columns inputs with internal pull-ups (4x3 uses the first three)
 KEYPAD_ROWS = (13, 14, 27, 26)

@@ -5,6 +5,7 @@ boards/README.md.
 drivers.hardware.Hardware. Default parts: 4x3 matrix keypad, 6-digit TM1637 7-segment module;
 `DISPLAY = "lcd1602"` switches to a 16x2 HD44780 LCD on a PCF8574 backpack (I2C0), `KEYPAD = "4x4"`
 to a 4x4 keypad.
+An optional DS3231 real-time clock on I2C0 (beside the LCD) becomes `hw.rtc` when it answers.
 """
 
 from micropython import const
@@ -38,6 +39,13 @@ LCD_I2C = const(0)
 PIN_LCD_SDA = const(8)  # GP8, pin 11 (I2C0 SDA)
 PIN_LCD_SCL = const(9)  # GP9, pin 12 (I2C0 SCL)
 LCD_ADDR = const(0x27)  # PCF8574; 0x3F for a PCF8574A backpack
+
+# Real-time clock (optional): a DS3231 module on the LCD's bus and pins (one I2C0 object serves
+# both); make_hardware() probes RTC_ADDR and runs without a clock (hw.rtc None) when none answers
+RTC_I2C = const(0)
+PIN_RTC_SDA = const(8)  # GP8, pin 11, shared with the LCD
+PIN_RTC_SCL = const(9)  # GP9, pin 12, shared with the LCD
+RTC_ADDR = const(0x68)
 
 # Keypad: rows open-drain outputs, columns inputs with pull-ups (4x3 uses the first three columns)
 KEYPAD_ROWS = (12, 13, 14, 15)  # GP12..GP15, pins 16, 17, 19, 20

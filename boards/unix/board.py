@@ -17,6 +17,8 @@
               build/sim/flash.bin, kept across runs; created erased when missing) or in RAM with
               METER_FLASH=:ram:; it reads and writes the file in place (the heap holds no image of
               it).
+    rtc       HostRTC (hostmodels/hostrtc.py): the host's local time; set_datetime() moves the
+              meter's clock only (an offset in RAM, lost at exit)
 The simulated parts are the host models of hostmodels/ (on the import path with firmware/).
 """
 
@@ -30,6 +32,7 @@ from drivers.tamper import Tamper
 from drivers.powerfail import PowerFail
 from drivers.hardware import Hardware
 from fileflash import FileFlash
+from hostrtc import HostRTC
 from pins import Pin, IRQ_FALLING
 from ptyuart import PtyUART, NullUART
 from textpanel import SegmentArt, TextLcd
@@ -109,6 +112,7 @@ def make_hardware(
         flash_bdev=FileFlash(flash_path, RECORD_STORE_BLOCKS),
         keymap=keymap,
         pulses_per_kwh=PULSES_PER_KWH,
+        rtc=HostRTC(),
     )
     # the simulated parts, for the simulator to drive and draw
     hw.panel = panel

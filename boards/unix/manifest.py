@@ -8,8 +8,8 @@ include("$(PORT_DIR)/variants/manifest.py")
 module("board.py")
 module("simulator.py")
 # the host models the unix board runs on (hostmodels/: its pins, optical pty, file flash, text
-# panels)
-for _name in ("pins.py", "ptyuart.py", "fileflash.py", "textpanel.py"):
+# panels, clock)
+for _name in ("pins.py", "ptyuart.py", "fileflash.py", "textpanel.py", "hostrtc.py"):
     module(_name, base_path="../../hostmodels")
 
 include("../firmware_manifest.py")  # every package and module of firmware/

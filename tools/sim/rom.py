@@ -28,7 +28,7 @@ def _mpy_arch():
 
 
 # hostmodels/ modules the unix board imports
-SIM_HOST_MODELS = ("fileflash.py", "pins.py", "ptyuart.py", "textpanel.py")
+SIM_HOST_MODELS = ("fileflash.py", "pins.py", "ptyuart.py", "textpanel.py", "hostrtc.py")
 
 
 def _rom_sources():

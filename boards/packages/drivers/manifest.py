@@ -10,7 +10,7 @@ metadata(
     license="MIT",
     description=(
         "meter hardware drivers: matrix keypad, TM1637 7-segment, HD44780 LCD, optical "
-        "UART, relay, pulses, tamper, power fail"
+        "UART, relay, pulses, tamper, power fail, DS3231 real-time clock"
     ),
 )
 package("drivers", base_path="../../../firmware")
