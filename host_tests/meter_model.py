@@ -193,6 +193,7 @@ class MeterModel:
         self.parts = {}  # the key change sections in: section -> its fields
         self.kct_start = 0
         self.now = now
+        self.history = []  # the results of the tokens entered, the newest last (the token history)
 
     def copy(self):
         return copy.deepcopy(self)
@@ -224,6 +225,7 @@ class MeterModel:
             "ken": self.ken,
             "sgc": self.sgc,
             "kct_pending": bool(self.parts),
+            "history": self.history[-20:],
         }
 
     # --- steps
@@ -257,7 +259,13 @@ class MeterModel:
         self.consumed += units
 
     def enter(self, tok):
-        """The result of entering `tok`; the state changes as the meter's must."""
+        """The result of entering `tok`; the state changes as the meter's must, and the token
+        history notes it (whatever the result)."""
+        result = self._enter(tok)
+        self.history.append(result)
+        return result
+
+    def _enter(self, tok):
         if isinstance(tok, BadFormat):
             return FORMAT
         if isinstance(tok, TestToken):

@@ -1,7 +1,8 @@
 """The firmware's Meter checked against the reference model (host_tests/meter_model.py) with
 hypothesis' stateful testing: the same random sequences of steps drive both, and after every step
 the result code, credit, lifetime totals, MPL, TID memory and floor, lockout (failures and seconds
-left), identity and a pending key change set must be the same.
+left), identity, a pending key change set and the token history (the diary's last 20 results, as
+flash holds them) must be the same.
 
 The firmware side is the real thing on the host: `Meter` on the record store (firmware/recstore/)
 over the strict NOR model (norflash.NorFlash), tokens made by the vending library
@@ -283,7 +284,20 @@ def firmware_snapshot(m):
         "ken": ident.ken,
         "sgc": ident.sgc,
         "kct_pending": m.kct_pending(),
+        "history": firmware_history(m),
     }
+
+
+def firmware_history(m):
+    """The results in the firmware's token history as flash holds them (meter.diary: int keys
+    108-127, entry number in bytes 0-2, the result in byte 10), the oldest of the last 20 first."""
+    out = []
+    last = m.diary.seq - 1
+    for s in range(max(1, last - 19), last + 1):
+        e = m.store.get(108 + s % 20)
+        assert e is not None and len(e) == 18 and int.from_bytes(e[:3], "big") == s, (s, e)
+        out.append(e[10])
+    return out
 
 
 def differences(model, fw):

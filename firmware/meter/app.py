@@ -386,17 +386,20 @@ class Meter:
     def lockout_remaining_s(self):
         return self.lockout.remaining_s()
 
-    def save_lockout(self):
-        """Persist the lockout if RAM is ahead of flash. A commit refused because erases are
+    def save_lockout(self, records=None):
+        """Persist the lockout if RAM is ahead of flash (with `records`, committed with it). A
+        commit refused because erases are
         deferred (an optical session) and no erased space is left is made again as urgent: the
         record store then erases the one sector it needs, so a power cut cannot take the lockout
         back. Should that fail too (a flash error, a full heap, a store without urgent commits) the
         lockout is held in RAM (the result stays CRC), tried again by `tick` and carried by the
         next commit."""
         lockout = self.lockout
-        if not lockout.unsaved:
+        if not lockout.unsaved and not records:
             return True
-        records = {_REC_LOCK: lockout.record()}
+        if records is None:
+            records = {}
+        records[_REC_LOCK] = lockout.record()
         try:
             try:
                 self.store.commit(records)
@@ -499,9 +502,15 @@ class Meter:
                 lockout = self.lockout
                 was = lockout.until
                 lockout.failed()
-                self.save_lockout()
+                # the token's history entry (and a lockout's start) in the lockout's commit
+                records = {}
+                self._token(R.CRC, records)
                 if was is None and lockout.until is not None:
-                    self.diary.log(_EV_LOCKOUT, min(lockout.remaining_s(), 0xFFFF))
+                    self.diary.log(_EV_LOCKOUT, min(lockout.remaining_s(), 0xFFFF), records)
+                if not self.save_lockout(records):
+                    # nothing of it on flash: the diary as flash has it, the entry tried alone
+                    self.diary.load(self.diary.supply_s())
+                    self._seen &= ~_NOTED
             return R.CRC
         if status != T.OK:
             return R.FUNCTION if status in (T.FUNCTION, T.NO_KEY) else R.FORMAT

@@ -86,6 +86,8 @@ def text(meter, kind, i=0, mode=_REGISTER):
             return None
         if d.store.get_into(_HIST_KEY + s % _HIST_SLOTS, e) != _HIST_LEN:
             return None
+        if e[0] << 16 | e[1] << 8 | e[2] != s:
+            return None  # an entry of 20 tokens before: this one never reached flash
         read = e[8] >> 2 & 3
         cls, sub, result = e[9] & 0xF, e[9] >> 4, e[10]
         tid = e[11] << 16 | e[12] << 8 | e[13]
