@@ -43,6 +43,7 @@ def _fresh(sectors=3, page_writes=1, reserve=1, **kw):
 
 
 def _remount(nor, page_writes=1, reserve=1):
+    gc.collect()  # the last store's buffers go before the new one's are placed
     st = RecordStore(nor, reserve=reserve, page_writes=page_writes)
     res = st.mount()
     return st, res

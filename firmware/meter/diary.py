@@ -45,9 +45,8 @@ _T_SEC = const(1)  # and second of the day
 _T_CAL_DAY = const(2)  # calendar: days from 2000-01-01, -1 = no calendar
 _T_CAL_SEC = const(3)
 _T_MS = const(4)  # ms not yet a whole second
-_T_TICKS = const(5)  # the ms ticks last counted (masked to 30 bits: a small int)
-_T_SYNC = const(6)  # seconds since the clock chip was read
-_T_LAST = const(7)  # the code of the newest event
+_T_SYNC = const(5)  # seconds since the clock chip was read
+_T_LAST = const(6)  # the code of the newest event
 
 
 def civil_from_days(z):
@@ -79,7 +78,8 @@ class Diary:
         self.key = _REC_CONS
         self.seq = 1  # the next token's number
         self.head_seq = 1  # the next event's number
-        self.time = array("i", (0, 0, -1, 0, 0, clock() & 0x3FFFFFFF, 0, 0))
+        self.time = array("i", (0, 0, -1, 0, 0, 0, 0))
+        self._t0 = clock()  # the ms ticks last counted (the port's period: not in the array)
         self.dropped = 0  # events a store fault lost
 
     # --- time
@@ -144,9 +144,9 @@ class Diary:
         """Bring the supply and calendar time up to the ms ticks (at least every 6 days: the tick
         calls it every second)."""
         t = self.time
-        now = self.clock() & 0x3FFFFFFF
-        ms = t[_T_MS] + ticks_diff(now, t[_T_TICKS])
-        t[_T_TICKS] = now
+        now = self.clock()
+        ms = t[_T_MS] + ticks_diff(now, self._t0)
+        self._t0 = now
         if ms < 1000:
             t[_T_MS] = ms if ms > 0 else 0
             return

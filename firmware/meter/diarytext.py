@@ -165,7 +165,7 @@ def text(meter, kind, i=0, mode=_REGISTER):
         month = kind == _MONTH
         if c[0] > 1 or not 0 <= i <= (_MONTHS if month else _DAYS):
             return None
-        cal = c[0] == 1
+        supply = c[0] == 0  # the open period's base
         no = (c[11] << 8 | c[12] if month else c[1] << 8 | c[2]) - i
         if i == 0:  # the open period: the total consumed since its start
             at = 13 if month else 3
@@ -173,7 +173,6 @@ def text(meter, kind, i=0, mode=_REGISTER):
             for k in range(8):
                 v = v << 8 | c[at + k]
             v = meter.total_consumed - v
-            supply = not cal
         else:
             width = 3 if month else 2
             at = (_MONTHS_AT if month else _DAYS_AT) + (i - 1) * width
@@ -183,23 +182,25 @@ def text(meter, kind, i=0, mode=_REGISTER):
                 v = v << 8 | c[at + k]
             if v == 2 * top - 1:
                 return None  # nothing recorded yet
+            # its number (or date) counts back from the open period while this one and every
+            # newer one are of the open period's base; older than a change of base: unknown
+            for k in range(at - width * (i - 1), at + 1, width):
+                if bool(c[k] & 0x80) != supply:
+                    no = -1
             supply = v & top
             v &= top - 1
-            # a date while this period and every newer one are of the calendar
-            for k in range(at - width * (i - 1), at + 1, width):
-                if c[k] & 0x80:
-                    cal = False
         if supply:
-            label = "S;%d" % no
-        elif not cal:
-            label = "D;"  # a calendar period older than a change of time base: no date known
+            label = "S;%d" % no if no >= 0 else "S;"
+        elif no < 0:
+            label = "D;"
         elif month:
             label = "D;%04d-%02d" % (2000 + no // 12, no % 12 + 1)
         else:
             label = "D;" + _date(no)
         if mode == _REGISTER:
             return "%s;%s" % (label, _units(v))
-        return "%s %s" % (label[2:], _units(v))
+        # on a display: the date, or S and the day of supply
+        return "%s %s" % (label[2:] if label[0] == "D" else label.replace(";", ""), _units(v))
     if kind == _CLOCK:
         t = d.time
         if t[2] < 0:
