@@ -46,6 +46,8 @@ _RUNTIME_MODULES = (
     "textpanel",
     "drivers.hardware",
     "runtimekit",
+    "device.texts",
+    "meter.diarytext",
 )
 
 

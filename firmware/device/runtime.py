@@ -315,7 +315,7 @@ class Runtime:
         self._home, self._home_value = home, credit
         if home == _H_EMERGENCY:  # on emergency credit: what is left of it, blinking
             self.display.show_warning(
-                ("Emerg. credit %s" if wide else "EC %s") % format_units(credit)
+                ("Emerg. credit\n%s" if wide else "EC %s") % format_units(credit)
             )
         elif home == _H_LOW:
             self.display.show_warning(("Low credit " if wide else "Lo ") + format_units(credit))
