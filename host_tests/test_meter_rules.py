@@ -398,7 +398,7 @@ def test_pipeline_never_wedges(clock):
     class Broken:
         error = None
 
-        def process(self, digits, n):
+        def process(self, digits, n, source=None):
             raise MemoryError("memory allocation failed")
 
     shown = []
@@ -431,9 +431,11 @@ def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
     m = make_meter(clock, store)
     for i in range(60):  # past the 50 slots, so the smallest TID is being replaced
         assert m.enter(credit(10, 7000 + i)) == R.ACCEPT
-        tid_keys = [k for k in store.last if isinstance(k, int)]
+        # int keys: the TID memory's slots (0..83), the token history's (108..127, meter.diary)
+        tid_keys = [k for k in store.last if isinstance(k, int) and k < 108]
         assert len(tid_keys) == 1 and len(store.last[tid_keys[0]]) == 3
         assert "credit" in store.last
+        assert [k for k in store.last if isinstance(k, int) and k >= 108] == [108 + (i + 1) % 20]
     reloaded = Meter(store, MeterConfig(), clock)
     assert reloaded.tids.tids() == list(range(7010, 7060))
     assert reloaded.enter(credit(10, 7005)) == R.OLD

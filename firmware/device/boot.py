@@ -48,9 +48,6 @@ class FaultStore:
     def get(self, name, default=None):
         return default
 
-    def get_into(self, key, buf):
-        return 0
-
     def commit(self, changes):
         raise OSError("no record store: " + self.reason)
 

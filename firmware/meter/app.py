@@ -154,7 +154,8 @@ class Meter:
         self._seen = 0
         self.saved_s = 0  # the time of supply in the credit record
         self._load_state()
-        self.diary.tick(self.total_consumed)  # a first boot opens the consumption history's day
+        if self.ident is not None:
+            self.diary.tick(self.total_consumed)  # opens the consumption history's first day
 
     # --- state
     # ---------------------------------------------------------------------------------------------
@@ -287,6 +288,7 @@ class Meter:
         self.lockout.committed()
         self.ident, self.key, self.fault = ident, key, None
         self.low_credit_units = self.cfg.low_credit_units if low is None else low
+        self.diary.tick(self.total_consumed)  # the consumption history's first day
         return None
 
     def set_low_credit(self, units):
@@ -461,7 +463,8 @@ class Meter:
             if unsaved or failures > lockout.failures:
                 lockout.failures, lockout.until, lockout.unsaved = failures, lock_until, True
         self.last_result = result
-        if not self._seen & _NOTED:
+        # an unprovisioned meter keeps no token history: its diary begins with provisioning
+        if not self._seen & _NOTED and self.ident is not None:
             try:
                 self._token(result, None)
             except Exception as exc:  # the token's effect stands; only its history entry is lost

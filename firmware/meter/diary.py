@@ -89,31 +89,35 @@ class Diary:
         store = self.store
         t = self.time
         t[_T_DAY], t[_T_SEC] = divmod(saved_s, _DAY_S)
-        e = self.entry
         top = 0
         for k in range(_HIST_SLOTS):
-            if store.get_into(_HIST_KEY + k, e) == _HIST_LEN:
+            e = store.get(_HIST_KEY + k)
+            if e is not None and len(e) == _HIST_LEN:
                 s = e[0] << 16 | e[1] << 8 | e[2]
                 if s > top:
                     top = s
         self.seq = top + 1
-        c = self.buf
         top = best = -1
         for k in range(_EV_CHUNKS):
-            if store.get_into(_EV_KEY + k, c) == _CHUNK_LEN:
+            c = store.get(_EV_KEY + k)
+            if c is not None and len(c) == _CHUNK_LEN:
                 s = c[0] << 16 | c[1] << 8 | c[2]
                 if s > top:
                     top, best = s, k
         self.head_seq = 1
         t[_T_LAST] = 0
+        c = self.buf
         if best >= 0:
-            store.get_into(_EV_KEY + best, c)
+            c[:] = store.get(_EV_KEY + best)
             n = 0
             while n < _EV_PER_CHUNK and c[3 + n * _EV_LEN + 2] & 0x7E:
                 n += 1
             self.head_seq = top + n
             t[_T_LAST] = c[3 + (n - 1) * _EV_LEN + 2] >> 1 & 0x3F
-        if store.get_into(_REC_CONS, self.rec) != _CONS_LEN:
+        v = store.get(_REC_CONS)
+        if v is not None and len(v) == _CONS_LEN:
+            self.rec[:] = v
+        else:
             self.rec[0] = 0xFF  # none yet: the first tick opens the day
         self.sync()
 

@@ -80,11 +80,11 @@ def text(meter, kind, i=0, mode=_REGISTER):
     narrow one), or None when there is no such entry."""
     d = meter.diary
     if kind == _HISTORY:
-        e = bytearray(_HIST_LEN)
         s = d.seq - 1 - i
         if not 0 <= i < _HIST_SLOTS or s < 1:
             return None
-        if d.store.get_into(_HIST_KEY + s % _HIST_SLOTS, e) != _HIST_LEN:
+        e = d.store.get(_HIST_KEY + s % _HIST_SLOTS)
+        if e is None or len(e) != _HIST_LEN:
             return None
         if e[0] << 16 | e[1] << 8 | e[2] != s:
             return None  # an entry of 20 tokens before: this one never reached flash
@@ -130,9 +130,12 @@ def text(meter, kind, i=0, mode=_REGISTER):
         chunk = (s - 1) // _EV_PER_CHUNK
         c = d.buf  # the newest chunk: from RAM (a store fault may have kept it from flash)
         if chunk != (newest - 1) // _EV_PER_CHUNK:
-            c = bytearray(3 + _EV_LEN * _EV_PER_CHUNK)
-            d.store.get_into(_EV_KEY + chunk % _EV_CHUNKS, c)
-            if c[0] << 16 | c[1] << 8 | c[2] != chunk * _EV_PER_CHUNK + 1:
+            c = d.store.get(_EV_KEY + chunk % _EV_CHUNKS)
+            if (
+                c is None
+                or len(c) < 3
+                or c[0] << 16 | c[1] << 8 | c[2] != chunk * _EV_PER_CHUNK + 1
+            ):
                 return None  # overwritten, or lost
         at = 3 + (s - 1) % _EV_PER_CHUNK * _EV_LEN
         code = c[at + 2] >> 1 & 0x3F
