@@ -129,9 +129,10 @@ bench: $(STAMP) testdata build-mpy
 	@echo "== bench 1/4: the token core (decryption and decode speed, .mpy size)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_tokens.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/stscore
-	@echo "== bench 2/4: the record store (wear and flash traffic against littlefs, .mpy size)"
+	@echo "== bench 2/4: the record store (wear and flash traffic against littlefs, .mpy size; the meter's wear with its diary)"
 	$(MPY) -X heapsize=$(TEST_HEAP) bench/bench_store.py
 	@$(BIN)/python tools/mpy_size.py $(BUILD)/mpy/armv6m/firmware/recstore
+	$(BIN)/python bench/bench_wear.py
 	@# the meter: last digit -> committed result, heap; modules as this host's .mpy files, as a board loads them
 	@echo "== bench 3/4: the meter, last digit to committed result, and its heap (firmware/ as x64 .mpy files)"
 	@set -e; for src in $$(find firmware hostmodels -name '*.py'); do out=$(BUILD)/mpy/x64/$${src%.py}.mpy; \

@@ -1,9 +1,11 @@
 """What the simulator shows (tools/sim/screen.py): a 7-segment panel is read from the segment bytes
 the meter process sends beside the drawn art (boards/unix/simulator.py `panel` records), never from
-the art; an LCD's rows are shown as they are."""
+the art; an LCD's rows are shown as they are. The diary's lines come from the meter's flash file,
+read on the host (a half-written image keeps the last good state)."""
 
 import io
 import json
+import os
 from contextlib import redirect_stdout
 
 from ststools.sim import screen
@@ -53,3 +55,68 @@ def test_panel_records_and_display_lines():
     lines = out.getvalue().splitlines()
     assert lines[0].split(" display ", 1)[1] == '"AccEPT"'
     assert lines[1:] == ["        | a", "        | b", "        | c"]
+
+
+# --- the diary lines (tools/sim/diaryview.py): read from the meter's flash file on the host
+
+
+def test_diary_rows_from_the_flash_file(tmp_path):
+    from test_meter_state import _diary_image
+    from ststools.sim import diaryview
+
+    flash = _diary_image(tmp_path)
+    good = open(flash, "rb").read()
+    view = diaryview.DiaryView(flash, every_s=3600)
+    assert view.rows() == []
+    assert view.refresh() is True
+    assert view.rows() == [
+        ("Tokens", "#5 Accept 10.0        S1 01:01:00 tool"),
+        ("", "#4 Accept             S0 00:04:00 tool"),
+        ("", "#3 Format             S0 00:03:00 tool"),
+        ("Events", "E3 ECREPAID       S1 01:01:00 5.0"),
+        ("", "E2 ECLENT         S1 01:00:00 5.0"),
+        ("", "E1 CLEARTAMPER    S0 00:04:00"),
+        ("Energy", "today 9.0 kWh (S1), yesterday 3.0 kWh"),
+        ("Emerg. credit", "5.0 kWh to lend (#24# at 0 credit)"),
+        ("Clock", "time of supply (no calendar clock): S1 01:01:00 as last saved"),
+    ]
+    shown = view.rows()
+    assert view.refresh() is False  # not yet time, nothing forced
+    assert view.refresh(force=True) is False  # the same image
+    # an image caught half-written, or no store at all: the last good state stays
+    with open(flash, "wb") as f:
+        f.write(good[:5000])
+    assert view.refresh(force=True) is False and view.rows() == shown
+    with open(flash, "wb") as f:
+        f.write(bytes(len(good)))
+    assert view.refresh(force=True) is False and view.rows() == shown
+    os.unlink(flash)
+    assert view.refresh(force=True) is False and view.rows() == shown
+
+
+def test_diary_file_read_until_two_reads_agree(monkeypatch):
+    """A commit between two reads of the file: read again; never steady: None (the caller keeps its
+    last good state)."""
+    from ststools.sim import diaryview
+
+    class Changing:
+        def __init__(self, reads):
+            self.reads = list(reads)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def seek(self, _):
+            pass
+
+        def read(self):
+            return self.reads.pop(0) if len(self.reads) > 1 else self.reads[0]
+
+    monkeypatch.setattr(diaryview, "open", lambda *a: Changing([b"a", b"b", b"c", b"c"]), False)
+    assert diaryview._read_steady("x", 5) == b"c"
+    reads = [bytes([i]) for i in range(10)]
+    monkeypatch.setattr(diaryview, "open", lambda *a: Changing(reads), False)
+    assert diaryview._read_steady("x", 5) is None

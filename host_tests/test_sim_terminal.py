@@ -155,6 +155,49 @@ def test_buy_credit_through_the_terminal_and_restart(state):
         term.close()
 
 
+def history(screen):
+    """The panel's token history lines (the launcher reads them from the meter's flash file)."""
+    lines = screen.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("  Tokens "):
+            out = [line[16:].strip()]
+            out += [x[16:].strip() for x in lines[i + 1 : i + 3] if x.startswith("  " + " " * 14)]
+            return out
+    return []
+
+
+def test_the_panel_shows_the_diary(state):
+    """Issue 22: a token entered is in the panel's history lines (newest first), with the events
+    and the diary's other items, read by the launcher from STATE/flash.bin."""
+    token = sim_token(10)
+    term = Terminal(["--state", state, "--reset"] + FAST)
+    try:
+        screen = term.wait_for(lambda s: "Tokens        none yet" in s, "an empty history")
+        # the runtime's first boot: formatted the store, started
+        assert "  Events        E2 STOREFORMATTED S0 00:00:" in screen, screen
+        assert "                E1 START          S0 00:00:" in screen
+        assert "  Emerg. credit off" in screen
+        assert "  Clock         time of supply (no calendar clock): S0 00:00:" in screen
+        assert re.search(r"  Energy        today 0\.0 kWh \(S0\)", screen), screen
+        term.type(token)
+        screen = term.wait_for(
+            lambda s: history(s)[:1] and "Accept 10.0" in history(s)[0], "the token in history"
+        )
+        assert re.fullmatch(r"#1 Accept 10\.0 +S0 \d\d:\d\d:\d\d keypad", history(screen)[0])
+        term.wait_for(lambda s: (reads(s) or "").lower() == "accept", "Accept")
+        term.type("123456#")  # too short for a token: the keypad refuses it, nothing recorded
+        term.type(token)
+        screen = term.wait_for(
+            lambda s: len(history(s)) == 2 and "Used 10.0" in history(s)[0], "the replay"
+        )
+        assert history(screen)[0].startswith("#2 Used 10.0 ")
+        assert history(screen)[1].startswith("#1 Accept 10.0 ")
+        term.type("q")
+        assert term.proc.wait(10) == 0
+    finally:
+        term.close()
+
+
 def test_script_mode(state, tmp_path):
     token = sim_token(2.5)
     script = tmp_path / "buy.txt"

@@ -11,6 +11,7 @@ import threading
 
 from .. import optical_pty, paths
 from .meterproc import HEAP, MeterProcess, child_args
+from .diaryview import DiaryView, tid_slots
 from .rom import rom_host
 from .screen import LinePrinter, run_interactive
 from .script import KEYMAPS, ScriptError, drain, parse_script, run_headless, run_script
@@ -182,7 +183,8 @@ def main(argv=None):
                 ok = run_headless(meter, keymap, printer, stop)
         else:
             meter.sync()
-            ok = run_interactive(meter, args, optical, note, stop)
+            diary = DiaryView(os.path.join(state, "flash.bin"), tid_slots(args.config))
+            ok = run_interactive(meter, args, optical, note, stop, diary)
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,6 +1,6 @@
 """What the simulator shows: the panel read as text, the status, the text lines of --headless and
 --script (LinePrinter), and the terminal UI of `make sim` (draw, run_interactive: keys from the
-terminal).
+terminal), with the diary's lines (diaryview.py: read from the meter's flash file on this side).
 """
 
 import json
@@ -163,7 +163,7 @@ HELP = (
 )
 
 
-def draw(meter, args, optical, note):
+def draw(meter, args, optical, note, diary=None):
     st = meter.status
     lines = meter.panel.get("lines") or []
     width = max([len(s) for s in lines] + [16])
@@ -196,6 +196,8 @@ def draw(meter, args, optical, note):
         rows.append(("FAULT", st["fault"]))
     if st.get("error"):
         rows.append(("Error", st["error"]))
+    if diary is not None:
+        rows += diary.rows()
     for name, value in rows:
         out.append("  %-13s %s" % (name, value))
     out += ["", "  " + HELP, "  " + note]
@@ -203,7 +205,10 @@ def draw(meter, args, optical, note):
     sys.stdout.flush()
 
 
-def run_interactive(meter, args, optical, note, stop):
+def run_interactive(meter, args, optical, note, stop, diary=None):
+    """The terminal UI until q (True) or the meter process ends (False). `diary` (a
+    diaryview.DiaryView) is read again after each status record (a token, a tick that changed
+    something) and every second."""
     import termios
     import tty
 
@@ -217,6 +222,7 @@ def run_interactive(meter, args, optical, note, stop):
         dirty = True
         last_draw = 0.0
         while not stop.is_set():
+            status = False
             while True:
                 try:
                     kind, _ = meter.records.get_nowait()
@@ -224,10 +230,13 @@ def run_interactive(meter, args, optical, note, stop):
                     break
                 if kind == "eof":
                     return False
+                status = status or kind == "status"
+                dirty = True
+            if diary is not None and diary.refresh(force=status):
                 dirty = True
             now = time.monotonic()
             if dirty and now - last_draw > 0.03:
-                draw(meter, args, optical, note)
+                draw(meter, args, optical, note, diary)
                 dirty, last_draw = False, now
             r, _, _ = select.select([fd], [], [], 0.03)
             if not r:
