@@ -58,7 +58,8 @@ def short_code_text(meter, code, wide, width, source=None):
     m = meter
     ident = m.ident
     if code == _SC_LEND:
-        if source == 0:
+        lent = source if isinstance(source, int) else -1
+        if lent == 0:
             return ("Emerg. credit\n%s lent" if wide else "EC %s") % format_units(m.ec_units)
         # off, owed, credit left, tampered, MPL trip, not saved, above credit_max
         why = (
@@ -66,7 +67,7 @@ def short_code_text(meter, code, wide, width, source=None):
             if wide
             else "EC oFF,EC oWEd,EC no,tAMP,MPL,Err,oFLo"
         ).split(",")
-        return why[source - 1] if 1 <= source <= len(why) else "Err %d" % source
+        return why[lent - 1] if 1 <= lent <= len(why) else "Err %d" % lent
     if code == _SC_EMERGENCY:
         if m.ec_debt:
             return ("Emerg. owed\n%s" if wide else "EC owed %s") % format_units(m.ec_debt)
@@ -76,7 +77,7 @@ def short_code_text(meter, code, wide, width, source=None):
     if code == _SC_CLOCK:
         from meter.diarytext import text
 
-        return text(m, 4, 0, 1 if wide else 2)
+        return text(m, 4, 0, 1 if wide else 2) or ""
     if code == K.SC_LAST_RESULT:
         return "%d %s" % (m.last_result, R.text(m.last_result))
     if code == _SC_TAMPER:

@@ -168,7 +168,8 @@ class Diary:
             self.sync()
 
     def supply_s(self):
-        """The time of supply in seconds (saved with the credit record)."""
+        """The time of supply in seconds, now (saved with the credit record)."""
+        self._track()
         t = self.time
         return t[_T_DAY] * _DAY_S + t[_T_SEC]
 
