@@ -144,38 +144,31 @@ class Diary:
         t[_T_CAL_DAY] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 730425
         t[_T_CAL_SEC] = v[3] * 3600 + v[4] * 60 + v[5]
 
-    def _track(self):
+    def _track(self, buf=None, at=0, code=0):
         """Bring the supply and calendar time up to the ms ticks (at least every 6 days: the tick
-        calls it every second)."""
+        calls it every second); with `buf`, the time as 5 bytes at buf[at]: the day, then the flag,
+        a 6-bit `code` and the second (one function, not two: each is heap on a board)."""
         t = self.time
         now = self.clock()
         ms = t[_T_MS] + ticks_diff(now, self._t0)
         self._t0 = now
         if ms < 1000:
             t[_T_MS] = ms if ms > 0 else 0
+        else:
+            s = ms // 1000
+            t[_T_MS] = ms - s * 1000
+            for k in (_T_DAY, _T_CAL_DAY):
+                if t[k] >= 0:
+                    sec = t[k + 1] + s
+                    if sec >= _DAY_S:
+                        t[k] += sec // _DAY_S
+                        sec %= _DAY_S
+                    t[k + 1] = sec
+            t[_T_SYNC] += s
+            if t[_T_SYNC] >= _RESYNC_S:
+                self.sync()
+        if buf is None:
             return
-        s = ms // 1000
-        t[_T_MS] = ms - s * 1000
-        for k in (_T_DAY, _T_CAL_DAY):
-            if t[k] >= 0:
-                sec = t[k + 1] + s
-                if sec >= _DAY_S:
-                    t[k] += sec // _DAY_S
-                    sec %= _DAY_S
-                t[k + 1] = sec
-        t[_T_SYNC] += s
-        if t[_T_SYNC] >= _RESYNC_S:
-            self.sync()
-
-    def supply_s(self):
-        """The time of supply in seconds, now (saved with the credit record)."""
-        self._track()
-        t = self.time
-        return t[_T_DAY] * _DAY_S + t[_T_SEC]
-
-    def _put(self, buf, at, code):
-        """The 5-byte time at buf[at]: the day, then the flag, a 6-bit code and the second."""
-        t = self.time
         k = _T_CAL_DAY if t[_T_CAL_DAY] >= 0 else _T_DAY
         day, sec = t[k], t[k + 1]
         buf[at] = day >> 8 & 0xFF
@@ -183,6 +176,12 @@ class Diary:
         buf[at + 2] = (_SUPPLY if k == _T_DAY else 0) | code << 1 | sec >> 16
         buf[at + 3] = sec >> 8 & 0xFF
         buf[at + 4] = sec & 0xFF
+
+    def supply_s(self):
+        """The time of supply in seconds, now (saved with the credit record)."""
+        self._track()
+        t = self.time
+        return t[_T_DAY] * _DAY_S + t[_T_SEC]
 
     # --- records
     # -----------------------------------------------------------------------------------------
@@ -202,13 +201,12 @@ class Diary:
         """Note a token: `data` its carrier (bits 0-1: 1 keypad, 2 optical, 0 a tool), how far it
         was read (bits 2-3: 0 not parsed, 1 its class, 2 decrypted, 3 decrypted and without a TID),
         class (bits 8-11) and subclass (bits 12-15); the result, TID and amount (0.1 units)."""
-        self._track()
         e = self.entry
         s = self.seq
         e[0] = s >> 16 & 0xFF
         e[1] = s >> 8 & 0xFF
         e[2] = s & 0xFF
-        self._put(e, 3, 0)
+        self._track(e, 3, 0)
         e[8] = data & 0xFF
         e[9] = data >> 8 & 0xFF
         e[10] = result
@@ -242,7 +240,7 @@ class Diary:
             for k in range(3, _CHUNK_LEN):
                 c[k] = 0
         at = 3 + i * _EV_LEN
-        self._put(c, at, code & 0x3F)
+        self._track(c, at, code & 0x3F)
         c[at + 5] = data >> 8 & 0xFF
         c[at + 6] = data & 0xFF
         self.head_seq = s + 1
