@@ -135,6 +135,7 @@ def run_store(n, page_writes, blob, seed):
     gc.collect()
     res["heap"] = gc.mem_alloc() - before
     res["keys"] = len(st2)
+    res["max_live"] = st2._live_map.max_live
     res["ok"] = ok
     res["record"] = st.record_len(stream.next()) if not blob else 0
     return res
@@ -297,8 +298,8 @@ def main():
         % (SECTORS + 32, SECTORS)
     )
     print(
-        "heap of a mounted store (max_live=1024, %d keys as in the pw=8 slots run): %d bytes"
-        % (rows[1]["keys"], rows[1]["heap"])
+        "heap of a mounted store (max_live=%d, %d keys as in the pw=8 slots run): %d bytes"
+        % (rows[1]["max_live"], rows[1]["keys"], rows[1]["heap"])
     )
     print(
         "recstore files: the erases and programs littlefs makes for the store's sector files"

@@ -954,3 +954,82 @@ def young_snapshot_damage(sectors, page_writes, after_format, commits=5, garbage
         if _TIGHT_HEAP:
             gc.collect()
     return cases, failures
+
+
+# --- a near-full map through the two-page stage; an image written before streaming
+# ------------------
+def rand_bytes(rng, n):
+    return bytes(rng.next() & 0xFF for _ in range(n))
+
+
+def full_map(rng, n=9):
+    """Changes that make a map close to max_live 2304 (2172 bytes): n 230-byte values and names."""
+    ch = {"cr": rand_bytes(rng, 8), "tn": b"\x01", "diary": rand_bytes(rng, 60)}
+    for i in range(n):
+        ch[i] = rand_bytes(rng, 230)
+    return ch
+
+
+def v1_workload(st):
+    """Commits in the meter's shape on a near-full map (one key at a time first): rolls of 9-page
+    snapshots, commit records of three long values (more than the two-page stage), names added,
+    deleted and resized, maintain() calls."""
+    rng = XorShift(2304)
+    full = full_map(rng)
+    for k in ("cr", "tn", "diary"):
+        st.commit({k: full[k]})
+    for i in range(9):
+        st.commit({i: full[i]})
+    for r in range(30):
+        k = rng.below(9)
+        if r % 7 == 3:
+            three = {}
+            for j in range(3):
+                three[(k + j) % 9] = rand_bytes(rng, 230)
+            st.commit(three)
+        elif r % 7 == 5:
+            st.commit({"tmp%d" % (r % 3): None if r % 2 else rand_bytes(rng, 30)})
+        else:
+            st.commit({k: rand_bytes(rng, 230)})
+            st.commit({"cr": rand_bytes(rng, 8)})
+        if r % 5 == 4:
+            st.maintain()
+
+
+# tests/data/recstore_v1.jsonl: regions written by v1_workload under the store as it was before
+# records streamed through a two-page stage (its staging buffer then held a whole snapshot; commit
+# 36eb456), under CPython. Per region a line {"config": [sectors, page_writes], "mount": [status,
+# reason, skipped, gaps, pages_read, live_bytes] (as that store mounted it), "state": [[key, hex],
+# ...]}, then a line {"page": n, "hex": ...} per page holding data.
+V1_IMAGE = "/tests/data/recstore_v1.jsonl"
+
+
+def v1_images(root):
+    """[(sectors, page_writes, mount, state, {page: bytes})] of V1_IMAGE under root."""
+    import json
+    from binascii import unhexlify
+
+    out = []
+    with open(root + V1_IMAGE) as f:
+        for line in f:
+            rec = json.loads(line)
+            if "config" in rec:
+                state = {}
+                for k, v in rec["state"]:
+                    state[k] = unhexlify(v)
+                out.append((rec["config"][0], rec["config"][1], rec["mount"], state, {}))
+            else:
+                out[-1][4][rec["page"]] = unhexlify(rec["hex"])
+    return out
+
+
+def v1_region(sectors, page_writes, pages):
+    """A NorFlash holding those pages (each counted as programmed once)."""
+    nor = NorFlash(sectors, page_programs=page_writes)
+    for n in pages:
+        data = pages[n]
+        for i in range(len(data)):
+            if data[i] != 0xFF:
+                nor.poke(n * 256 + i, data[i])
+    nor.mark_programmed_pages()
+    return nor

@@ -65,10 +65,17 @@ def _tables():
 _TLO, _THI = _tables()
 
 
-def crc32_into(buf, start, end, out, pos):
-    """CRC-32 of buf[start:end], written big-endian to out[pos:pos+4]. Allocation-free."""
-    lo = 0xFFFF
-    hi = 0xFFFF
+def crc32_into(buf, start, end, out, pos, crc=None):
+    """CRC-32 of buf[start:end], written big-endian to out[pos:pos+4]. Allocation-free.
+
+    crc: a running register instead (its low and high halves at crc[0] and crc[1], 0xFFFF each to
+    start): the CRC runs on from it and is left in it, so that a record is checksummed piece by
+    piece as it streams; out None: nothing written yet."""
+    if crc is None:
+        lo = hi = 0xFFFF
+    else:
+        lo = crc[0]
+        hi = crc[1]
     tlo = _TLO
     thi = _THI
     for i in range(start, end):
@@ -79,12 +86,16 @@ def crc32_into(buf, start, end, out, pos):
         x = (lo ^ (b >> 4)) & 0x0F
         lo = ((lo >> 4) | ((hi & 0x0F) << 12)) ^ tlo[x]
         hi = (hi >> 4) ^ thi[x]
-    hi ^= 0xFFFF
-    lo ^= 0xFFFF
-    out[pos] = hi >> 8
-    out[pos + 1] = hi & 0xFF
-    out[pos + 2] = lo >> 8
-    out[pos + 3] = lo & 0xFF
+    if crc is not None:
+        crc[0] = lo
+        crc[1] = hi
+    if out is not None:
+        hi ^= 0xFFFF
+        lo ^= 0xFFFF
+        out[pos] = hi >> 8
+        out[pos + 1] = hi & 0xFF
+        out[pos + 2] = lo >> 8
+        out[pos + 3] = lo & 0xFF
 
 
 def crc_ok(buf, start, end, scratch):

@@ -50,10 +50,14 @@ class LiveMap:
 
     # --- serializing (for the log writer's snapshots)
     # ---------------------------------------------------
-    def copy_entries_except(self, changes, out, pos):
-        """Copy every entry whose key is not one of the keys of `changes` to out[pos:] (a
-        snapshot's body); returns the position after them."""
+    def copy_entries_except(self, changes, writer, pos):
+        """Copy every entry whose key is not one of the keys of `changes` to writer.stage[pos:] (a
+        snapshot's body); returns the position after them. Whenever the stage is full,
+        writer.flush(pos) programs it and returns where the copy goes on, so a map of any size
+        streams through the log writer's small stage."""
         entries = self.entries
+        out = writer.stage
+        limit = len(out)
         offset = 0
         end = self.used
         while offset < end:
@@ -62,8 +66,14 @@ class LiveMap:
             entry_end += 1 + entries[entry_end]
             if (key_byte if key_byte < 0x80 else self.name_at(offset)) in changes:
                 offset = entry_end
-            else:
-                while offset < entry_end:
+                continue
+            while offset < entry_end:
+                if pos == limit:
+                    pos = writer.flush(pos)
+                stop = offset + limit - pos  # what the stage takes before the next flush
+                if stop > entry_end:
+                    stop = entry_end
+                while offset < stop:
                     out[pos] = entries[offset]
                     pos += 1
                     offset += 1

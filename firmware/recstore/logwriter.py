@@ -3,9 +3,12 @@
 Owns the log's position (head sector, write position, sector and commit sequence numbers), the
 staging buffer and page programming (placement under `page_writes`), commit records, rolls (header
 and snapshot of the live map in the next ring sector), erases with their per-sector counts (wear),
-the reserve of erased sectors and deferred erasing. The commit path allocates nothing. Design:
-docs/recstore-format.md.
+the reserve of erased sectors and deferred erasing. Records of any length stream through a stage
+of two pages, programmed page by page with a running CRC-32. The commit path allocates nothing.
+Design: docs/recstore-format.md.
 """
+
+from array import array
 
 from .layout import (
     DELETED,
@@ -19,7 +22,6 @@ from .layout import (
     StoreFull,
     const,
     crc32_into,
-    encode_key,
     put_value,
     u32_increment,
 )
@@ -27,6 +29,15 @@ from .layout import (
 # a page's program count saturates here; page_writes=0 (unlimited) means this
 _MAX_PROGRAMS = const(255)
 _IOCTL_ERASE = const(6)  # block-device ioctl: erase one block (sector)
+# The staging buffer: two pages. A record is encoded in pieces of at most 256 bytes (a value with
+# its length byte, a key, a record's frame); a piece that overruns the first page spills into the
+# second, and the full page is programmed only when the next piece needs the room. Mount's read
+# window (the same buffer) likewise holds any piece of at most 256 bytes from any offset in a page.
+_STAGE = const(512)
+# the record being streamed, in self.crc after the CRC register's low and high halves: the head
+# offset stage[0] stands for, the stage index from which its bytes are not in the register yet
+_AT = const(2)
+_FROM = const(3)
 
 
 class LogWriter:
@@ -49,18 +60,15 @@ class LogWriter:
         # largest commit record written as a delta; bigger ones go through a roll
         # (snapshot-bounded)
         self.max_record = RECORD_OVERHEAD + live_map.max_live
-        npages = (PAGE - 1 + self.max_record + PAGE - 1) // PAGE
-        snapshot_pages = (HEADER_LEN + RECORD_OVERHEAD + live_map.max_live + PAGE - 1) // PAGE
-        if snapshot_pages > npages:
-            npages = snapshot_pages
-        # staging buffer, kept all-0xFF between uses; a record is encoded at its in-page offset and
-        # the touched pages are programmed from these preallocated page views (no allocation per
-        # commit). Mount borrows it as its read window.
-        self.stage = bytearray(npages * PAGE)
-        for i in range(npages * PAGE):
+        # staging buffer, kept all-0xFF between uses: a record is encoded at its in-page offset
+        # and streamed through it (flush), its full pages programmed from the two preallocated
+        # page views (no allocation per commit). Mount borrows it as its read window.
+        self.stage = bytearray(_STAGE)
+        for i in range(_STAGE):
             self.stage[i] = 0xFF
-        view = memoryview(self.stage)
-        self.stage_pages = [view[i * PAGE : (i + 1) * PAGE] for i in range(npages)]
+        view = memoryview(self.stage)  # (the views also keep the stage from being resized)
+        self.stage_pages = (view[0:PAGE], view[PAGE:_STAGE])
+        self.crc = array("H", [0, 0, 0, 0])  # the record being streamed (_AT, _FROM)
         self.commit_seq = bytearray(4)  # sequence number of the last commit
         self.head_seq = bytearray(4)  # sector sequence number of the head
         # per sector (from headers; estimated if unknown)
@@ -150,35 +158,84 @@ class LogWriter:
         buf[pos + 3] = seq[3]
         u32_increment(buf, pos)
 
-    def _put_entry(self, buf, pos, key, offset, value):
-        """Encode key (its entry at map offset `offset`, or -1 if new) and value (None: deleted) at
-        buf[pos:]; returns the position after them."""
+    def _put_entry(self, pos, key, offset, value, names):
+        """Encode key (its entry at map offset `offset`, or -1 if new; a new name's encoding is in
+        names) and value (None: deleted) at stage[pos:], flushing the stage first where a piece
+        would overrun it; returns the position after them. Nothing here can fail or allocate: keys
+        and values are checked, new names encoded, before a record starts."""
+        stage = self.stage
+        if pos > _STAGE - 16:  # the key: at most 16 bytes
+            pos = self.flush(pos)
         if offset >= 0:  # copy the encoded key from the map
             entries = self.live_map.entries
             end = self.live_map.value_pos(offset)
             while offset < end:
-                buf[pos] = entries[offset]
+                stage[pos] = entries[offset]
                 pos += 1
                 offset += 1
         elif isinstance(key, str):
-            key_bytes = encode_key(key)
+            key_bytes = names[key]
             n = len(key_bytes)
-            buf[pos : pos + n] = key_bytes
+            stage[pos : pos + n] = key_bytes
             pos += n
         else:
-            buf[pos] = key
+            stage[pos] = key
             pos += 1
         if value is None:
-            buf[pos] = DELETED
+            if pos == _STAGE:
+                pos = self.flush(pos)
+            stage[pos] = DELETED
             return pos + 1
-        return put_value(buf, pos, value)
+        if pos + 1 + len(value) > _STAGE:
+            pos = self.flush(pos)
+        return put_value(stage, pos, value)
 
-    def write_commit(self, changes, record_len, pos):
+    def flush(self, pos):
+        """The stage holds pos bytes of the record being streamed (more than a page): add its full
+        pages to the running CRC, program them, and move the rest of the last page to the front.
+        Returns where the record goes on in the stage."""
+        stage = self.stage
+        crc = self.crc
+        stop = pos - pos % PAGE
+        crc32_into(stage, crc[_FROM], stop, None, 0, crc)
+        self._program(stop // PAGE)
+        rest = pos - stop
+        for i in range(rest):
+            stage[i] = stage[stop + i]
+        for i in range(rest, pos):
+            stage[i] = 0xFF
+        crc[_AT] += stop
+        crc[_FROM] = 0
+        return rest
+
+    def _end(self, pos, start, end):
+        """Close the record streamed to stage[pos] with its CRC and program its last pages (start:
+        the head offset of its first byte, end: where its CRC must go, as its length says)."""
+        if pos > _STAGE - 4:
+            pos = self.flush(pos)
+        crc = self.crc
+        at = crc[_AT]
+        if at + pos != end:
+            self.failed = "record size mismatch (internal error); remount"
+            raise StoreError(self.failed)
+        stage = self.stage
+        crc32_into(stage, crc[_FROM], pos, stage, pos, crc)
+        pos += 4
+        self._program((pos + PAGE - 1) // PAGE)
+        for i in range(start - at if start > at else 0, pos):
+            stage[i] = 0xFF
+        self.write_pos = at + pos
+
+    def write_commit(self, changes, record_len, pos, names):
         """Program the commit record of `changes` (record_len bytes) at head offset pos (from
-        place())."""
+        place()), streaming it through the stage; names: {name: its encoding} of the names new to
+        the map, or None."""
         stage = self.stage
         start = pos % PAGE
-        # encode; a failure must not leave bytes in the stage that a later commit would program
+        crc = self.crc
+        crc[0] = crc[1] = 0xFFFF
+        crc[_AT] = pos - start
+        crc[_FROM] = start
         try:
             stage[start] = TYPE_COMMIT
             stage[start + 1] = record_len >> 8
@@ -190,26 +247,38 @@ class LogWriter:
                 v = changes[k]
                 offset = live_map.find(k)
                 if offset >= 0 or v is not None:
-                    end = self._put_entry(stage, end, k, offset, v)
-            crc32_into(stage, start, end, stage, end)
-        except Exception:
+                    end = self._put_entry(end, k, offset, v, names)
+            self._end(end, pos, pos + record_len - 4)
+        except BaseException:
             self._stage_clear()
+            # a page of it on flash: the write position no longer accounts for what is there
+            if crc[_AT] != pos - start and self.failed is None:
+                self.failed = "commit interrupted after a page was programmed; remount"
             raise
-        self._program(pos - start, start, record_len)
+        self.traffic.bytes_written += record_len
 
-    def roll(self, changes, live):
+    def roll(self, changes, live, names=None):
         """Open the next ring sector with header + snapshot of the map with `changes` applied
-        (live: the map's size then). StoreFull if that sector needs an erase while erases are
-        deferred."""
+        (live: the map's size then; names as for write_commit), streamed through the stage.
+        StoreFull if that sector needs an erase while erases are deferred."""
         sectors = self.sectors
         sector = (self.head + 1) % sectors
         if not self.erased[sector]:
             if self.deferred:
                 raise StoreFull("erases deferred and no erased space left for this commit")
             self.erase(sector)
-        # encode; a failure must not leave bytes in the stage that a later commit would program
+        # the sector becomes the head now; a roll that does not complete fails the store
+        # (remount), and the head before it stays the newest complete sector on flash
+        self.erased[sector] = 0
+        self.head = sector
+        for i in range(len(self.page_programs)):
+            self.page_programs[i] = 0
+        stage = self.stage
+        crc = self.crc
+        crc[0] = crc[1] = 0xFFFF
+        crc[_AT] = 0
+        crc[_FROM] = HEADER_LEN
         try:
-            stage = self.stage
             # header: 'R' 'S', version, sectors, sector seq, erase count, geometry, CRC
             stage[0] = 0x52
             stage[1] = 0x53
@@ -233,27 +302,21 @@ class LogWriter:
             self._put_next_seq(stage, pos + 3)
             # the entries this commit leaves alone, copied from the map, then the changed and new
             # ones
-            pos = self.live_map.copy_entries_except(changes, stage, pos + 7)
+            pos = self.live_map.copy_entries_except(changes, self, pos + 7)
             for key in changes:
                 v = changes[key]
                 if v is not None:
-                    pos = self._put_entry(stage, pos, key, self.live_map.find(key), v)
-            if pos != HEADER_LEN + snapshot_len - 4:
-                self.failed = "snapshot size mismatch (internal error); remount"
-                raise StoreError(self.failed)
-            crc32_into(stage, HEADER_LEN, pos, stage, pos)
-            pos += 4
-        except Exception:
+                    pos = self._put_entry(pos, key, self.live_map.find(key), v, names)
+            self._end(pos, 0, HEADER_LEN + snapshot_len - 4)
+        except BaseException:
             self._stage_clear()
+            if self.failed is None:
+                self.failed = "roll interrupted; remount"
             raise
-        self.erased[sector] = 0
-        self.head = sector
-        for i in range(len(self.page_programs)):
-            self.page_programs[i] = 0
-        self._program(0, 0, pos)
         u32_increment(self.head_seq, 0)
         self.repair_pending = False
         self.traffic.rolls += 1
+        self.traffic.bytes_written += HEADER_LEN + snapshot_len
 
     def apply_record(self, changes, live):
         """A record is on flash: apply its changes to the live map (live: the map's size after it)
@@ -276,26 +339,20 @@ class LogWriter:
         for i in range(len(stage)):
             stage[i] = 0xFF
 
-    def _program(self, page_start, start, length):
-        """Program stage[start:start+length] at head offset page_start+start, page by page."""
-        npages = (start + length + PAGE - 1) // PAGE
-        first = page_start // PAGE
+    def _program(self, n):
+        """Program the stage's first n pages at the head offset it stands for."""
+        at = self.crc[_AT]
+        first = at // PAGE
         page_programs = self.page_programs
         try:
-            for i in range(npages):
+            for i in range(n):
                 if page_programs[first + i] < _MAX_PROGRAMS:
                     page_programs[first + i] += 1
-                self.bdev.writeblocks(self.head, self.stage_pages[i], page_start + i * PAGE)
+                self.bdev.writeblocks(self.head, self.stage_pages[i], at + i * PAGE)
                 self.traffic.programs += 1
         except Exception as e:
             self.failed = "program failed (%s); remount" % (e,)
             raise
-        finally:
-            stage = self.stage
-            for i in range(start, start + length):
-                stage[i] = 0xFF
-        self.write_pos = page_start + start + length
-        self.traffic.bytes_written += length
 
     # --- erasing
     # ------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The record store's mount: reading the region back, recovery from power cuts and damage.
 
 Owns reading flash: the sector headers, choosing the head (also when damage hit its header or
-snapshot), scanning the head's records through a read window (the log writer's idle staging
-buffer), skipping and counting torn or corrupt records and sequence gaps, and the verdict with its
-reason. Never writes flash: it sets the log writer's position and loads the live map. Design and
-recovery rules: docs/recstore-format.md.
+snapshot), scanning the head's records through a read window (the log writer's idle two-page
+staging buffer; a longer record streams through it, its CRC-32 run and its entries parsed in
+one forward pass), skipping and counting torn or corrupt records and sequence gaps, and the
+verdict with its reason. Never writes flash: it sets the log writer's position and loads the
+live map. Design and recovery rules: docs/recstore-format.md.
 """
 
 from .layout import (
@@ -19,6 +20,7 @@ from .layout import (
     TYPE_SNAPSHOT,
     VERSION,
     all_equal,
+    const,
     crc32_into,
     crc_ok,
     is_name,
@@ -26,6 +28,18 @@ from .layout import (
     put_u32,
     u32_at,
 )
+
+try:  # the C CRC-32 where the port has it (mount may allocate); else the table one
+    from binascii import crc32
+except ImportError:
+    crc32 = None
+
+# Mount.state, the record streaming through the window: its running CRC-32 (the C one's value at
+# _CRC, or the table one's register halves at _CRC and _CRC_HI) and the sector offset from which
+# its bytes are not in it yet (_FROM, -1 while no record streams)
+_CRC = const(0)
+_CRC_HI = const(1)
+_FROM = const(2)
 
 _HEADER_DAMAGED = "mounted; sector %d's header damaged (replaced at the next roll)"
 _FORMAT_COMPLETED = "interrupted format completed"
@@ -71,6 +85,7 @@ class Mount:
         # FORMATTED with sector 0 holding a format's marker, whole or torn
         self.marker = False
         self.scratch = bytearray(4)  # crc_ok's, where there is no C CRC-32
+        self.state = [0, 0, -1]  # (_CRC, _CRC_HI, _FROM)
         # the read window over the stage: sector, start offset, length
         self.window_sector = 0
         self.window_start = 0
@@ -306,21 +321,26 @@ class Mount:
         self.pages_read += (offset + n - 1) // PAGE - offset // PAGE + 1
 
     # --- the read window
-    # -------------------------------------------------------------------------------- A sector is
-    # read through a window: the writer's staging buffer (idle outside commits), refilled page by
-    # page as the scan moves forward, so no page is read twice and mount needs no sector-sized
-    # buffer.
+    # --------------------------------------------------------------------------------
+    # A sector is read through a window: the writer's staging buffer (two pages, idle outside
+    # commits), refilled page by page as the scan moves forward, so mount needs no sector-sized
+    # buffer and, going forward, reads no page twice. It holds any piece of at most a page from
+    # any offset (a value, a page to check for erased); longer records stream through it.
     def _window_open(self, k):
         self.window_sector = k
         self.window_start = 0
         self.window_len = 0
 
     def _window(self, pos, n):
-        """Make sector bytes pos..pos+n-1 present in the stage; returns the stage index of byte
-        pos, or -1 if they cannot fit (a length field claiming more than this store ever
-        writes)."""
+        """Make sector bytes pos..pos+n-1 (n <= PAGE) present in the stage; returns the stage index
+        of byte pos, or -1 if they lie beyond the sector. While a record streams (_check), its
+        bytes before pos, which the window holds, are fed to its CRC first."""
         start = self.window_start
         length = self.window_len
+        done = self.state[_FROM]
+        if 0 <= done < pos:
+            self.feed(done - start, pos - start)
+            self.state[_FROM] = pos
         if pos >= start and pos + n <= start + length:
             return pos - start
         stage = self.stage
@@ -330,15 +350,18 @@ class Mount:
             new_end = self.sector_size
         if pos + n > new_end:
             return -1
-        have = 0
-        # keep the pages already read: move them to the front
-        if start <= new_start < start + length:
-            have = start + length - new_start
-            stage[0:have] = stage[new_start - start : new_start - start + have]
-        if new_end - new_start > have:
-            self._read(
-                self.window_sector, new_start + have, memoryview(stage)[have : new_end - new_start]
-            )
+        # keep the pages already read (a page the window moves back over too), read the others
+        lo = start if start > new_start else new_start
+        hi = start + length if start + length < new_end else new_end
+        if lo < hi:
+            stage[lo - new_start : hi - new_start] = stage[lo - start : hi - start]
+        else:
+            lo = hi = new_end
+        view = memoryview(stage)
+        if new_start < lo:
+            self._read(self.window_sector, new_start, view[0 : lo - new_start])
+        if hi < new_end:
+            self._read(self.window_sector, hi, view[hi - new_start : new_end - new_start])
         self.window_start = new_start
         self.window_len = new_end - new_start
         return pos - new_start
@@ -409,59 +432,83 @@ class Mount:
     # --- records
     # ----------------------------------------------------------------------------------------
     def _record_at(self, pos, record_type):
-        """Length of a valid record of record_type at sector offset pos (now in the window), or
+        """Length of a record of record_type at sector offset pos whose frame fits in the sector
+        (its CRC unchecked; its commit sequence number is at window index _window(pos, 7) + 3), or
         0."""
         size = self.sector_size
         if pos + RECORD_OVERHEAD > size:
             return 0
-        i = self._window(pos, 3)
+        i = self._window(pos, 7)
         stage = self.stage
-        if i < 0 or stage[i] != record_type:
+        if stage[i] != record_type:
             return 0
         length = (stage[i + 1] << 8) | stage[i + 2]
         if length < RECORD_OVERHEAD or pos + length > size:
             return 0
-        i = self._window(pos, length)
-        if i < 0 or not crc_ok(stage, i, i + length - 4, self.scratch):
-            return 0
         return length
 
-    def _apply_record(self, buf, start, length, snapshot):
-        """Apply the entries of the record at buf[start:start+length] to the map (a snapshot
-        replaces it); False if they do not parse exactly (the record is then ignored and the map is
-        untouched)."""
-        end = start + length - 4
-        pos = start + 7
-        changes = {}
-        while pos < end:  # decode and check everything before touching the map
-            key_byte = buf[pos]
-            klen = 1
-            key = key_byte
-            if key_byte >= 0x80:
-                klen += key_byte & 0x7F
-                if (
-                    not (2 <= klen <= 16)
-                    or pos + klen > end
-                    or not is_name(buf, pos + 1, pos + klen)
-                ):
+    def _check(self, pos, length, snapshot, changes):
+        """Is the record at sector offset pos (length bytes, its frame checked by _record_at)
+        valid: do its entries parse exactly and its CRC hold? One forward pass through the window:
+        each entry is decoded as it streams by, into `changes` ({key: value, or None: deleted})
+        unless that is None (a check only), and fed to the CRC; a parse error ends it early. The
+        map is not touched."""
+        end = pos + length - 4
+        stage = self.stage
+        state = self.state
+        state[_CRC] = 0 if crc32 is not None else 0xFFFF
+        state[_CRC_HI] = 0xFFFF
+        state[_FROM] = pos
+        try:
+            pos += 7
+            while pos < end:
+                i = self._window(pos, 1)
+                key_byte = stage[i]
+                klen = 1
+                if key_byte >= 0x80:
+                    klen += key_byte & 0x7F
+                    if not (2 <= klen <= 16):
+                        return False
+                if pos + klen >= end:  # the key and its value length byte lie before the CRC
                     return False
-                key = bytes(buf[pos + 1 : pos + klen]).decode()
-            pos += klen
-            if pos >= end:
-                return False
-            vlen = buf[pos]
-            pos += 1
-            if vlen == DELETED:
-                if snapshot:
+                i = self._window(pos, klen + 1)
+                if key_byte >= 0x80 and not is_name(stage, i + 1, i + klen):
                     return False
-                changes[key] = None
-                continue
-            if pos + vlen > end:
-                return False
-            changes[key] = buf[pos : pos + vlen]
-            pos += vlen
-        if pos != end:
-            return False
+                key = key_byte
+                if changes is not None and key_byte >= 0x80:
+                    key = bytes(stage[i + 1 : i + klen]).decode()
+                vlen = stage[i + klen]
+                pos += klen + 1
+                if vlen == DELETED:
+                    if snapshot:
+                        return False
+                    if changes is not None:
+                        changes[key] = None
+                    continue
+                if pos + vlen > end:
+                    return False
+                i = self._window(pos, vlen)
+                if changes is not None:
+                    changes[key] = stage[i : i + vlen]
+                pos += vlen
+            i = self._window(end, 4)  # (feeds the last entry)
+            if crc32 is not None:
+                return state[_CRC] == u32_at(stage, i)
+            crc32_into(stage, i, i, self.scratch, 0, state)
+            return stage[i : i + 4] == self.scratch
+        finally:
+            state[_FROM] = -1
+
+    def feed(self, i, j):
+        """Feed stage[i:j], the next bytes of the record streaming by, to its CRC."""
+        state = self.state
+        if crc32 is not None:
+            state[_CRC] = crc32(memoryview(self.stage)[i:j], state[_CRC])
+        else:
+            crc32_into(self.stage, i, j, None, 0, state)
+
+    def _apply_record(self, changes, snapshot):
+        """Apply a parsed record's changes to the map (a snapshot replaces it)."""
         live_map = self.live_map
         if snapshot:
             live_map.clear()
@@ -474,7 +521,6 @@ class Mount:
             if changes[key] is not None:
                 live += key_len(key) + 1 + len(changes[key])
         self.writer.apply_record(changes, live)  # as a commit's: the same code keeps the map
-        return True
 
     # --- loading a sector
     # -------------------------------------------------------------------------------
@@ -501,23 +547,29 @@ class Mount:
         seq = u32_at(writer.commit_seq, 0) if base else -1
         taken = 0
         skipped = gaps = 0
+        if not base:
+            # kept for _empty_seq, should the snapshot prove unusable: its first bytes, taken while
+            # the window holds the sector's first page
+            i = self._window(HEADER_LEN, RECORD_OVERHEAD)
+            self.bad_snapshot[0:RECORD_OVERHEAD] = stage[i : i + RECORD_OVERHEAD]
         length = self._record_at(HEADER_LEN, TYPE_SNAPSHOT)
         if length:
-            i = self._window(HEADER_LEN, length)
-            snapshot_seq = u32_at(stage, i + 3)
+            snapshot_seq = u32_at(stage, self._window(HEADER_LEN, 7) + 3)
             if snapshot_seq <= seq:
-                return False  # an older sector: nothing here continues the map
-            if self._apply_record(stage, i, length, True):
-                seq = snapshot_seq
-                taken = 1
-            else:
+                if self._check(HEADER_LEN, length, True, None):
+                    return False  # an older sector: nothing here continues the map
                 length = 0
+            else:
+                changes = {}
+                if self._check(HEADER_LEN, length, True, changes):
+                    self._apply_record(changes, True)
+                    seq = snapshot_seq
+                    taken = 1
+                else:
+                    length = 0
         if length:
             pos = HEADER_LEN + length
         else:
-            if not base:  # kept for _empty_seq (the window holds the sector's first page now)
-                i = self._window(HEADER_LEN, RECORD_OVERHEAD)
-                self.bad_snapshot[0:RECORD_OVERHEAD] = stage[i : i + RECORD_OVERHEAD]
             # no usable snapshot: look for commit records after it, resynchronising byte by byte
             # (the snapshot's own length field cannot be trusted); without a base they are only
             # counted
@@ -544,25 +596,28 @@ class Mount:
                 continue
             length = self._record_at(pos, TYPE_COMMIT) if c == TYPE_COMMIT else 0
             if length:
-                i = self._window(pos, length)
-                record_seq = u32_at(stage, i + 3)
+                record_seq = u32_at(stage, self._window(pos, 7) + 3)
                 if record_seq > seq:
-                    if not base and not taken:
-                        if not self.found:
-                            self.first_seq = record_seq
-                        self.found += 1
-                        seq = record_seq
-                        pos += length
-                        used = pos
-                        continue
-                    if self._apply_record(stage, i, length, False):
-                        if record_seq != seq + 1:
-                            gaps += 1
-                        seq = record_seq
-                        taken += 1
-                        pos += length
-                        used = pos
-                        continue
+                    if not base and not taken:  # only counted
+                        if self._check(pos, length, False, None):
+                            if not self.found:
+                                self.first_seq = record_seq
+                            self.found += 1
+                            seq = record_seq
+                            pos += length
+                            used = pos
+                            continue
+                    else:
+                        changes = {}
+                        if self._check(pos, length, False, changes):
+                            self._apply_record(changes, False)
+                            if record_seq != seq + 1:
+                                gaps += 1
+                            seq = record_seq
+                            taken += 1
+                            pos += length
+                            used = pos
+                            continue
             # torn or corrupt: skip it, report it, and resynchronise on the next valid commit
             # record (bit rot then costs only the damaged record) or on an erased page start
             skipped += 1
@@ -582,15 +637,19 @@ class Mount:
         return True
 
     def _resync(self, pos, seq):
-        """The next sector offset from pos that holds a valid commit record newer than seq, or an
-        erased page start (or the sector's end)."""
+        """The next sector offset from pos that holds a valid commit record newer than seq (its
+        entries parse, its CRC holds), or an erased page start (or the sector's end)."""
         stage = self.stage
         size = self.sector_size
         while pos < size:
             c = stage[self._window(pos, 1)]
             if c == TYPE_COMMIT:
                 length = self._record_at(pos, TYPE_COMMIT)
-                if length and u32_at(stage, self._window(pos, length) + 3) > seq:
+                if (
+                    length
+                    and u32_at(stage, self._window(pos, 7) + 3) > seq
+                    and self._check(pos, length, False, None)
+                ):
                     return pos
             elif c == 0xFF and pos % PAGE == 0:
                 return pos

@@ -18,6 +18,7 @@ from .layout import (
     REFUSED,
     StoreError,
     const,
+    encode_key,
     key_len,
     put_u32,
     u32_at,
@@ -43,11 +44,11 @@ class RecordStore:
         still-erased bytes of a page again (W25Q16JV, ESP32 module flash) may use more, packing
         several small commits per page: far fewer erases and page programs per commit.
     max_live: bound on the encoded size of the whole map (sum over keys of key + 1 + value bytes);
-        it sizes the two preallocated buffers: the staging buffer (about max_live + 300 bytes,
-        which mount reuses as its read window) and the map itself (max_live bytes; besides it the
-        map costs a fixed 128-entry offset table and a dict slot per name key). Keep it the same
-        (or larger) across firmware versions: records longer than the staging buffer are not read
-        back.
+        it sizes the map's buffer (max_live bytes; besides it the map costs a fixed 128-entry
+        offset table and a dict slot per name key). The staging buffer, which mount reuses as its
+        read window, is a fixed 512 bytes whatever max_live is: records of any length stream
+        through it. Keep max_live the same (or larger) across firmware versions: a map mounted
+        larger than max_live is loaded, but commits that keep it that large are refused.
     """
 
     def __init__(self, bdev, reserve=1, page_writes=1, max_live=2304):
@@ -157,13 +158,22 @@ class RecordStore:
         entries = live_map.entries
         record_len = RECORD_OVERHEAD
         live = live_map.used
+        # the encodings of the names new to the map: made now, so that writing allocates nothing
+        names = None
         for k in changes:
             v = changes[k]
             offset = live_map.find(k)
             if offset < 0:
                 if v is None:
                     continue
-                klen = key_len(k)
+                if isinstance(k, str):
+                    key_bytes = encode_key(k)
+                    if names is None:
+                        names = {}
+                    names[k] = key_bytes
+                    klen = len(key_bytes)
+                else:
+                    klen = key_len(k)
             else:
                 vpos = live_map.value_pos(offset)
                 klen = vpos - offset
@@ -176,6 +186,17 @@ class RecordStore:
                 n = len(v)
                 if n > MAX_VALUE:
                     raise ValueError("value longer than 254 bytes")
+                if isinstance(v, memoryview):
+                    # it must copy into the stage as n bytes (one per item): checked now, since a
+                    # record streams to flash page by page as it is encoded
+                    stage = writer.stage
+                    try:
+                        stage[0:n] = v
+                    except Exception:  # ValueError on MicroPython, BufferError under CPython
+                        raise ValueError("a memoryview value must have 1-byte items")
+                    finally:
+                        for i in range(n):
+                            stage[i] = 0xFF
                 record_len += klen + 1 + n
                 live += klen + 1 + n
         if record_len == RECORD_OVERHEAD:
@@ -189,13 +210,13 @@ class RecordStore:
             if urgent and writer.deferred:
                 writer.deferred = False  # for this roll only: the reserve stays as it is
                 try:
-                    writer.roll(changes, live)
+                    writer.roll(changes, live, names)
                 finally:
                     writer.deferred = True
             else:
-                writer.roll(changes, live)
+                writer.roll(changes, live, names)
         else:
-            writer.write_commit(changes, record_len, pos)
+            writer.write_commit(changes, record_len, pos, names)
         writer.apply_record(changes, live)
         self.commits += 1
         if not writer.deferred and writer.reserve:
