@@ -129,8 +129,9 @@ def test_readout_mode_and_tt_fallback():
     h.ask(SIGN_ON)
     readout = (
         b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
-        b"0006(0000)\r\nF000(00000050)\r\n!\r\n\x03"
-    )
+        b"0006(0000)\r\nF000(00000050)\r\nF001(00000000)\r\nF002(00000000)\r\nF003(0)\r\n"
+        b"F010()\r\nF011(0)\r\nF012(0000000000)\r\nF013(00000000)\r\nF014(00000000)\r\n!\r\n\x03"
+    )  # the diary's entries (F1nn-F4nn) are read one by one, never in the readout
     readout += bytes([bcc(readout)])
     eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout)], "ACK 0 5 0: readout at 9600 Bd")
     eq(h.bauds, [(0, 9600)], "switched")
@@ -376,6 +377,18 @@ def test_receive_path_allocates_nothing():
         cmd(b"R1", b"F000()"),
         cmd(b"W1", b"F000(" + b"9" * 100 + b")"),
         cmd(b"W1", b"F000(12x)"),
+        cmd(b"R1", b"F001()"),
+        cmd(b"R1", b"F002()"),
+        cmd(b"R1", b"F003()"),
+        cmd(b"R1", b"F010()"),
+        cmd(b"R1", b"F011()"),
+        cmd(b"R1", b"F012()"),
+        cmd(b"R1", b"F013()"),
+        cmd(b"R1", b"F014()"),
+        cmd(b"W1", b"F001(1.5)"),
+        cmd(b"W1", b"F010(2026120514031)"),
+        cmd(b"W1", b"F100(1)"),
+        cmd(b"R1", b"F120()"),
         cmd(b"X1", b"0000()"),
         unhex("015231023030303528290367"),
         NAK,
