@@ -65,17 +65,17 @@ _P0 = const(b"P0\x02()")
 _LIMIT = const(b"73786976294838206464")  # 2**66: a token value must be below it (design §4.5)
 # The diary's registers (README register table, docs/diary.md) are a rule here, not rows of
 # VtcConfig.registers: a row is a tuple on the heap, which the simulator's 64wK heap cannot spare
-# (README, Memory). A diary register is known by its address (an int where a row is a tuple).
-# Its settings and state F001-F003, F010-F014: the address's low byte and the width in decimal
-# digits of each; in the readout after the table's rows. F001 and F010 are written in a password
-# session.
-_STATE = const(b"\x01\x08\x02\x08\x03\x01\x10\x0e\x11\x01\x12\x0a\x13\x08\x14\x08")
+# (README, Memory). A diary register is known by its address (an int where a row is a tuple):
+# - settings and state F001-F003, F010-F014, decimal digits (widths 8, 8, 1, 14, 1, 10, 8, 8), in
+#   the readout after the table's rows (their lines: _DIARY_LINES characters); F001 and F010 are
+#   written in a password session;
+# - entries F100-F119, F200-F299, F300-F362, F400-F424 (meter.diarytext kinds 0-3), nn the entry
+#   in decimal (00 the newest), texts of up to _TEXT_MAX characters; read one by one (R1/R2), never
+#   in the readout.
+_DIARY_LINES = const(122)
 _EC_AMOUNT = const(0xF001)
 _CLOCK = const(0xF010)
-# Its entries F1nn-F4nn (meter.diarytext kinds 0-3), nn the entry in decimal (00 the newest): how
-# many of each; read one by one (R1/R2), never in the readout
-_ENTRIES = const(b"\x14\x64\x3f\x19")
-_TEXT_MAX = const(80)  # the longest entry text (a token history line: docs/diary.md)
+_TEXT_MAX = const(80)  # the longest entry text (a token history line: 75)
 _T_CAL_DAY = const(2)  # meter.diary.time: the calendar day (-1: no calendar), second of the day
 _T_CAL_SEC = const(3)
 
@@ -97,9 +97,7 @@ class VtcServer:
         size = 6
         for r in cfg.registers:
             size += r[3] + 8  # readout line: ID ( value ) CR LF
-        for k in range(1, len(_STATE), 2):
-            size += _STATE[k] + 8  # the diary's settings and state
-        self._out = bytearray(max(size, _TEXT_MAX + 9))
+        self._out = bytearray(max(size + _DIARY_LINES, _TEXT_MAX + 9))
         self._mv = memoryview(self._out)
         self._on = 0  # length of the outgoing (or last sent) message
         self._pend = False
@@ -429,11 +427,10 @@ class VtcServer:
         hi = a >> 8
         lo = a & 0xFF
         if hi == 0xF0:
-            for k in range(0, len(_STATE), 2):
-                if _STATE[k] == lo:
-                    return a
-        elif 0xF1 <= hi <= 0xF4 and lo & 0xF <= 9 and lo >> 4 <= 9:
-            if (lo >> 4) * 10 + (lo & 0xF) < _ENTRIES[hi - 0xF1]:
+            return a if 1 <= lo <= 3 or 0x10 <= lo <= 0x14 else None
+        if 0xF1 <= hi <= 0xF4 and lo & 0xF <= 9 and lo >> 4 <= 9:
+            n = 20 if hi == 0xF1 else 100 if hi == 0xF2 else 63 if hi == 0xF3 else 25
+            if (lo >> 4) * 10 + (lo & 0xF) < n:
                 return a
         return None
 
@@ -520,10 +517,11 @@ class VtcServer:
                 self._line(reg)
                 self._put(CR)
                 self._put(LF)
-        for k in range(0, len(_STATE), 2):  # the diary's settings and state
-            self._line(0xF000 + _STATE[k])
-            self._put(CR)
-            self._put(LF)
+        for a in range(0xF001, 0xF015):  # the diary's settings and state
+            if a <= 0xF003 or a >= 0xF010:
+                self._line(a)
+                self._put(CR)
+                self._put(LF)
         self._puts(b"!\r\n")
         self._end(now, delay)
 
@@ -618,9 +616,7 @@ class VtcServer:
             v = m.diary.head_seq - 1  # LastEventNumber
         else:
             v = m.diary.seq - 1  # LastTokenNumber
-        for k in range(0, len(_STATE), 2):
-            if _STATE[k] == lo:
-                self._num(v, 10, _STATE[k + 1])
+        self._num(v, 10, 1 if lo == 0x03 or lo == 0x11 else 10 if lo == 0x12 else 8)
 
     def _num(self, v, base, w):
         if not base:
