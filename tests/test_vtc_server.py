@@ -2,132 +2,16 @@
 provisioned Meter (record store over the NOR model) and TokenPipeline. Exact bytes from
 ../shared/docs/iec62055-52-server.md."""
 
-import gc
-import json
-
 import micropython
-from testkit import data_path, eq, raises, unhex
+from testkit import eq, raises, unhex
+from vtckit import ACK, B0, B1, ER, IDENT, NAK, OPT_PROG_9600, P0, P1, SIGN_ON, H, cmd, data
 
+from vtc import VtcConfig
+from vtc import server as S
 from meter import results as R
 from meter.app import Meter, MeterConfig
 from meter.identity import luhn_check_digit
-from device.pipeline import TokenPipeline
-from norflash import NorFlash
-from recstore import RecordStore
-from vtc import VtcConfig, VtcServer
-from vtc import server as S
-from vtc.frame import PARITY_ERROR, bcc
-
-ACK = b"\x06"
-NAK = b"\x15"
-IDENT = unhex("2F4F534D355354532D56544330372D30310D0A")  # /OSM5STS-VTC07-01 CR LF (design §2.4)
-SIGN_ON = unhex("2F3F210D0A")
-OPT_PROG_9600 = unhex("063035310D0A")  # ACK 0 5 1
-P0 = unhex("0150300228290360")
-P1 = unhex("0150310228303030303030303029 0361".replace(" ", ""))
-B0 = unhex("0142300371")
-B1 = unhex("0142310370")
-ER = {
-    n: unhex(h)
-    for n, h in (
-        (1, "022845523031290314"),
-        (2, "022845523032290317"),
-        (3, "022845523033290316"),
-        (4, "022845523034290311"),
-        (9, "02284552303929031C"),
-    )
-}
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 1000
-
-    def __call__(self):
-        return self.ms
-
-
-_DATA = []
-
-
-def _data():
-    if not _DATA:
-        with open(data_path("meter_tokens.json")) as f:
-            _DATA.append(json.load(f))
-    return _DATA[0]
-
-
-def cmd(c, body):
-    """SOH C STX body ETX BCC (c = b"R1"); body None: no data set (a break)."""
-    m = b"\x01" + c + (b"\x02" + body if body is not None else b"") + b"\x03"
-    return m + bytes([bcc(m)])
-
-
-def data(body):
-    m = b"\x02" + body + b"\x03"
-    return m + bytes([bcc(m)])
-
-
-class H:
-    """A provisioned meter, its pipeline and a VtcServer; step() runs the clock in 10 ms steps."""
-
-    def __init__(self, pan=None, **cfg):
-        gc.collect()  # a meter needs a 4 KB block (the EA07 tables)
-        # the store's 2-3 KB buffers before the test data's many small objects
-        store = RecordStore(NorFlash(4, page_programs=8), page_writes=8)
-        store.mount()
-        d = _data()
-        self.tok = d["tokens"]
-        self.clock = Clock()
-        self.m = Meter(store, MeterConfig(), self.clock)
-        prov = dict(d["provision"])
-        if pan:
-            prov["pan"] = pan
-        eq(self.m.provision(prov), None, "provisioned")
-        self.p = TokenPipeline(self.m)
-        self.s = VtcServer(self.m, self.p, VtcConfig(**cfg), clock=self.clock)
-        self.bauds = []
-
-    def send(self, data, parity_at=-1):
-        for i in range(len(data)):
-            self.s.feed(data[i] | (PARITY_ERROR if i == parity_at else 0), self.clock.ms)
-
-    def step(self, ms):
-        """Run the timers for `ms`: [(ms after the start, bytes sent)]; baud switches go to
-        self.bauds."""
-        out = []
-        t0 = self.clock.ms
-        while True:
-            now = self.clock.ms
-            self.s.poll(now)
-            o = self.s.pending(now)
-            if o is not None:
-                out.append((now - t0, bytes(o)))
-            b = self.s.take_baud()
-            if b:
-                self.bauds.append((now - t0, b))
-            if now - t0 >= ms:
-                return out
-            self.clock.ms += 10
-
-    def ask(self, data, ms=400, parity_at=-1):
-        self.send(data, parity_at)
-        return self.step(ms)
-
-    def one(self, data, ms=400):
-        """The single reply to `data`, which must come exactly tr (250 ms) after it."""
-        out = self.ask(data, ms)
-        eq(len(out), 1, "one reply to %r: %r" % (data, out))
-        eq(out[0][0], 250, "reaction time tr")
-        return out[0][1]
-
-    def prog(self):
-        """Sign on and enter programming mode at 9600 Bd with the P1 exchange."""
-        eq(self.ask(SIGN_ON), [(250, IDENT)], "ident")
-        eq(self.ask(OPT_PROG_9600, 1100), [(1000, P0)], "P0 after first_reply_delay")
-        eq(self.one(P1), ACK, "P1")
-        eq(self.s.state, S.PROG, "programming mode")
-        self.bauds = []
+from vtc.frame import bcc
 
 
 def _hexs(dec, base, width):
@@ -245,8 +129,9 @@ def test_readout_mode_and_tt_fallback():
     h.ask(SIGN_ON)
     readout = (
         b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
-        b"0006(0000)\r\nF000(00000050)\r\n!\r\n\x03"
-    )
+        b"0006(0000)\r\nF000(00000050)\r\nF001(00000000)\r\nF002(00000000)\r\nF003(0)\r\n"
+        b"F010()\r\nF011(0)\r\nF012(0000000000)\r\nF013(00000000)\r\nF014(00000000)\r\n!\r\n\x03"
+    )  # the diary's entries (F1nn-F4nn) are read one by one, never in the readout
     readout += bytes([bcc(readout)])
     eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout)], "ACK 0 5 0: readout at 9600 Bd")
     eq(h.bauds, [(0, 9600)], "switched")
@@ -492,6 +377,18 @@ def test_receive_path_allocates_nothing():
         cmd(b"R1", b"F000()"),
         cmd(b"W1", b"F000(" + b"9" * 100 + b")"),
         cmd(b"W1", b"F000(12x)"),
+        cmd(b"R1", b"F001()"),
+        cmd(b"R1", b"F002()"),
+        cmd(b"R1", b"F003()"),
+        cmd(b"R1", b"F010()"),
+        cmd(b"R1", b"F011()"),
+        cmd(b"R1", b"F012()"),
+        cmd(b"R1", b"F013()"),
+        cmd(b"R1", b"F014()"),
+        cmd(b"W1", b"F001(1.5)"),
+        cmd(b"W1", b"F010(2026120514031)"),
+        cmd(b"W1", b"F100(1)"),
+        cmd(b"R1", b"F120()"),
         cmd(b"X1", b"0000()"),
         unhex("015231023030303528290367"),
         NAK,

@@ -39,6 +39,8 @@ REGISTERS = (
     # manufacturer-specific (IEC 62056-21 Annex C: Fxxx), this meter's settings
     # LowCreditThreshold, 0.1 units (0 = no warning)
     (0xF000, A_R | A_W | A_PW, F_DEC, 8, S_LOW_CREDIT),
+    # F001-F003, F010-F014 and the entries F1nn-F4nn: the meter's diary, a rule in vtc.server (not
+    # rows: a row is a tuple on the heap; README register table)
 )
 
 

@@ -10,7 +10,9 @@ synchronous and its clock is injected, so tests drive it character by character:
     server.pending(now)      the message due now (a memoryview) or None; the caller sends it
     server.take_baud()       a rate to switch the line to now (0: none); called after sending
 No machine, no asyncio here (vtc.port binds it to drivers.optical.OpticalPort), and nothing raises
-out of it. The receive path (feed, including reads, writes and error replies) allocates nothing.
+out of it. The receive path (feed, including reads, writes and error replies) allocates nothing,
+but for the diary: its entries' texts (F1nn-F4nn, meter.diarytext, imported at the first), the
+clock read while the meter has a calendar (F010: a 3-tuple) and the clock write.
 """
 
 from micropython import const
@@ -61,6 +63,21 @@ _DIGITS = const(b"0123456789ABCDEF")
 # after SOH: the operand request, empty (IEC 62056-21 §6.4.3 / design §4.2); ETX and BCC follow
 _P0 = const(b"P0\x02()")
 _LIMIT = const(b"73786976294838206464")  # 2**66: a token value must be below it (design §4.5)
+# The diary's registers (README register table, docs/diary.md) are a rule here, not rows of
+# VtcConfig.registers: a row is a tuple on the heap, which the simulator's 64wK heap cannot spare
+# (README, Memory). A diary register is known by its address (an int where a row is a tuple):
+# - settings and state F001-F003, F010-F014, decimal digits (widths 8, 8, 1, 14, 1, 10, 8, 8), in
+#   the readout after the table's rows (their lines: _DIARY_LINES characters); F001 and F010 are
+#   written in a password session;
+# - entries F100-F119, F200-F299, F300-F362, F400-F424 (meter.diarytext kinds 0-3), nn the entry
+#   in decimal (00 the newest), texts of up to _TEXT_MAX characters; read one by one (R1/R2), never
+#   in the readout.
+_DIARY_LINES = const(122)
+_EC_AMOUNT = const(0xF001)
+_CLOCK = const(0xF010)
+_TEXT_MAX = const(80)  # the longest entry text (a token history line: 75)
+_T_CAL_DAY = const(2)  # meter.diary.time: the calendar day (-1: no calendar), second of the day
+_T_CAL_SEC = const(3)
 
 
 class VtcServer:
@@ -75,10 +92,12 @@ class VtcServer:
         self.baud = 300  # the line rate now (IEC 62056-21 §5.2: sessions start at 300 Bd)
         self.error = None  # the last internal error (swallowed: the meter keeps running)
         self._ident = (cfg.mfr_id + chr(48 + baud_index(cfg.baud)) + cfg.ident + "\r\n").encode()
-        size = 32
+        # the longest message: the readout (STX, lines, ! CR LF ETX BCC), exactly (the heap is
+        # small: README, Memory), or a diary entry read alone (STX ID ( text ) ETX BCC)
+        size = 6
         for r in cfg.registers:
             size += r[3] + 8  # readout line: ID ( value ) CR LF
-        self._out = bytearray(size)
+        self._out = bytearray(max(size + _DIARY_LINES, _TEXT_MAX + 9))
         self._mv = memoryview(self._out)
         self._on = 0  # length of the outgoing (or last sent) message
         self._pend = False
@@ -319,10 +338,15 @@ class VtcServer:
         # R1/R2, W1/W2 (R2/W2: aliases, design §4.4)
         elif (c == 0x52 or c == 0x57) and 1 <= d <= 2:
             reg = self._register(buf, a0, v0 - 1)
+            acc = 0
+            if isinstance(reg, int):  # (the diary's rule above)
+                acc = A_R | A_W | A_PW if reg == _EC_AMOUNT or reg == _CLOCK else A_R
+            elif reg is not None:
+                acc = reg[1]
             if reg is None:
                 self._error(now, 1)
             elif c == 0x52:
-                if not reg[1] & A_R:
+                if not acc & A_R:
                     self._error(now, 2)
                 elif v1 > v0 and not (v1 - v0 == 1 and buf[v0] == 0x31):
                     self._error(now, 3)  # the count: empty or 1
@@ -330,9 +354,9 @@ class VtcServer:
                     self._start(STX)
                     self._line(reg)
                     self._end(now, self.cfg.tr_ms)
-            elif not reg[1] & A_W or not self._auth or (reg[1] & A_PW and not self._pw):
+            elif not acc & A_W or not self._auth or (acc & A_PW and not self._pw):
                 self._error(now, 2)
-            elif reg[4] == S_LOW_CREDIT:
+            elif isinstance(reg, int) or reg[4] == S_LOW_CREDIT:
                 self._setting(now, reg, buf, v0, v1)
             elif reg[2] != F_TOKEN or not self._token(buf, v0, v1 - v0):
                 self._error(now, 3)
@@ -344,26 +368,48 @@ class VtcServer:
             self._error(now, 9)
 
     def _setting(self, now, reg, buf, v0, v1):
-        """W1 of a setting register: 1..width decimal digits, stored by the meter at once (a record
-        store commit; ACK only once it is on flash, IEC 62056-21 Annex C). Bad syntax or range:
-        ER03; not stored (a flash fault): ER04, try again. Either way nothing changes."""
-        value = 0 if 0 < v1 - v0 <= reg[3] else -1  # at most 8 digits: a small int on every board
+        """W1 of a setting register (F000, F001): 1..8 decimal digits, stored by the meter at once
+        (a record store commit; ACK only once it is on flash, IEC 62056-21 Annex C); of the clock
+        (F010): YYYYMMDDhhmmss, exactly 14 digits, a time of 2000..2099, set at once. Bad syntax or
+        range: ER03; not stored (a flash fault) or no clock: ER04, try again. Either way nothing
+        changes."""
+        clock = reg == _CLOCK
+        n = v1 - v0
+        # at most 8 digits a number: a small int on every board (the clock's: 8, then 6)
+        value = 0 if (n == 14 if clock else 0 < n <= (8 if reg == _EC_AMOUNT else reg[3])) else -1
+        day = 0
         k = v0
         while value >= 0 and k < v1:
             c = buf[k]
             value = value * 10 + c - 0x30 if 0x30 <= c <= 0x39 else -1
             k += 1
+            if clock and k - v0 == 8 and value >= 0:
+                day, value = value, 0
+        m = self.meter
+        if clock and value >= 0:
+            y, mo, d = day // 10000, day // 100 % 100, day % 100
+            h, mi, s = value // 10000, value // 100 % 100, value % 100
+            # the days of month mo (2000..2099: every 4th year is a leap year); the years that the
+            # diary's 2-byte day numbers from 2000 and a DS3231 hold
+            top = (29 if y % 4 == 0 else 28) if mo == 2 else 30 + ((mo + (mo >> 3)) & 1)
+            if not (2000 <= y <= 2099 and 1 <= mo <= 12 and 1 <= d <= top):
+                value = -1
+            elif h < 24 and mi < 60 and s < 60:
+                r = m.set_clock((y, mo, d, h, mi, s))
+            else:
+                value = -1
+        elif value >= 0:
+            r = m.set_emergency(value) if reg == _EC_AMOUNT else m.set_low_credit(value)
         if value < 0:
             self._error(now, 3)
-            return
-        r = self.meter.set_low_credit(value)
-        if r == ACCEPT:
+        elif r == ACCEPT:
             self._byte(now, ACK)
         else:
             self._error(now, 3 if r == RANGE else 4)
 
     def _register(self, buf, i, j):
-        """The table entry for the 4-hex-digit address buf[i:j], or None (-> ER01)."""
+        """The table entry for the 4-hex-digit address buf[i:j], the address of one of the diary's
+        registers (an int: the rule above), or None (-> ER01)."""
         if j - i != 4:
             return None
         a = 0
@@ -378,6 +424,14 @@ class VtcServer:
         for reg in self.cfg.registers:
             if reg[0] == a:
                 return reg
+        hi = a >> 8
+        lo = a & 0xFF
+        if hi == 0xF0:
+            return a if 1 <= lo <= 3 or 0x10 <= lo <= 0x14 else None
+        if 0xF1 <= hi <= 0xF4 and lo & 0xF <= 9 and lo >> 4 <= 9:
+            n = 20 if hi == 0xF1 else 100 if hi == 0xF2 else 63 if hi == 0xF3 else 25
+            if (lo >> 4) * 10 + (lo & 0xF) < n:
+                return a
         return None
 
     def _token(self, buf, i, n):
@@ -463,12 +517,23 @@ class VtcServer:
                 self._line(reg)
                 self._put(CR)
                 self._put(LF)
+        for a in range(0xF001, 0xF015):  # the diary's settings and state
+            if a <= 0xF003 or a >= 0xF010:
+                self._line(a)
+                self._put(CR)
+                self._put(LF)
         self._puts(b"!\r\n")
         self._end(now, delay)
 
     def _line(self, reg):
         """`ID(value)`: the register's canonical 4-hex-digit ID and its value, read now (design
         §4.4)."""
+        if type(reg) is int:
+            self._num(reg, 16, 4)
+            self._put(0x28)
+            self._diary(reg)
+            self._put(0x29)
+            return
         self._num(reg[0], 16, 4)
         self._put(0x28)
         fmt = reg[2]
@@ -512,14 +577,55 @@ class VtcServer:
             )
         self._put(0x29)
 
+    def _diary(self, reg):
+        """The value of the diary's register at address `reg` (the rule above), read now."""
+        m = self.meter
+        lo = reg & 0xFF
+        if reg >= 0xF100:  # an entry's text, `()` when there is none
+            from meter.diarytext import text
+
+            s = text(m, (reg >> 8) - 0xF1, (lo >> 4) * 10 + (lo & 0xF))
+            k = 0
+            for c in s.encode() if s else b"":
+                if k < _TEXT_MAX and _plain(c):
+                    self._put(c)
+                    k += 1
+            return
+        t = m.diary.time
+        if lo == 0x10:  # the clock: YYYYMMDDhhmmss, empty without a calendar
+            if t[_T_CAL_DAY] >= 0:
+                from meter.diary import civil_from_days
+
+                y, mo, d = civil_from_days(t[_T_CAL_DAY])
+                s = t[_T_CAL_SEC]
+                self._num(y, 10, 4)
+                self._num(mo * 100 + d, 10, 4)
+                self._num(s // 3600 * 10000 + s // 60 % 60 * 100 + s % 60, 10, 6)
+            return
+        if lo == 0x01:
+            v = m.ec_units  # EmergencyCreditAmount
+        elif lo == 0x02:
+            v = m.ec_debt  # EmergencyCreditOwed
+        elif lo == 0x03:  # EmergencyCreditState: 0 off, 1 available, 2 lent (owed)
+            v = 2 if m.ec_debt else 1 if m.ec_units else 0
+        elif lo == 0x11:
+            v = 1 if t[_T_CAL_DAY] >= 0 else 0  # TimeBase: 1 calendar, 0 time of supply
+        elif lo == 0x12:
+            v = m.diary.supply_s()  # SupplyTime, seconds
+        elif lo == 0x13:
+            v = m.diary.head_seq - 1  # LastEventNumber
+        else:
+            v = m.diary.seq - 1  # LastTokenNumber
+        self._num(v, 10, 1 if lo == 0x03 or lo == 0x11 else 10 if lo == 0x12 else 8)
+
     def _num(self, v, base, w):
         if not base:
             return
-        top = base**w - 1
-        if v > top:
-            v = top  # clamped (e.g. a lockout above 9999 s reads 9999)
-        for k in range(w - 1, -1, -1):
-            self._put(_DIGITS[v // base**k % base])
+        p = base ** (w - 1)  # (base**w is a big int for 10 digits on a 32-bit board)
+        top = v // p >= base  # clamped (e.g. a lockout above 9999 s reads 9999)
+        for k in range(w):
+            self._put(_DIGITS[base - 1 if top else v // p % base])
+            p //= base
 
 
 def _plain(c):

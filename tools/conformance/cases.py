@@ -2,6 +2,7 @@
 table's detail text, and raises CaseFailed or CaseSkipped. The meter's state carries from one case
 to the next, so the lockout case runs last. run_cases runs a selection and collects the results."""
 
+import datetime
 import re
 import sys
 import time
@@ -12,19 +13,36 @@ from meter import results as R
 
 from .client import BAUD_RATES, CRLF, NAK, TT_MAX_MS, TT_MIN_MS, TermiosError, command, hexdump
 from .session import (
+    DAY_TEXT,
+    DIARY,
+    DIARY_ENTRIES,
     ER_ACCESS,
     ER_BUSY,
     ER_COMMAND,
     ER_SYNTAX,
     ER_UNKNOWN_REGISTER,
+    EVENT_TEXT,
+    HISTORY_TEXT,
+    MONTH_TEXT,
     READABLE,
+    REG_CLOCK,
+    REG_DAY,
+    REG_EC_AMOUNT,
+    REG_EC_OWED,
+    REG_EC_STATE,
+    REG_EVENT,
+    REG_LAST_EVENT,
+    REG_LAST_TOKEN,
     REG_LOCKOUT_REMAINING,
     REG_LOW_CREDIT,
+    REG_MONTH,
     REG_PROTOCOL_VERSION,
     REG_SERVER_STATUS,
     REG_SOFTWARE_VERSION,
     REG_TABLE_ID,
+    REG_TIME_BASE,
     REG_TOKEN_ENTRY,
+    REG_TOKEN_HISTORY,
     REG_TOKEN_STATUS,
     STATUS_BUSY_BIT,
     STATUS_LOCKOUT_BIT,
@@ -199,6 +217,179 @@ def case_low_credit_setting(r):
     if reply.kind != "ACK" or r.read_value(REG_LOW_CREDIT) != old:
         raise CaseFailed("W1 F000(%s) to restore it: %s" % (old, reply.describe()))
     return "F000 %s -> %s -> %s; 4 bad values -> ER03" % (old, new, old)
+
+
+def _diary_state(r):
+    """F001-F014, each in its documented format (README register table), and consistent: F003
+    from F001/F002, F010 empty exactly when F011 is 0 (no calendar)."""
+    values = {}
+    for reg, (name, pattern) in DIARY.items():
+        value = r.read_value(reg)
+        if not pattern.match(value):
+            raise CaseFailed("%s %s(%s): not its documented format" % (name, reg, value))
+        values[reg] = value
+    amount, owed = int(values[REG_EC_AMOUNT]), int(values[REG_EC_OWED])
+    state = 2 if owed else 1 if amount else 0
+    if int(values[REG_EC_STATE]) != state:
+        raise CaseFailed(
+            "F003(%s) with F001(%s), F002(%s): expected %d"
+            % (values[REG_EC_STATE], values[REG_EC_AMOUNT], values[REG_EC_OWED], state)
+        )
+    if (values[REG_CLOCK] == "") != (values[REG_TIME_BASE] == "0"):
+        raise CaseFailed(
+            "F010(%s) with F011(%s): the clock reads empty exactly without a calendar"
+            % (values[REG_CLOCK], values[REG_TIME_BASE])
+        )
+    if values[REG_CLOCK]:
+        _clock_time(values[REG_CLOCK])
+    return values
+
+
+def _clock_time(value):
+    """F010's YYYYMMDDhhmmss as a datetime (CaseFailed if it is no valid time)."""
+    try:
+        return datetime.datetime.strptime(value, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise CaseFailed("F010(%s) is not a valid YYYYMMDDhhmmss" % value) from None
+
+
+@case
+def case_emergency_credit_setting(r):
+    """F001 EmergencyCreditAmount (8 decimal digits, 0.1 units; 0 = off): W1 without a password
+    session -> ER02; in the P1 session -> ACK, read back (F003 follows); bad values -> ER03,
+    unchanged; the old value is written back."""
+    r.sign_on("")  # the simplified path: a session without P1
+    r.state = "unknown"  # the next programming() starts afresh, with P1
+    old = r.read_value(REG_EC_AMOUNT)
+    r.expect_error(r.write(REG_EC_AMOUNT, "1"), ER_ACCESS, "W1 F001(1) without P1")
+    r.programming()
+    values = _diary_state(r)
+    if values[REG_EC_AMOUNT] != old:
+        raise CaseFailed(
+            "F001 changed from %s to %s by a refused write" % (old, values[REG_EC_AMOUNT])
+        )
+    new = "%08d" % (int(old) + 5)
+    reply = r.write(REG_EC_AMOUNT, str(int(new)))
+    if reply.kind != "ACK":
+        raise CaseFailed("W1 F001(%d): expected ACK, got %s" % (int(new), reply.describe()))
+    values = _diary_state(r)
+    if values[REG_EC_AMOUNT] != new:
+        raise CaseFailed(
+            "F001 after writing %d: %s, not %s" % (int(new), values[REG_EC_AMOUNT], new)
+        )
+    for bad in ("", "12a", "123456789", "-1", "1.5"):
+        r.expect_error(r.write(REG_EC_AMOUNT, bad), ER_SYNTAX, "W1 F001(%s)" % bad)
+    if r.read_value(REG_EC_AMOUNT) != new:
+        raise CaseFailed("F001 changed after refused writes")
+    reply = r.write(REG_EC_AMOUNT, str(int(old)))
+    if reply.kind != "ACK" or r.read_value(REG_EC_AMOUNT) != old:
+        raise CaseFailed("W1 F001(%d) to restore it: %s" % (int(old), reply.describe()))
+    return "no P1 -> ER02; F001 %s -> %s -> %s, F003 %s; 5 bad values -> ER03" % (
+        old,
+        new,
+        old,
+        values[REG_EC_STATE],
+    )
+
+
+@case
+def case_clock_register(r):
+    """F010 Clock (YYYYMMDDhhmmss, empty without a calendar): a write out of range -> ER03, the
+    clock unchanged; the current UTC time written -> ACK and read back within seconds, F011 1 (and
+    left so), or on a meter without a clock (F011 0) ER04 and still no calendar."""
+    r.programming()
+    values = _diary_state(r)
+    before = values[REG_CLOCK]
+    for bad, what in (
+        ("20261305120000", "month 13"),
+        ("20260230120000", "30 February"),
+        ("20261205240000", "hour 24"),
+        ("2026120512000", "13 digits"),
+        ("2026120512000a", "a letter"),
+    ):
+        r.expect_error(r.write(REG_CLOCK, bad), ER_SYNTAX, "W1 F010(%s) (%s)" % (bad, what))
+    after = r.read_value(REG_CLOCK)
+    if before == "" and after != "":
+        raise CaseFailed("F010 reads %s after refused writes, empty before" % after)
+    if before:
+        moved = (_clock_time(after) - _clock_time(before)).total_seconds()
+        if not 0 <= moved <= 10 + r.opts.late_ms / 1000.0:
+            raise CaseFailed("F010 %s -> %s after refused writes: it moved" % (before, after))
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    value = now.strftime("%Y%m%d%H%M%S")
+    reply = r.write(REG_CLOCK, value)
+    # F011 0 is a meter without a clock (ER04: "not done") or with one that has lost its time
+    if values[REG_TIME_BASE] == "0" and reply.error() == ER_BUSY:
+        if r.read_value(REG_CLOCK) != "" or r.read_value(REG_TIME_BASE) != "0":
+            raise CaseFailed("a refused clock write gave the meter a calendar")
+        return "5 bad values -> ER03; no clock (F011 0): W1 F010 -> ER04"
+    if reply.kind != "ACK":
+        raise CaseFailed("W1 F010(%s): expected ACK, got %s" % (value, reply.describe()))
+    back = r.read_value(REG_CLOCK)
+    off = (_clock_time(back) - now).total_seconds()
+    if not -2 <= off <= 3 + r.opts.late_ms / 1000.0:
+        raise CaseFailed("F010 reads %s after writing %s (%+.0f s)" % (back, value, off))
+    if r.read_value(REG_TIME_BASE) != "1":
+        raise CaseFailed("F011 is not 1 after the clock was set")
+    return "5 bad values -> ER03; F010 %s -> %s (UTC), read back %s" % (before, value, back)
+
+
+@case
+def case_diary_registers(r):
+    """F001-F014 in their formats; after the runner's own credit token F014 counts it and F100
+    (the newest history entry) shows its TID and carrier O; F200 is a valid event line; F300 and
+    F400 parse; F120 and F363 -> ER01; the entries are not in the readout."""
+    r.programming()
+    first = _diary_state(r)
+    digits, expected = r.tokens.credit(), r.tokens.credit_expected()
+    tid = r.tokens.tid
+    r.expect_token(digits, expected, "credit")
+    values = _diary_state(r)
+    number = int(first[REG_LAST_TOKEN]) + 1
+    if int(values[REG_LAST_TOKEN]) != number:
+        raise CaseFailed(
+            "F014 %s before the token, %s after" % (first[REG_LAST_TOKEN], values[REG_LAST_TOKEN])
+        )
+    entry = r.read_value(REG_TOKEN_HISTORY)
+    m = HISTORY_TEXT.match(entry)
+    if not m:
+        raise CaseFailed(
+            "F100(%s): not number;time;carrier;class;subclass;result;amount;TID;TID date" % entry
+        )
+    if int(m.group(1)) != number or m.group(3) != "O" or int(m.group(6)) != expected:
+        raise CaseFailed(
+            "F100(%s): expected token %d, carrier O, result %d" % (entry, number, expected)
+        )
+    if m.group(8) != "%06X" % tid:
+        raise CaseFailed("F100(%s): the TID is not the token's (%06X)" % (entry, tid))
+    event = r.read_value(REG_EVENT)
+    last_event = int(values[REG_LAST_EVENT])
+    m = EVENT_TEXT.match(event)
+    if last_event and (not m or int(m.group(1)) != last_event):
+        raise CaseFailed(
+            "F200(%s): not number;time;code;NAME;detail of event %d" % (event, last_event)
+        )
+    if not last_event and event:
+        raise CaseFailed("F200(%s) with F013 0" % event)
+    day, month = r.read_value(REG_DAY), r.read_value(REG_MONTH)
+    if not DAY_TEXT.match(day):
+        raise CaseFailed("F300(%s): not D;date;units or S;day;units" % day)
+    if not MONTH_TEXT.match(month):
+        raise CaseFailed("F400(%s): not D;month;units or S;month;units" % month)
+    for reg in ("F1%02d" % DIARY_ENTRIES[REG_TOKEN_HISTORY], "F3%02d" % DIARY_ENTRIES[REG_DAY]):
+        r.expect_error(r.read(reg), ER_UNKNOWN_REGISTER, "R1 %s() past the last entry" % reg)
+    r.sign_on("")
+    reply = r.option_select(0)  # the data readout: F001-F014, and none of the entries
+    r.state = "readout"
+    r._check_tr(reply)
+    text = reply.text() if reply.kind == "DATA" else ""
+    lines = [line.split("(")[0] for line in text.split("\r\n")]
+    if [reg for reg in DIARY if reg not in lines] or [x for x in lines if x[:2] in _SERIES]:
+        raise CaseFailed("the readout's registers %s: F001-F014, and no F1nn-F4nn" % lines)
+    return "F014 %d, F100 %s; F200 %s; F300 %s; F400 %s" % (number, entry, event, day, month)
+
+
+_SERIES = ("F1", "F2", "F3", "F4")
 
 
 @case

@@ -40,6 +40,40 @@ READABLE = {
 }
 # this firmware's manufacturer-specific setting (README register table): R, W in a P1 session
 REG_LOW_CREDIT = "F000"
+# the meter's diary (README register table, docs/diary.md): settings and state, in the readout
+REG_EC_AMOUNT = "F001"  # R, W in a P1 session
+REG_EC_OWED = "F002"
+REG_EC_STATE = "F003"
+REG_CLOCK = "F010"  # R, W in a P1 session
+REG_TIME_BASE = "F011"
+REG_SUPPLY_TIME = "F012"
+REG_LAST_EVENT = "F013"
+REG_LAST_TOKEN = "F014"
+DIARY = {
+    REG_EC_AMOUNT: ("EmergencyCreditAmount", re.compile(r"^[0-9]{8}$")),
+    REG_EC_OWED: ("EmergencyCreditOwed", re.compile(r"^[0-9]{8}$")),
+    REG_EC_STATE: ("EmergencyCreditState", re.compile(r"^[012]$")),
+    REG_CLOCK: ("Clock", re.compile(r"^([0-9]{14})?$")),  # empty: no calendar
+    REG_TIME_BASE: ("TimeBase", re.compile(r"^[01]$")),
+    REG_SUPPLY_TIME: ("SupplyTime", re.compile(r"^[0-9]{10}$")),
+    REG_LAST_EVENT: ("LastEventNumber", re.compile(r"^[0-9]{8}$")),
+    REG_LAST_TOKEN: ("LastTokenNumber", re.compile(r"^[0-9]{8}$")),
+}
+# the diary's entries, read one by one (not in the readout): entry nn is the series' ID + nn, nn
+# in decimal (00 the newest; the day and month 00 the one so far); `()` when there is none
+REG_TOKEN_HISTORY, REG_EVENT, REG_DAY, REG_MONTH = "F100", "F200", "F300", "F400"
+DIARY_ENTRIES = {REG_TOKEN_HISTORY: 20, REG_EVENT: 100, REG_DAY: 63, REG_MONTH: 25}
+_WHEN = r"(?:\d{4}-\d\d-\d\d|S\d+) \d\d:\d\d:\d\d"  # calendar, or day of supply
+# number;time;carrier;class;subclass;result;amount;TID;TID date
+HISTORY_TEXT = re.compile(
+    r"^(\d+);(%s);([KOT]);(\d*);(\d*);(\d+);(\d+\.\d)?;([0-9A-F]{6})?;"
+    r"(\d{4}-\d\d-\d\d \d\d:\d\d)?$" % _WHEN
+)
+# number;time;code;NAME;detail
+EVENT_TEXT = re.compile(r"^(\d+);(%s);(\d+);([A-Z][A-Z0-9]*);([ -~]*)$" % _WHEN)
+# D;date;units (a calendar day; no date: older than a change of time base), S;day;units (of supply)
+DAY_TEXT = re.compile(r"^(?:D;(?:\d{4}-\d\d-\d\d)?|S;\d+);\d+\.\d$")
+MONTH_TEXT = re.compile(r"^(?:D;(?:\d{4}-\d\d)?|S;\d+);\d+\.\d$")
 ALL_REGISTERS = (
     REG_PROTOCOL_VERSION,
     REG_TABLE_ID,
