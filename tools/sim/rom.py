@@ -7,6 +7,7 @@ package docstring says why).
 
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 
@@ -61,17 +62,29 @@ def build_rom(log=None):
 
     sources = _rom_sources()
     stage = os.path.join(ROM_DIR, "lib")
-    listing = "\n".join(dst for _, dst in sources)
+    # (the first line: how the files are compiled; a change recompiles them all)
+    listing = "\n".join(["mpy-cross -O1 -s <module name>"] + [dst for _, dst in sources])
     list_file = os.path.join(ROM_DIR, "files.txt")
     old_listing = open(list_file).read() if os.path.exists(list_file) else None
     rebuilt = listing != old_listing or not os.path.exists(ROM_IMAGE)
+    if old_listing is not None and old_listing.split("\n", 1)[0] != listing.split("\n", 1)[0]:
+        shutil.rmtree(stage, ignore_errors=True)
     for src, dst in sources:
         target = os.path.join(stage, dst)
         if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(src):
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        # Each module's source name is its module name ("device.texts"), a name the import has
+        # interned anyway: a path of its own would be one more qstr per module in the simulator's
+        # heap (about 50, and its qstr pool is near a doubling: README, Memory). Tracebacks say
+        # `File "device.texts", line 77`. (A frozen board keeps every name in flash.)
+        module = dst[:-4].replace("/", ".")
+        if module.endswith(".__init__"):
+            module = module[: -len(".__init__")]
         proc = subprocess.run(
-            [MPY_CROSS, "-march=" + arch, "-O1", "-o", target, src], capture_output=True, text=True
+            [MPY_CROSS, "-march=" + arch, "-O1", "-s", module, "-o", target, src],
+            capture_output=True,
+            text=True,
         )
         if proc.returncode:
             raise SystemExit("sim.py: mpy-cross failed on %s:\n%s" % (src, proc.stderr))
