@@ -646,30 +646,44 @@ class Meter:
         if key_type_allowed(kt, ident.kt) and not (ro and key == ident.key):
             # (a rollover that keeps the key would re-open every old token of that key)
             new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
+            # the old key's tables (4 KB for EA07) go before the new key's are built: the two at
+            # once were the meter's heap peak. Should building fail, the old key is built again
+            # (ValueError here; a full heap in process(), which reloads the state from flash).
+            self.key = None
+            gc.collect()
             try:
                 new_key = new.decoder_key()
             except ValueError:
                 new = None
+                self.key = ident.decoder_key()
         if new is None:
             _drop_key_change(self)  # the set is refused
             return R.KEY_TYPE
+        gc.collect()  # what building the key left: the commit's dict (1 KB with RO = 1) needs room
         records = {_REC_IDENT: new.to_record()}
         # old KRN, KT; new KRN, KT; RO, in 4 + 2 + 4 + 2 + 1 bits
         self.diary.log(
             _EV_KEY_CHANGE, ident.krn << 12 | ident.kt << 10 | krn << 6 | kt << 4 | ro, records
         )
+        base = self.base_date
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a
-            # new base date, so the memory and its floor (both on the old base date) are cleared
+            # new base date (1993, 2014, 2035: the token history's TID dates follow it), so the
+            # memory and its floor (both on the old base date) are cleared
             self.tids.clear_records(records)
             self.tids.set_floor(0)
             records[_REC_FLOOR] = self._floor_record()
+            self.base_date = min(base + 21, 2035)
+            records[_REC_SETTINGS] = self._settings_record()
+            self.base_date = base  # until the commit is made
         # Should the commit fail (a flash error, a full heap: process() reloads the state), the set
         # stays complete: any of its sections entered again applies it. The lockout stays as it is:
         # only an accepted token with a TID ends the failure streak.
         self._token(R.ACCEPT, records)
         self._commit(records)
         self.ident, self.key = new, new_key
+        if ro:
+            self.base_date = min(base + 21, 2035)
         _drop_key_change(self)
         return R.ACCEPT
 
