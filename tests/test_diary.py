@@ -242,6 +242,8 @@ def test_events_of_the_token_path():
     eq(m.enter(first), R.KCT_FIRST)
     eq(m.enter(second), R.ACCEPT)
     eq(text(m, 1, 0).split(";")[3:], ["KEYCHANGE", "1.2-2.2 RO1"], "KRN.KT before and after")
+    eq(m.base_date, 2035, "RO = 1: the next base date (2014 before)")
+    eq(_boot(nor, clock).base_date, 2035, "on flash with the key")
 
 
 def test_days_and_months_of_supply():
