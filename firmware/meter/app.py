@@ -30,6 +30,11 @@ _REC_LOCK = const("lock")
 _REC_FLOOR = const("floor")  # the TID floor (3 bytes): TIDs below it are Old
 # the low-credit warning threshold (>I, 0.1 units); absent: the build default
 _REC_LOW_CREDIT = const("lowcredit")
+# present: every TID slot record on flash is of the key before a rollover (RO = 1), to be deleted
+# (Meter._drop_stale_tids) before a TID is stored again
+_REC_STALE_TIDS = const("stale")
+_STALE_BATCH = const(8)  # slot deletions per commit: a small dict (50 at once was a 1 KB table)
+_STORE_KEYS = const(128)  # int keys 0..127 of the record store
 
 SERVICE_SUBCLASS = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 
@@ -153,6 +158,7 @@ class Meter:
         # (Diary.token's `data`), and _NOTED once the entry is made
         self._seen = 0
         self.saved_s = 0  # the time of supply in the credit record
+        self._stale = False  # a rollover's TID slot records are still on flash
         self._load_state()
         if self.ident is not None:
             self.diary.tick(self.total_consumed)  # opens the consumption history's first day
@@ -172,6 +178,10 @@ class Meter:
                 "not provisioned" if s.get(_REC_IDENT) is None else "bad identity: %s" % exc
             )
         self.tids.load_slots(s.get)
+        self._stale = s.get(_REC_STALE_TIDS) is not None
+        if self._stale:
+            self.tids.clear()  # a rollover's: none of them counts (deleted before the next TID)
+            self.tids.relayout = False
         rec = s.get(_REC_FLOOR)
         self.tids.floor = (rec[0] << 16) | (rec[1] << 8) | rec[2] if rec and len(rec) == 3 else 0
         rec = s.get(_REC_CREDIT)
@@ -552,8 +562,28 @@ class Meter:
             return c  # tidmem.OLD / USED are the result codes 9 / 10
         return 0
 
+    def _drop_stale_tids(self):
+        """Delete the slot records a rollover left (RO = 1: the key change commits only a marker,
+        `stale`), a few per commit, the marker with the last: an interrupted run leaves the marker,
+        and the next boot or TID-bearing token finishes it. Raises what the store raises."""
+        if not self._stale:
+            return
+        s = self.store
+        batch = {}
+        for k in range(_STORE_KEYS):
+            v = s.get(k)
+            if v is not None and len(v) == 3:  # a slot record (the diary's are longer)
+                batch[k] = None
+                if len(batch) == _STALE_BATCH:
+                    s.commit(batch)
+                    batch = {}
+        batch[_REC_STALE_TIDS] = None
+        s.commit(batch)
+        self._stale = False
+
     def _commit_accepted(self, records):
         """Commit an accepted token's effects with its TID and the lockout reset, atomically."""
+        self._drop_stale_tids()  # no TID stored while a rollover's slots are still on flash
         slot = self.tids.add(self.token.tid)
         records[slot] = self.tids.record(slot)
         if self.lockout.failures or self.lockout.until is not None:
@@ -669,8 +699,11 @@ class Meter:
         if ro:
             # RO = 1: the TID rollover (IEC 62055-41 §7.3.1.2/3): the new key's TIDs count from a
             # new base date (1993, 2014, 2035: the token history's TID dates follow it), so the
-            # memory and its floor (both on the old base date) are cleared
-            self.tids.clear_records(records)
+            # memory and its floor (both on the old base date) are cleared: the slots marked stale
+            # here, atomically with the key, deleted after it a few at a time
+            records[_REC_STALE_TIDS] = b"\x01"
+            self._stale = True  # (a failed commit reloads the state: False again)
+            self.tids.clear()
             self.tids.set_floor(0)
             records[_REC_FLOOR] = self._floor_record()
             self.base_date = min(base + 21, 2035)
@@ -685,6 +718,11 @@ class Meter:
         if ro:
             self.base_date = min(base + 21, 2035)
         _drop_key_change(self)
+        if ro:
+            try:
+                self._drop_stale_tids()
+            except Exception as exc:  # the marker stays: the next TID-bearing token finishes it
+                self.error = R.fault_text("old TID records not deleted yet", exc)
         return R.ACCEPT
 
     # --- consumption, load switch, tamper
