@@ -7,6 +7,7 @@ import gc
 # Compiled one module at a time with a collection between, as in test_runtime.py (the qstr pool's
 # doubling needs a 16 KB hole that a heap shredded by many modules compiled at once lacks).
 for _m in (
+    "vtc.server",  # the largest to compile: first, while the heap is whole
     "asyncio",
     "stscore.selftest",
     "stscore.sta",
@@ -24,7 +25,6 @@ for _m in (
     "drivers.powerfail",
     "drivers.relay",
     "drivers.tamper",
-    "vtc.server",
     "runtimekit",
 ):
     __import__(_m)

@@ -127,13 +127,18 @@ def test_option_select_baud_rules():
 def test_readout_mode_and_tt_fallback():
     h = H()
     h.ask(SIGN_ON)
-    readout = (
-        b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
-        b"0006(0000)\r\nF000(00000050)\r\nF001(00000000)\r\nF002(00000000)\r\nF003(0)\r\n"
-        b"F010()\r\nF011(0)\r\nF012(0000000000)\r\nF013(00000000)\r\nF014(00000000)\r\n!\r\n\x03"
-    )  # the diary's entries (F1nn-F4nn) are read one by one, never in the readout
-    readout += bytes([bcc(readout)])
-    eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout)], "ACK 0 5 0: readout at 9600 Bd")
+
+    def readout(supply_s):
+        """The readout with the time of supply (F012) the meter has counted by then."""
+        r = (
+            b"\x020000(0001)\r\n0001(0001)\r\n0002(00000001010000)\r\n0003(0.1.0)\r\n0005(0000)\r\n"
+            b"0006(0000)\r\nF000(00000050)\r\nF001(00000000)\r\nF002(00000000)\r\nF003(0)\r\n"
+            b"F010()\r\nF011(0)\r\nF012(%010d)\r\nF013(00000000)\r\nF014(00000000)\r\n!\r\n\x03"
+            % supply_s
+        )  # the diary's entries (F1nn-F4nn) are read one by one, never in the readout
+        return r + bytes([bcc(r)])
+
+    eq(h.ask(b"\x06050\r\n", 1100), [(1000, readout(0))], "ACK 0 5 0: readout at 9600 Bd")
     eq(h.bauds, [(0, 9600)], "switched")
     eq(
         h.one(cmd(b"R1", b"0005()")),
@@ -145,7 +150,11 @@ def test_readout_mode_and_tt_fallback():
     out = h.ask(SIGN_ON, 4000)
     # the ident (19 chars) leaves at 250 ms and takes 634 ms at 300 Bd; tt = 2000 ms counts from
     # its end
-    eq(out, [(250, IDENT), (2890, readout)], "no ack/option message within tt: readout at 300 Bd")
+    eq(
+        out,
+        [(250, IDENT), (2890, readout(2))],
+        "no ack/option message within tt: readout at 300 Bd",
+    )
     eq((h.s.state, h.bauds), (S.READOUT, []), "at 300 Bd")
 
 
