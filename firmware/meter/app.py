@@ -347,6 +347,7 @@ class Meter:
         if rtc is None:
             return R.FUNCTION
         try:
+            self.diary.supply_s()  # the ticks counted up to now first: they belong before the set
             rtc.set_datetime(v)
             self.diary.sync()
         except ValueError:

@@ -52,8 +52,8 @@ _CARRIERS = const("TKO")  # a tool, the keypad, the optical port
 
 
 def _units(v):
-    """0.1 units as 'n.n'."""
-    return "%d.%d" % (v // 10, v % 10)
+    """0.1 units as 'n.n' (or '-n.n')."""
+    return "%s%d.%d" % ("-" if v < 0 else "", abs(v) // 10, abs(v) % 10)
 
 
 def _date(z):
