@@ -78,7 +78,7 @@ def test_diary_rows_from_the_flash_file(tmp_path):
         ("", "E1 CLEARTAMPER    S0 00:04:00"),
         ("Energy", "today 9.0 kWh (S1), yesterday 3.0 kWh"),
         ("Emerg. credit", "5.0 kWh to lend (#24# at 0 credit)"),
-        ("Clock", "time of supply (no calendar clock): S1 01:01:00 as last saved"),
+        ("Clock", "no calendar clock: time of supply S1 01:01:00 as last saved"),
     ]
     shown = view.rows()
     assert view.refresh() is False  # not yet time, nothing forced

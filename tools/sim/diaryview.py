@@ -122,14 +122,14 @@ class DiaryView:
         else:
             rows.append(("Emerg. credit", "off"))
         base = state["time_base"]
-        clock = (
-            "calendar time"
-            if base == "calendar"
-            else "time of supply (no calendar clock)"
-            if base == "supply"
-            else "-"
-        )
-        rows.append(("Clock", "%s: %s as last saved" % (clock, state["time_of_supply"])))
+        supply = "time of supply %s as last saved" % state["time_of_supply"]
+        if base == "calendar":
+            clock = "calendar (today %s), %s" % (state.get("open_day") or "-", supply)
+        elif base == "supply":
+            clock = "no calendar clock: " + supply
+        else:
+            clock = "-"
+        rows.append(("Clock", clock))
         return rows
 
 
