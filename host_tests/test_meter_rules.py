@@ -284,6 +284,50 @@ def test_key_change_ro1_clears_tid_memory(clock):
     assert m.enter(credit(10, 100, key=KEY2)) == R.ACCEPT  # base 2014 TIDs start again from 0
 
 
+def test_rollover_marks_the_old_slots_stale_and_deletes_them_after_the_key(clock):
+    """RO = 1 commits the key with a `stale` marker instead of 20 slot deletions (the heap peak of
+    a rollover), then deletes the old slot records 8 per commit, the marker with the last. A store
+    fault half-way leaves the marker: the TIDs count as cleared (after a restart too), and the
+    next TID-bearing token finishes the deletion before its own TID is stored."""
+    m = make_meter(clock)
+    for i in range(20):
+        assert m.enter(credit(10, 5000 + i)) == R.ACCEPT
+    store = m.store
+    seen = []
+    plain = DictStore.commit
+
+    def commit(records):
+        seen.append(dict(records))
+        if len(seen) == 2:  # the first batch of deletions fails
+            raise OSError("flash write failed")
+        plain(store, records)
+
+    first, second = kct(KEY2, ro=1)
+    assert m.enter(first) == R.KCT_FIRST
+    store.commit = commit
+    assert m.enter(second) == R.ACCEPT, "the key is on flash: the deletions come after"
+    assert seen[0].get("stale") == b"\x01" and not [
+        k for k in seen[0] if isinstance(k, int) and k < 97
+    ]
+    assert "old TID records not deleted yet" in m.error
+    assert m.tids.count() == 0 and store.data.get("stale") is not None
+    slots = [k for k in store.data if isinstance(k, int) and k < 97 and store.data[k] is not None]
+    assert len(slots) == 20, "still on flash"
+    del store.commit
+    rebooted = Meter(store, MeterConfig(), clock)
+    assert rebooted.tids.count() == 0, "the stale slots count for nothing after a restart"
+    assert rebooted.ident.key == KEY2 and rebooted.base_date == 2035
+    commits = store.commits
+    assert rebooted.enter(credit(10, 100, key=KEY2)) == R.ACCEPT
+    assert store.commits - commits == 4, "3 batches (the marker with the last), then the token"
+    assert store.data.get("stale") is None
+    assert [
+        k for k in store.data if isinstance(k, int) and k < 97 and store.data[k] is not None
+    ] == [rebooted.tids.used.index(1)]
+    again = Meter(store, MeterConfig(), clock)
+    assert again.tids.tids() == [100] and again.enter(credit(10, 100, key=KEY2)) == R.USED
+
+
 def test_key_change_interrupted_and_timed_out(clock):
     m = make_meter(clock)
     first, second = kct(KEY2)
@@ -431,8 +475,8 @@ def test_accepted_token_commits_one_tid_slot_with_the_credit(clock):
     m = make_meter(clock, store)
     for i in range(60):  # past the 50 slots, so the smallest TID is being replaced
         assert m.enter(credit(10, 7000 + i)) == R.ACCEPT
-        # int keys: the TID memory's slots (0..83), the token history's (108..127, meter.diary)
-        tid_keys = [k for k in store.last if isinstance(k, int) and k < 108]
+        # int keys: the TID memory's slots (0..83), the diary's (97..127, meter.diary)
+        tid_keys = [k for k in store.last if isinstance(k, int) and k < 97]
         assert len(tid_keys) == 1 and len(store.last[tid_keys[0]]) == 3
         assert "credit" in store.last
         assert [k for k in store.last if isinstance(k, int) and k >= 108] == [108 + (i + 1) % 20]
