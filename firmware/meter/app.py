@@ -677,20 +677,13 @@ class Meter:
         if key_type_allowed(kt, ident.kt) and not (ro and key == ident.key):
             # (a rollover that keeps the key would re-open every old token of that key)
             new = ident.copy_with_key(key, krn, kt, ti, ken, sgc)
-            # the old key's tables (4 KB for EA07) go before the new key's are built: the two at
-            # once were the meter's heap peak. Should building fail, the old key is built again
-            # (ValueError here; a full heap in process(), which reloads the state from flash).
-            self.key = None
-            gc.collect()
             try:
                 new_key = new.decoder_key()
             except ValueError:
                 new = None
-                self.key = ident.decoder_key()
         if new is None:
             _drop_key_change(self)  # the set is refused
             return R.KEY_TYPE
-        gc.collect()  # what building the key left: the commit's dict (1 KB with RO = 1) needs room
         records = {_REC_IDENT: new.to_record()}
         # old KRN, KT; new KRN, KT; RO, in 4 + 2 + 4 + 2 + 1 bits
         self.diary.log(

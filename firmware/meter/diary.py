@@ -225,7 +225,6 @@ class Diary:
         the caller with what the event is about, or committed now. A start that follows a
         power-fail event is the power's restore. A store fault loses the event (counted in
         `dropped`: the newest chunk in RAM still shows it), never what the caller changed."""
-        self._track()
         t = self.time
         if code == _EV_START and t[_T_LAST] == _EV_POWER_FAIL:
             code = _EV_POWER_RESTORE

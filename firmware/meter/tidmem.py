@@ -109,20 +109,6 @@ class TidMemory:
                 into[i] = None
         return into
 
-    def clear_records(self, into):
-        """Forget every TID, with the deletion of each stored one into a commit dict: the slots in
-        use (an empty slot has no record), and after a `relayout` load the store keys beyond the
-        slots."""
-        used = self.used
-        for i in range(self.slots):
-            if used[i]:
-                into[i] = None
-        if self.relayout:
-            for i in range(self.slots, _STORE_KEYS):
-                into[i] = None
-        self.clear()
-        return into
-
     def load_slots(self, get):
         """Restore from per-slot records: get(i) -> 3 bytes or None. Each record goes back into its
         own slot. Records beyond `slots` (a build with a smaller memory) are merged: the largest
